@@ -1,0 +1,1055 @@
+//! The ingest algorithm, the same for every source: resolve the header against the
+//! source's fields, turn each row's cells into canonical values, quarantine what cannot be
+//! kept, flag what is kept but invalid, and account for every row.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use poprecon_model::{
+    DateError, DateValue, ResidentId, Sex, VillageCode, normalize_id, normalize_name, parse_date,
+};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::error::IngestError;
+use crate::read::{self, Cell, Format, InputFile, RawRow, float_text};
+use crate::schema::{FieldKind, FieldSpec, Source};
+
+/// Rows per unit of parallel work.
+const CHUNK_ROWS: usize = 16_384;
+
+/// Column of every canonical table: the input file a row came from.
+pub const SOURCE_FILE: &str = "source_file";
+/// Column of every canonical table: the row's line (CSV), sheet row (XLSX) or row number.
+pub const SOURCE_LINE: &str = "source_line";
+/// Column of every canonical table: `field:reason` flags of kept rows, `;`-separated.
+pub const INVALID_FIELDS: &str = "invalid_fields";
+
+/// Everything the engine needs to ingest one source.
+#[derive(Clone, Copy)]
+pub struct IngestConfig<'a> {
+    pub source: &'a dyn Source,
+    pub files: &'a [InputFile],
+    /// Canonical field → source headers, tried in order; replaces the source's aliases for
+    /// the fields it names.
+    pub columns: &'a BTreeMap<String, Vec<String>>,
+    /// Village codes of the division table; codes outside it are flagged `unknown_village`.
+    pub known_villages: Option<&'a HashSet<String>>,
+    /// A header-only file is an error unless this is set.
+    pub allow_empty: bool,
+    /// Called with the number of rows just processed.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl std::fmt::Debug for IngestConfig<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestConfig")
+            .field("source", &self.source.id())
+            .field("files", &self.files)
+            .field("columns", &self.columns)
+            .field("allow_empty", &self.allow_empty)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of ingesting one source.
+#[derive(Debug, Clone)]
+pub struct SourceOutput {
+    pub source: &'static str,
+    /// Accepted rows in canonical form, in file and line order.
+    pub records: DataFrame,
+    /// Rejected rows: `source`, `file`, `line`, `reason`, `field`, `raw` (JSON of the row).
+    pub quarantine: DataFrame,
+    pub stats: SourceStats,
+}
+
+/// Counts of one source's ingest, for the summary table and the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceStats {
+    pub source: String,
+    pub files: Vec<FileStats>,
+    pub read: u64,
+    pub accepted: u64,
+    pub quarantined: u64,
+    /// Quarantine reason → rows.
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    /// `field:reason` → kept rows flagged so.
+    pub invalid_fields: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileStats {
+    pub path: String,
+    pub format: String,
+    /// The encoding used (a detected one for `auto`); empty for XLSX and Parquet.
+    pub encoding: String,
+    pub rows: u64,
+    /// Headers that no field reads, so that nothing is ignored without being said.
+    pub unmapped_headers: Vec<String>,
+}
+
+/// Ingests one source: all its files, in order.
+pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
+    let source = cfg.source;
+    let layout = Layout::new(source.fields());
+    let mut stats = SourceStats {
+        source: source.id().to_owned(),
+        ..SourceStats::default()
+    };
+    let mut frames = Vec::new();
+    let mut quarantine = Vec::new();
+    for file in cfg.files {
+        let (file_stats, chunks) = ingest_file(cfg, &layout, file)?;
+        for chunk in chunks {
+            stats.read += chunk.read;
+            for (k, n) in chunk.invalid_counts {
+                *stats.invalid_fields.entry(k).or_default() += n;
+            }
+            for q in &chunk.quarantine {
+                *stats.quarantine_reasons.entry(q.reason.to_owned()).or_default() += 1;
+            }
+            quarantine.extend(chunk.quarantine);
+            frames.push(chunk.frame);
+        }
+        stats.files.push(file_stats);
+    }
+    let frame_err = |e: PolarsError| IngestError::Frame {
+        source: source.id(),
+        message: e.to_string(),
+    };
+    let records = match frames.len() {
+        0 => layout.empty_frame().map_err(frame_err)?,
+        _ => {
+            let mut it = frames.into_iter();
+            let mut df = it.next().expect("one frame at least");
+            for f in it {
+                df.vstack_mut_owned(f).map_err(frame_err)?;
+            }
+            df.rechunk_mut_par();
+            df
+        }
+    };
+    stats.accepted = records.height() as u64;
+    stats.quarantined = quarantine.len() as u64;
+    if stats.read != stats.accepted + stats.quarantined {
+        return Err(IngestError::Conservation {
+            source: source.id(),
+            read: stats.read,
+            accepted: stats.accepted,
+            quarantined: stats.quarantined,
+        });
+    }
+    let quarantine = quarantine_frame(source.id(), &quarantine).map_err(frame_err)?;
+    Ok(SourceOutput {
+        source: source.id(),
+        records,
+        quarantine,
+        stats,
+    })
+}
+
+/// Reads a file's header only and resolves it, for `poprecon validate`.
+pub fn check_header(
+    source: &dyn Source,
+    file: &InputFile,
+    columns: &BTreeMap<String, Vec<String>>,
+) -> Result<FileStats, IngestError> {
+    let (header, encoding) = match file.format {
+        Format::Csv => {
+            let (text, enc) = read::read_text(file)?;
+            let header = match read::csv_records(&text, file.delimiter).next() {
+                Some(Ok(row)) => row.record.iter().map(str::to_owned).collect(),
+                Some(Err(e)) => return Err(csv_error(&file.path, &e)),
+                None => {
+                    return Err(IngestError::EmptyFile {
+                        path: file.path.clone(),
+                    });
+                }
+            };
+            (header, enc.as_str())
+        }
+        Format::Xlsx => (read::read_xlsx(file)?.0, ""),
+        Format::Parquet => (read::read_parquet(file)?.0, ""),
+    };
+    let mapping = resolve_header(source, &header, columns, &file.path)?;
+    Ok(file_stats(file, encoding, 0, &header, &mapping))
+}
+
+fn file_stats(
+    file: &InputFile,
+    encoding: &str,
+    rows: u64,
+    header: &[String],
+    mapping: &[Option<usize>],
+) -> FileStats {
+    let used: HashSet<usize> = mapping.iter().flatten().copied().collect();
+    FileStats {
+        path: file.path.display().to_string(),
+        format: file.format.as_str().to_owned(),
+        encoding: encoding.to_owned(),
+        rows,
+        unmapped_headers: header
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| !used.contains(i) && !h.trim().is_empty())
+            .map(|(_, h)| h.clone())
+            .collect(),
+    }
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> IngestError {
+    IngestError::Csv {
+        path: path.to_owned(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    }
+}
+
+fn ingest_file(
+    cfg: &IngestConfig<'_>,
+    layout: &Layout,
+    file: &InputFile,
+) -> Result<(FileStats, Vec<ChunkOut>), IngestError> {
+    let _span = tracing::info_span!("file", source = cfg.source.id(), path = %file.path.display())
+        .entered();
+    let path_str: Arc<str> = Arc::from(file.path.display().to_string());
+    match file.format {
+        Format::Csv => {
+            let (text, encoding) = read::read_text(file)?;
+            let mut records = read::csv_records(&text, file.delimiter);
+            let header: Vec<String> = match records.next() {
+                Some(Ok(row)) => row.record.iter().map(str::to_owned).collect(),
+                Some(Err(e)) => return Err(csv_error(&file.path, &e)),
+                None => {
+                    return Err(IngestError::EmptyFile {
+                        path: file.path.clone(),
+                    });
+                }
+            };
+            let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
+            let ctx = Ctx {
+                cfg,
+                layout,
+                mapping: &mapping,
+                header: &header,
+                file: path_str,
+            };
+            // Parsing is sequential; each chunk is processed on the rayon pool while the
+            // next one is parsed.
+            let results: Mutex<Vec<(usize, ChunkOut)>> = Mutex::new(Vec::new());
+            let mut parse_error = None;
+            rayon::scope(|scope| {
+                let mut index = 0;
+                loop {
+                    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+                    for r in records.by_ref() {
+                        match r {
+                            Ok(row) => chunk.push(row),
+                            Err(e) => {
+                                parse_error = Some(csv_error(&file.path, &e));
+                                break;
+                            }
+                        }
+                        if chunk.len() == CHUNK_ROWS {
+                            break;
+                        }
+                    }
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let full = chunk.len() == CHUNK_ROWS;
+                    let (ctx, results) = (&ctx, &results);
+                    scope.spawn(move |_| {
+                        let out = process_rows(ctx, &chunk);
+                        results.lock().expect("no panics hold this lock").push((index, out));
+                    });
+                    index += 1;
+                    if !full || parse_error.is_some() {
+                        break;
+                    }
+                }
+            });
+            if let Some(e) = parse_error {
+                return Err(e);
+            }
+            let mut chunks = results.into_inner().expect("no panics hold this lock");
+            chunks.sort_by_key(|(i, _)| *i);
+            let chunks: Vec<ChunkOut> = chunks.into_iter().map(|(_, c)| c).collect();
+            finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks)
+        }
+        Format::Xlsx | Format::Parquet => {
+            let (header, rows) = if file.format == Format::Xlsx {
+                read::read_xlsx(file)?
+            } else {
+                read::read_parquet(file)?
+            };
+            let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
+            let ctx = Ctx {
+                cfg,
+                layout,
+                mapping: &mapping,
+                header: &header,
+                file: path_str,
+            };
+            let chunks: Vec<ChunkOut> = rows
+                .par_chunks(CHUNK_ROWS)
+                .map(|rows| process_rows(&ctx, rows))
+                .collect();
+            finish_file(cfg, file, "", &header, &mapping, chunks)
+        }
+    }
+}
+
+fn finish_file(
+    cfg: &IngestConfig<'_>,
+    file: &InputFile,
+    encoding: &str,
+    header: &[String],
+    mapping: &[Option<usize>],
+    chunks: Vec<ChunkOut>,
+) -> Result<(FileStats, Vec<ChunkOut>), IngestError> {
+    let rows: u64 = chunks.iter().map(|c| c.read).sum();
+    if rows == 0 && !cfg.allow_empty {
+        return Err(IngestError::HeaderOnly {
+            path: file.path.clone(),
+        });
+    }
+    tracing::debug!(rows, "read file");
+    Ok((file_stats(file, encoding, rows, header, mapping), chunks))
+}
+
+/// Header text as compared with aliases: NFKC, no white space or BOM, ASCII lower case.
+pub fn normalize_header(h: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    h.nfkc()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\u{FEFF}' | '\u{200B}'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// For each field of the source, the column that feeds it.
+pub fn resolve_header(
+    source: &dyn Source,
+    header: &[String],
+    overrides: &BTreeMap<String, Vec<String>>,
+    path: &Path,
+) -> Result<Vec<Option<usize>>, IngestError> {
+    let fields = source.fields();
+    if let Some(unknown) = overrides
+        .keys()
+        .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
+    {
+        return Err(IngestError::UnknownField {
+            path: path.to_owned(),
+            source: source.id(),
+            field: unknown.clone(),
+            known: fields
+                .iter()
+                .map(|f| format!("`{}`", f.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let norm: Vec<String> = header.iter().map(|h| normalize_header(h)).collect();
+    let find = |field: &'static str, wanted: &str| -> Result<Option<usize>, IngestError> {
+        let wanted = normalize_header(wanted);
+        let mut hits = norm.iter().enumerate().filter(|(_, h)| **h == wanted);
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Ok(Some(i)),
+            (Some((i, _)), Some((j, _))) => Err(IngestError::DuplicateColumn {
+                path: path.to_owned(),
+                header: header[i].trim().to_owned(),
+                field,
+                first: i + 1,
+                second: j + 1,
+            }),
+            (None, _) => Ok(None),
+        }
+    };
+    let mut mapping = Vec::with_capacity(fields.len());
+    for f in fields {
+        let found = if let Some(headers) = overrides.get(f.name) {
+            let mut found = None;
+            for h in headers {
+                if let Some(i) = find(f.name, h)? {
+                    found = Some(i);
+                    break;
+                }
+            }
+            if found.is_none() {
+                return Err(IngestError::MappedColumnMissing {
+                    path: path.to_owned(),
+                    field: f.name.to_owned(),
+                    header: headers.join("` or `"),
+                    available: quoted_list(header),
+                });
+            }
+            found
+        } else {
+            let mut found = find(f.name, f.name)?;
+            for alias in f.aliases {
+                if found.is_some() {
+                    break;
+                }
+                found = find(f.name, alias)?;
+            }
+            found
+        };
+        if found.is_none() && f.required {
+            let mut tried = vec![format!("`{}`", f.name)];
+            tried.extend(f.aliases.iter().map(|a| format!("`{a}`")));
+            return Err(IngestError::MissingColumn {
+                path: path.to_owned(),
+                source: source.id(),
+                field: f.name,
+                label: f.label_zh,
+                tried: tried.join(", "),
+            });
+        }
+        mapping.push(found);
+    }
+    Ok(mapping)
+}
+
+fn quoted_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|h| format!("`{}`", h.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The output columns of a source's canonical table, derived from its fields.
+#[derive(Debug)]
+struct Layout {
+    columns: Vec<(String, ColKind)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ColKind {
+    Str,
+    I32,
+    I64,
+    F64,
+    Bool,
+    Date,
+    Datetime,
+}
+
+impl Layout {
+    fn new(fields: &[FieldSpec]) -> Self {
+        let mut columns = vec![
+            (SOURCE_FILE.to_owned(), ColKind::Str),
+            (SOURCE_LINE.to_owned(), ColKind::I64),
+        ];
+        for f in fields {
+            match f.kind {
+                FieldKind::ResidentId => {
+                    columns.push((f.name.to_owned(), ColKind::Str));
+                    columns.push((format!("{}_input", f.name), ColKind::Str));
+                }
+                FieldKind::DateTime => {
+                    columns.push((f.name.to_owned(), ColKind::Date));
+                    columns.push((format!("{}_time", f.name), ColKind::Datetime));
+                }
+                FieldKind::Date => columns.push((f.name.to_owned(), ColKind::Date)),
+                FieldKind::Sex | FieldKind::Int { .. } => {
+                    columns.push((f.name.to_owned(), ColKind::I32));
+                }
+                FieldKind::Float { .. } => columns.push((f.name.to_owned(), ColKind::F64)),
+                FieldKind::Bool => columns.push((f.name.to_owned(), ColKind::Bool)),
+                FieldKind::Text
+                | FieldKind::Name
+                | FieldKind::Village
+                | FieldKind::AreaCode
+                | FieldKind::Certificate
+                | FieldKind::Code(_) => columns.push((f.name.to_owned(), ColKind::Str)),
+            }
+        }
+        columns.push((INVALID_FIELDS.to_owned(), ColKind::Str));
+        Layout { columns }
+    }
+
+    fn builders(&self, capacity: usize) -> Vec<Builder> {
+        self.columns
+            .iter()
+            .map(|(name, kind)| Builder::new(name, *kind, capacity))
+            .collect()
+    }
+
+    fn empty_frame(&self) -> PolarsResult<DataFrame> {
+        let cols = self
+            .builders(0)
+            .into_iter()
+            .map(Builder::finish)
+            .collect::<PolarsResult<Vec<_>>>()?;
+        DataFrame::new(0, cols)
+    }
+}
+
+enum Builder {
+    Str(StringChunkedBuilder),
+    I32(PlSmallStr, Vec<Option<i32>>),
+    I64(PlSmallStr, Vec<Option<i64>>),
+    F64(PlSmallStr, Vec<Option<f64>>),
+    Bool(PlSmallStr, Vec<Option<bool>>),
+    Date(PlSmallStr, Vec<Option<i32>>),
+    Datetime(PlSmallStr, Vec<Option<i64>>),
+}
+
+impl Builder {
+    fn new(name: &str, kind: ColKind, capacity: usize) -> Self {
+        let name = PlSmallStr::from_str(name);
+        match kind {
+            ColKind::Str => Builder::Str(StringChunkedBuilder::new(name, capacity)),
+            ColKind::I32 => Builder::I32(name, Vec::with_capacity(capacity)),
+            ColKind::I64 => Builder::I64(name, Vec::with_capacity(capacity)),
+            ColKind::F64 => Builder::F64(name, Vec::with_capacity(capacity)),
+            ColKind::Bool => Builder::Bool(name, Vec::with_capacity(capacity)),
+            ColKind::Date => Builder::Date(name, Vec::with_capacity(capacity)),
+            ColKind::Datetime => Builder::Datetime(name, Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn push_str(&mut self, v: Option<&str>) {
+        if let Builder::Str(b) = self {
+            match v {
+                Some(s) => b.append_value(s),
+                None => b.append_null(),
+            }
+        }
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Builder::Str(b) => b.append_null(),
+            Builder::I32(_, v) | Builder::Date(_, v) => v.push(None),
+            Builder::I64(_, v) | Builder::Datetime(_, v) => v.push(None),
+            Builder::F64(_, v) => v.push(None),
+            Builder::Bool(_, v) => v.push(None),
+        }
+    }
+
+    fn finish(self) -> PolarsResult<Column> {
+        let s = match self {
+            Builder::Str(b) => b.finish().into_series(),
+            Builder::I32(n, v) => Series::new(n, v),
+            Builder::I64(n, v) => Series::new(n, v),
+            Builder::F64(n, v) => Series::new(n, v),
+            Builder::Bool(n, v) => Series::new(n, v),
+            Builder::Date(n, v) => Int32Chunked::new(n, v).into_date().into_series(),
+            Builder::Datetime(n, v) => Int64Chunked::new(n, v)
+                .into_datetime(TimeUnit::Milliseconds, None)
+                .into_series(),
+        };
+        Ok(s.into_column())
+    }
+}
+
+/// A canonical value of one field of the row being processed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Str(String),
+    Int(i32),
+    Float(f64),
+    Bool(bool),
+    Date(NaiveDate),
+    DateTime(NaiveDate, Option<NaiveDateTime>),
+    /// A resident ID: the valid normalised form, and the normalised text as given.
+    Id(Option<String>, String),
+}
+
+/// What a source's own check sees of a row: its values by field name, and a way to flag.
+#[derive(Debug)]
+pub struct RowCheck<'a> {
+    fields: &'a [FieldSpec],
+    values: &'a mut [Value],
+    flags: &'a mut Vec<(&'static str, &'static str)>,
+}
+
+impl<'a> RowCheck<'a> {
+    fn index(&self, field: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == field)
+    }
+
+    pub fn value(&self, field: &str) -> &Value {
+        self.index(field).map_or(&Value::Null, |i| &self.values[i])
+    }
+
+    pub fn int(&self, field: &str) -> Option<i32> {
+        match self.value(field) {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn float(&self, field: &str) -> Option<f64> {
+        match self.value(field) {
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, field: &str) -> Option<&str> {
+        match self.value(field) {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn date(&self, field: &str) -> Option<NaiveDate> {
+        match self.value(field) {
+            Value::Date(d) | Value::DateTime(d, _) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// Flags a field of a kept row as invalid for `reason` (a bounded snake_case code).
+    /// The value stays as it is; call [`RowCheck::clear`] as well where it must not be used.
+    pub fn flag(&mut self, field: &'static str, reason: &'static str) {
+        self.flags.push((field, reason));
+    }
+
+    /// Replaces a field's value with its canonical form (e.g. a code for a label).
+    pub fn set(&mut self, field: &str, value: Value) {
+        if let Some(i) = self.index(field) {
+            self.values[i] = value;
+        }
+    }
+
+    /// Drops a field's value (keeps the row).
+    pub fn clear(&mut self, field: &str) {
+        if let Some(i) = self.index(field) {
+            self.values[i] = Value::Null;
+        }
+    }
+}
+
+struct Ctx<'a> {
+    cfg: &'a IngestConfig<'a>,
+    layout: &'a Layout,
+    mapping: &'a [Option<usize>],
+    header: &'a [String],
+    file: Arc<str>,
+}
+
+struct QuarantineRow {
+    file: Arc<str>,
+    line: u64,
+    reason: &'static str,
+    field: Option<&'static str>,
+    raw: String,
+}
+
+struct ChunkOut {
+    read: u64,
+    frame: DataFrame,
+    quarantine: Vec<QuarantineRow>,
+    invalid_counts: BTreeMap<String, u64>,
+}
+
+/// Why a cell could not become a value.
+struct Invalid {
+    reason: &'static str,
+    /// The cell held a date that is not a date: for a required field, the row is quarantined.
+    bad_date: bool,
+}
+
+impl Invalid {
+    fn new(reason: &'static str) -> Self {
+        Invalid {
+            reason,
+            bad_date: false,
+        }
+    }
+}
+
+fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
+    let fields = ctx.cfg.source.fields();
+    let mut builders = ctx.layout.builders(rows.len());
+    let mut quarantine = Vec::new();
+    let mut invalid_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut values: Vec<Value> = vec![Value::Null; fields.len()];
+    let mut flags: Vec<(&'static str, &'static str)> = Vec::new();
+    let mut flag_text = String::new();
+    'rows: for row in rows {
+        flags.clear();
+        let quarantine_row = |reason: &'static str, field: Option<&'static str>| QuarantineRow {
+            file: ctx.file.clone(),
+            line: row.line(),
+            reason,
+            field,
+            raw: raw_json(ctx.header, row),
+        };
+        if row.len() != ctx.header.len() {
+            quarantine.push(quarantine_row("field_count", None));
+            continue;
+        }
+        if (0..row.len()).any(|i| matches!(row.cell(i), Cell::Text(s) if s.contains('\u{FFFD}')))
+        {
+            quarantine.push(quarantine_row("undecodable", None));
+            continue;
+        }
+        for (i, f) in fields.iter().enumerate() {
+            let cell = ctx.mapping[i].map_or(Cell::Empty, |c| row.cell(c));
+            let (value, invalid) = parse_cell(f, cell, ctx.cfg.known_villages);
+            if let Some(inv) = invalid {
+                if f.required && inv.bad_date {
+                    quarantine.push(quarantine_row("invalid_required_date", Some(f.name)));
+                    continue 'rows;
+                }
+                flags.push((f.name, inv.reason));
+            } else if f.required && value == Value::Null {
+                quarantine.push(quarantine_row("missing_required", Some(f.name)));
+                continue 'rows;
+            }
+            values[i] = value;
+        }
+        ctx.cfg.source.check_row(&mut RowCheck {
+            fields,
+            values: &mut values,
+            flags: &mut flags,
+        });
+        let mut b = builders.iter_mut();
+        b.next().expect("file column").push_str(Some(&ctx.file));
+        if let Some(Builder::I64(_, v)) = b.next() {
+            v.push(Some(row.line() as i64));
+        }
+        for (f, value) in fields.iter().zip(values.iter_mut()) {
+            push_value(&mut b, f.kind, std::mem::replace(value, Value::Null));
+        }
+        if flags.is_empty() {
+            b.next().expect("flags column").push_null();
+        } else {
+            flag_text.clear();
+            for (n, (field, reason)) in flags.iter().enumerate() {
+                if n > 0 {
+                    flag_text.push(';');
+                }
+                flag_text.push_str(field);
+                flag_text.push(':');
+                flag_text.push_str(reason);
+                *invalid_counts.entry(format!("{field}:{reason}")).or_default() += 1;
+            }
+            b.next().expect("flags column").push_str(Some(&flag_text));
+        }
+    }
+    let cols: Vec<Column> = builders
+        .into_iter()
+        .map(|b| b.finish().expect("builders of one chunk have equal lengths"))
+        .collect();
+    let height = rows.len() - quarantine.len();
+    let frame = DataFrame::new(height, cols).expect("builders of one chunk have equal lengths");
+    if let Some(progress) = ctx.cfg.progress {
+        progress(rows.len() as u64);
+    }
+    ChunkOut {
+        read: rows.len() as u64,
+        frame,
+        quarantine,
+        invalid_counts,
+    }
+}
+
+fn push_value<'b>(b: &mut impl Iterator<Item = &'b mut Builder>, kind: FieldKind, value: Value) {
+    let mut next = || b.next().expect("one builder per output column");
+    match (kind, value) {
+        (FieldKind::ResidentId, Value::Id(valid, input)) => {
+            next().push_str(valid.as_deref());
+            next().push_str(Some(&input));
+        }
+        (FieldKind::ResidentId, _) => {
+            next().push_null();
+            next().push_null();
+        }
+        (FieldKind::DateTime, Value::DateTime(d, t)) => {
+            if let Builder::Date(_, v) = next() {
+                v.push(Some(epoch_days(d)));
+            }
+            if let Builder::Datetime(_, v) = next() {
+                v.push(t.map(|t| t.and_utc().timestamp_millis()));
+            }
+        }
+        (FieldKind::DateTime, _) => {
+            next().push_null();
+            next().push_null();
+        }
+        (_, Value::Null) => next().push_null(),
+        (_, Value::Str(s)) => next().push_str(Some(&s)),
+        (_, value) => match (next(), value) {
+            (Builder::I32(_, v), Value::Int(i)) => v.push(Some(i)),
+            (Builder::F64(_, v), Value::Float(f)) => v.push(Some(f)),
+            (Builder::Bool(_, v), Value::Bool(x)) => v.push(Some(x)),
+            (Builder::Date(_, v), Value::Date(d)) => v.push(Some(epoch_days(d))),
+            (other, _) => other.push_null(),
+        },
+    }
+}
+
+fn epoch_days(d: NaiveDate) -> i32 {
+    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
+        .num_days() as i32
+}
+
+/// The quarantined row as a JSON object of header → text, in column order.
+fn raw_json<R: RawRow>(header: &[String], row: &R) -> String {
+    let mut map = serde_json::Map::new();
+    for i in 0..row.len() {
+        let key = match header.get(i) {
+            Some(h) if !h.trim().is_empty() && !map.contains_key(h.trim()) => h.trim().to_owned(),
+            _ => format!("column_{}", i + 1),
+        };
+        map.insert(
+            key,
+            serde_json::Value::String(row.cell(i).to_text().into_owned()),
+        );
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+fn quarantine_frame(source: &str, rows: &[QuarantineRow]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("source".into(), vec![source; n]),
+            Column::new(
+                "file".into(),
+                rows.iter().map(|r| r.file.as_ref()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|r| r.line as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "reason".into(),
+                rows.iter().map(|r| r.reason).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "field".into(),
+                rows.iter().map(|r| r.field).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "raw".into(),
+                rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// Text of a cell with surrounding white space, BOMs and zero-width spaces removed.
+fn clean_text(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{FEFF}' | '\u{200B}'))
+}
+
+fn cell_text(cell: Cell<'_>) -> Option<std::borrow::Cow<'_, str>> {
+    match cell {
+        Cell::Empty => None,
+        Cell::Text(s) => {
+            let t = clean_text(s);
+            (!t.is_empty()).then_some(std::borrow::Cow::Borrowed(t))
+        }
+        other => Some(std::borrow::Cow::Owned(other.to_text().into_owned())),
+    }
+}
+
+/// Turns one cell into the canonical value of a field.
+fn parse_cell(
+    f: &FieldSpec,
+    cell: Cell<'_>,
+    known_villages: Option<&HashSet<String>>,
+) -> (Value, Option<Invalid>) {
+    let invalid = |reason| (Value::Null, Some(Invalid::new(reason)));
+    match f.kind {
+        FieldKind::Date | FieldKind::DateTime => {
+            let parsed = match cell {
+                Cell::Empty => return (Value::Null, None),
+                Cell::Date(d) => Ok(d),
+                Cell::Int(i) => date_from_number(i as f64),
+                Cell::Float(x) => date_from_number(x),
+                Cell::Text(s) => match parse_date(s) {
+                    Err(DateError::Empty) => return (Value::Null, None),
+                    other => other,
+                },
+            };
+            match parsed {
+                Ok(d) if f.kind == FieldKind::Date => (Value::Date(d.date()), None),
+                Ok(d) => (Value::DateTime(d.date(), d.datetime()), None),
+                Err(e) => (
+                    Value::Null,
+                    Some(Invalid {
+                        reason: if e == DateError::Impossible {
+                            "impossible_date"
+                        } else {
+                            "unrecognised_date"
+                        },
+                        bad_date: true,
+                    }),
+                ),
+            }
+        }
+        FieldKind::ResidentId => match cell {
+            Cell::Empty => (Value::Null, None),
+            // Excel stores numbers as doubles: an 18-digit ID in a numeric cell has lost its
+            // last digits already. It is named, never "repaired".
+            Cell::Float(x) => (
+                Value::Id(None, float_text(x)),
+                Some(Invalid::new("excel_numeric")),
+            ),
+            other => {
+                let Some(text) = cell_text(other) else {
+                    return (Value::Null, None);
+                };
+                let input = normalize_id(&text).into_owned();
+                if input.is_empty() {
+                    return (Value::Null, None);
+                }
+                match ResidentId::parse(&input) {
+                    Ok(id) => (Value::Id(Some(id.as_str().to_owned()), input), None),
+                    Err(damage) => (Value::Id(None, input), Some(Invalid::new(damage.code()))),
+                }
+            }
+        },
+        _ => {
+            let Some(text) = cell_text(cell) else {
+                return (Value::Null, None);
+            };
+            match f.kind {
+                FieldKind::Text => (Value::Str(text.into_owned()), None),
+                FieldKind::Name => match normalize_name(&text) {
+                    Some(n) => (Value::Str(n), None),
+                    None => (Value::Null, None),
+                },
+                FieldKind::Village => match VillageCode::parse(&text) {
+                    Ok(code) => {
+                        let unknown = known_villages.is_some_and(|k| !k.contains(code.as_str()));
+                        let value = Value::Str(code.as_str().to_owned());
+                        (value, unknown.then(|| Invalid::new("unknown_village")))
+                    }
+                    Err(_) => invalid("invalid_village"),
+                },
+                FieldKind::AreaCode => {
+                    let t = text.trim_start_matches('\'');
+                    let t = t.strip_suffix(".0").unwrap_or(t);
+                    if t.len() == 6 && t.bytes().all(|b| b.is_ascii_digit()) {
+                        (Value::Str(t.to_owned()), None)
+                    } else {
+                        invalid("invalid_area_code")
+                    }
+                }
+                FieldKind::Sex => match Sex::parse(&text) {
+                    Some(s) => (Value::Int(s.code()), None),
+                    None => invalid("invalid_sex"),
+                },
+                FieldKind::Int { min, max } => match parse_small_int(&text) {
+                    Some(i) if (min..=max).contains(&i) => (Value::Int(i), None),
+                    Some(_) => invalid("out_of_range"),
+                    None => invalid("not_a_number"),
+                },
+                FieldKind::Float { min, max } => match parse_number(&text) {
+                    Some(x) if x >= min && x <= max => (Value::Float(x), None),
+                    Some(_) => invalid("out_of_range"),
+                    None => invalid("not_a_number"),
+                },
+                FieldKind::Bool => match parse_bool(&text) {
+                    Some(b) => (Value::Bool(b), None),
+                    None => invalid("invalid_bool"),
+                },
+                FieldKind::Certificate => match poprecon_model::CertificateNo::parse(&text) {
+                    Ok(c) => (Value::Str(c.as_str().to_owned()), None),
+                    Err(_) => invalid("certificate_format"),
+                },
+                FieldKind::Code(map) => match map.lookup(&text) {
+                    Some(code) => (Value::Str(code.to_owned()), None),
+                    None => invalid("unknown_code"),
+                },
+                FieldKind::Date | FieldKind::DateTime | FieldKind::ResidentId => {
+                    unreachable!("handled above")
+                }
+            }
+        }
+    }
+}
+
+/// A number in a date column: `20250304` as a number, or an Excel serial.
+fn date_from_number(x: f64) -> Result<DateValue, DateError> {
+    if x.fract() == 0.0 && (19_000_101.0..=29_991_231.0).contains(&x) {
+        return parse_date(&format!("{x:.0}"));
+    }
+    match poprecon_model::excel_serial_to_datetime(x) {
+        Some(t) if t.time() == chrono::NaiveTime::MIN => Ok(DateValue::Date(t.date())),
+        Some(t) => Ok(DateValue::DateTime(t)),
+        None => Err(DateError::Unrecognised),
+    }
+}
+
+/// Whole numbers as extracts write them: `2`, `2.0`, `第2孩`, `二孩`, `3剂`, full-width digits.
+pub fn parse_small_int(text: &str) -> Option<i32> {
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = text.nfkc().collect();
+    let s = s.trim();
+    let s = s.strip_prefix('第').unwrap_or(s);
+    let s = s.trim_end_matches(['孩', '胎', '剂', '针', '次', '个', '周', '天']);
+    let s = s.trim();
+    if let Ok(i) = s.parse::<i32>() {
+        return Some(i);
+    }
+    if let Some(int) = s.strip_suffix(".0")
+        && let Ok(i) = int.parse::<i32>()
+    {
+        return Some(i);
+    }
+    chinese_numeral(s)
+}
+
+fn chinese_numeral(s: &str) -> Option<i32> {
+    let digit = |c: char| {
+        Some(match c {
+            '零' | '〇' => 0,
+            '一' | '壹' => 1,
+            '二' | '两' | '贰' => 2,
+            '三' | '叁' => 3,
+            '四' | '肆' => 4,
+            '五' | '伍' => 5,
+            '六' | '陆' => 6,
+            '七' | '柒' => 7,
+            '八' | '捌' => 8,
+            '九' | '玖' => 9,
+            _ => return None,
+        })
+    };
+    let chars: Vec<char> = s.chars().collect();
+    match chars.as_slice() {
+        [d] => digit(*d),
+        ['十'] => Some(10),
+        ['十', d] => Some(10 + digit(*d)?),
+        [t, '十'] => Some(10 * digit(*t)?),
+        [t, '十', d] => Some(10 * digit(*t)? + digit(*d)?),
+        _ => None,
+    }
+}
+
+/// Decimal numbers, with the units extracts append (`3200g`, `3200克`, `38周`).
+pub fn parse_number(text: &str) -> Option<f64> {
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = text.nfkc().collect();
+    let s = s
+        .trim()
+        .trim_end_matches(['g', 'G', '克', '周', '+'])
+        .trim();
+    let x: f64 = s.parse().ok()?;
+    x.is_finite().then_some(x)
+}
+
+/// Yes/no as extracts write it.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "是" | "1" | "y" | "yes" | "true" | "高危" | "有" => Some(true),
+        "否" | "0" | "n" | "no" | "false" | "非高危" | "无" | "一般" => Some(false),
+        _ => None,
+    }
+}
+

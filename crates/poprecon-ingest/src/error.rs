@@ -1,0 +1,120 @@
+use std::path::PathBuf;
+
+use crate::read::Format;
+
+/// Why a source could not be ingested. Bad rows are not errors (they are quarantined);
+/// these are the faults that stop a source: the file, its encoding, its header, or a broken
+/// invariant. Messages name the file and, where known, the line and column; never a value
+/// from the data.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{}` is empty (0 bytes)", path.display())]
+    EmptyFile { path: PathBuf },
+    #[error(
+        "`{}` has a header but no rows\nhint: set `allow_empty = true` for this source if an empty extract is expected",
+        path.display()
+    )]
+    HeaderOnly { path: PathBuf },
+    #[error("`{}` is not a text file: it holds binary data", path.display())]
+    Binary { path: PathBuf },
+    #[error("`{}` is declared {} but is {found}", path.display(), declared.as_str())]
+    WrongFormat {
+        path: PathBuf,
+        declared: Format,
+        found: &'static str,
+    },
+    #[error(
+        "`{}` is not valid UTF-8 (first bad byte on line {line}){}",
+        path.display(),
+        if *looks_gb { "\nhint: it decodes as GB18030: set `encoding = \"gb18030\"` (or `\"auto\"`) for this source" } else { "" }
+    )]
+    NotUtf8 {
+        path: PathBuf,
+        line: u64,
+        looks_gb: bool,
+    },
+    #[error(
+        "`{}` does not decode as {encoding}: {bad_lines} of {lines} lines hold undecodable bytes\nhint: check the `encoding` of this source",
+        path.display()
+    )]
+    Undecodable {
+        path: PathBuf,
+        encoding: String,
+        bad_lines: u64,
+        lines: u64,
+    },
+    #[error("`{}`, line {line}: malformed CSV: {message}", path.display())]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error(
+        "`{}`: no column for required field `{field}` ({label})\nhint: tried the headers {tried}; map it in the pipeline under `[sources.{source}.columns]`, e.g. `{field} = \"<header>\"`",
+        path.display()
+    )]
+    MissingColumn {
+        path: PathBuf,
+        source: &'static str,
+        field: &'static str,
+        label: &'static str,
+        tried: String,
+    },
+    #[error(
+        "`{}`: the pipeline maps field `{field}` to header `{header}`, which the file does not have\nhint: the file's headers are {available}",
+        path.display()
+    )]
+    MappedColumnMissing {
+        path: PathBuf,
+        field: String,
+        header: String,
+        available: String,
+    },
+    #[error(
+        "`{}`: header `{header}` appears in columns {first} and {second}, so field `{field}` is ambiguous",
+        path.display()
+    )]
+    DuplicateColumn {
+        path: PathBuf,
+        header: String,
+        field: &'static str,
+        first: usize,
+        second: usize,
+    },
+    #[error("`{}`: the pipeline maps unknown field `{field}` for source `{source}`\nhint: the fields of `{source}` are {known}", path.display())]
+    UnknownField {
+        path: PathBuf,
+        source: &'static str,
+        field: String,
+        known: String,
+    },
+    #[error("`{}`: cannot read the workbook: {message}", path.display())]
+    Xlsx { path: PathBuf, message: String },
+    #[error("`{}` has no sheet `{sheet}`\nhint: its sheets are `{available}`", path.display())]
+    NoSheet {
+        path: PathBuf,
+        sheet: String,
+        available: String,
+    },
+    #[error("`{}`: cannot read the Parquet file: {message}", path.display())]
+    Parquet { path: PathBuf, message: String },
+    #[error("source `{source}`: building the canonical table failed: {message}")]
+    Frame {
+        source: &'static str,
+        message: String,
+    },
+    #[error(
+        "source `{source}`: rows not conserved: read {read} but accepted {accepted} + quarantined {quarantined} (a bug: please report it)"
+    )]
+    Conservation {
+        source: &'static str,
+        read: u64,
+        accepted: u64,
+        quarantined: u64,
+    },
+}

@@ -1,0 +1,49 @@
+//! The ingest engine shared by every source.
+//!
+//! A source crate describes itself with the [`Source`] trait: its canonical fields
+//! ([`FieldSpec`], each of a [`FieldKind`]), the usual headers of real extracts, and its own
+//! row checks. [`ingest`] does the rest, the same way for all nine sources:
+//!
+//! - reads each [`InputFile`]: CSV in UTF-8, UTF-8 with BOM or GB18030/GBK (declared or
+//!   detected), XLSX (date cells as dates; numeric cells in ID columns flagged
+//!   `excel_numeric`, never "repaired"), Parquet;
+//! - maps source headers to canonical fields (the pipeline's column map first, then the
+//!   source's aliases) and fails with the file, field and headers tried when a required
+//!   column is missing;
+//! - normalises every value with the `poprecon-model` types;
+//! - quarantines a row whose required field is empty or an impossible date (and rows of the
+//!   wrong width or with undecodable bytes), keeping its file, line, raw cells and a bounded
+//!   reason code; flags invalid values of kept rows per field (`invalid_fields`);
+//! - checks that rows are conserved: read = accepted + quarantined, on every run.
+//!
+//! The result is a [`SourceOutput`]: the canonical table, the quarantine table and the
+//! counts ([`SourceStats`]).
+
+mod engine;
+mod error;
+pub mod read;
+pub mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use engine::{
+    FileStats, INVALID_FIELDS, IngestConfig, RowCheck, SOURCE_FILE, SOURCE_LINE, SourceOutput,
+    SourceStats, Value, check_header, ingest, normalize_header, parse_bool, parse_number,
+    parse_small_int, resolve_header,
+};
+pub use error::IngestError;
+pub use read::{Encoding, Format, InputFile};
+pub use schema::{CodeMap, FieldKind, FieldSpec, Source, aliases, field, vocab};
+
+use polars::prelude::*;
+
+/// Writes a table as Parquet (zstd), the format of every table poprecon hands on.
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
+    let file = std::fs::File::create(path)?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)?;
+    Ok(())
+}

@@ -1,0 +1,527 @@
+//! Readers: each turns one input file into a header and rows of [`Cell`]s, with the line
+//! (CSV), sheet row (XLSX) or row number (Parquet) of every row, so that every later message
+//! can point at the place in the file.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader};
+use poprecon_model::DateValue;
+use polars::prelude::*;
+
+use crate::error::IngestError;
+
+/// The file formats extracts come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Parquet,
+}
+
+impl Format {
+    /// The format a file name suggests (`.csv`/`.txt`, `.xlsx`/`.xlsm`, `.parquet`/`.pq`).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "txt" | "tsv" => Some(Format::Csv),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// Text encodings of CSV extracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// A BOM decides; otherwise valid UTF-8 is UTF-8 and anything else is GB18030.
+    #[default]
+    Auto,
+    #[serde(alias = "utf8", alias = "utf-8-sig")]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// GB18030, a superset of GBK and GB2312 (which are accepted as names for it).
+    #[serde(alias = "gbk", alias = "gb2312")]
+    Gb18030,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Auto => "auto",
+            Encoding::Utf8 => "utf-8",
+            Encoding::Gb18030 => "gb18030",
+        }
+    }
+}
+
+/// One input file and how to read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub encoding: Encoding,
+    pub delimiter: u8,
+    /// XLSX: the sheet to read; the first sheet when `None`.
+    pub sheet: Option<String>,
+}
+
+impl InputFile {
+    /// A file read with the defaults of its format.
+    pub fn new(path: impl Into<PathBuf>, format: Format) -> Self {
+        InputFile {
+            path: path.into(),
+            format,
+            encoding: Encoding::Auto,
+            delimiter: b',',
+            sheet: None,
+        }
+    }
+}
+
+/// One cell as a reader found it, before any interpretation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Empty,
+    Text(&'a str),
+    Int(i64),
+    /// A numeric cell (XLSX numbers are floats).
+    Float(f64),
+    /// A typed date or date-time cell (XLSX date cells, Parquet dates).
+    Date(DateValue),
+}
+
+impl Cell<'_> {
+    /// The cell as text, as a person would see it in the source (for quarantine).
+    pub fn to_text(&self) -> Cow<'_, str> {
+        match *self {
+            Cell::Empty => Cow::Borrowed(""),
+            Cell::Text(s) => Cow::Borrowed(s),
+            Cell::Int(i) => Cow::Owned(i.to_string()),
+            Cell::Float(f) => Cow::Owned(float_text(f)),
+            Cell::Date(DateValue::Date(d)) => Cow::Owned(d.format("%Y-%m-%d").to_string()),
+            Cell::Date(DateValue::DateTime(dt)) => {
+                Cow::Owned(dt.format("%Y-%m-%d %H:%M:%S").to_string())
+            }
+        }
+    }
+}
+
+/// Text of a number the way Excel shows it: integral values without `.0` or exponent and
+/// with at most 15 significant digits (`340302201601010000`, as Excel displays an 18-digit ID
+/// typed into a numeric cell), others as Rust prints them.
+pub fn float_text(f: f64) -> String {
+    if !(f.is_finite() && f.fract() == 0.0 && f.abs() < 1e21) {
+        return f.to_string();
+    }
+    if f.abs() < 1e15 {
+        return format!("{f:.0}");
+    }
+    let digits = f.abs().log10().floor() as i32 + 1;
+    let mantissa = (f.abs() / 10f64.powi(digits - 15)).round();
+    let sign = if f < 0.0 { "-" } else { "" };
+    format!("{sign}{mantissa:.0}{}", "0".repeat((digits - 15) as usize))
+}
+
+/// One row: where it came from and its cells.
+pub trait RawRow: Sync {
+    /// 1-based line (CSV), sheet row (XLSX) or row number counting the header as 1 (Parquet).
+    fn line(&self) -> u64;
+    fn len(&self) -> usize;
+    fn cell(&self, i: usize) -> Cell<'_>;
+}
+
+/// A CSV record with its starting line.
+#[derive(Debug)]
+pub struct CsvRow {
+    pub line: u64,
+    pub record: csv::StringRecord,
+}
+
+impl RawRow for CsvRow {
+    fn line(&self) -> u64 {
+        self.line
+    }
+    fn len(&self) -> usize {
+        self.record.len()
+    }
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self.record.get(i) {
+            None | Some("") => Cell::Empty,
+            Some(s) => Cell::Text(s),
+        }
+    }
+}
+
+/// A row of owned cells (XLSX and Parquet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedRow {
+    pub line: u64,
+    pub cells: Vec<OwnedCell>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedCell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Date(DateValue),
+}
+
+impl RawRow for OwnedRow {
+    fn line(&self) -> u64 {
+        self.line
+    }
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self.cells.get(i) {
+            None | Some(OwnedCell::Empty) => Cell::Empty,
+            Some(OwnedCell::Text(s)) if s.is_empty() => Cell::Empty,
+            Some(OwnedCell::Text(s)) => Cell::Text(s),
+            Some(OwnedCell::Int(i)) => Cell::Int(*i),
+            Some(OwnedCell::Float(f)) => Cell::Float(*f),
+            Some(OwnedCell::Date(d)) => Cell::Date(*d),
+        }
+    }
+}
+
+/// Reads a whole file into memory and decodes it to UTF-8.
+///
+/// Returns the text and the encoding actually used. Decoding never guesses silently: a file
+/// declared UTF-8 that is not, or one that decodes to mostly replacement characters, is an
+/// error naming the file.
+pub fn read_text(file: &InputFile) -> Result<(String, Encoding), IngestError> {
+    let bytes = std::fs::read(&file.path).map_err(|source| IngestError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    decode_text(&file.path, bytes, file.encoding)
+}
+
+pub(crate) fn decode_text(
+    path: &Path,
+    bytes: Vec<u8>,
+    declared: Encoding,
+) -> Result<(String, Encoding), IngestError> {
+    if bytes.is_empty() {
+        return Err(IngestError::EmptyFile {
+            path: path.to_owned(),
+        });
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(IngestError::WrongFormat {
+            path: path.to_owned(),
+            declared: Format::Csv,
+            found: "a ZIP container (an XLSX workbook?)",
+        });
+    }
+    if bytes.starts_with(b"PAR1") {
+        return Err(IngestError::WrongFormat {
+            path: path.to_owned(),
+            declared: Format::Csv,
+            found: "a Parquet file",
+        });
+    }
+    // UTF-16 has NUL bytes too, but comes with a BOM; without one a NUL means binary data.
+    let has_utf16_bom = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+    if !has_utf16_bom && bytes[..bytes.len().min(8192)].contains(&0) {
+        return Err(IngestError::Binary {
+            path: path.to_owned(),
+        });
+    }
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(&bytes) {
+        if enc == encoding_rs::UTF_8 {
+            return into_utf8(path, bytes, bom_len, Encoding::Utf8);
+        }
+        let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        check_replacements(path, &text, had_errors, enc.name())?;
+        return Ok((text.into_owned(), Encoding::Utf8));
+    }
+    match declared {
+        Encoding::Utf8 => into_utf8(path, bytes, 0, Encoding::Utf8),
+        Encoding::Auto if std::str::from_utf8(&bytes).is_ok() => {
+            into_utf8(path, bytes, 0, Encoding::Utf8)
+        }
+        Encoding::Auto | Encoding::Gb18030 => {
+            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
+            check_replacements(path, &text, had_errors, "GB18030")?;
+            Ok((text.into_owned(), Encoding::Gb18030))
+        }
+    }
+}
+
+fn into_utf8(
+    path: &Path,
+    mut bytes: Vec<u8>,
+    bom_len: usize,
+    enc: Encoding,
+) -> Result<(String, Encoding), IngestError> {
+    bytes.drain(..bom_len);
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((s, enc)),
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let valid_up_to = std::str::from_utf8(&bytes)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            let line = 1 + bytes[..valid_up_to].iter().filter(|&&b| b == b'\n').count();
+            // A UTF-8 declaration over GBK bytes is the usual mistake: say so.
+            let looks_gb = encoding_rs::GB18030
+                .decode_without_bom_handling_and_without_replacement(&bytes)
+                .is_some();
+            Err(IngestError::NotUtf8 {
+                path: path.to_owned(),
+                line: line as u64,
+                looks_gb,
+            })
+        }
+    }
+}
+
+/// A few undecodable lines are quarantined row by row (`undecodable`); a file that decodes
+/// mostly to replacement characters is in another encoding than declared and is an error.
+fn check_replacements(
+    path: &Path,
+    text: &str,
+    had_errors: bool,
+    encoding: &str,
+) -> Result<(), IngestError> {
+    if !had_errors {
+        return Ok(());
+    }
+    let lines = text.lines().count().max(1);
+    let bad = text.lines().filter(|l| l.contains('\u{FFFD}')).count();
+    if bad * 2 > lines {
+        return Err(IngestError::Undecodable {
+            path: path.to_owned(),
+            encoding: encoding.to_owned(),
+            bad_lines: bad as u64,
+            lines: lines as u64,
+        });
+    }
+    Ok(())
+}
+
+/// Parses decoded CSV text. The first record is the header. Rows keep their starting line
+/// (quoted newlines included), and rows of the wrong width are kept for the engine to
+/// quarantine.
+pub fn csv_records(
+    text: &str,
+    delimiter: u8,
+) -> impl Iterator<Item = Result<CsvRow, csv::Error>> + '_ {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    std::iter::from_fn(move || {
+        let mut record = csv::StringRecord::new();
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                Some(Ok(CsvRow { line, record }))
+            }
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
+    })
+}
+
+/// Reads the chosen sheet of an XLSX workbook: the first non-empty row is the header.
+pub fn read_xlsx(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
+    let xlsx_err = |message: String| IngestError::Xlsx {
+        path: file.path.clone(),
+        message,
+    };
+    let meta = std::fs::metadata(&file.path).map_err(|source| IngestError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    if meta.len() == 0 {
+        return Err(IngestError::EmptyFile {
+            path: file.path.clone(),
+        });
+    }
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(&file.path).map_err(|e| xlsx_err(e.to_string()))?;
+    let names = book.sheet_names();
+    let sheet = match &file.sheet {
+        Some(s) if names.contains(s) => s.clone(),
+        Some(s) => {
+            return Err(IngestError::NoSheet {
+                path: file.path.clone(),
+                sheet: s.clone(),
+                available: names.join("`, `"),
+            });
+        }
+        None => names.first().cloned().ok_or_else(|| xlsx_err("no sheet".into()))?,
+    };
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| xlsx_err(format!("sheet `{sheet}`: {e}")))?;
+    let (row0, _) = range.start().unwrap_or((0, 0));
+    let mut rows = range.rows().enumerate();
+    let mut header = None;
+    for (i, row) in rows.by_ref() {
+        if row.iter().any(|c| !matches!(c, Data::Empty)) {
+            header = Some((i, row));
+            break;
+        }
+    }
+    let Some((_, header_row)) = header else {
+        return Err(IngestError::EmptyFile {
+            path: file.path.clone(),
+        });
+    };
+    let header: Vec<String> = header_row
+        .iter()
+        .map(|c| owned_from_xlsx(c).text())
+        .collect();
+    let mut out = Vec::with_capacity(range.height());
+    for (i, row) in rows {
+        if row.iter().all(|c| matches!(c, Data::Empty)) {
+            continue;
+        }
+        out.push(OwnedRow {
+            line: u64::from(row0) + i as u64 + 1,
+            cells: row.iter().map(owned_from_xlsx).collect(),
+        });
+    }
+    Ok((header, out))
+}
+
+impl OwnedCell {
+    fn text(&self) -> String {
+        match self {
+            OwnedCell::Empty => String::new(),
+            OwnedCell::Text(s) => s.clone(),
+            OwnedCell::Int(i) => i.to_string(),
+            OwnedCell::Float(f) => float_text(*f),
+            OwnedCell::Date(d) => Cell::Date(*d).to_text().into_owned(),
+        }
+    }
+}
+
+fn owned_from_xlsx(cell: &Data) -> OwnedCell {
+    match cell {
+        Data::Empty => OwnedCell::Empty,
+        Data::String(s) => OwnedCell::Text(s.clone()),
+        Data::Int(i) => OwnedCell::Int(*i),
+        Data::Float(f) => OwnedCell::Float(*f),
+        Data::Bool(b) => OwnedCell::Text(if *b { "TRUE" } else { "FALSE" }.into()),
+        Data::DateTime(dt) => {
+            match poprecon_model::excel_serial_to_datetime(dt.as_f64()) {
+                Some(t) if t.time() == chrono::NaiveTime::MIN => {
+                    OwnedCell::Date(DateValue::Date(t.date()))
+                }
+                Some(t) => OwnedCell::Date(DateValue::DateTime(t)),
+                // A date cell outside the calendar is kept as its number for the engine to flag.
+                None => OwnedCell::Float(dt.as_f64()),
+            }
+        }
+        Data::DateTimeIso(s) | Data::DurationIso(s) => OwnedCell::Text(s.clone()),
+        Data::Error(e) => OwnedCell::Text(format!("#{e:?}")),
+    }
+}
+
+/// Reads a Parquet extract. Typed columns keep their types (dates stay dates, integers stay
+/// exact); everything else is read as text.
+pub fn read_parquet(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
+    let pq_err = |message: String| IngestError::Parquet {
+        path: file.path.clone(),
+        message,
+    };
+    let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    let df = ParquetReader::new(f)
+        .finish()
+        .map_err(|e| pq_err(e.to_string()))?;
+    let header: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let height = df.height();
+    let mut rows: Vec<OwnedRow> = (0..height)
+        .map(|i| OwnedRow {
+            line: i as u64 + 2,
+            cells: Vec::with_capacity(header.len()),
+        })
+        .collect();
+    for col in df.columns() {
+        let s = col.as_materialized_series();
+        let cells = parquet_cells(s).map_err(|e| pq_err(format!("column `{}`: {e}", s.name())))?;
+        for (row, cell) in rows.iter_mut().zip(cells) {
+            row.cells.push(cell);
+        }
+    }
+    Ok((header, rows))
+}
+
+fn parquet_cells(s: &Series) -> PolarsResult<Vec<OwnedCell>> {
+    use chrono::{DateTime, NaiveDate};
+    let out = match s.dtype() {
+        DataType::Date => s
+            .date()?
+            .physical()
+            .iter()
+            .map(|v| match v.and_then(|d| NaiveDate::from_epoch_days(d)) {
+                Some(d) => OwnedCell::Date(DateValue::Date(d)),
+                None => OwnedCell::Empty,
+            })
+            .collect(),
+        DataType::Datetime(unit, _) => {
+            let unit = *unit;
+            s.datetime()?
+                .physical()
+                .iter()
+                .map(|v| {
+                    let dt = v.and_then(|v| match unit {
+                        TimeUnit::Milliseconds => DateTime::from_timestamp_millis(v),
+                        TimeUnit::Microseconds => DateTime::from_timestamp_micros(v),
+                        TimeUnit::Nanoseconds => Some(DateTime::from_timestamp_nanos(v)),
+                    });
+                    match dt {
+                        Some(dt) => OwnedCell::Date(DateValue::DateTime(dt.naive_utc())),
+                        None => OwnedCell::Empty,
+                    }
+                })
+                .collect()
+        }
+        dt if dt.is_integer() => s
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| v.map_or(OwnedCell::Empty, OwnedCell::Int))
+            .collect(),
+        dt if dt.is_float() => s
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.map_or(OwnedCell::Empty, OwnedCell::Float))
+            .collect(),
+        _ => s
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|v| v.map_or(OwnedCell::Empty, |t| OwnedCell::Text(t.to_owned())))
+            .collect(),
+    };
+    Ok(out)
+}

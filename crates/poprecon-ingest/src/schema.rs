@@ -1,0 +1,152 @@
+//! What a source declares: its fields, their kinds, the usual source headers, and its own
+//! row checks. The engine in `engine.rs` does everything else.
+
+use crate::engine::RowCheck;
+
+/// How the text of one cell becomes a canonical value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldKind {
+    /// Trimmed text, kept exactly (record keys, institutions, school names).
+    Text,
+    /// A person's name: trimmed, full-width spaces folded (`poprecon_model::normalize_name`).
+    Name,
+    /// A resident ID (GB 11643). Writes `<field>` (the valid normalised ID, else null) and
+    /// `<field>_input` (the normalised text as given, so linkage can still compare digits).
+    ResidentId,
+    /// A 12-digit village code, flagged `unknown_village` when not in the division table.
+    Village,
+    /// A 6-digit county-level area code (social-security insured area).
+    AreaCode,
+    /// GB/T 2261.1 sex, stored as its code (0, 1, 2, 9).
+    Sex,
+    /// A calendar date.
+    Date,
+    /// A date with an optional time: `<field>` is the date, `<field>_time` the date-time
+    /// where a time was given.
+    DateTime,
+    /// A whole number within bounds; accepts `第2孩`, `二`, `3剂` and the like.
+    Int { min: i32, max: i32 },
+    /// A decimal number within bounds.
+    Float { min: f64, max: f64 },
+    /// Yes/no (`是/否`, `1/0`, `Y/N`, `true/false`).
+    Bool,
+    /// A birth-certificate number: one capital letter and nine digits.
+    Certificate,
+    /// A closed vocabulary: source spellings mapped to canonical English codes.
+    Code(&'static CodeMap),
+}
+
+/// A closed vocabulary. Spellings are compared after trimming and ASCII lower-casing.
+#[derive(Debug, PartialEq)]
+pub struct CodeMap {
+    /// The vocabulary's name, used in reason codes and messages.
+    pub name: &'static str,
+    /// `(source spelling, canonical code)`.
+    pub entries: &'static [(&'static str, &'static str)],
+}
+
+impl CodeMap {
+    /// The canonical code of a spelling, if the vocabulary knows it.
+    pub fn lookup(&self, raw: &str) -> Option<&'static str> {
+        let raw = raw.trim();
+        self.entries
+            .iter()
+            .find(|(spelling, _)| spelling.eq_ignore_ascii_case(raw))
+            .map(|(_, code)| *code)
+    }
+}
+
+/// One canonical field of a source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldSpec {
+    /// Canonical field name (domain.md §2).
+    pub name: &'static str,
+    /// Chinese label for people.
+    pub label_zh: &'static str,
+    pub kind: FieldKind,
+    /// A row without this field (empty, or an impossible date) is quarantined.
+    pub required: bool,
+    /// The usual headers of real extracts, tried in order when the pipeline maps nothing.
+    pub aliases: &'static [&'static str],
+}
+
+impl FieldSpec {
+    pub const fn new(name: &'static str, label_zh: &'static str, kind: FieldKind) -> Self {
+        FieldSpec {
+            name,
+            label_zh,
+            kind,
+            required: false,
+            aliases: &[],
+        }
+    }
+
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub const fn aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.aliases = aliases;
+        self
+    }
+}
+
+/// A source of records: its schema and its own checks. One small implementation per source
+/// crate; the ingest engine owns reading, mapping, normalisation and quarantine.
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// Source id of domain.md §2 (`hospital_delivery`, `household`, …).
+    fn id(&self) -> &'static str;
+    /// Chinese name of the source.
+    fn label_zh(&self) -> &'static str;
+    /// The canonical fields, in output order.
+    fn fields(&self) -> &'static [FieldSpec];
+    /// The field whose value is the record key (`record_id`, `certificate_no`, …).
+    fn key_field(&self) -> &'static str;
+    /// Checks that need several fields of one row. Flags go through [`RowCheck::flag`].
+    fn check_row(&self, _row: &mut RowCheck<'_>) {}
+}
+
+/// Looks a field up by name.
+pub fn field<'a>(source: &'a dyn Source, name: &str) -> Option<&'a FieldSpec> {
+    source.fields().iter().find(|f| f.name == name)
+}
+
+/// Shared vocabularies used by several sources.
+pub mod vocab {
+    use super::CodeMap;
+
+    /// Household registration status (domain.md §8.22).
+    pub static HOUSEHOLD_STATUS: CodeMap = CodeMap {
+        name: "household_status",
+        entries: &[
+            ("正常", "active"),
+            ("在册", "active"),
+            ("active", "active"),
+            ("1", "active"),
+            ("迁出", "moved_out"),
+            ("moved_out", "moved_out"),
+            ("2", "moved_out"),
+            ("死亡", "deceased"),
+            ("deceased", "deceased"),
+            ("3", "deceased"),
+            ("注销", "cancelled"),
+            ("cancelled", "cancelled"),
+            ("4", "cancelled"),
+        ],
+    };
+}
+
+/// Usual headers shared by several sources (source crates never depend on each other, so
+/// what they share lives here).
+pub mod aliases {
+    /// The 12-digit village code of residence (health-side sources).
+    pub const RESIDENCE_VILLAGE: &[&str] = &[
+        "现居住地村代码",
+        "现居住地村居代码",
+        "居住地村居代码",
+        "居住地村代码",
+        "现住址村级代码",
+        "现居住地代码",
+    ];
+}

@@ -1,0 +1,428 @@
+//! Engine tests over a small source declared here, so that they depend on no source crate.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::schema::{CodeMap, FieldKind as K, FieldSpec as F};
+use crate::*;
+
+static OUTCOME: CodeMap = CodeMap {
+    name: "outcome",
+    entries: &[("活产", "live"), ("死产", "stillbirth")],
+};
+
+static FIELDS: &[F] = &[
+    F::new("record_id", "编号", K::Text).required().aliases(&["编号"]),
+    F::new("mother_id", "母亲身份证号", K::ResidentId)
+        .required()
+        .aliases(&["母亲身份证号"]),
+    F::new("mother_name", "母亲姓名", K::Name).aliases(&["母亲姓名"]),
+    F::new("delivery_date", "分娩时间", K::DateTime)
+        .required()
+        .aliases(&["分娩时间"]),
+    F::new("child_sex", "性别", K::Sex).aliases(&["性别"]),
+    F::new("plurality", "胎数", K::Int { min: 1, max: 8 }).aliases(&["胎数"]),
+    F::new("outcome", "结局", K::Code(&OUTCOME)).aliases(&["结局"]),
+    F::new("residence_village", "村代码", K::Village).aliases(&["村代码"]),
+    F::new("registration_date", "登记日期", K::Date).aliases(&["登记日期"]),
+];
+
+#[derive(Debug)]
+struct TestSource;
+
+impl Source for TestSource {
+    fn id(&self) -> &'static str {
+        "test_source"
+    }
+    fn label_zh(&self) -> &'static str {
+        "测试"
+    }
+    fn fields(&self) -> &'static [F] {
+        FIELDS
+    }
+    fn key_field(&self) -> &'static str {
+        "record_id"
+    }
+    fn check_row(&self, row: &mut RowCheck<'_>) {
+        if row.int("plurality") == Some(8) {
+            row.flag("plurality", "implausible");
+        }
+    }
+}
+
+const HEADER: &str = "编号,母亲身份证号,母亲姓名,分娩时间,性别,胎数,结局,村代码,登记日期";
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn villages() -> HashSet<String> {
+    ["340302001001".to_owned()].into_iter().collect()
+}
+
+fn run(files: &[InputFile]) -> Result<SourceOutput, IngestError> {
+    run_with(files, &BTreeMap::new(), false)
+}
+
+fn run_with(
+    files: &[InputFile],
+    columns: &BTreeMap<String, Vec<String>>,
+    allow_empty: bool,
+) -> Result<SourceOutput, IngestError> {
+    let known = villages();
+    ingest(&IngestConfig {
+        source: &TestSource,
+        files,
+        columns,
+        known_villages: Some(&known),
+        allow_empty,
+        progress: None,
+    })
+}
+
+fn csv_file(path: PathBuf) -> InputFile {
+    InputFile::new(path, Format::Csv)
+}
+
+fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
+    df.column(col)
+        .unwrap()
+        .as_materialized_series()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect()
+}
+
+fn ints(df: &DataFrame, col: &str) -> Vec<Option<i64>> {
+    df.column(col)
+        .unwrap()
+        .as_materialized_series()
+        .cast(&DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn rows(lines: &[&str]) -> String {
+    let mut s = String::from(HEADER);
+    for l in lines {
+        s.push('\n');
+        s.push_str(l);
+    }
+    s.push('\n');
+    s
+}
+
+const GOOD: &str = "D001,340302201601010019,王 芳,2025-03-04 10:20,女,1,活产,340302001001,2025/3/5";
+
+#[test]
+fn utf8_bom_and_gb18030_give_the_same_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = rows(&[GOOD, "D002,11010519491231002x,李　娜,2025年3月4日10时20分,2,1,死产,,20250306"]);
+    let plain = write(dir.path(), "plain.csv", text.as_bytes());
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(text.as_bytes());
+    let bom = write(dir.path(), "bom.csv", &bom);
+    let (gb, _, _) = encoding_rs::GB18030.encode(&text);
+    let gb = write(dir.path(), "gb.csv", &gb);
+
+    let mut tables = Vec::new();
+    for (path, encoding) in [
+        (plain, Encoding::Auto),
+        (bom, Encoding::Auto),
+        (gb.clone(), Encoding::Auto),
+        (gb, Encoding::Gb18030),
+    ] {
+        let mut f = csv_file(path);
+        f.encoding = encoding;
+        let out = run(&[f]).unwrap();
+        assert_eq!(out.stats.read, 2);
+        assert_eq!(out.stats.accepted, 2);
+        tables.push(out.records.drop(SOURCE_FILE).unwrap());
+    }
+    for t in &tables[1..] {
+        assert!(t.equals_missing(&tables[0]), "{t}\n{}", tables[0]);
+    }
+    let t = &tables[0];
+    assert_eq!(
+        strings(t, "mother_id"),
+        [Some("340302201601010019".into()), Some("11010519491231002X".into())]
+    );
+    assert_eq!(strings(t, "mother_name"), [Some("王 芳".into()), Some("李 娜".into())]);
+    assert_eq!(
+        strings(t, "delivery_date"),
+        [Some("2025-03-04".into()), Some("2025-03-04".into())]
+    );
+    assert_eq!(
+        strings(t, "delivery_date_time"),
+        [Some("2025-03-04 10:20:00.000".into()), Some("2025-03-04 10:20:00.000".into())]
+    );
+    assert_eq!(ints(t, "child_sex"), [Some(2), Some(2)]);
+    assert_eq!(strings(t, "outcome"), [Some("live".into()), Some("stillbirth".into())]);
+    assert_eq!(
+        strings(t, "registration_date"),
+        [Some("2025-03-05".into()), Some("2025-03-06".into())]
+    );
+    assert_eq!(ints(t, SOURCE_LINE), [Some(2), Some(3)]);
+}
+
+#[test]
+fn quarantine_reasons_and_exact_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = rows(&[
+        GOOD,
+        // line 3: a quoted newline inside the name; the record spans lines 3-4
+        "D002,340302201601010019,\"王\n芳\",2025-03-04,女,1,活产,340302001001,",
+        // line 5: empty required key
+        ",340302201601010019,王芳,2025-03-04,女,1,活产,340302001001,",
+        // line 6: impossible required date
+        "D004,340302201601010019,王芳,20250230,女,1,活产,340302001001,",
+        // line 7: wrong width
+        "D005,340302201601010019,王芳",
+        // line 8: unrecognised required date
+        "D006,340302201601010019,王芳,next tuesday,女,1,活产,340302001001,",
+        // line 9: missing required ID
+        "D007,,王芳,2025-03-04,女,1,活产,340302001001,",
+    ]);
+    let path = write(dir.path(), "q.csv", text.as_bytes());
+    let out = run(&[csv_file(path.clone())]).unwrap();
+    assert_eq!(out.stats.read, 7);
+    assert_eq!(out.stats.accepted, 2);
+    assert_eq!(out.stats.quarantined, 5);
+    assert_eq!(ints(&out.records, SOURCE_LINE), [Some(2), Some(3)]);
+    let q = &out.quarantine;
+    assert_eq!(ints(q, "line"), [Some(5), Some(6), Some(7), Some(8), Some(9)]);
+    assert_eq!(
+        strings(q, "reason"),
+        [
+            Some("missing_required".into()),
+            Some("invalid_required_date".into()),
+            Some("field_count".into()),
+            Some("invalid_required_date".into()),
+            Some("missing_required".into()),
+        ]
+    );
+    assert_eq!(
+        strings(q, "field"),
+        [
+            Some("record_id".into()),
+            Some("delivery_date".into()),
+            None,
+            Some("delivery_date".into()),
+            Some("mother_id".into()),
+        ]
+    );
+    // The raw row is kept, header by header.
+    let raw = strings(q, "raw");
+    assert!(raw[1].as_deref().unwrap().contains("\"分娩时间\":\"20250230\""));
+    assert_eq!(strings(q, "file")[0].as_deref(), Some(path.display().to_string().as_str()));
+    assert_eq!(out.stats.quarantine_reasons["invalid_required_date"], 2);
+}
+
+#[test]
+fn invalid_values_are_flagged_and_rows_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = rows(&[
+        // mistyped check digit, unknown village, impossible optional date, bad sex, plurality 8
+        "D001,340302201601010018,王芳,2025-03-04,X,8,活产,340302999999,20250231",
+        // Excel precision loss written into a CSV, unknown outcome, out-of-range plurality
+        "D002,3.40302E+17,王芳,2025-03-04,1,9,流产,340302001001,",
+        // full-width digits, leading apostrophe and a legacy 15-digit number are not damage
+        "D003,'３４０３０２８６０１０１１２３,王芳,2025-03-04,男,第1胎,活产,'340302001001,",
+    ]);
+    let out = run(&[csv_file(write(dir.path(), "i.csv", text.as_bytes()))]).unwrap();
+    assert_eq!(out.stats.accepted, 3);
+    let r = &out.records;
+    assert_eq!(
+        strings(r, "mother_id"),
+        [None, None, Some("340302198601011236".into())]
+    );
+    assert_eq!(
+        strings(r, "mother_id_input"),
+        [
+            Some("340302201601010018".into()),
+            Some("3.40302E+17".into()),
+            Some("340302860101123".into())
+        ]
+    );
+    assert_eq!(
+        strings(r, INVALID_FIELDS),
+        [
+            Some(
+                "mother_id:check_digit;child_sex:invalid_sex;residence_village:unknown_village;registration_date:impossible_date;plurality:implausible"
+                    .into()
+            ),
+            Some("mother_id:excel_scientific;plurality:out_of_range;outcome:unknown_code".into()),
+            None,
+        ]
+    );
+    // An unknown village code is present (attribution uses it) but flagged.
+    assert_eq!(
+        strings(r, "residence_village"),
+        [
+            Some("340302999999".into()),
+            Some("340302001001".into()),
+            Some("340302001001".into())
+        ]
+    );
+    assert_eq!(ints(r, "plurality"), [Some(8), None, Some(1)]);
+    assert_eq!(ints(r, "child_sex"), [None, Some(1), Some(1)]);
+    assert_eq!(out.stats.invalid_fields["mother_id:check_digit"], 1);
+    assert_eq!(out.stats.invalid_fields["residence_village:unknown_village"], 1);
+}
+
+#[test]
+fn header_problems_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = write(dir.path(), "missing.csv", "编号,分娩时间\nD1,2025-01-01\n".as_bytes());
+    let err = run(&[csv_file(missing)]).unwrap_err().to_string();
+    assert!(err.contains("missing.csv"), "{err}");
+    assert!(err.contains("`mother_id`"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+
+    let dup = write(
+        dir.path(),
+        "dup.csv",
+        format!("{HEADER},编号\n{GOOD},D9\n").as_bytes(),
+    );
+    let err = run(&[csv_file(dup)]).unwrap_err().to_string();
+    assert!(err.contains("dup.csv") && err.contains("columns 1 and 10"), "{err}");
+
+    let empty = write(dir.path(), "empty.csv", b"");
+    let err = run(&[csv_file(empty)]).unwrap_err();
+    assert!(matches!(err, IngestError::EmptyFile { .. }), "{err}");
+
+    let header_only = write(dir.path(), "header.csv", format!("{HEADER}\n").as_bytes());
+    let err = run(&[csv_file(header_only.clone())]).unwrap_err();
+    assert!(matches!(err, IngestError::HeaderOnly { .. }), "{err}");
+    let ok = run_with(&[csv_file(header_only)], &BTreeMap::new(), true).unwrap();
+    assert_eq!((ok.stats.read, ok.records.height()), (0, 0));
+    assert_eq!(ok.records.width(), Layout::new(FIELDS).columns.len());
+
+    let garbage = write(dir.path(), "garbage.csv", &[0u8, 159, 146, 150, 0, 1, 2, 3]);
+    let err = run(&[csv_file(garbage)]).unwrap_err().to_string();
+    assert!(err.contains("garbage.csv") && err.contains("binary"), "{err}");
+
+    let zip = write(dir.path(), "book.csv", b"PK\x03\x04rest");
+    let err = run(&[csv_file(zip)]).unwrap_err().to_string();
+    assert!(err.contains("XLSX"), "{err}");
+
+    let err = run(&[csv_file(dir.path().join("absent.csv"))]).unwrap_err().to_string();
+    assert!(err.contains("absent.csv"), "{err}");
+}
+
+#[test]
+fn wrong_encoding_declaration_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gb, _, _) = encoding_rs::GB18030.encode(&rows(&[GOOD]));
+    let mut f = csv_file(write(dir.path(), "gb.csv", &gb));
+    f.encoding = Encoding::Utf8;
+    let err = run(&[f]).unwrap_err().to_string();
+    assert!(err.contains("gb.csv") && err.contains("line 1"), "{err}");
+    assert!(err.contains("encoding = \"gb18030\""), "{err}");
+
+    // A few undecodable bytes in a GB18030 file: those rows are quarantined, not the file.
+    let mut bytes = encoding_rs::GB18030.encode(&rows(&[GOOD, GOOD])).0.into_owned();
+    let at = bytes.len() - 3;
+    bytes.splice(at..at, [0x81, 0x20]);
+    let more = format!("{GOOD}\n{GOOD}\n{GOOD}\n");
+    bytes.extend_from_slice(&encoding_rs::GB18030.encode(&more).0);
+    let mut f = csv_file(write(dir.path(), "partly.csv", &bytes));
+    f.encoding = Encoding::Gb18030;
+    let out = run(&[f]).unwrap();
+    assert_eq!(out.stats.quarantine_reasons["undecodable"], 1);
+    assert_eq!(out.stats.read, out.stats.accepted + out.stats.quarantined);
+}
+
+#[test]
+fn pipeline_column_map_overrides_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "ID,MOM,DT\nD1,340302201601010019,2025-01-01\n";
+    let path = write(dir.path(), "m.csv", text.as_bytes());
+    let mut columns = BTreeMap::new();
+    columns.insert("record_id".to_owned(), vec!["id".to_owned()]);
+    columns.insert("mother_id".to_owned(), vec!["mother".to_owned(), "MOM".to_owned()]);
+    columns.insert("delivery_date".to_owned(), vec!["DT".to_owned()]);
+    let out = run_with(&[csv_file(path.clone())], &columns, false).unwrap();
+    assert_eq!(out.stats.accepted, 1);
+    assert_eq!(out.stats.files[0].unmapped_headers, Vec::<String>::new());
+
+    columns.insert("mother_name".to_owned(), vec!["NAME".to_owned()]);
+    let err = run_with(&[csv_file(path.clone())], &columns, false).unwrap_err().to_string();
+    assert!(err.contains("`NAME`") && err.contains("`MOM`"), "{err}");
+
+    let mut unknown = BTreeMap::new();
+    unknown.insert("mothers_id".to_owned(), vec!["MOM".to_owned()]);
+    let err = run_with(&[csv_file(path)], &unknown, false).unwrap_err().to_string();
+    assert!(err.contains("`mothers_id`"), "{err}");
+}
+
+#[test]
+fn rows_are_conserved_across_chunks_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for i in 0..40_000 {
+        lines.push(match i % 7 {
+            0 => format!("D{i},340302201601010019,王芳,20250230,女,1,活产,340302001001,"),
+            1 => format!("D{i},340302201601010018,王芳,2025-03-04,女,1,活产,340302001001,"),
+            _ => format!("D{i},340302201601010019,王芳,2025-03-04,女,1,活产,340302001001,"),
+        });
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let a = write(dir.path(), "a.csv", rows(&refs).as_bytes());
+    let b = write(dir.path(), "b.csv", rows(&refs[..10]).as_bytes());
+    let out = run(&[csv_file(a), csv_file(b)]).unwrap();
+    assert_eq!(out.stats.read, 40_010);
+    assert_eq!(out.stats.quarantined, 40_000_u64.div_ceil(7) + 2);
+    assert_eq!(out.stats.read, out.stats.accepted + out.stats.quarantined);
+    // Order is file order, then line order, whatever the chunking.
+    let lines = ints(&out.records, SOURCE_LINE);
+    let first_b = lines.len() - 8;
+    assert!(lines[..first_b].windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(lines[first_b], Some(4));
+    assert_eq!(out.stats.files.len(), 2);
+}
+
+#[test]
+fn small_ints_and_numbers_as_extracts_write_them() {
+    assert_eq!(parse_small_int("2"), Some(2));
+    assert_eq!(parse_small_int("2.0"), Some(2));
+    assert_eq!(parse_small_int("第2孩"), Some(2));
+    assert_eq!(parse_small_int("二孩"), Some(2));
+    assert_eq!(parse_small_int("第十二周"), Some(12));
+    assert_eq!(parse_small_int("３剂"), Some(3));
+    assert_eq!(parse_small_int("两"), Some(2));
+    assert_eq!(parse_small_int("abc"), None);
+    assert_eq!(parse_number("3200g"), Some(3200.0));
+    assert_eq!(parse_number("3200克"), Some(3200.0));
+    assert_eq!(parse_number("NaN"), None);
+    assert_eq!(parse_bool("是"), Some(true));
+    assert_eq!(parse_bool("否"), Some(false));
+    assert_eq!(parse_bool("maybe"), None);
+}
+
+#[test]
+fn header_normalisation_folds_width_case_and_space() {
+    assert_eq!(normalize_header("\u{FEFF} 出生体重（克） "), "出生体重(克)");
+    assert_eq!(normalize_header("Record ID"), "recordid");
+}
+
+#[test]
+fn numbers_read_as_excel_shows_them() {
+    use crate::read::float_text;
+    assert_eq!(float_text(2.0), "2");
+    assert_eq!(float_text(340302001001.0), "340302001001");
+    assert_eq!(float_text(3.4030220160101e17), "340302201601010000");
+    assert_eq!(float_text(340_302_201_601_010_019_f64), "340302201601010000");
+    assert_eq!(float_text(2.5), "2.5");
+}

@@ -1,0 +1,153 @@
+//! The pipeline file as written: parsed strictly, checked by [`crate::Plan::resolve`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use poprecon_ingest::{Encoding, Format};
+use serde::Deserialize;
+
+use crate::PipelineError;
+
+/// A pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub pipeline: PipelineSection,
+    pub divisions: DivisionsConfig,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// `[pipeline]`: what is assessed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    pub name: String,
+    /// Division code prefix of the jurisdiction (`3403` = Bengbu).
+    pub jurisdiction: String,
+    /// Date of the extracts.
+    pub as_of: DateSetting,
+    /// Birth dates assessed.
+    pub period: PeriodConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodConfig {
+    pub start: DateSetting,
+    pub end: DateSetting,
+}
+
+/// A date written as a TOML date (`2025-12-31`) or a string (`"2025-12-31"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DateSetting {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+impl DateSetting {
+    pub(crate) fn to_date(&self, path: &Path, key: &str) -> Result<NaiveDate, PipelineError> {
+        let text = match self {
+            DateSetting::Toml(d) => d.to_string(),
+            DateSetting::Text(s) => s.clone(),
+        };
+        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| PipelineError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message: format!("must be a date like `2025-12-31`, not `{text}`"),
+        })
+    }
+}
+
+/// `[divisions]`: the division table, as three CSV files with `code,name` columns first.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DivisionsConfig {
+    pub counties: PathBuf,
+    pub townships: PathBuf,
+    pub villages: PathBuf,
+}
+
+/// `[sources.<id>]`: where a source's extracts are and how to read them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// One path or glob.
+    pub path: Option<String>,
+    /// Several paths or globs, read in order.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// `csv`, `xlsx` or `parquet`; from the file name when absent.
+    pub format: Option<Format>,
+    /// CSV only: `auto` (default), `utf-8`, `gb18030` (`gbk` and `gb2312` are read as it).
+    pub encoding: Option<Encoding>,
+    /// CSV only: one character, or `tab`; `,` by default.
+    pub delimiter: Option<String>,
+    /// XLSX only: the sheet to read; the first one by default.
+    pub sheet: Option<String>,
+    /// Accept a file with a header and no rows.
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// Canonical field → source header (or a list of headers tried in order).
+    #[serde(default)]
+    pub columns: BTreeMap<String, OneOrMany>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a pipeline file's text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, PipelineError> {
+        toml::from_str(text).map_err(|e| PipelineError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+}
+
+impl SourceConfig {
+    /// The files named by `path`/`paths`, globs expanded (sorted), relative to `base`.
+    pub(crate) fn resolve_files(&self, base: &Path) -> Result<Vec<PathBuf>, String> {
+        let patterns: Vec<&String> = self.path.iter().chain(self.paths.iter()).collect();
+        if patterns.is_empty() {
+            return Err("names no file: set `path` or `paths`".into());
+        }
+        let mut files = Vec::new();
+        for pattern in patterns {
+            let full = base.join(pattern);
+            let full_str = full.to_string_lossy();
+            if pattern.contains(['*', '?', '[']) {
+                let mut matched: Vec<PathBuf> = glob::glob(&full_str)
+                    .map_err(|e| format!("bad glob `{pattern}`: {e}"))?
+                    .filter_map(Result::ok)
+                    .collect();
+                if matched.is_empty() {
+                    return Err(format!("glob `{pattern}` matches no file"));
+                }
+                matched.sort();
+                files.extend(matched);
+            } else if full.is_file() {
+                files.push(full);
+            } else {
+                return Err(format!("file `{}` does not exist", full.display()));
+            }
+        }
+        Ok(files)
+    }
+}

@@ -1,0 +1,233 @@
+//! The pipeline file: what a run reads and how.
+//!
+//! A pipeline is a TOML file under `pipelines/` ([`Config`], parsed strictly: an unknown key
+//! is an error naming the key and the file). [`Plan::load`] checks it and resolves it into
+//! a [`Plan`]: the jurisdiction, `as_of`, `period`, the division table ([`Divisions`]) and,
+//! per source, the files to read ([`SourcePlan`]). The plan knows every source poprecon
+//! reads ([`all_sources`]); executing it is the binary's business.
+
+mod config;
+mod divisions;
+mod error;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use poprecon_ingest::{Format, InputFile, Source};
+
+pub use config::{Config, DivisionsConfig, PipelineSection, SourceConfig};
+pub use divisions::Divisions;
+pub use error::PipelineError;
+
+/// Every source poprecon reads, health side first, in the order of domain.md §2.
+pub fn all_sources() -> [&'static dyn Source; 9] {
+    [
+        &poprecon_birth_registration::BirthRegistration,
+        &poprecon_prenatal_care::PrenatalCare,
+        &poprecon_hospital_delivery::HospitalDelivery,
+        &poprecon_birth_certificate::BirthCertificate,
+        &poprecon_vaccination::Vaccination,
+        &poprecon_registries::Household,
+        &poprecon_registries::School,
+        &poprecon_registries::Marriage,
+        &poprecon_registries::SocialSecurity,
+    ]
+}
+
+/// A source by its id.
+pub fn source_by_id(id: &str) -> Option<&'static dyn Source> {
+    all_sources().into_iter().find(|s| s.id() == id)
+}
+
+/// A checked pipeline, ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    /// The pipeline file.
+    pub path: PathBuf,
+    pub name: String,
+    /// Code prefix of the jurisdiction (`3403` = Bengbu).
+    pub jurisdiction: String,
+    /// Date of the extracts.
+    pub as_of: NaiveDate,
+    /// Birth dates assessed, both ends included.
+    pub period: (NaiveDate, NaiveDate),
+    pub divisions: Divisions,
+    /// The sources the pipeline reads, in the order of [`all_sources`].
+    pub sources: Vec<SourcePlan>,
+}
+
+/// How one source is read.
+#[derive(Debug)]
+pub struct SourcePlan {
+    pub source: &'static dyn Source,
+    pub files: Vec<InputFile>,
+    /// Canonical field → source headers, overriding the source's aliases.
+    pub columns: BTreeMap<String, Vec<String>>,
+    pub allow_empty: bool,
+}
+
+impl Plan {
+    /// Reads, checks and resolves a pipeline file. Paths in it are relative to its folder.
+    pub fn load(path: &Path) -> Result<Plan, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = Config::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Plan::resolve(config, path, base)
+    }
+
+    /// Checks a parsed config and resolves its paths against `base`.
+    pub fn resolve(config: Config, path: &Path, base: &Path) -> Result<Plan, PipelineError> {
+        let invalid = |key: &str, message: String| PipelineError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let p = &config.pipeline;
+        let jurisdiction = p.jurisdiction.trim().to_owned();
+        if ![2, 4, 6, 9, 12].contains(&jurisdiction.len())
+            || !jurisdiction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid(
+                "pipeline.jurisdiction",
+                "must be a division code prefix of 2, 4, 6, 9 or 12 digits (e.g. `3403`)".into(),
+            ));
+        }
+        let as_of = p.as_of.to_date(path, "pipeline.as_of")?;
+        let period = (
+            p.period.start.to_date(path, "pipeline.period.start")?,
+            p.period.end.to_date(path, "pipeline.period.end")?,
+        );
+        if period.0 > period.1 {
+            return Err(invalid(
+                "pipeline.period",
+                "`start` is after `end`".into(),
+            ));
+        }
+        let divisions = Divisions::load(
+            &base.join(&config.divisions.counties),
+            &base.join(&config.divisions.townships),
+            &base.join(&config.divisions.villages),
+        )?;
+        if !divisions
+            .villages
+            .keys()
+            .any(|code| code.starts_with(&jurisdiction))
+        {
+            return Err(invalid(
+                "pipeline.jurisdiction",
+                format!("no village of the division table lies in `{jurisdiction}`"),
+            ));
+        }
+        for id in config.sources.keys() {
+            if source_by_id(id).is_none() {
+                return Err(invalid(
+                    &format!("sources.{id}"),
+                    format!(
+                        "unknown source `{id}`; the sources are {}",
+                        all_sources()
+                            .iter()
+                            .map(|s| format!("`{}`", s.id()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut sources = Vec::new();
+        for source in all_sources() {
+            let Some(sc) = config.sources.get(source.id()) else {
+                continue;
+            };
+            let key = format!("sources.{}", source.id());
+            let files = sc.resolve_files(base).map_err(|m| invalid(&key, m))?;
+            let columns: BTreeMap<String, Vec<String>> = sc
+                .columns
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into_vec()))
+                .collect();
+            if let Some(unknown) = columns
+                .keys()
+                .find(|k| poprecon_ingest::field(source, k).is_none())
+            {
+                return Err(invalid(
+                    &format!("{key}.columns.{unknown}"),
+                    format!(
+                        "`{}` has no field `{unknown}`; its fields are {}",
+                        source.id(),
+                        source
+                            .fields()
+                            .iter()
+                            .map(|f| format!("`{}`", f.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            let mut inputs = Vec::with_capacity(files.len());
+            for f in files {
+                let format = match sc.format {
+                    Some(fmt) => fmt,
+                    None => Format::from_path(&f).ok_or_else(|| {
+                        invalid(
+                            &key,
+                            format!(
+                                "cannot tell the format of `{}` from its name\nhint: set `format = \"csv\"`, `\"xlsx\"` or `\"parquet\"`",
+                                f.display()
+                            ),
+                        )
+                    })?,
+                };
+                let delimiter = match sc.delimiter.as_deref() {
+                    None => b',',
+                    Some("\\t" | "\t" | "tab") => b'\t',
+                    Some(d) if d.len() == 1 => d.as_bytes()[0],
+                    Some(_) => {
+                        return Err(invalid(
+                            &format!("{key}.delimiter"),
+                            "must be one ASCII character (or `tab`)".into(),
+                        ));
+                    }
+                };
+                inputs.push(InputFile {
+                    path: f,
+                    format,
+                    encoding: sc.encoding.unwrap_or_default(),
+                    delimiter,
+                    sheet: sc.sheet.clone(),
+                });
+            }
+            sources.push(SourcePlan {
+                source,
+                files: inputs,
+                columns,
+                allow_empty: sc.allow_empty,
+            });
+        }
+        if sources.is_empty() {
+            return Err(invalid(
+                "sources",
+                "the pipeline reads no source; add a `[sources.<id>]` table".into(),
+            ));
+        }
+        Ok(Plan {
+            path: path.to_owned(),
+            name: p.name.clone(),
+            jurisdiction,
+            as_of,
+            period,
+            divisions,
+            sources,
+        })
+    }
+
+    /// The plan of one source, if the pipeline reads it.
+    pub fn source(&self, id: &str) -> Option<&SourcePlan> {
+        self.sources.iter().find(|s| s.source.id() == id)
+    }
+}

@@ -1,0 +1,155 @@
+//! `poprecon validate` and `poprecon ingest`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use poprecon_ingest::{IngestConfig, SourceOutput, SourceStats};
+use poprecon_pipeline::{Plan, SourcePlan};
+
+use crate::output::{StagedDir, create_private_dir};
+
+/// Checks every input's header against its source; prints what each file will give.
+pub fn validate(plan: &Plan) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "pipeline `{}`: jurisdiction {}, as_of {}, period {} to {}, {} villages",
+        plan.name,
+        plan.jurisdiction,
+        plan.as_of,
+        plan.period.0,
+        plan.period.1,
+        plan.divisions.villages.len()
+    )?;
+    let mut problems = 0;
+    for sp in &plan.sources {
+        for file in &sp.files {
+            match poprecon_ingest::check_header(sp.source, file, &sp.columns) {
+                Ok(stats) => {
+                    writeln!(
+                        out,
+                        "ok    {:<20} {} ({}{})",
+                        sp.source.id(),
+                        file.path.display(),
+                        stats.format,
+                        if stats.encoding.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {}", stats.encoding)
+                        }
+                    )?;
+                    if !stats.unmapped_headers.is_empty() {
+                        writeln!(
+                            out,
+                            "      unread columns: {}",
+                            stats.unmapped_headers.join(", ")
+                        )?;
+                    }
+                }
+                Err(e) => {
+                    problems += 1;
+                    writeln!(out, "FAIL  {:<20} {e}", sp.source.id())?;
+                }
+            }
+        }
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} input file(s) cannot be read as declared");
+    }
+    Ok(())
+}
+
+/// Ingests every source of the plan into `out`.
+pub fn ingest(plan: &Plan, out: &Path, progress: bool) -> Result<()> {
+    let staged = StagedDir::new(out)?;
+    create_private_dir(&staged.path().join("quarantine"))?;
+    let mut all = Vec::new();
+    for sp in &plan.sources {
+        let mut output = ingest_source(plan, sp, progress)?;
+        write_source(staged.path(), &mut output)?;
+        all.push(output.stats);
+    }
+    let json = serde_json::to_string_pretty(&all)?;
+    std::fs::write(staged.path().join("ingest.json"), json + "\n")
+        .context("cannot write `ingest.json`")?;
+    let dest = staged.commit()?;
+    print_summary(&all)?;
+    eprintln!("wrote {}", dest.display());
+    Ok(())
+}
+
+pub fn ingest_source(plan: &Plan, sp: &SourcePlan, progress: bool) -> Result<SourceOutput> {
+    let id = sp.source.id();
+    let _span = tracing::info_span!("ingest", source = id).entered();
+    let started = Instant::now();
+    let bar = if progress {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:<20} {human_pos} rows ({per_sec})")
+            .expect("valid template"),
+    );
+    bar.set_prefix(id);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let tick = |n: u64| bar.inc(n);
+    let cfg = IngestConfig {
+        source: sp.source,
+        files: &sp.files,
+        columns: &sp.columns,
+        known_villages: Some(plan.divisions.village_codes()),
+        allow_empty: sp.allow_empty,
+        progress: Some(&tick),
+    };
+    let output = poprecon_ingest::ingest(&cfg);
+    bar.finish_and_clear();
+    let output = output?;
+    tracing::info!(
+        read = output.stats.read,
+        accepted = output.stats.accepted,
+        quarantined = output.stats.quarantined,
+        seconds = started.elapsed().as_secs_f64(),
+        "ingested"
+    );
+    Ok(output)
+}
+
+fn write_source(dir: &Path, output: &mut SourceOutput) -> Result<()> {
+    let path = dir.join(format!("{}.parquet", output.source));
+    poprecon_ingest::write_parquet(&mut output.records, &path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    let path = dir
+        .join("quarantine")
+        .join(format!("{}.parquet", output.source));
+    poprecon_ingest::write_parquet(&mut output.quarantine, &path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}
+
+/// The per-source table: read / accepted / quarantined by reason / invalid fields by kind.
+pub fn print_summary(all: &[SourceStats]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<20} {:>10} {:>10} {:>12}",
+        "source", "read", "accepted", "quarantined"
+    )?;
+    for s in all {
+        writeln!(
+            out,
+            "{:<20} {:>10} {:>10} {:>12}",
+            s.source, s.read, s.accepted, s.quarantined
+        )?;
+        for (reason, n) in &s.quarantine_reasons {
+            writeln!(out, "{:<20}   quarantined {reason}: {n}", "")?;
+        }
+        for (kind, n) in &s.invalid_fields {
+            writeln!(out, "{:<20}   invalid {kind}: {n}", "")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `poprecon`: cross-validates population records for health commissions.
+//!
+//! Only this crate knows clap, the terminal and the tracing subscriber; the libraries do no
+//! printing.
+
+mod cli;
+mod ingest_cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Exit codes, documented in `--help`.
+pub mod exit {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// The command failed: a pipeline, input or output problem (the message says which).
+    pub const FAILURE: u8 = 1;
+    /// The command line was wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    cli::init_tracing(cli.verbose, cli.quiet);
+    match cli::dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {}", first_line(&err));
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+/// The top-level message; causes follow on their own lines.
+fn first_line(err: &anyhow::Error) -> String {
+    err.to_string()
+}

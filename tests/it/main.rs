@@ -1,0 +1,6 @@
+//! The one integration-test binary (each extra binary links polars again). One module per
+//! area; every test goes through [`support::ingest_pipeline`] so an API change touches one
+//! place.
+
+mod formats;
+mod support;
