@@ -49,7 +49,9 @@ fn resident_id(rng: &mut Rng) -> String {
 }
 
 const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
-const GIVEN: &[&str] = &["芳", "娜", "敏", "静", "丽", "秀英", "桂英", "婷", "雪", "梅"];
+const GIVEN: &[&str] = &[
+    "芳", "娜", "敏", "静", "丽", "秀英", "桂英", "婷", "雪", "梅",
+];
 
 fn delivery_csv(rows: usize) -> String {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -64,7 +66,13 @@ fn delivery_csv(rows: usize) -> String {
             GIVEN[rng.below(10) as usize]
         );
         let date = match i % 3 {
-            0 => format!("2025-{:02}-{:02} {:02}:{:02}", 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60)),
+            0 => format!(
+                "2025-{:02}-{:02} {:02}:{:02}",
+                1 + rng.below(12),
+                1 + rng.below(28),
+                rng.below(24),
+                rng.below(60)
+            ),
             1 => format!("2025/{}/{}", 1 + rng.below(12), 1 + rng.below(28)),
             _ => format!("2025年{}月{}日", 1 + rng.below(12), 1 + rng.below(28)),
         };
@@ -85,20 +93,49 @@ fn write_certificates_xlsx(path: &Path, rows: usize) {
     let mut book = Workbook::new();
     let date = XFormat::new().set_num_format("yyyy-mm-dd");
     let sheet = book.add_worksheet_with_constant_memory().expect("a sheet");
-    let header = ["出生医学证明编号", "新生儿姓名", "性别", "出生时间", "出生地点分类", "母亲有效身份证件号码", "签发日期"];
+    let header = [
+        "出生医学证明编号",
+        "新生儿姓名",
+        "性别",
+        "出生时间",
+        "出生地点分类",
+        "母亲有效身份证件号码",
+        "签发日期",
+    ];
     for (c, h) in header.iter().enumerate() {
         sheet.write_string(0, c as u16, *h).expect("header");
     }
     for i in 0..rows {
         let r = i as u32 + 1;
-        sheet.write_string(r, 0, format!("Q{:09}", 340_000_000 + i)).expect("cell");
-        sheet.write_string(r, 1, format!("{}{}", SURNAMES[rng.below(10) as usize], GIVEN[rng.below(10) as usize])).expect("cell");
-        sheet.write_string(r, 2, if rng.below(2) == 0 { "男" } else { "女" }).expect("cell");
-        let d = ExcelDateTime::from_ymd(2025, 1 + rng.below(12) as u8, 1 + rng.below(28) as u8).expect("date");
-        sheet.write_datetime_with_format(r, 3, d, &date).expect("cell");
+        sheet
+            .write_string(r, 0, format!("Q{:09}", 340_000_000 + i))
+            .expect("cell");
+        sheet
+            .write_string(
+                r,
+                1,
+                format!(
+                    "{}{}",
+                    SURNAMES[rng.below(10) as usize],
+                    GIVEN[rng.below(10) as usize]
+                ),
+            )
+            .expect("cell");
+        sheet
+            .write_string(r, 2, if rng.below(2) == 0 { "男" } else { "女" })
+            .expect("cell");
+        let d = ExcelDateTime::from_ymd(2025, 1 + rng.below(12) as u8, 1 + rng.below(28) as u8)
+            .expect("date");
+        sheet
+            .write_datetime_with_format(r, 3, d, &date)
+            .expect("cell");
         sheet.write_string(r, 4, "医院").expect("cell");
-        sheet.write_string(r, 5, resident_id(&mut rng)).expect("cell");
-        sheet.write_datetime_with_format(r, 6, d, &date).expect("cell");
+        sheet
+            .write_string(r, 5, resident_id(&mut rng))
+            .expect("cell");
+        sheet
+            .write_datetime_with_format(r, 6, d, &date)
+            .expect("cell");
     }
     book.save(path).expect("saved workbook");
 }
@@ -158,7 +195,9 @@ fn ingest_benches(c: &mut Criterion) {
     g.bench_function("poprecon_utf8", |b| {
         b.iter(|| black_box(run_ingest(&delivery, &utf8_file)))
     });
-    g.bench_function("polars_read_utf8", |b| b.iter(|| black_box(polars_read_utf8(&utf8))));
+    g.bench_function("polars_read_utf8", |b| {
+        b.iter(|| black_box(polars_read_utf8(&utf8)))
+    });
     g.finish();
 
     let certificate = poprecon_birth_certificate::BirthCertificate;

@@ -33,12 +33,19 @@ fn write_certificates(path: &std::path::Path, with_decoy_sheet: bool) {
     sheet.write_string(1, 0, "Q340000001").unwrap();
     sheet.write_string(1, 1, "王小明").unwrap();
     sheet.write_string(1, 2, "男").unwrap();
-    let born = ExcelDateTime::from_ymd(2025, 3, 4).unwrap().and_hms(10, 20, 0).unwrap();
-    sheet.write_datetime_with_format(1, 3, born, &datetime).unwrap();
+    let born = ExcelDateTime::from_ymd(2025, 3, 4)
+        .unwrap()
+        .and_hms(10, 20, 0)
+        .unwrap();
+    sheet
+        .write_datetime_with_format(1, 3, born, &datetime)
+        .unwrap();
     sheet.write_string(1, 4, "医院").unwrap();
     sheet.write_string(1, 5, "340302201601010019").unwrap();
     let issued = ExcelDateTime::from_ymd(2025, 3, 10).unwrap();
-    sheet.write_datetime_with_format(1, 6, issued, &date).unwrap();
+    sheet
+        .write_datetime_with_format(1, 6, &issued, &date)
+        .unwrap();
     // Row 3: the mother's ID typed as a number (Excel kept 15 significant digits),
     // the birth date as text with a Chinese date format.
     sheet.write_string(2, 0, "Q340000002").unwrap();
@@ -53,8 +60,12 @@ fn write_certificates(path: &std::path::Path, with_decoy_sheet: bool) {
     sheet.write_string(4, 4, "家庭").unwrap();
     // Row 6: a merged cell over the name and sex columns (value in the first cell only).
     sheet.write_string(5, 0, "q340000004").unwrap();
-    sheet.merge_range(5, 1, 5, 2, "赵某", &Format::new()).unwrap();
-    sheet.write_datetime_with_format(5, 3, issued, &date).unwrap();
+    sheet
+        .merge_range(5, 1, 5, 2, "赵某", &Format::new())
+        .unwrap();
+    sheet
+        .write_datetime_with_format(5, 3, &issued, &date)
+        .unwrap();
     book.save(path).unwrap();
 }
 
@@ -62,16 +73,24 @@ fn write_certificates(path: &std::path::Path, with_decoy_sheet: bool) {
 fn xlsx_dates_numeric_ids_and_sheet_rows() {
     let fx = Fixture::new();
     write_certificates(&fx.path("cert.xlsx"), true);
-    let pipeline = fx.pipeline(
-        "[sources.birth_certificate]\npath = \"cert.xlsx\"\nsheet = \"出生证\"\n",
-    );
+    let pipeline =
+        fx.pipeline("[sources.birth_certificate]\npath = \"cert.xlsx\"\nsheet = \"出生证\"\n");
     let out = ingest_pipeline(&pipeline).remove(0);
     assert_eq!(out.stats.read, 4);
     assert_eq!(out.stats.accepted, 2);
     let r = &out.records;
-    assert_eq!(strings(r, "certificate_no"), some(&["Q340000001", "Q340000002"]));
-    assert_eq!(strings(r, "birth_date"), some(&["2025-03-04", "2025-03-05"]));
-    assert_eq!(strings(r, "birth_date_time"), some(&["2025-03-04 10:20:00.000", ""]));
+    assert_eq!(
+        strings(r, "certificate_no"),
+        some(&["Q340000001", "Q340000002"])
+    );
+    assert_eq!(
+        strings(r, "birth_date"),
+        some(&["2025-03-04", "2025-03-05"])
+    );
+    assert_eq!(
+        strings(r, "birth_date_time"),
+        some(&["2025-03-04 10:20:00.000", ""])
+    );
     assert_eq!(strings(r, "issue_date"), some(&["2025-03-10", ""]));
     assert_eq!(ints(r, "child_sex"), [Some(1), Some(2)]);
     assert_eq!(
@@ -96,7 +115,10 @@ fn xlsx_dates_numeric_ids_and_sheet_rows() {
         strings(&out.quarantine, "reason"),
         some(&["missing_required", "missing_required"])
     );
-    assert_eq!(strings(&out.quarantine, "field"), some(&["birth_date", "child_sex"]));
+    assert_eq!(
+        strings(&out.quarantine, "field"),
+        some(&["birth_date", "child_sex"])
+    );
 }
 
 #[test]
@@ -106,13 +128,17 @@ fn xlsx_first_sheet_by_default_and_missing_sheet_named() {
     let out = ingest_pipeline(&fx.pipeline("[sources.birth_certificate]\npath = \"cert.xlsx\"\n"));
     assert_eq!(out[0].stats.read, 4);
 
-    let pipeline = fx.pipeline("[sources.birth_certificate]\npath = \"cert.xlsx\"\nsheet = \"Sheet9\"\n");
+    let pipeline =
+        fx.pipeline("[sources.birth_certificate]\npath = \"cert.xlsx\"\nsheet = \"Sheet9\"\n");
     let plan = poprecon_pipeline::Plan::load(&pipeline).unwrap();
     let sp = &plan.sources[0];
     let err = poprecon_ingest::check_header(sp.source, &sp.files[0], &sp.columns)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("cert.xlsx") && err.contains("Sheet9") && err.contains("出生证"), "{err}");
+    assert!(
+        err.contains("cert.xlsx") && err.contains("Sheet9") && err.contains("出生证"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -139,18 +165,24 @@ fn parquet_keeps_types_and_reads_text() {
         .unwrap();
     let path = fx.path("house.parquet");
     poprecon_ingest::write_parquet(&mut df, &path).unwrap();
-    let out = ingest_pipeline(&fx.pipeline("[sources.household]\npath = \"house.parquet\"\n"))
-        .remove(0);
+    let out =
+        ingest_pipeline(&fx.pipeline("[sources.household]\npath = \"house.parquet\"\n")).remove(0);
     assert_eq!(out.stats.accepted, 3);
     let r = &out.records;
-    assert_eq!(strings(r, "birth_date"), some(&["2025-03-04", "1990-01-01", ""]));
+    assert_eq!(
+        strings(r, "birth_date"),
+        some(&["2025-03-04", "1990-01-01", ""])
+    );
     assert_eq!(strings(r, "household_no"), some(&["1001", "1001", "1002"]));
     assert_eq!(strings(r, "relation_to_head"), some(&["22", "02", "02"]));
     assert_eq!(
         strings(r, "village"),
         some(&["340302001001", "340302001001", "340302001002"])
     );
-    assert_eq!(strings(r, "status"), some(&["active", "active", "moved_out"]));
+    assert_eq!(
+        strings(r, "status"),
+        some(&["active", "active", "moved_out"])
+    );
     assert_eq!(ints(r, "sex"), [Some(1), Some(2), Some(1)]);
     assert_eq!(ints(r, "source_line"), [Some(2), Some(3), Some(4)]);
 }

@@ -2,5 +2,6 @@
 //! area; every test goes through [`support::ingest_pipeline`] so an API change touches one
 //! place.
 
+mod corpus;
 mod formats;
 mod support;

@@ -45,7 +45,12 @@ static FIELDS: &[F] = &[
     // The key is kept exactly as written (after trimming); its format is checked below.
     F::new("certificate_no", "出生医学证明编号", K::Text)
         .required()
-        .aliases(&["出生医学证明编号", "出生证编号", "证明编号", "出生医学证明号"]),
+        .aliases(&[
+            "出生医学证明编号",
+            "出生证编号",
+            "证明编号",
+            "出生医学证明号",
+        ]),
     F::new("child_name", "新生儿姓名", K::Name).aliases(&["新生儿姓名", "婴儿姓名", "姓名"]),
     F::new("child_sex", "性别", K::Sex)
         .required()
@@ -53,15 +58,28 @@ static FIELDS: &[F] = &[
     F::new("birth_date", "出生时间", K::DateTime)
         .required()
         .aliases(&["出生时间", "出生日期"]),
-    F::new("birth_place_type", "出生地点分类", K::Code(&BIRTH_PLACE_TYPE))
-        .aliases(&["出生地点分类", "出生地点类型", "出生地分类"]),
-    F::new("institution", "接生机构名称", K::Text)
-        .aliases(&["接生机构名称", "接生机构", "助产机构"]),
-    F::new("mother_id", "母亲有效身份证件号码", K::ResidentId)
-        .aliases(&["母亲有效身份证件号码", "母亲身份证号", "母亲身份证件号码"]),
+    F::new(
+        "birth_place_type",
+        "出生地点分类",
+        K::Code(&BIRTH_PLACE_TYPE),
+    )
+    .aliases(&["出生地点分类", "出生地点类型", "出生地分类"]),
+    F::new("institution", "接生机构名称", K::Text).aliases(&[
+        "接生机构名称",
+        "接生机构",
+        "助产机构",
+    ]),
+    F::new("mother_id", "母亲有效身份证件号码", K::ResidentId).aliases(&[
+        "母亲有效身份证件号码",
+        "母亲身份证号",
+        "母亲身份证件号码",
+    ]),
     F::new("mother_name", "母亲姓名", K::Name).aliases(&["母亲姓名"]),
-    F::new("father_id", "父亲有效身份证件号码", K::ResidentId)
-        .aliases(&["父亲有效身份证件号码", "父亲身份证号", "父亲身份证件号码"]),
+    F::new("father_id", "父亲有效身份证件号码", K::ResidentId).aliases(&[
+        "父亲有效身份证件号码",
+        "父亲身份证号",
+        "父亲身份证件号码",
+    ]),
     F::new("father_name", "父亲姓名", K::Name).aliases(&["父亲姓名"]),
     F::new("issue_date", "签发日期", K::Date).aliases(&["签发日期", "发证日期"]),
     F::new("issue_type", "签发类型", K::Code(&ISSUE_TYPE)).aliases(&["签发类型", "签发方式"]),
@@ -105,7 +123,10 @@ mod tests {
     #[test]
     fn medical_institutions_per_domain_reading() {
         assert_eq!(BIRTH_PLACE_TYPE.lookup("医院"), Some("medical_institution"));
-        assert_eq!(BIRTH_PLACE_TYPE.lookup("妇幼保健院"), Some("medical_institution"));
+        assert_eq!(
+            BIRTH_PLACE_TYPE.lookup("妇幼保健院"),
+            Some("medical_institution")
+        );
         assert_eq!(BIRTH_PLACE_TYPE.lookup("家庭"), Some("home"));
         assert_eq!(ISSUE_TYPE.lookup("补发"), Some("reissue"));
     }
@@ -113,7 +134,12 @@ mod tests {
     #[test]
     fn key_and_required_fields_are_declared() {
         let s = BirthCertificate;
-        let required: Vec<_> = s.fields().iter().filter(|f| f.required).map(|f| f.name).collect();
+        let required: Vec<_> = s
+            .fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(required, ["certificate_no", "child_sex", "birth_date"]);
         assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
     }

@@ -14,13 +14,26 @@ static FIELDS: &[F] = &[
         .aliases(&["登记日期", "生育登记日期", "办理日期"]),
     F::new("woman_id", "女方身份证号", K::ResidentId)
         .required()
-        .aliases(&["女方身份证号", "女方身份证号码", "女方公民身份号码", "妻子身份证号"]),
+        .aliases(&[
+            "女方身份证号",
+            "女方身份证号码",
+            "女方公民身份号码",
+            "妻子身份证号",
+        ]),
     F::new("woman_name", "女方姓名", K::Name).aliases(&["女方姓名", "妻子姓名"]),
-    F::new("man_id", "男方身份证号", K::ResidentId)
-        .aliases(&["男方身份证号", "男方身份证号码", "男方公民身份号码", "丈夫身份证号"]),
+    F::new("man_id", "男方身份证号", K::ResidentId).aliases(&[
+        "男方身份证号",
+        "男方身份证号码",
+        "男方公民身份号码",
+        "丈夫身份证号",
+    ]),
     F::new("man_name", "男方姓名", K::Name).aliases(&["男方姓名", "丈夫姓名"]),
-    F::new("child_order", "孩次", K::Int { min: 1, max: 20 })
-        .aliases(&["孩次", "登记孩次", "生育孩次", "本次生育孩次"]),
+    F::new("child_order", "孩次", K::Int { min: 1, max: 20 }).aliases(&[
+        "孩次",
+        "登记孩次",
+        "生育孩次",
+        "本次生育孩次",
+    ]),
     F::new("residence_village", "现居住地", K::Village).aliases(aliases::RESIDENCE_VILLAGE),
 ];
 
@@ -50,7 +63,12 @@ mod tests {
     #[test]
     fn key_and_required_fields_are_declared() {
         let s = BirthRegistration;
-        let required: Vec<_> = s.fields().iter().filter(|f| f.required).map(|f| f.name).collect();
+        let required: Vec<_> = s
+            .fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(required, ["record_id", "registration_date", "woman_id"]);
         assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
     }

@@ -45,22 +45,40 @@ static FIELDS: &[F] = &[
         .aliases(&["分娩记录编号", "分娩编号", "住院号", "记录编号"]),
     F::new("mother_id", "产妇身份证号", K::ResidentId)
         .required()
-        .aliases(&["产妇身份证号", "母亲身份证号", "母亲有效身份证件号码", "产妇身份证号码"]),
+        .aliases(&[
+            "产妇身份证号",
+            "母亲身份证号",
+            "母亲有效身份证件号码",
+            "产妇身份证号码",
+        ]),
     F::new("mother_name", "产妇姓名", K::Name).aliases(&["产妇姓名", "母亲姓名"]),
     F::new("delivery_date", "分娩时间", K::DateTime)
         .required()
         .aliases(&["分娩时间", "分娩日期", "出生时间", "出生日期"]),
     F::new("institution", "助产机构", K::Text).aliases(&["助产机构", "分娩机构", "接生机构"]),
     F::new("delivery_mode", "分娩方式", K::Code(&DELIVERY_MODE)).aliases(&["分娩方式"]),
-    F::new("gestational_weeks", "孕周", K::Int { min: 20, max: 45 })
-        .aliases(&["孕周", "分娩孕周", "孕周数"]),
+    F::new("gestational_weeks", "孕周", K::Int { min: 20, max: 45 }).aliases(&[
+        "孕周",
+        "分娩孕周",
+        "孕周数",
+    ]),
     F::new("outcome", "妊娠结局", K::Code(&OUTCOME)).aliases(&["妊娠结局", "分娩结局", "出生结局"]),
     F::new("plurality", "胎数", K::Int { min: 1, max: 8 }).aliases(&["胎数", "胎儿数"]),
-    F::new("birth_seq", "多胎顺序", K::Int { min: 1, max: 8 })
-        .aliases(&["多胎顺序", "胎儿顺序", "出生顺序"]),
+    F::new("birth_seq", "多胎顺序", K::Int { min: 1, max: 8 }).aliases(&[
+        "多胎顺序",
+        "胎儿顺序",
+        "出生顺序",
+    ]),
     F::new("child_sex", "新生儿性别", K::Sex).aliases(&["新生儿性别", "婴儿性别", "性别"]),
-    F::new("birth_weight_g", "出生体重(克)", K::Int { min: 200, max: 7000 })
-        .aliases(&["出生体重(克)", "出生体重", "新生儿体重"]),
+    F::new(
+        "birth_weight_g",
+        "出生体重(克)",
+        K::Int {
+            min: 200,
+            max: 7000,
+        },
+    )
+    .aliases(&["出生体重(克)", "出生体重", "新生儿体重"]),
     F::new("residence_village", "现居住地", K::Village).aliases(aliases::RESIDENCE_VILLAGE),
 ];
 
@@ -107,7 +125,12 @@ mod tests {
     #[test]
     fn key_and_required_fields_are_declared() {
         let s = HospitalDelivery;
-        let required: Vec<_> = s.fields().iter().filter(|f| f.required).map(|f| f.name).collect();
+        let required: Vec<_> = s
+            .fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(required, ["record_id", "mother_id", "delivery_date"]);
         assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
     }

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDate, NaiveDateTime};
+use polars::prelude::*;
 use poprecon_model::{
     DateError, DateValue, ResidentId, Sex, VillageCode, normalize_id, normalize_name, parse_date,
 };
-use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::IngestError;
@@ -85,7 +85,9 @@ pub struct FileStats {
     pub format: String,
     /// The encoding used (a detected one for `auto`); empty for XLSX and Parquet.
     pub encoding: String,
-    pub rows: u64,
+    pub read: u64,
+    pub accepted: u64,
+    pub quarantined: u64,
     /// Headers that no field reads, so that nothing is ignored without being said.
     pub unmapped_headers: Vec<String>,
 }
@@ -108,7 +110,10 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
                 *stats.invalid_fields.entry(k).or_default() += n;
             }
             for q in &chunk.quarantine {
-                *stats.quarantine_reasons.entry(q.reason.to_owned()).or_default() += 1;
+                *stats
+                    .quarantine_reasons
+                    .entry(q.reason.to_owned())
+                    .or_default() += 1;
             }
             quarantine.extend(chunk.quarantine);
             frames.push(chunk.frame);
@@ -116,7 +121,7 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
         stats.files.push(file_stats);
     }
     let frame_err = |e: PolarsError| IngestError::Frame {
-        source: source.id(),
+        source_id: source.id(),
         message: e.to_string(),
     };
     let records = match frames.len() {
@@ -135,7 +140,7 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     stats.quarantined = quarantine.len() as u64;
     if stats.read != stats.accepted + stats.quarantined {
         return Err(IngestError::Conservation {
-            source: source.id(),
+            source_id: source.id(),
             read: stats.read,
             accepted: stats.accepted,
             quarantined: stats.quarantined,
@@ -174,22 +179,26 @@ pub fn check_header(
         Format::Parquet => (read::read_parquet(file)?.0, ""),
     };
     let mapping = resolve_header(source, &header, columns, &file.path)?;
-    Ok(file_stats(file, encoding, 0, &header, &mapping))
+    Ok(file_stats(file, encoding, &[], &header, &mapping))
 }
 
 fn file_stats(
     file: &InputFile,
     encoding: &str,
-    rows: u64,
+    chunks: &[ChunkOut],
     header: &[String],
     mapping: &[Option<usize>],
 ) -> FileStats {
+    let read: u64 = chunks.iter().map(|c| c.read).sum();
+    let quarantined: u64 = chunks.iter().map(|c| c.quarantine.len() as u64).sum();
     let used: HashSet<usize> = mapping.iter().flatten().copied().collect();
     FileStats {
         path: file.path.display().to_string(),
         format: file.format.as_str().to_owned(),
         encoding: encoding.to_owned(),
-        rows,
+        read,
+        accepted: read - quarantined,
+        quarantined,
         unmapped_headers: header
             .iter()
             .enumerate()
@@ -263,7 +272,10 @@ fn ingest_file(
                     let (ctx, results) = (&ctx, &results);
                     scope.spawn(move |_| {
                         let out = process_rows(ctx, &chunk);
-                        results.lock().expect("no panics hold this lock").push((index, out));
+                        results
+                            .lock()
+                            .expect("no panics hold this lock")
+                            .push((index, out));
                     });
                     index += 1;
                     if !full || parse_error.is_some() {
@@ -317,7 +329,7 @@ fn finish_file(
         });
     }
     tracing::debug!(rows, "read file");
-    Ok((file_stats(file, encoding, rows, header, mapping), chunks))
+    Ok((file_stats(file, encoding, &chunks, header, mapping), chunks))
 }
 
 /// Header text as compared with aliases: NFKC, no white space or BOM, ASCII lower case.
@@ -343,7 +355,7 @@ pub fn resolve_header(
     {
         return Err(IngestError::UnknownField {
             path: path.to_owned(),
-            source: source.id(),
+            source_id: source.id(),
             field: unknown.clone(),
             known: fields
                 .iter()
@@ -402,7 +414,7 @@ pub fn resolve_header(
             tried.extend(f.aliases.iter().map(|a| format!("`{a}`")));
             return Err(IngestError::MissingColumn {
                 path: path.to_owned(),
-                source: source.id(),
+                source_id: source.id(),
                 field: f.name,
                 label: f.label_zh,
                 tried: tried.join(", "),
@@ -688,8 +700,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
             quarantine.push(quarantine_row("field_count", None));
             continue;
         }
-        if (0..row.len()).any(|i| matches!(row.cell(i), Cell::Text(s) if s.contains('\u{FFFD}')))
-        {
+        if (0..row.len()).any(|i| matches!(row.cell(i), Cell::Text(s) if s.contains('\u{FFFD}'))) {
             quarantine.push(quarantine_row("undecodable", None));
             continue;
         }
@@ -732,14 +743,19 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
                 flag_text.push_str(field);
                 flag_text.push(':');
                 flag_text.push_str(reason);
-                *invalid_counts.entry(format!("{field}:{reason}")).or_default() += 1;
+                *invalid_counts
+                    .entry(format!("{field}:{reason}"))
+                    .or_default() += 1;
             }
             b.next().expect("flags column").push_str(Some(&flag_text));
         }
     }
     let cols: Vec<Column> = builders
         .into_iter()
-        .map(|b| b.finish().expect("builders of one chunk have equal lengths"))
+        .map(|b| {
+            b.finish()
+                .expect("builders of one chunk have equal lengths")
+        })
         .collect();
     let height = rows.len() - quarantine.len();
     let frame = DataFrame::new(height, cols).expect("builders of one chunk have equal lengths");
@@ -1023,8 +1039,8 @@ fn chinese_numeral(s: &str) -> Option<i32> {
     };
     let chars: Vec<char> = s.chars().collect();
     match chars.as_slice() {
-        [d] => digit(*d),
         ['十'] => Some(10),
+        [d] => digit(*d),
         ['十', d] => Some(10 + digit(*d)?),
         [t, '十'] => Some(10 * digit(*t)?),
         [t, '十', d] => Some(10 * digit(*t)? + digit(*d)?),
@@ -1052,4 +1068,3 @@ pub fn parse_bool(text: &str) -> Option<bool> {
         _ => None,
     }
 }
-

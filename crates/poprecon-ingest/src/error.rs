@@ -55,12 +55,12 @@ pub enum IngestError {
         message: String,
     },
     #[error(
-        "`{}`: no column for required field `{field}` ({label})\nhint: tried the headers {tried}; map it in the pipeline under `[sources.{source}.columns]`, e.g. `{field} = \"<header>\"`",
+        "`{}`: no column for required field `{field}` ({label})\nhint: tried the headers {tried}; map it in the pipeline under `[sources.{source_id}.columns]`, e.g. `{field} = \"<header>\"`",
         path.display()
     )]
     MissingColumn {
         path: PathBuf,
-        source: &'static str,
+        source_id: &'static str,
         field: &'static str,
         label: &'static str,
         tried: String,
@@ -86,10 +86,10 @@ pub enum IngestError {
         first: usize,
         second: usize,
     },
-    #[error("`{}`: the pipeline maps unknown field `{field}` for source `{source}`\nhint: the fields of `{source}` are {known}", path.display())]
+    #[error("`{}`: the pipeline maps unknown field `{field}` for source `{source_id}`\nhint: the fields of `{source_id}` are {known}", path.display())]
     UnknownField {
         path: PathBuf,
-        source: &'static str,
+        source_id: &'static str,
         field: String,
         known: String,
     },
@@ -103,16 +103,16 @@ pub enum IngestError {
     },
     #[error("`{}`: cannot read the Parquet file: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
-    #[error("source `{source}`: building the canonical table failed: {message}")]
+    #[error("source `{source_id}`: building the canonical table failed: {message}")]
     Frame {
-        source: &'static str,
+        source_id: &'static str,
         message: String,
     },
     #[error(
-        "source `{source}`: rows not conserved: read {read} but accepted {accepted} + quarantined {quarantined} (a bug: please report it)"
+        "source `{source_id}`: rows not conserved: read {read} but accepted {accepted} + quarantined {quarantined} (a bug: please report it)"
     )]
     Conservation {
-        source: &'static str,
+        source_id: &'static str,
         read: u64,
         accepted: u64,
         quarantined: u64,

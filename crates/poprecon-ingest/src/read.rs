@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader};
-use poprecon_model::DateValue;
 use polars::prelude::*;
+use poprecon_model::DateValue;
 
 use crate::error::IngestError;
 
@@ -356,8 +356,8 @@ pub fn read_xlsx(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), Inges
             path: file.path.clone(),
         });
     }
-    let mut book: calamine::Xlsx<_> =
-        calamine::open_workbook(&file.path).map_err(|e| xlsx_err(e.to_string()))?;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file.path)
+        .map_err(|e: calamine::XlsxError| xlsx_err(e.to_string()))?;
     let names = book.sheet_names();
     let sheet = match &file.sheet {
         Some(s) if names.contains(s) => s.clone(),
@@ -368,7 +368,10 @@ pub fn read_xlsx(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), Inges
                 available: names.join("`, `"),
             });
         }
-        None => names.first().cloned().ok_or_else(|| xlsx_err("no sheet".into()))?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| xlsx_err("no sheet".into()))?,
     };
     let range = book
         .worksheet_range(&sheet)

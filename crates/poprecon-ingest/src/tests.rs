@@ -14,7 +14,9 @@ static OUTCOME: CodeMap = CodeMap {
 };
 
 static FIELDS: &[F] = &[
-    F::new("record_id", "编号", K::Text).required().aliases(&["编号"]),
+    F::new("record_id", "编号", K::Text)
+        .required()
+        .aliases(&["编号"]),
     F::new("mother_id", "母亲身份证号", K::ResidentId)
         .required()
         .aliases(&["母亲身份证号"]),
@@ -128,7 +130,10 @@ const GOOD: &str = "D001,340302201601010019,王 芳,2025-03-04 10:20,女,1,活�
 #[test]
 fn utf8_bom_and_gb18030_give_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
-    let text = rows(&[GOOD, "D002,11010519491231002x,李　娜,2025年3月4日10时20分,2,1,死产,,20250306"]);
+    let text = rows(&[
+        GOOD,
+        "D002,11010519491231002x,李　娜,2025年3月4日10时20分,2,1,死产,,20250306",
+    ]);
     let plain = write(dir.path(), "plain.csv", text.as_bytes());
     let mut bom = b"\xEF\xBB\xBF".to_vec();
     bom.extend_from_slice(text.as_bytes());
@@ -156,19 +161,31 @@ fn utf8_bom_and_gb18030_give_the_same_table() {
     let t = &tables[0];
     assert_eq!(
         strings(t, "mother_id"),
-        [Some("340302201601010019".into()), Some("11010519491231002X".into())]
+        [
+            Some("340302201601010019".into()),
+            Some("11010519491231002X".into())
+        ]
     );
-    assert_eq!(strings(t, "mother_name"), [Some("王 芳".into()), Some("李 娜".into())]);
+    assert_eq!(
+        strings(t, "mother_name"),
+        [Some("王 芳".into()), Some("李 娜".into())]
+    );
     assert_eq!(
         strings(t, "delivery_date"),
         [Some("2025-03-04".into()), Some("2025-03-04".into())]
     );
     assert_eq!(
         strings(t, "delivery_date_time"),
-        [Some("2025-03-04 10:20:00.000".into()), Some("2025-03-04 10:20:00.000".into())]
+        [
+            Some("2025-03-04 10:20:00.000".into()),
+            Some("2025-03-04 10:20:00.000".into())
+        ]
     );
     assert_eq!(ints(t, "child_sex"), [Some(2), Some(2)]);
-    assert_eq!(strings(t, "outcome"), [Some("live".into()), Some("stillbirth".into())]);
+    assert_eq!(
+        strings(t, "outcome"),
+        [Some("live".into()), Some("stillbirth".into())]
+    );
     assert_eq!(
         strings(t, "registration_date"),
         [Some("2025-03-05".into()), Some("2025-03-06".into())]
@@ -201,7 +218,10 @@ fn quarantine_reasons_and_exact_lines() {
     assert_eq!(out.stats.quarantined, 5);
     assert_eq!(ints(&out.records, SOURCE_LINE), [Some(2), Some(3)]);
     let q = &out.quarantine;
-    assert_eq!(ints(q, "line"), [Some(5), Some(6), Some(7), Some(8), Some(9)]);
+    assert_eq!(
+        ints(q, "line"),
+        [Some(5), Some(6), Some(7), Some(8), Some(9)]
+    );
     assert_eq!(
         strings(q, "reason"),
         [
@@ -224,8 +244,16 @@ fn quarantine_reasons_and_exact_lines() {
     );
     // The raw row is kept, header by header.
     let raw = strings(q, "raw");
-    assert!(raw[1].as_deref().unwrap().contains("\"分娩时间\":\"20250230\""));
-    assert_eq!(strings(q, "file")[0].as_deref(), Some(path.display().to_string().as_str()));
+    assert!(
+        raw[1]
+            .as_deref()
+            .unwrap()
+            .contains("\"分娩时间\":\"20250230\"")
+    );
+    assert_eq!(
+        strings(q, "file")[0].as_deref(),
+        Some(path.display().to_string().as_str())
+    );
     assert_eq!(out.stats.quarantine_reasons["invalid_required_date"], 2);
 }
 
@@ -278,13 +306,20 @@ fn invalid_values_are_flagged_and_rows_kept() {
     assert_eq!(ints(r, "plurality"), [Some(8), None, Some(1)]);
     assert_eq!(ints(r, "child_sex"), [None, Some(1), Some(1)]);
     assert_eq!(out.stats.invalid_fields["mother_id:check_digit"], 1);
-    assert_eq!(out.stats.invalid_fields["residence_village:unknown_village"], 1);
+    assert_eq!(
+        out.stats.invalid_fields["residence_village:unknown_village"],
+        1
+    );
 }
 
 #[test]
 fn header_problems_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = write(dir.path(), "missing.csv", "编号,分娩时间\nD1,2025-01-01\n".as_bytes());
+    let missing = write(
+        dir.path(),
+        "missing.csv",
+        "编号,分娩时间\nD1,2025-01-01\n".as_bytes(),
+    );
     let err = run(&[csv_file(missing)]).unwrap_err().to_string();
     assert!(err.contains("missing.csv"), "{err}");
     assert!(err.contains("`mother_id`"), "{err}");
@@ -296,7 +331,10 @@ fn header_problems_are_errors_naming_the_file() {
         format!("{HEADER},编号\n{GOOD},D9\n").as_bytes(),
     );
     let err = run(&[csv_file(dup)]).unwrap_err().to_string();
-    assert!(err.contains("dup.csv") && err.contains("columns 1 and 10"), "{err}");
+    assert!(
+        err.contains("dup.csv") && err.contains("columns 1 and 10"),
+        "{err}"
+    );
 
     let empty = write(dir.path(), "empty.csv", b"");
     let err = run(&[csv_file(empty)]).unwrap_err();
@@ -307,24 +345,32 @@ fn header_problems_are_errors_naming_the_file() {
     assert!(matches!(err, IngestError::HeaderOnly { .. }), "{err}");
     let ok = run_with(&[csv_file(header_only)], &BTreeMap::new(), true).unwrap();
     assert_eq!((ok.stats.read, ok.records.height()), (0, 0));
-    assert_eq!(ok.records.width(), Layout::new(FIELDS).columns.len());
+    // The empty table still has every canonical column: 2 location columns, one per field
+    // (two for the ID and date-time fields), and the flags.
+    assert_eq!(ok.records.width(), 2 + FIELDS.len() + 2 + 1);
 
     let garbage = write(dir.path(), "garbage.csv", &[0u8, 159, 146, 150, 0, 1, 2, 3]);
     let err = run(&[csv_file(garbage)]).unwrap_err().to_string();
-    assert!(err.contains("garbage.csv") && err.contains("binary"), "{err}");
+    assert!(
+        err.contains("garbage.csv") && err.contains("binary"),
+        "{err}"
+    );
 
     let zip = write(dir.path(), "book.csv", b"PK\x03\x04rest");
     let err = run(&[csv_file(zip)]).unwrap_err().to_string();
     assert!(err.contains("XLSX"), "{err}");
 
-    let err = run(&[csv_file(dir.path().join("absent.csv"))]).unwrap_err().to_string();
+    let err = run(&[csv_file(dir.path().join("absent.csv"))])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("absent.csv"), "{err}");
 }
 
 #[test]
 fn wrong_encoding_declaration_is_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let (gb, _, _) = encoding_rs::GB18030.encode(&rows(&[GOOD]));
+    let text = rows(&[GOOD]);
+    let (gb, _, _) = encoding_rs::GB18030.encode(&text);
     let mut f = csv_file(write(dir.path(), "gb.csv", &gb));
     f.encoding = Encoding::Utf8;
     let err = run(&[f]).unwrap_err().to_string();
@@ -332,7 +378,10 @@ fn wrong_encoding_declaration_is_explained() {
     assert!(err.contains("encoding = \"gb18030\""), "{err}");
 
     // A few undecodable bytes in a GB18030 file: those rows are quarantined, not the file.
-    let mut bytes = encoding_rs::GB18030.encode(&rows(&[GOOD, GOOD])).0.into_owned();
+    let mut bytes = encoding_rs::GB18030
+        .encode(&rows(&[GOOD, GOOD]))
+        .0
+        .into_owned();
     let at = bytes.len() - 3;
     bytes.splice(at..at, [0x81, 0x20]);
     let more = format!("{GOOD}\n{GOOD}\n{GOOD}\n");
@@ -351,19 +400,26 @@ fn pipeline_column_map_overrides_aliases() {
     let path = write(dir.path(), "m.csv", text.as_bytes());
     let mut columns = BTreeMap::new();
     columns.insert("record_id".to_owned(), vec!["id".to_owned()]);
-    columns.insert("mother_id".to_owned(), vec!["mother".to_owned(), "MOM".to_owned()]);
+    columns.insert(
+        "mother_id".to_owned(),
+        vec!["mother".to_owned(), "MOM".to_owned()],
+    );
     columns.insert("delivery_date".to_owned(), vec!["DT".to_owned()]);
     let out = run_with(&[csv_file(path.clone())], &columns, false).unwrap();
     assert_eq!(out.stats.accepted, 1);
     assert_eq!(out.stats.files[0].unmapped_headers, Vec::<String>::new());
 
     columns.insert("mother_name".to_owned(), vec!["NAME".to_owned()]);
-    let err = run_with(&[csv_file(path.clone())], &columns, false).unwrap_err().to_string();
+    let err = run_with(&[csv_file(path.clone())], &columns, false)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`NAME`") && err.contains("`MOM`"), "{err}");
 
     let mut unknown = BTreeMap::new();
     unknown.insert("mothers_id".to_owned(), vec!["MOM".to_owned()]);
-    let err = run_with(&[csv_file(path)], &unknown, false).unwrap_err().to_string();
+    let err = run_with(&[csv_file(path)], &unknown, false)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`mothers_id`"), "{err}");
 }
 
@@ -389,7 +445,11 @@ fn rows_are_conserved_across_chunks_and_files() {
     let lines = ints(&out.records, SOURCE_LINE);
     let first_b = lines.len() - 8;
     assert!(lines[..first_b].windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(lines[first_b], Some(4));
+    assert_eq!(
+        lines[first_b],
+        Some(3),
+        "b.csv: line 2 is quarantined, line 3 is kept"
+    );
     assert_eq!(out.stats.files.len(), 2);
 }
 
@@ -423,6 +483,9 @@ fn numbers_read_as_excel_shows_them() {
     assert_eq!(float_text(2.0), "2");
     assert_eq!(float_text(340302001001.0), "340302001001");
     assert_eq!(float_text(3.4030220160101e17), "340302201601010000");
-    assert_eq!(float_text(340_302_201_601_010_019_f64), "340302201601010000");
+    assert_eq!(
+        float_text(340_302_201_601_010_019_f64),
+        "340302201601010000"
+    );
     assert_eq!(float_text(2.5), "2.5");
 }

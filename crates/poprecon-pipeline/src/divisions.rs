@@ -70,13 +70,18 @@ fn read_table(path: &Path, digits: usize) -> Result<BTreeMap<String, String>, Pi
         .from_path(path)
         .map_err(|e| err(0, e.to_string()))?;
     let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
-    if headers.get(0).map(str::trim) != Some("code") || headers.get(1).map(str::trim) != Some("name")
+    if headers.get(0).map(str::trim) != Some("code")
+        || headers.get(1).map(str::trim) != Some("name")
     {
-        return Err(err(1, "the first two columns must be `code` and `name`".into()));
+        return Err(err(
+            1,
+            "the first two columns must be `code` and `name`".into(),
+        ));
     }
     let mut out = BTreeMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let record =
+            record.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let code = record.get(0).unwrap_or("").trim();
         let name = record.get(1).unwrap_or("").trim();

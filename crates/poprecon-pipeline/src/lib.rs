@@ -104,10 +104,7 @@ impl Plan {
             p.period.end.to_date(path, "pipeline.period.end")?,
         );
         if period.0 > period.1 {
-            return Err(invalid(
-                "pipeline.period",
-                "`start` is after `end`".into(),
-            ));
+            return Err(invalid("pipeline.period", "`start` is after `end`".into()));
         }
         let divisions = Divisions::load(
             &base.join(&config.divisions.counties),

@@ -13,7 +13,11 @@ fn setup(pipeline: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::create_dir_all(d.join("div")).unwrap();
     std::fs::create_dir_all(d.join("x")).unwrap();
     std::fs::write(d.join("div/counties.csv"), "code,name\n340302,龙子湖区\n").unwrap();
-    std::fs::write(d.join("div/townships.csv"), "code,name\n340302001,东风街道\n").unwrap();
+    std::fs::write(
+        d.join("div/townships.csv"),
+        "code,name\n340302001,东风街道\n",
+    )
+    .unwrap();
     std::fs::write(
         d.join("div/villages.csv"),
         "code,name,streetCode\n340302001001,东风社区居委会,340302001\n340302001002,勤俭里社区居委会,340302001\n",
@@ -100,7 +104,10 @@ fn unknown_keys_are_rejected_naming_key_and_file() {
     assert!(err.contains("encodng"), "{err}");
 
     let err = load_err("[sources.households]\npath = \"x/house.parquet\"\n");
-    assert!(err.contains("sources.households") && err.contains("`household`"), "{err}");
+    assert!(
+        err.contains("sources.households") && err.contains("`household`"),
+        "{err}"
+    );
 
     let err = load_err(
         "[sources.household]\npath = \"x/house.parquet\"\n[sources.household.columns]\nperson = \"身份证\"\n",
@@ -132,20 +139,32 @@ fn bad_settings_are_explained() {
     assert!(err.contains("no village"), "{err}");
     let (_dir, path) = setup(&pipeline("").replace("2026-01-31", "\"31/01/2026\""));
     let err = Plan::load(&path).unwrap_err().to_string();
-    assert!(err.contains("pipeline.as_of") && err.contains("31/01/2026"), "{err}");
+    assert!(
+        err.contains("pipeline.as_of") && err.contains("31/01/2026"),
+        "{err}"
+    );
 }
 
 #[test]
 fn division_tables_are_checked() {
-    let (dir, path) = setup(&pipeline("[sources.household]\npath = \"x/house.parquet\"\n"));
+    let (dir, path) = setup(&pipeline(
+        "[sources.household]\npath = \"x/house.parquet\"\n",
+    ));
     std::fs::write(
         dir.path().join("div/villages.csv"),
         "code,name\n340302001001,甲\n34030200100,乙\n",
     )
     .unwrap();
     let err = Plan::load(&path).unwrap_err().to_string();
-    assert!(err.contains("villages.csv") && err.contains("line 3"), "{err}");
-    std::fs::write(dir.path().join("div/villages.csv"), "id,label\n340302001001,甲\n").unwrap();
+    assert!(
+        err.contains("villages.csv") && err.contains("line 3"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("div/villages.csv"),
+        "id,label\n340302001001,甲\n",
+    )
+    .unwrap();
     let err = Plan::load(&path).unwrap_err().to_string();
     assert!(err.contains("`code` and `name`"), "{err}");
 }
@@ -157,7 +176,11 @@ fn every_source_has_a_distinct_id_and_a_declared_key() {
     ids.dedup();
     assert_eq!(ids.len(), 9);
     for s in all_sources() {
-        assert!(poprecon_ingest::field(s, s.key_field()).is_some(), "{}", s.id());
+        assert!(
+            poprecon_ingest::field(s, s.key_field()).is_some(),
+            "{}",
+            s.id()
+        );
         assert_eq!(source_by_id(s.id()).map(|x| x.id()), Some(s.id()));
     }
 }

@@ -7,23 +7,38 @@ use poprecon_ingest::{FieldKind as K, FieldSpec as F, RowCheck, Source, aliases}
 static FIELDS: &[F] = &[
     F::new("record_id", "保健手册编号", K::Text)
         .required()
-        .aliases(&["保健手册编号", "建册编号", "孕产妇编号", "孕产妇保健手册编号", "记录编号"]),
+        .aliases(&[
+            "保健手册编号",
+            "建册编号",
+            "孕产妇编号",
+            "孕产妇保健手册编号",
+            "记录编号",
+        ]),
     F::new("mother_id", "孕产妇身份证号", K::ResidentId)
         .required()
-        .aliases(&["孕产妇身份证号", "孕妇身份证号", "母亲身份证号", "身份证号", "身份证号码"]),
+        .aliases(&[
+            "孕产妇身份证号",
+            "孕妇身份证号",
+            "母亲身份证号",
+            "身份证号",
+            "身份证号码",
+        ]),
     F::new("mother_name", "孕产妇姓名", K::Name).aliases(&["孕产妇姓名", "孕妇姓名", "姓名"]),
     F::new("booking_date", "建册日期", K::Date)
         .required()
         .aliases(&["建册日期", "建卡日期", "建档日期"]),
-    F::new("booking_gestational_weeks", "建册孕周", K::Int { min: 1, max: 45 })
-        .aliases(&["建册孕周", "建卡孕周", "建档孕周"]),
+    F::new(
+        "booking_gestational_weeks",
+        "建册孕周",
+        K::Int { min: 1, max: 45 },
+    )
+    .aliases(&["建册孕周", "建卡孕周", "建档孕周"]),
     F::new("visit_count", "产检次数", K::Int { min: 0, max: 60 })
         .aliases(&["产检次数", "产前检查次数"]),
     F::new("expected_delivery_date", "预产期", K::Date).aliases(&["预产期"]),
     F::new("high_risk", "高危孕产妇", K::Bool).aliases(&["是否高危", "高危", "高危孕产妇"]),
     F::new("institution", "建册机构", K::Text).aliases(&["建册机构", "保健机构", "机构名称"]),
-    F::new("residence_village", "现居住地", K::Village)
-        .aliases(aliases::RESIDENCE_VILLAGE),
+    F::new("residence_village", "现居住地", K::Village).aliases(aliases::RESIDENCE_VILLAGE),
 ];
 
 /// The prenatal-care source.
@@ -61,7 +76,12 @@ mod tests {
     #[test]
     fn key_and_required_fields_are_declared() {
         let s = PrenatalCare;
-        let required: Vec<_> = s.fields().iter().filter(|f| f.required).map(|f| f.name).collect();
+        let required: Vec<_> = s
+            .fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(required, ["record_id", "mother_id", "booking_date"]);
         assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
     }

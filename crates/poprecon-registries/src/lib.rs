@@ -136,7 +136,10 @@ pub fn relation_code(text: &str) -> Option<&'static str> {
     if let Ok(n) = t.parse::<usize>() {
         return (1..=99).contains(&n).then(|| CODES[n]);
     }
-    LABELS.iter().find(|(label, _)| *label == t).map(|(_, c)| *c)
+    LABELS
+        .iter()
+        .find(|(label, _)| *label == t)
+        .map(|(_, c)| *c)
 }
 
 static HOUSEHOLD_FIELDS: &[F] = &[
@@ -147,17 +150,36 @@ static HOUSEHOLD_FIELDS: &[F] = &[
     F::new("sex", "性别", K::Sex).aliases(&["性别"]),
     F::new("birth_date", "出生日期", K::Date).aliases(&["出生日期"]),
     F::new("household_no", "户号", K::Text).aliases(&["户号", "户编号"]),
-    F::new("relation_to_head", "与户主关系", K::Text)
-        .aliases(&["与户主关系", "与户主关系代码", "家庭关系"]),
+    F::new("relation_to_head", "与户主关系", K::Text).aliases(&[
+        "与户主关系",
+        "与户主关系代码",
+        "家庭关系",
+    ]),
     F::new("village", "户籍地村代码", K::Village)
         .required()
-        .aliases(&["户籍地村代码", "村代码", "村居委会代码", "户籍地址代码", "居委会代码"]),
-    F::new("registration_date", "登记日期", K::Date)
-        .aliases(&["登记日期", "户籍登记日期", "入户日期"]),
-    F::new("registration_reason", "登记原因", K::Code(&REGISTRATION_REASON))
-        .aliases(&["登记原因", "入户原因", "户口登记原因"]),
-    F::new("status", "户口状态", K::Code(&vocab::HOUSEHOLD_STATUS))
-        .aliases(&["户口状态", "人口状态", "状态"]),
+        .aliases(&[
+            "户籍地村代码",
+            "村代码",
+            "村居委会代码",
+            "户籍地址代码",
+            "居委会代码",
+        ]),
+    F::new("registration_date", "登记日期", K::Date).aliases(&[
+        "登记日期",
+        "户籍登记日期",
+        "入户日期",
+    ]),
+    F::new(
+        "registration_reason",
+        "登记原因",
+        K::Code(&REGISTRATION_REASON),
+    )
+    .aliases(&["登记原因", "入户原因", "户口登记原因"]),
+    F::new("status", "户口状态", K::Code(&vocab::HOUSEHOLD_STATUS)).aliases(&[
+        "户口状态",
+        "人口状态",
+        "状态",
+    ]),
     F::new("mother_id", "母亲身份证号", K::ResidentId)
         .aliases(&["母亲身份证号", "母亲公民身份号码"]),
     F::new("father_id", "父亲身份证号", K::ResidentId)
@@ -198,8 +220,11 @@ static SCHOOL_FIELDS: &[F] = &[
     F::new("student_no", "学籍号", K::Text)
         .required()
         .aliases(&["学籍号", "全国学籍号", "学籍辅号"]),
-    F::new("person_id", "身份证号", K::ResidentId)
-        .aliases(&["身份证号", "身份证件号", "公民身份号码"]),
+    F::new("person_id", "身份证号", K::ResidentId).aliases(&[
+        "身份证号",
+        "身份证件号",
+        "公民身份号码",
+    ]),
     F::new("name", "姓名", K::Name).aliases(&["姓名", "学生姓名"]),
     F::new("sex", "性别", K::Sex).aliases(&["性别"]),
     F::new("birth_date", "出生日期", K::Date).aliases(&["出生日期"]),
@@ -270,12 +295,19 @@ static SOCIAL_SECURITY_FIELDS: &[F] = &[
         .aliases(&["公民身份号码", "身份证号", "社会保障号码", "身份证号码"]),
     F::new("name", "姓名", K::Name).aliases(&["姓名"]),
     F::new("scheme", "险种", K::Code(&SCHEME)).aliases(&["险种", "参保险种", "险种类型"]),
-    F::new("insured_area", "参保地", K::AreaCode)
-        .aliases(&["参保地", "参保地区划", "参保地行政区划代码", "参保地区划代码"]),
+    F::new("insured_area", "参保地", K::AreaCode).aliases(&[
+        "参保地",
+        "参保地区划",
+        "参保地行政区划代码",
+        "参保地区划代码",
+    ]),
     F::new("status", "参保状态", K::Code(&INSURANCE_STATUS)).aliases(&["参保状态", "缴费状态"]),
     F::new("start_date", "参保日期", K::Date).aliases(&["参保日期", "参保时间", "参保开始日期"]),
-    F::new("maternity_claim_date", "生育津贴申领日期", K::Date)
-        .aliases(&["生育津贴申领日期", "生育待遇申领日期", "生育津贴申请日期"]),
+    F::new("maternity_claim_date", "生育津贴申领日期", K::Date).aliases(&[
+        "生育津贴申领日期",
+        "生育待遇申领日期",
+        "生育津贴申请日期",
+    ]),
 ];
 
 /// Social security (社保).

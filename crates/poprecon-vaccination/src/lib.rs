@@ -59,7 +59,8 @@ static FIELDS: &[F] = &[
     F::new("birth_date", "出生日期", K::Date)
         .required()
         .aliases(&["出生日期", "儿童出生日期"]),
-    F::new("mother_id", "母亲身份证号", K::ResidentId).aliases(&["母亲身份证号", "母亲身份证件号码"]),
+    F::new("mother_id", "母亲身份证号", K::ResidentId)
+        .aliases(&["母亲身份证号", "母亲身份证件号码"]),
     F::new("mother_name", "母亲姓名", K::Name).aliases(&["母亲姓名"]),
     F::new("vaccine", "疫苗名称", K::Code(&VACCINE))
         .required()
@@ -118,10 +119,21 @@ mod tests {
     #[test]
     fn key_and_required_fields_are_declared() {
         let s = Vaccination;
-        let required: Vec<_> = s.fields().iter().filter(|f| f.required).map(|f| f.name).collect();
+        let required: Vec<_> = s
+            .fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(
             required,
-            ["child_code", "birth_date", "vaccine", "dose", "vaccination_date"]
+            [
+                "child_code",
+                "birth_date",
+                "vaccine",
+                "dose",
+                "vaccination_date"
+            ]
         );
         assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
     }

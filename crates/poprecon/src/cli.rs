@@ -30,6 +30,52 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Runs the nightly job: reads every source and writes a complete run folder.
+    ///
+    /// The run folder holds `manifest.json` (inputs with size, sha256 and row counts; each
+    /// stage's rows and seconds), `sources/<source>.parquet` and
+    /// `quarantine/<source>.parquet`. It is written to a temporary folder and renamed into
+    /// place: a failed run leaves the previous folder untouched.
+    Run {
+        /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
+        pipeline: PathBuf,
+        /// The run folder (replaced when the run succeeds).
+        #[arg(long, default_value = "out/run")]
+        out: PathBuf,
+        /// Date of the extracts, overriding the pipeline's `as_of` (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+    },
+    /// Writes a synthetic city: population, the nine extracts, a pipeline file and the truth.
+    ///
+    /// Deterministic per seed: the same seed gives byte-identical files. No real person's
+    /// data is involved. Scales: village (~5 k people), county (~300 k), city (~4 M
+    /// household rows, ~35 k births), province (~60 M household rows; large, never commit).
+    Synth {
+        /// village, county, city or province.
+        #[arg(long, default_value = "village")]
+        scale: poprecon_synth::Scale,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output folder (extracts/, truth/, divisions/, pipeline.toml).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write a pipeline file here that reads the output folder (paths relative to it).
+        #[arg(long, value_name = "PATH")]
+        pipeline: Option<PathBuf>,
+        /// Only the first N villages of the scale, for a small committed sample.
+        #[arg(long, value_name = "N")]
+        sample_villages: Option<usize>,
+        /// Mean household rows per village (the scale's default otherwise).
+        #[arg(long, value_name = "N")]
+        rows_per_village: Option<u32>,
+    },
+    /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
+    Plan {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+    },
     /// Checks a pipeline file and the headers of every input it names, without running it.
     Validate {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
@@ -71,6 +117,63 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
 
 pub fn dispatch(cli: &Cli) -> Result<u8> {
     match &cli.command {
+        Command::Run {
+            pipeline,
+            out,
+            as_of,
+        } => {
+            let mut plan = load(pipeline)?;
+            if let Some(d) = as_of {
+                plan.as_of = *d;
+            }
+            crate::run_cmd::run(&plan, out, !cli.quiet)
+        }
+        Command::Synth {
+            scale,
+            seed,
+            out,
+            pipeline,
+            sample_villages,
+            rows_per_village,
+        } => {
+            let mut cfg = poprecon_synth::SynthConfig::new(*scale, *seed);
+            cfg.sample_villages = *sample_villages;
+            cfg.rows_per_village = *rows_per_village;
+            let started = std::time::Instant::now();
+            let bar = if cli.quiet {
+                indicatif::ProgressBar::hidden()
+            } else {
+                indicatif::ProgressBar::new_spinner()
+            };
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let summary =
+                poprecon_synth::generate(&cfg, out, &|msg| bar.set_message(msg.to_owned()));
+            bar.finish_and_clear();
+            let summary = summary?;
+            if let Some(p) = pipeline {
+                poprecon_synth::write_pipeline(&cfg, out, p)?;
+            }
+            println!(
+                "{}: {} villages, {} people, {} household rows, {} births, {} quarantined rows, {} injections in {:.1} s",
+                summary.name,
+                summary.villages,
+                summary.people,
+                summary.household_rows,
+                summary.births,
+                summary.quarantined,
+                summary.injections,
+                started.elapsed().as_secs_f64()
+            );
+            for (path, rows) in &summary.files {
+                println!("  {:>10} rows  {}", rows, path.display());
+            }
+            Ok(exit::OK)
+        }
+        Command::Plan { pipeline } => {
+            let plan = load(pipeline)?;
+            crate::ingest_cmd::print_plan(&plan)?;
+            Ok(exit::OK)
+        }
         Command::Validate { pipeline } => {
             let plan = load(pipeline)?;
             crate::ingest_cmd::validate(&plan)?;

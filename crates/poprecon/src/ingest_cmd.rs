@@ -153,3 +153,48 @@ pub fn print_summary(all: &[SourceStats]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `poprecon plan`: the checked plan, as a person reads it.
+pub fn print_plan(plan: &Plan) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "pipeline   {} ({})", plan.name, plan.path.display())?;
+    writeln!(out, "jurisdiction {}", plan.jurisdiction)?;
+    writeln!(out, "as_of      {}", plan.as_of)?;
+    writeln!(out, "period     {} to {}", plan.period.0, plan.period.1)?;
+    writeln!(
+        out,
+        "divisions  {} counties, {} townships, {} villages",
+        plan.divisions.counties.len(),
+        plan.divisions.townships.len(),
+        plan.divisions.villages.len()
+    )?;
+    writeln!(out, "sources")?;
+    for sp in &plan.sources {
+        writeln!(
+            out,
+            "  {:<20} {} ({} file(s){})",
+            sp.source.id(),
+            sp.source.label_zh(),
+            sp.files.len(),
+            if sp.allow_empty { ", may be empty" } else { "" }
+        )?;
+        for f in &sp.files {
+            let detail = match f.format {
+                poprecon_ingest::Format::Csv => format!(
+                    "csv, encoding {}, delimiter `{}`",
+                    f.encoding.as_str(),
+                    (f.delimiter as char).escape_default()
+                ),
+                poprecon_ingest::Format::Xlsx => {
+                    format!("xlsx, sheet {}", f.sheet.as_deref().unwrap_or("(first)"))
+                }
+                poprecon_ingest::Format::Parquet => "parquet".to_owned(),
+            };
+            writeln!(out, "    {} [{detail}]", f.path.display())?;
+        }
+        for (field, headers) in &sp.columns {
+            writeln!(out, "    column {field} <- {}", headers.join(" | "))?;
+        }
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@
 mod cli;
 mod ingest_cmd;
 mod output;
+mod run_cmd;
 
 use std::process::ExitCode;
 

@@ -49,7 +49,10 @@ impl StagedDir {
     pub fn commit(mut self) -> Result<PathBuf> {
         let old = self.target.with_file_name(format!(
             ".{}.old-{}",
-            self.target.file_name().unwrap_or_default().to_string_lossy(),
+            self.target
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
             std::process::id()
         ));
         let had_old = self.target.exists();
@@ -62,7 +65,8 @@ impl StagedDir {
                 // Put last good folder back before reporting.
                 let _ = std::fs::rename(&old, &self.target);
             }
-            return Err(e).with_context(|| format!("cannot move output into `{}`", self.target.display()));
+            return Err(e)
+                .with_context(|| format!("cannot move output into `{}`", self.target.display()));
         }
         self.committed = true;
         if had_old {

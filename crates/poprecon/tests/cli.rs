@@ -33,7 +33,11 @@ fn fixture() -> (tempfile::TempDir, PathBuf) {
         D1,340302201601010019,王芳,2025-03-04 10:20,女,活产,340302001001\n\
         D2,340302201601010018,李娜,2025-03-05,男,活产,340302001001\n\
         D3,340302201601010019,王芳,2025-02-30,女,活产,340302001001\n";
-    std::fs::write(d.join("delivery.csv"), encoding_rs::GB18030.encode(delivery).0).unwrap();
+    std::fs::write(
+        d.join("delivery.csv"),
+        encoding_rs::GB18030.encode(delivery).0,
+    )
+    .unwrap();
     let marriage = "登记编号,登记类型,男方身份证号,女方身份证号,登记日期\n\
         M1,结婚,34030219900101001X,340302201601010019,2015-05-01\n";
     std::fs::write(d.join("marriage.csv"), marriage).unwrap();
@@ -70,8 +74,14 @@ fn ingest_writes_tables_and_prints_the_summary() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("hospital_delivery"), "{stdout}");
-    assert!(stdout.contains("quarantined invalid_required_date: 1"), "{stdout}");
-    assert!(stdout.contains("invalid mother_id:check_digit: 1"), "{stdout}");
+    assert!(
+        stdout.contains("quarantined invalid_required_date: 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("invalid mother_id:check_digit: 1"),
+        "{stdout}"
+    );
     let run = dir.path().join("run");
     for f in [
         "hospital_delivery.parquet",
@@ -91,7 +101,10 @@ fn ingest_writes_tables_and_prints_the_summary() {
     assert_eq!(stats[0]["files"][0]["encoding"], "gb18030");
     // Personal data stays out of the terminal.
     let all = format!("{stdout}{}", text(&out.stderr));
-    assert!(!all.contains("340302201601010019") && !all.contains("王芳"), "{all}");
+    assert!(
+        !all.contains("340302201601010019") && !all.contains("王芳"),
+        "{all}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -107,12 +120,22 @@ fn a_failed_ingest_leaves_the_previous_folder_intact() {
     assert!(ok.status.success());
     let before = std::fs::read(dir.path().join("run/ingest.json")).unwrap();
     // Break the marriage extract: its required column disappears.
-    std::fs::write(dir.path().join("marriage.csv"), "登记编号,登记日期\nM1,2015-05-01\n").unwrap();
+    std::fs::write(
+        dir.path().join("marriage.csv"),
+        "登记编号,登记日期\nM1,2015-05-01\n",
+    )
+    .unwrap();
     let out = poprecon(&["ingest", "p.toml", "--out", "run"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("marriage.csv") && err.contains("`kind`"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("run/ingest.json")).unwrap(), before);
+    assert!(
+        err.contains("marriage.csv") && err.contains("`kind`"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("run/ingest.json")).unwrap(),
+        before
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(Result::ok)
@@ -131,7 +154,8 @@ fn validate_reports_headers_and_pipeline_errors() {
     assert!(stdout.contains("ok    hospital_delivery"), "{stdout}");
     assert!(stdout.contains("gb18030"), "{stdout}");
 
-    let broken = std::fs::read_to_string(&pipeline).unwrap() + "\n[sources.marriage.columns]\nkinds = \"类型\"\n";
+    let broken = std::fs::read_to_string(&pipeline).unwrap()
+        + "\n[sources.marriage.columns]\nkinds = \"类型\"\n";
     std::fs::write(&pipeline, broken).unwrap();
     let out = poprecon(&["validate", "p.toml"], dir.path());
     assert_eq!(out.status.code(), Some(1));
@@ -150,5 +174,8 @@ fn validate_reports_headers_and_pipeline_errors() {
 fn help_documents_exit_codes() {
     let out = poprecon(&["--help"], Path::new("."));
     let help = text(&out.stdout);
-    assert!(help.contains("Exit codes") && help.contains("ingest") && help.contains("validate"), "{help}");
+    assert!(
+        help.contains("Exit codes") && help.contains("ingest") && help.contains("validate"),
+        "{help}"
+    );
 }

@@ -1,0 +1,865 @@
+//! The rules over birth events (domain.md §5), and what every rule hands on: its
+//! discrepancy rows and its units (one row per thing the rule checked, for the village
+//! denominators). The record-level rules (§8.13) are in `records.rs`.
+
+use polars::prelude::*;
+
+use crate::catalogue::{RuleId, Severity};
+use crate::error::ChecksError;
+use crate::frames::{
+    BIRTH_SOURCES, CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, PRENATAL, REGISTRATION, Table,
+    VACCINATION, key_column, null,
+};
+use crate::records;
+
+/// What one rule found.
+pub(crate) struct RuleRows {
+    pub rule_id: String,
+    pub severity: Severity,
+    /// Columns among `village`, `birth_id`, the `<source>_key` columns, `field`, `values`
+    /// and `__material` (what the discrepancy id is derived from).
+    pub rows: LazyFrame,
+    /// One row per unit checked, with its `village`.
+    pub units: LazyFrame,
+}
+
+/// Rows and units of one rule; `None` when it cannot run (a source it needs is not read).
+pub(crate) type Found = Option<(LazyFrame, LazyFrame)>;
+
+/// Runs every enabled rule of the catalogue, then the local rules.
+pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
+    let mut out = Vec::new();
+    for rule in RuleId::ALL {
+        let (enabled, severity) = ctx.cfg.rule(rule);
+        if !enabled {
+            continue;
+        }
+        let _span = tracing::debug_span!("rule", rule = rule.as_str()).entered();
+        let found = match (rule, &ctx.births) {
+            (RuleId::LatePrenatalBooking, _) => records::late_prenatal_booking(ctx),
+            (RuleId::RegistrationWithoutMarriage, _) => records::registration_without_marriage(ctx),
+            (RuleId::MaternityClaimWithoutDelivery, _) => {
+                records::maternity_claim_without_delivery(ctx)
+            }
+            (RuleId::StudentWithoutHouseholdRegistration, _) => {
+                records::student_without_household_registration(ctx)
+            }
+            (RuleId::DuplicateRecord, _) => records::duplicate_record(ctx)?,
+            (RuleId::InvalidValue, _) => records::invalid_value(ctx)?,
+            (RuleId::DeliveryWithoutPrenatalBooking, _) => {
+                records::delivery_without_prenatal_booking(ctx)?
+            }
+            (_, None) => None,
+            (rule, Some(b)) => birth_rule(ctx, rule, b)?,
+        };
+        if let Some((rows, units)) = found {
+            out.push(RuleRows {
+                rule_id: rule.as_str().to_owned(),
+                severity,
+                rows,
+                units,
+            });
+        }
+    }
+    for local in ctx.cfg.local.iter().filter(|l| l.enabled) {
+        if let Some((rows, units)) = local_rule(ctx, local)? {
+            out.push(RuleRows {
+                rule_id: local.id.clone(),
+                severity: local.severity,
+                rows,
+                units,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `label=value`, null when the value is.
+pub(crate) fn kv(label: &str, value: Expr) -> Expr {
+    concat_str(
+        [lit(format!("{label}=")), value.cast(DataType::String)],
+        "",
+        false,
+    )
+}
+
+/// Parts joined by `;`, leaving out null parts; null when every part is.
+pub(crate) fn values(parts: Vec<Expr>) -> Expr {
+    if parts.is_empty() {
+        return null(DataType::String);
+    }
+    let joined = concat_str(parts, ";", true);
+    when(joined.clone().eq(lit("")))
+        .then(null(DataType::String))
+        .otherwise(joined)
+}
+
+/// What a discrepancy id is derived from: the rule, the field and the record keys (and, for
+/// rules whose key does not make a record unique, what does).
+pub(crate) fn material(rule: &str, field: Option<&str>, parts: Vec<Expr>) -> Expr {
+    let mut all = vec![lit(rule.to_owned()), lit(field.unwrap_or("").to_owned())];
+    all.extend(parts);
+    concat_str(all, "|", true)
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`.
+pub(crate) fn date_text(days: Expr) -> Expr {
+    days.cast(DataType::Date).cast(DataType::String)
+}
+
+pub(crate) fn field_lit(field: Option<&str>) -> Expr {
+    match field {
+        Some(f) => lit(f.to_owned()),
+        None => null(DataType::String),
+    }
+}
+
+/// Discrepancy rows of births: the birth's village and keys; the id is derived from the key
+/// of the birth's first record (delivery, certificate, household, vaccination), which does
+/// not change when linkage adds a record to the birth.
+fn birth_rows(
+    rule: RuleId,
+    births: LazyFrame,
+    field: Option<&str>,
+    values: Expr,
+    extra_keys: &[&str],
+) -> LazyFrame {
+    let mut cols = vec![col("village"), col("birth_id")];
+    cols.extend(BIRTH_SOURCES.iter().map(|s| col(key_column(s))));
+    cols.extend(extra_keys.iter().map(|s| col(key_column(s))));
+    cols.extend([
+        field_lit(field).alias("field"),
+        values.alias("values"),
+        material(rule.as_str(), field, vec![col("__anchor")]).alias("__material"),
+    ]);
+    births.select(cols)
+}
+
+fn birth_units(births: LazyFrame) -> LazyFrame {
+    births.select([col("village")])
+}
+
+fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksError> {
+    let cfg = ctx.cfg;
+    let key = |s: &str| col(key_column(s));
+    let born_by = |grace: i32| col("__date").lt_eq(lit(ctx.as_of - grace));
+    let birth_date = || kv("birth_date", date_text(col("__date")));
+    // A coverage rule: `units` are the births checked, those without `missing` fire.
+    let coverage = |units: Expr, missing: &str, vals: Expr| -> Found {
+        let units = b.lazy().filter(units);
+        let rows = units.clone().filter(key(missing).is_null());
+        Some((birth_rows(rule, rows, None, vals, &[]), birth_units(units)))
+    };
+    Ok(match rule {
+        RuleId::DeliveryWithoutCertificate => {
+            if !ctx.has_sources(&[DELIVERY, CERTIFICATE]) {
+                return Ok(None);
+            }
+            let live = col("__d_outcome")
+                .neq(lit("stillbirth"))
+                .fill_null(lit(true));
+            coverage(
+                key(DELIVERY)
+                    .is_not_null()
+                    .and(live)
+                    .and(born_by(cfg.delivery_without_certificate.grace_days)),
+                CERTIFICATE,
+                values(vec![birth_date()]),
+            )
+        }
+        RuleId::CertificateWithoutDelivery => {
+            if !ctx.has_sources(&[DELIVERY, CERTIFICATE]) {
+                return Ok(None);
+            }
+            coverage(
+                key(CERTIFICATE).is_not_null().and(
+                    col("__c_place")
+                        .eq(lit("medical_institution"))
+                        .fill_null(lit(false)),
+                ),
+                DELIVERY,
+                values(vec![kv("birth_place_type", col("__c_place"))]),
+            )
+        }
+        RuleId::BirthWithoutHouseholdRegistration => {
+            if !ctx.has_sources(&[HOUSEHOLD]) {
+                return Ok(None);
+            }
+            coverage(
+                col("floating")
+                    .not()
+                    .and(born_by(cfg.birth_without_household_registration.grace_days)),
+                HOUSEHOLD,
+                values(vec![birth_date()]),
+            )
+        }
+        RuleId::HouseholdBirthWithoutCertificate => {
+            if !ctx.has_sources(&[HOUSEHOLD, CERTIFICATE]) {
+                return Ok(None);
+            }
+            let date = coalesce(&[col("__h_date"), col("__date")]);
+            coverage(
+                key(HOUSEHOLD)
+                    .is_not_null()
+                    .and(col("__h_reason_birth").fill_null(lit(false)))
+                    .and(date.clone().gt_eq(lit(ctx.period.0)))
+                    .and(date.lt_eq(lit(ctx.period.1))),
+                CERTIFICATE,
+                values(vec![kv("registration_reason", lit("birth"))]),
+            )
+        }
+        RuleId::BirthWithoutRegistrationService => {
+            let Some(reg) = ctx.source(REGISTRATION) else {
+                return Ok(None);
+            };
+            let s = &cfg.birth_without_registration_service;
+            let registered = dated_match(
+                b.lazy().select([
+                    col("birth_id").alias("__lk"),
+                    col("__mother").alias("__lm"),
+                    col("__date").alias("__ld"),
+                ]),
+                reg.lazy().select([
+                    reg.valid_id("woman_id").alias("__rm"),
+                    reg.days("registration_date").alias("__rd"),
+                ]),
+                s.days_before,
+                s.days_after,
+            );
+            let units = b.lazy();
+            let rows = units
+                .clone()
+                .anti_join(registered, col("birth_id"), col("__lk"));
+            Some((
+                birth_rows(rule, rows, None, values(vec![birth_date()]), &[]),
+                birth_units(units),
+            ))
+        }
+        RuleId::BirthWithoutHepb1 => {
+            if !ctx.has_sources(&[VACCINATION]) {
+                return Ok(None);
+            }
+            let units = b.lazy().filter(born_by(cfg.birth_without_hepb1.grace_days));
+            let rows = units.clone().filter(col("__hepb1").is_null());
+            Some((
+                birth_rows(rule, rows, None, values(vec![birth_date()]), &[]),
+                birth_units(units),
+            ))
+        }
+        RuleId::LateHepb1 => {
+            if !ctx.has_sources(&[VACCINATION]) {
+                return Ok(None);
+            }
+            let units = b.lazy().filter(
+                col("__hepb1")
+                    .is_not_null()
+                    .and(col("__date").is_not_null()),
+            );
+            let rows = units
+                .clone()
+                .filter((col("__hepb1") - col("__date")).gt(lit(cfg.late_hepb1.max_days)));
+            let vals = values(vec![
+                birth_date(),
+                kv("hepb1_date", date_text(col("__hepb1"))),
+            ]);
+            Some((
+                birth_rows(rule, rows, Some("vaccination_date"), vals, &[]),
+                birth_units(units),
+            ))
+        }
+        RuleId::LateHouseholdRegistration => {
+            if !ctx.has_sources(&[HOUSEHOLD]) {
+                return Ok(None);
+            }
+            let units = b.lazy().filter(
+                key(HOUSEHOLD)
+                    .is_not_null()
+                    .and(col("__h_reg").is_not_null())
+                    .and(col("__date").is_not_null()),
+            );
+            let rows = units.clone().filter(
+                (col("__h_reg") - col("__date")).gt(lit(cfg.late_household_registration.max_days)),
+            );
+            let vals = values(vec![
+                birth_date(),
+                kv("registration_date", date_text(col("__h_reg"))),
+            ]);
+            Some((
+                birth_rows(rule, rows, Some("registration_date"), vals, &[]),
+                birth_units(units),
+            ))
+        }
+        RuleId::SexMismatch => {
+            // Only male and female disagree; `0` and `9` are listed but agree with all.
+            let known = |p: &str| {
+                let c = col(format!("__{p}_sex"));
+                when(c.clone().eq(lit(1i32)).or(c.clone().eq(lit(2i32))))
+                    .then(c)
+                    .otherwise(null(DataType::Int32))
+            };
+            let known: Vec<Expr> = ["d", "c", "h", "v"].iter().map(|p| known(p)).collect();
+            mismatch(rule, b, "sex", "__{}_sex", known, |exprs| {
+                let mx = max_horizontal(exprs.clone())?;
+                let mn = min_horizontal(exprs)?;
+                Ok(mx.neq(mn))
+            })?
+        }
+        RuleId::BirthDateMismatch => {
+            let dates: Vec<Expr> = ["d", "c", "h", "v"]
+                .iter()
+                .map(|p| col(format!("__{p}_date")))
+                .collect();
+            let tolerance = cfg.birth_date_mismatch.tolerance_days;
+            mismatch(rule, b, "birth_date", "__{}_date", dates, |exprs| {
+                let mx = max_horizontal(exprs.clone())?;
+                let mn = min_horizontal(exprs)?;
+                Ok((mx - mn).gt(lit(tolerance)))
+            })?
+        }
+        RuleId::MotherIdMismatch => {
+            let ids: Vec<Expr> = ["d", "c", "h", "v"]
+                .iter()
+                .map(|p| col(format!("__{p}_mother")))
+                .collect();
+            mismatch(rule, b, "mother_id", "__{}_mother", ids, |exprs| {
+                let mut any = lit(false);
+                for i in 0..exprs.len() {
+                    for j in i + 1..exprs.len() {
+                        let differ = exprs[i].clone().neq(exprs[j].clone()).fill_null(lit(false));
+                        any = any.or(differ);
+                    }
+                }
+                Ok(any)
+            })?
+        }
+        RuleId::IdNumberConflict => Some(id_number_conflict(ctx, b)?),
+        RuleId::ChildOrderMismatch => child_order_mismatch(ctx, b)?,
+        RuleId::OutOfPolicyBirth => {
+            let raw = ctx
+                .births_raw
+                .as_ref()
+                .expect("births_raw is set with births");
+            if !raw.has("policy_category") {
+                return Err(ChecksError::MissingColumn {
+                    table: "births".to_owned(),
+                    column: "policy_category".to_owned(),
+                    hint: "\nhint: disable `out_of_policy_birth` or pass the births of `poprecon_link::link`",
+                });
+            }
+            let known = if raw.has("birth_order") {
+                col("birth_order").is_not_null()
+            } else {
+                col("policy_category")
+                    .neq(lit("undetermined"))
+                    .fill_null(lit(false))
+            };
+            let units = b.lazy().filter(known);
+            let rows = units.clone().filter(
+                col("policy_category")
+                    .eq(lit("second_outside"))
+                    .or(col("policy_category").eq(lit("higher_outside")))
+                    .fill_null(lit(false)),
+            );
+            let vals = values(vec![
+                kv("birth_order", col("birth_order")),
+                kv("policy_limit", col("policy_limit")),
+                kv("policy_category", col("policy_category")),
+            ]);
+            Some((
+                birth_rows(rule, rows, Some("birth_order"), vals, &[]),
+                birth_units(units),
+            ))
+        }
+        RuleId::AmbiguousLink => ambiguous_link(ctx, b)?,
+        RuleId::LatePrenatalBooking
+        | RuleId::RegistrationWithoutMarriage
+        | RuleId::MaternityClaimWithoutDelivery
+        | RuleId::StudentWithoutHouseholdRegistration
+        | RuleId::DuplicateRecord
+        | RuleId::InvalidValue
+        | RuleId::DeliveryWithoutPrenatalBooking => unreachable!("record-level rules run apart"),
+    })
+}
+
+/// A mismatch rule over the four birth-level sources: `compared` holds each source's value
+/// (null where it has none or it does not count); births with two values or more are
+/// checked, and `differ` says whether they disagree. `values` lists every source's value,
+/// read from the columns named by `pattern` (`{}` = the source's prefix).
+fn mismatch(
+    rule: RuleId,
+    b: &Table,
+    field: &str,
+    pattern: &str,
+    compared: Vec<Expr>,
+    differ: impl FnOnce(Vec<Expr>) -> PolarsResult<Expr>,
+) -> Result<Found, ChecksError> {
+    let err = ChecksError::frame("births");
+    let present: Vec<Expr> = compared
+        .iter()
+        .map(|e| e.clone().is_not_null().cast(DataType::Int32))
+        .collect();
+    let count = sum_horizontal(present, true).map_err(&err)?;
+    let differ = differ(compared).map_err(&err)?;
+    let units = b.lazy().filter(count.gt_eq(lit(2i32)));
+    let rows = units.clone().filter(differ);
+    let is_date = field == "birth_date";
+    let parts = BIRTH_SOURCES
+        .iter()
+        .zip(["d", "c", "h", "v"])
+        .map(|(s, p)| {
+            let c = col(pattern.replace("{}", p));
+            kv(s, if is_date { date_text(c) } else { c })
+        })
+        .collect();
+    Ok(Some((
+        birth_rows(rule, rows, Some(field), values(parts), &[]),
+        birth_units(units),
+    )))
+}
+
+/// Left rows (`__lk`, mother `__lm`, date `__ld`) that have a right row of the same mother
+/// (`__rm`) dated (`__rd`) within [`__ld` − `before`, `__ld` + `after`]: their `__lk`, once.
+pub(crate) fn dated_match(left: LazyFrame, right: LazyFrame, before: i32, after: i32) -> LazyFrame {
+    left.filter(col("__lm").is_not_null())
+        .inner_join(
+            right.filter(col("__rm").is_not_null()),
+            col("__lm"),
+            col("__rm"),
+        )
+        .filter(
+            col("__rd")
+                .gt_eq(col("__ld") - lit(before))
+                .and(col("__rd").lt_eq(col("__ld") + lit(after))),
+        )
+        .select([col("__lk")])
+        .unique(None, UniqueKeepStrategy::Any)
+}
+
+/// `id_number_conflict` (domain.md §8.6) over the records of the births: the child's ID on
+/// the household and vaccination records against the birth date and sex they record, and
+/// every mother's ID of the births' records (delivery, certificate, household, vaccination,
+/// prenatal booking, birth registration) against male sex. One row per record and ID field.
+fn id_number_conflict(ctx: &Ctx<'_>, b: &Table) -> Result<(LazyFrame, LazyFrame), ChecksError> {
+    let rule = RuleId::IdNumberConflict;
+    let encoded_date = |id: Expr| {
+        concat_str(
+            [
+                id.clone().str().slice(lit(6), lit(4)),
+                id.clone().str().slice(lit(10), lit(2)),
+                id.str().slice(lit(12), lit(2)),
+            ],
+            "-",
+            false,
+        )
+    };
+    let encoded_sex = |id: Expr| {
+        let digit = id.str().slice(lit(16), lit(1)).cast(DataType::Int32);
+        when((digit % lit(2i32)).eq(lit(1i32)))
+            .then(lit(1i32))
+            .otherwise(lit(2i32))
+    };
+    // (source, ID field, ID column, date column, sex column) over one row per record.
+    struct Check {
+        source: &'static str,
+        field: &'static str,
+        frame: LazyFrame,
+        child: bool,
+    }
+    let mut checks: Vec<Check> = Vec::new();
+    let births = |source: &str, id: &str, date: &str, sex: &str| {
+        b.lazy()
+            .filter(col(key_column(source)).is_not_null())
+            .select([
+                col(key_column(source)).alias("__key"),
+                col("birth_id").alias("__birth"),
+                col("village").alias("__village"),
+                col(id).alias("__id"),
+                col(date).alias("__rdate"),
+                col(sex).alias("__rsex"),
+            ])
+    };
+    if ctx.has_sources(&[HOUSEHOLD]) {
+        checks.push(Check {
+            source: HOUSEHOLD,
+            field: "person_id",
+            frame: births(HOUSEHOLD, "__h_pid", "__h_date", "__h_sex"),
+            child: true,
+        });
+        checks.push(Check {
+            source: HOUSEHOLD,
+            field: "mother_id",
+            frame: births(HOUSEHOLD, "__h_mother", "__h_date", "__h_sex"),
+            child: false,
+        });
+    }
+    if ctx.has_sources(&[VACCINATION]) {
+        checks.push(Check {
+            source: VACCINATION,
+            field: "child_id",
+            frame: births(VACCINATION, "__v_child", "__v_date", "__v_sex"),
+            child: true,
+        });
+        checks.push(Check {
+            source: VACCINATION,
+            field: "mother_id",
+            frame: births(VACCINATION, "__v_mother", "__v_date", "__v_sex"),
+            child: false,
+        });
+    }
+    if ctx.has_sources(&[DELIVERY]) {
+        checks.push(Check {
+            source: DELIVERY,
+            field: "mother_id",
+            frame: births(DELIVERY, "__d_mother", "__d_date", "__d_sex"),
+            child: false,
+        });
+    }
+    if ctx.has_sources(&[CERTIFICATE]) {
+        checks.push(Check {
+            source: CERTIFICATE,
+            field: "mother_id",
+            frame: births(CERTIFICATE, "__c_mother", "__c_date", "__c_sex"),
+            child: false,
+        });
+    }
+    for (source, field) in [(PRENATAL, "mother_id"), (REGISTRATION, "woman_id")] {
+        let Some(t) = ctx.source(source) else {
+            continue;
+        };
+        if !b.has(&key_column(source)) {
+            continue;
+        }
+        // Mother-level records: one per key, in the village of (the first of) its births.
+        let of_births = b
+            .lazy()
+            .filter(col(key_column(source)).is_not_null())
+            .group_by([col(key_column(source)).alias("__key")])
+            .agg([
+                col("birth_id").min().alias("__birth"),
+                col("village").min().alias("__village"),
+            ]);
+        let ids = t
+            .lazy()
+            .sort(["__key", "__row"], SortMultipleOptions::default())
+            .group_by([col("__key").alias("__ik")])
+            .agg([t.valid_id(field).first().alias("__id")]);
+        checks.push(Check {
+            source,
+            field,
+            frame: of_births
+                .inner_join(ids, col("__key"), col("__ik"))
+                .with_columns([
+                    null(DataType::Int32).alias("__rdate"),
+                    null(DataType::Int32).alias("__rsex"),
+                ]),
+            child: false,
+        });
+    }
+    let mut rows = Vec::new();
+    let mut units = Vec::new();
+    for c in checks {
+        let id = col("__id");
+        let (conflict, vals, checked) = if c.child {
+            let recorded = date_text(col("__rdate"));
+            let date_conflict = encoded_date(id.clone())
+                .neq(recorded.clone())
+                .fill_null(lit(false));
+            let sex_known = col("__rsex").eq(lit(1i32)).or(col("__rsex").eq(lit(2i32)));
+            let sex_conflict = sex_known
+                .clone()
+                .and(encoded_sex(id.clone()).neq(col("__rsex")))
+                .fill_null(lit(false));
+            let vals = values(vec![
+                when(date_conflict.clone())
+                    .then(kv("encoded_birth_date", encoded_date(id.clone())))
+                    .otherwise(null(DataType::String)),
+                when(date_conflict.clone())
+                    .then(kv("birth_date", recorded))
+                    .otherwise(null(DataType::String)),
+                when(sex_conflict.clone())
+                    .then(kv("encoded_sex", encoded_sex(id.clone())))
+                    .otherwise(null(DataType::String)),
+                when(sex_conflict.clone())
+                    .then(kv("sex", col("__rsex")))
+                    .otherwise(null(DataType::String)),
+            ]);
+            let checked = id.clone().is_not_null().and(
+                col("__rdate")
+                    .is_not_null()
+                    .or(sex_known.fill_null(lit(false))),
+            );
+            (date_conflict.or(sex_conflict), vals, checked)
+        } else {
+            let male = encoded_sex(id.clone()).eq(lit(1i32)).fill_null(lit(false));
+            (
+                male,
+                values(vec![kv("encoded_sex", lit(1i32))]),
+                id.clone().is_not_null(),
+            )
+        };
+        let checked_rows = c
+            .frame
+            .filter(checked)
+            .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First);
+        units.push(
+            checked_rows
+                .clone()
+                .select([col("__village").alias("village")]),
+        );
+        rows.push(
+            checked_rows.filter(conflict).select([
+                col("__village").alias("village"),
+                col("__birth").alias("birth_id"),
+                col("__key").alias(key_column(c.source)),
+                lit(c.field).alias("field"),
+                vals.alias("values"),
+                material(
+                    rule.as_str(),
+                    Some(c.field),
+                    vec![kv(c.source, col("__key"))],
+                )
+                .alias("__material"),
+            ]),
+        );
+    }
+    Ok((concat_all(rows)?, concat_all(units)?))
+}
+
+/// Vertical concatenation of frames with different columns (missing ones are nulls).
+pub(crate) fn concat_all(frames: Vec<LazyFrame>) -> Result<LazyFrame, ChecksError> {
+    if frames.is_empty() {
+        // Typed and with a column, so that literals added later have no row to fill.
+        let empty = DataFrame::new(
+            0,
+            vec![Column::new_empty("village".into(), &DataType::String)],
+        )
+        .map_err(ChecksError::frame("discrepancies"))?;
+        return Ok(empty.lazy());
+    }
+    concat_lf_diagonal(
+        frames,
+        UnionArgs {
+            to_supertypes: true,
+            ..UnionArgs::default()
+        },
+    )
+    .map_err(ChecksError::frame("discrepancies"))
+}
+
+/// `child_order_mismatch` (domain.md §8.14): each birth registration of the births against
+/// the computed order of the pregnancy's first child (the earliest-born births of the
+/// registration, the lowest order among them).
+fn child_order_mismatch(ctx: &Ctx<'_>, b: &Table) -> Result<Found, ChecksError> {
+    let rule = RuleId::ChildOrderMismatch;
+    let Some(reg) = ctx.source(REGISTRATION) else {
+        return Ok(None);
+    };
+    let raw = ctx
+        .births_raw
+        .as_ref()
+        .expect("births_raw is set with births");
+    for column in ["birth_order", "birth_registration_key"] {
+        if !raw.has(column) {
+            return Err(ChecksError::MissingColumn {
+                table: "births".to_owned(),
+                column: column.to_owned(),
+                hint: "\nhint: disable `child_order_mismatch` or pass the births of `poprecon_link::link`",
+            });
+        }
+    }
+    let reg_key = col(key_column(REGISTRATION));
+    let first = col("__date").eq(col("__date").min());
+    let pregnancies = b
+        .lazy()
+        .filter(reg_key.clone().is_not_null())
+        .group_by([reg_key.alias("__key")])
+        .agg([
+            col("birth_order")
+                .filter(first.clone())
+                .min()
+                .alias("__computed"),
+            col("birth_order")
+                .filter(first.clone())
+                .null_count()
+                .alias("__undetermined"),
+            col("birth_id").filter(first.clone()).min().alias("__birth"),
+            col("village").filter(first).min().alias("__village"),
+        ]);
+    let declared = reg
+        .lazy()
+        .sort(["__key", "__row"], SortMultipleOptions::default())
+        .group_by([col("__key").alias("__rk")])
+        .agg([reg.int("child_order").first().alias("__declared")]);
+    let units = pregnancies
+        .inner_join(declared, col("__key"), col("__rk"))
+        .filter(
+            col("__declared")
+                .is_not_null()
+                .and(col("__computed").is_not_null())
+                .and(col("__undetermined").eq(lit(0))),
+        );
+    let rows = units
+        .clone()
+        .filter(col("__declared").neq(col("__computed")))
+        .select([
+            col("__village").alias("village"),
+            col("__birth").alias("birth_id"),
+            col("__key").alias(key_column(REGISTRATION)),
+            lit("child_order").alias("field"),
+            values(vec![
+                kv("declared", col("__declared")),
+                kv("computed", col("__computed")),
+            ])
+            .alias("values"),
+            material(
+                rule.as_str(),
+                Some("child_order"),
+                vec![kv(REGISTRATION, col("__key"))],
+            )
+            .alias("__material"),
+        ]);
+    Ok(Some((
+        rows,
+        units.select([col("__village").alias("village")]),
+    )))
+}
+
+/// `ambiguous_link`: each record of linkage's `ambiguous` table that matched several
+/// candidates equally well (`kind` = `tie`), with the candidates side by side.
+fn ambiguous_link(ctx: &Ctx<'_>, b: &Table) -> Result<Found, ChecksError> {
+    let rule = RuleId::AmbiguousLink;
+    let Some(amb) = ctx.input.ambiguous else {
+        return Ok(None);
+    };
+    for column in [
+        "contested_source",
+        "contested_key",
+        "kind",
+        "candidate_source",
+        "candidate_key",
+    ] {
+        if amb.column(column).is_err() {
+            return Err(ChecksError::MissingColumn {
+                table: "ambiguous".to_owned(),
+                column: column.to_owned(),
+                hint: "\nhint: pass the `ambiguous` table of `poprecon_link::link`",
+            });
+        }
+    }
+    let amb = Table {
+        name: "ambiguous".to_owned(),
+        df: amb.clone(),
+    };
+    let candidate = concat_str(
+        [
+            col("candidate_source").cast(DataType::String),
+            lit("="),
+            col("candidate_key").cast(DataType::String),
+        ],
+        "",
+        false,
+    );
+    let contested = amb
+        .lazy()
+        .filter(col("kind").cast(DataType::String).eq(lit("tie")))
+        .group_by([
+            col("contested_source")
+                .cast(DataType::String)
+                .alias("__src"),
+            col("contested_key").cast(DataType::String).alias("__key"),
+        ])
+        .agg([
+            amb.text("contested_birth_id").min().alias("__birth"),
+            candidate
+                .sort(SortOptions::default())
+                .str()
+                .join(";", true)
+                .alias("__candidates"),
+        ]);
+    let villages = b
+        .lazy()
+        .select([col("birth_id").alias("__vb"), col("village").alias("__bv")]);
+    let rows = contested.left_join(villages, col("__birth"), col("__vb"));
+    let mut cols = vec![
+        col("__bv").alias("village"),
+        col("__birth").alias("birth_id"),
+    ];
+    for s in crate::SOURCES {
+        cols.push(
+            when(col("__src").eq(lit(s)))
+                .then(col("__key"))
+                .otherwise(null(DataType::String))
+                .alias(key_column(s)),
+        );
+    }
+    cols.extend([
+        null(DataType::String).alias("field"),
+        col("__candidates").alias("values"),
+        material(
+            rule.as_str(),
+            None,
+            vec![concat_str(
+                [col("__src"), lit("="), col("__key")],
+                "",
+                false,
+            )],
+        )
+        .alias("__material"),
+    ]);
+    Ok(Some((rows.select(cols), birth_units(b.lazy()))))
+}
+
+/// A local rule: its SQL over `births` (as linkage gave it); each row is a discrepancy of
+/// the birth in its `birth_id`, the other columns are its values.
+fn local_rule(ctx: &Ctx<'_>, rule: &crate::LocalRule) -> Result<Found, ChecksError> {
+    let (Some(raw), Some(b)) = (&ctx.births_raw, &ctx.births) else {
+        return Ok(None);
+    };
+    let err = |message: String| ChecksError::LocalRule {
+        id: rule.id.clone(),
+        message,
+    };
+    let mut sql = polars::sql::SQLContext::new();
+    sql.register("births", raw.lazy());
+    let mut found = sql
+        .execute(&rule.sql)
+        .map_err(|e| err(first_line(&e.to_string())))?;
+    let schema = found
+        .collect_schema()
+        .map_err(|e| err(first_line(&e.to_string())))?;
+    if !schema.contains("birth_id") {
+        return Err(err(
+            "the query returns no `birth_id` column\nhint: write `SELECT birth_id, … FROM births WHERE …`".to_owned(),
+        ));
+    }
+    let shown: Vec<Expr> = schema
+        .iter_names()
+        .filter(|n| n.as_str() != "birth_id")
+        .map(|n| kv(n.as_str(), col(n.clone())))
+        .collect();
+    let found = found
+        .select([
+            col("birth_id").cast(DataType::String).alias("__lb"),
+            values(shown).alias("__values"),
+        ])
+        .unique_stable(Some(cols(["__lb"])), UniqueKeepStrategy::First);
+    let rows = b.lazy().inner_join(found, col("birth_id"), col("__lb"));
+    let field = rule.field.as_deref();
+    let mut cols_out = vec![col("village"), col("birth_id")];
+    cols_out.extend(BIRTH_SOURCES.iter().map(|s| col(key_column(s))));
+    cols_out.extend([
+        field_lit(field).alias("field"),
+        col("__values").alias("values"),
+        material(&rule.id, field, vec![col("__anchor")]).alias("__material"),
+    ]);
+    Ok(Some((rows.select(cols_out), birth_units(b.lazy()))))
+}
+
+/// The first line of a message (SQL errors name the query's columns, not data values).
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
+}

@@ -1,0 +1,421 @@
+//! The rules against the synthetic city's truth: the generator records what it injected
+//! (sex, birth-date and mother-ID conflicts, wrong declared orders, duplicated deliveries)
+//! and every invalid value it wrote, so these rules' discrepancies are known. The extracts
+//! go through ingest; the births are the truth's (the true linkage), so that what is
+//! measured is the rules, not linkage.
+//!
+//! The village scale runs with every test (mess rates ×10, so that each kind of mess occurs);
+//! set `POPRECON_SLOW=1` to also print the figures at county scale.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use polars::prelude::*;
+use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
+use poprecon_synth::{MessRates, Scale, SynthConfig};
+
+use crate::*;
+
+/// Precision and recall of each measured rule.
+#[derive(Debug, Default)]
+struct Score {
+    found: usize,
+    expected: usize,
+    hits: usize,
+}
+
+impl Score {
+    fn precision(&self) -> f64 {
+        if self.found == 0 { 1.0 } else { self.hits as f64 / self.found as f64 }
+    }
+    fn recall(&self) -> f64 {
+        if self.expected == 0 { 1.0 } else { self.hits as f64 / self.expected as f64 }
+    }
+}
+
+fn sources() -> [&'static dyn Source; 9] {
+    [
+        &poprecon_birth_registration::BirthRegistration,
+        &poprecon_prenatal_care::PrenatalCare,
+        &poprecon_hospital_delivery::HospitalDelivery,
+        &poprecon_birth_certificate::BirthCertificate,
+        &poprecon_vaccination::Vaccination,
+        &poprecon_registries::Household,
+        &poprecon_registries::School,
+        &poprecon_registries::Marriage,
+        &poprecon_registries::SocialSecurity,
+    ]
+}
+
+/// The resident-ID fields of each source (domain.md §2).
+fn id_fields(source: &str) -> &'static [&'static str] {
+    match source {
+        "birth_registration" => &["woman_id", "man_id"],
+        "prenatal_care" | "hospital_delivery" => &["mother_id"],
+        "birth_certificate" => &["mother_id", "father_id"],
+        "vaccination" => &["child_id", "mother_id"],
+        "household" => &["person_id", "mother_id", "father_id"],
+        "school" | "social_security" => &["person_id"],
+        "marriage" => &["man_id", "woman_id"],
+        _ => &[],
+    }
+}
+
+fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+    match df.column(name) {
+        Ok(c) => c
+            .cast(&DataType::String)
+            .expect("text")
+            .str()
+            .expect("text")
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect(),
+        Err(_) => vec![None; df.height()],
+    }
+}
+
+fn read_parquet(path: &Path) -> DataFrame {
+    let file = std::fs::File::open(path).expect("truth file");
+    ParquetReader::new(file).finish().expect("parquet")
+}
+
+/// A record key as the pipeline writes it: ID keys normalised as ingest does.
+fn key_of(source: &str, raw: &str) -> String {
+    if matches!(source, "household" | "social_security") {
+        poprecon_model::normalize_id(raw).into_owned()
+    } else {
+        raw.to_owned()
+    }
+}
+
+struct Generated {
+    tables: BTreeMap<&'static str, DataFrame>,
+    births: DataFrame,
+    villages: Vec<String>,
+    truth: std::path::PathBuf,
+    cfg: SynthConfig,
+}
+
+fn generate(scale: Scale, seed: u64, mess: f64, dir: &Path) -> Generated {
+    let mut cfg = SynthConfig::new(scale, seed);
+    cfg.mess = MessRates::default().scaled(mess);
+    let out = dir.join("synth");
+    poprecon_synth::generate(&cfg, &out, &|_| {}).expect("synthetic data");
+    let mut villages = Vec::new();
+    let mut reader = csv::Reader::from_path(out.join("divisions").join("villages.csv"))
+        .expect("division table");
+    for r in reader.records() {
+        villages.push(r.expect("a division row")[0].to_owned());
+    }
+    let known: HashSet<String> = villages.iter().cloned().collect();
+    let columns = BTreeMap::new();
+    let mut tables = BTreeMap::new();
+    for source in sources() {
+        let mut files: Vec<_> = std::fs::read_dir(out.join("extracts"))
+            .expect("extracts")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_stem().and_then(|s| s.to_str()) == Some(source.id()))
+            .collect();
+        files.sort();
+        let files: Vec<InputFile> = files
+            .into_iter()
+            .map(|p| {
+                let format = Format::from_path(&p).expect("a known format");
+                InputFile::new(p, format)
+            })
+            .collect();
+        let output = poprecon_ingest::ingest(&IngestConfig {
+            source,
+            files: &files,
+            columns: &columns,
+            known_villages: Some(&known),
+            allow_empty: true,
+            progress: None,
+        })
+        .expect("ingest");
+        tables.insert(source.id(), output.records);
+    }
+    // The true linkage as births: the floating flag and, for non-floating mothers only, the
+    // birth order (domain.md §8.9: undetermined for floating mothers).
+    let truth = out.join("truth");
+    let births = read_parquet(&truth.join("births.parquet"))
+        .lazy()
+        .with_columns([
+            col("mother_floating").alias("floating"),
+            when(col("mother_floating"))
+                .then(lit(NULL).cast(DataType::Int32))
+                .otherwise(col("birth_order"))
+                .alias("birth_order"),
+        ])
+        .collect()
+        .expect("births");
+    Generated {
+        tables,
+        births,
+        villages,
+        truth,
+        cfg,
+    }
+}
+
+/// What the truth says each measured rule must report, as comparable strings.
+fn expected(g: &Generated) -> BTreeMap<&'static str, BTreeSet<String>> {
+    let mut out: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    // invalid_value: every invalid ID, unknown or malformed village, impossible optional date.
+    let invalid = read_parquet(&g.truth.join("invalid_values.parquet"));
+    let (src, key, field, reason) = (
+        strs(&invalid, "source"),
+        strs(&invalid, "record_key"),
+        strs(&invalid, "field"),
+        strs(&invalid, "reason"),
+    );
+    for i in 0..invalid.height() {
+        let (Some(s), Some(k), Some(f), Some(r)) = (&src[i], &key[i], &field[i], &reason[i])
+        else {
+            continue;
+        };
+        let reportable = id_fields(s).contains(&f.as_str())
+            || matches!(r.as_str(), "unknown_village" | "invalid_village" | "impossible_date");
+        if reportable {
+            out.entry("invalid_value")
+                .or_default()
+                .insert(format!("{s}|{}|{f}", key_of(s, k)));
+        }
+    }
+    // Births: which record of each source belongs to which birth.
+    let births = &g.births;
+    let bid = strs(births, "birth_id");
+    let bkeys: HashMap<&str, Vec<Option<String>>> = [
+        "hospital_delivery",
+        "birth_certificate",
+        "household",
+        "vaccination",
+        "birth_registration",
+    ]
+    .into_iter()
+    .map(|s| (s, strs(births, &format!("{s}_key"))))
+    .collect();
+    let floating: Vec<Option<bool>> = births
+        .column("floating")
+        .expect("floating")
+        .bool()
+        .expect("bool")
+        .iter()
+        .collect();
+    let row_of: HashMap<&str, usize> = bid
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| b.as_deref().map(|b| (b, i)))
+        .collect();
+    // Valid mother IDs by source and key (first row of a key).
+    let mut mother_of: HashMap<(&str, String), Option<String>> = HashMap::new();
+    for s in ["hospital_delivery", "birth_certificate", "household", "vaccination"] {
+        let t = &g.tables[s];
+        let key_col = match s {
+            "birth_certificate" => "certificate_no",
+            "household" => "person_id_input",
+            "vaccination" => "child_code",
+            _ => "record_id",
+        };
+        let keys = strs(t, key_col);
+        let mothers = strs(t, "mother_id");
+        for (k, m) in keys.into_iter().zip(mothers) {
+            if let Some(k) = k {
+                mother_of.entry((s, k)).or_insert(m);
+            }
+        }
+    }
+    let birth_level = ["hospital_delivery", "birth_certificate", "household", "vaccination"];
+    let inj = read_parquet(&g.truth.join("injections.parquet"));
+    let (isrc, ikey, kind, ibirth) = (
+        strs(&inj, "source"),
+        strs(&inj, "record_key"),
+        strs(&inj, "kind"),
+        strs(&inj, "birth_id"),
+    );
+    for i in 0..inj.height() {
+        let (Some(s), Some(k), Some(kind)) = (&isrc[i], &ikey[i], &kind[i]) else {
+            continue;
+        };
+        let k = key_of(s, k);
+        match kind.as_str() {
+            "duplicate_delivery" => {
+                out.entry("duplicate_record")
+                    .or_default()
+                    .insert(format!("{s}|{k}"));
+            }
+            "sex_conflict" | "birth_date_conflict" | "wrong_mother_id" => {
+                let Some(b) = &ibirth[i] else { continue };
+                let Some(&row) = row_of.get(b.as_str()) else { continue };
+                // The twisted record must be the birth's, and another record of the birth
+                // must carry a value to disagree with.
+                if bkeys[s.as_str()][row].as_deref() != Some(k.as_str()) {
+                    continue;
+                }
+                let others = birth_level.iter().filter(|o| **o != s.as_str()).filter(|o| {
+                    let Some(ok) = bkeys[**o][row].clone() else { return false };
+                    kind != "wrong_mother_id"
+                        || mother_of.get(&(**o, ok)).is_some_and(Option::is_some)
+                });
+                let twisted_valid = kind != "wrong_mother_id"
+                    || mother_of.get(&(s.as_str(), k.clone())).is_some_and(Option::is_some);
+                if others.count() > 0 && twisted_valid {
+                    let rule = match kind.as_str() {
+                        "sex_conflict" => "sex_mismatch",
+                        "birth_date_conflict" => "birth_date_mismatch",
+                        _ => "mother_id_mismatch",
+                    };
+                    out.entry(rule).or_default().insert(b.clone());
+                }
+            }
+            "wrong_child_order" => {
+                let linked = (0..births.height()).any(|row| {
+                    bkeys["birth_registration"][row].as_deref() == Some(k.as_str())
+                        && floating[row] == Some(false)
+                });
+                if linked {
+                    out.entry("child_order_mismatch")
+                        .or_default()
+                        .insert(format!("birth_registration|{k}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What the checks found for the measured rules, in the same form.
+fn found(c: &Checked) -> BTreeMap<&'static str, BTreeSet<String>> {
+    let d = &c.discrepancies;
+    let rule = strs(d, "rule_id");
+    let field = strs(d, "field");
+    let bid = strs(d, "birth_id");
+    let keys: Vec<(&str, Vec<Option<String>>)> = SOURCES
+        .iter()
+        .map(|s| (*s, strs(d, &format!("{s}_key"))))
+        .collect();
+    let record = |i: usize| {
+        keys.iter()
+            .find_map(|(s, k)| k[i].as_ref().map(|k| format!("{s}|{k}")))
+            .unwrap_or_default()
+    };
+    let mut out: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for i in 0..d.height() {
+        let (name, item) = match rule[i].as_deref() {
+            Some("invalid_value") => (
+                "invalid_value",
+                format!("{}|{}", record(i), field[i].clone().unwrap_or_default()),
+            ),
+            Some("duplicate_record") => ("duplicate_record", record(i)),
+            Some("child_order_mismatch") => ("child_order_mismatch", record(i)),
+            Some(r @ ("sex_mismatch" | "birth_date_mismatch" | "mother_id_mismatch")) => {
+                let name = match r {
+                    "sex_mismatch" => "sex_mismatch",
+                    "birth_date_mismatch" => "birth_date_mismatch",
+                    _ => "mother_id_mismatch",
+                };
+                (name, bid[i].clone().unwrap_or_default())
+            }
+            _ => continue,
+        };
+        out.entry(name).or_default().insert(item);
+    }
+    out
+}
+
+const MEASURED: [&str; 6] = [
+    "sex_mismatch",
+    "birth_date_mismatch",
+    "mother_id_mismatch",
+    "child_order_mismatch",
+    "duplicate_record",
+    "invalid_value",
+];
+
+fn measure(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
+    let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period)
+        .with_births(&g.births)
+        .with_villages(g.villages.clone());
+    for (s, df) in &g.tables {
+        input = input.with_source(s, df);
+    }
+    // The truth has no policy category (linkage computes it).
+    let cfg: ChecksConfig = toml::from_str("[out_of_policy_birth]\nenabled = false\n").unwrap();
+    let checked = run_checks(&input, &cfg).expect("checks");
+    let want = expected(g);
+    let got = found(&checked);
+    let empty = BTreeSet::new();
+    let scores = MEASURED
+        .iter()
+        .map(|r| {
+            let (w, f) = (want.get(r).unwrap_or(&empty), got.get(r).unwrap_or(&empty));
+            let score = Score {
+                found: f.len(),
+                expected: w.len(),
+                hits: f.intersection(w).count(),
+            };
+            (*r, score)
+        })
+        .collect();
+    (scores, checked)
+}
+
+fn table(scores: &BTreeMap<&'static str, Score>) -> String {
+    let mut s = String::from("rule | expected | found | precision | recall\n");
+    for (r, sc) in scores {
+        s.push_str(&format!(
+            "{r} | {} | {} | {:.4} | {:.4}\n",
+            sc.expected,
+            sc.found,
+            sc.precision(),
+            sc.recall()
+        ));
+    }
+    s
+}
+
+#[test]
+fn measured_rules_match_the_synthetic_truth_at_village_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generate(Scale::Village, 7, 10.0, dir.path());
+    let (scores, checked) = measure(&g);
+    let report = table(&scores);
+    for (r, sc) in &scores {
+        assert!(
+            sc.precision() >= 0.99 && sc.recall() >= 0.99,
+            "`{r}` below 0.99:\n{report}"
+        );
+    }
+    // Each kind of mess occurred, so the figures say something.
+    for r in ["duplicate_record", "invalid_value", "sex_mismatch", "child_order_mismatch"] {
+        assert!(scores[r].expected > 0, "no `{r}` in the truth:\n{report}");
+    }
+    // Every rule that can run on this data did; the output is well formed.
+    assert!(checked.discrepancies.height() > 0);
+    let ids = strs(&checked.discrepancies, "discrepancy_id");
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+}
+
+#[test]
+fn county_scale_figures() {
+    if std::env::var_os("POPRECON_SLOW").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let g = generate(Scale::County, 1, 1.0, dir.path());
+    let (scores, checked) = measure(&g);
+    eprintln!(
+        "county scale, default mess: {} discrepancies\n{}",
+        checked.discrepancies.height(),
+        table(&scores)
+    );
+    let rules = strs(&checked.discrepancies, "rule_id");
+    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rules.into_iter().flatten() {
+        *per_rule.entry(r).or_default() += 1;
+    }
+    eprintln!("discrepancies per rule: {per_rule:?}");
+}

@@ -1,0 +1,265 @@
+//! Exports of a run's tables for people: XLSX (Excel/WPS) or CSV, per audience.
+//!
+//! [`Audience`] decides what leaves the run folder: assessors get aggregates only, with
+//! small counts suppressed ([`suppress_small`]); analysts get person-level rows with every
+//! resident ID masked ([`mask_ids`]); the data team gets everything. Every text cell that a
+//! spreadsheet would read as a formula is neutralised ([`neutralize`]). [`write_table`]
+//! writes one table with Chinese (or English) headers.
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use polars::prelude::*;
+
+/// Who an export is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// 考核人员: aggregates only, small counts suppressed.
+    Assessor,
+    /// 分析人员: person-level rows with IDs masked.
+    Analyst,
+    /// 数据组: everything, in clear.
+    DataTeam,
+}
+
+impl std::str::FromStr for Audience {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "assessor" => Ok(Audience::Assessor),
+            "analyst" => Ok(Audience::Analyst),
+            "data-team" | "data_team" => Ok(Audience::DataTeam),
+            other => Err(format!(
+                "unknown audience `{other}` (use `assessor`, `analyst` or `data-team`)"
+            )),
+        }
+    }
+}
+
+/// File format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Xlsx,
+    Csv,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "xlsx" => Ok(ExportFormat::Xlsx),
+            "csv" => Ok(ExportFormat::Csv),
+            other => Err(format!("unknown format `{other}` (use `xlsx` or `csv`)")),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write `{}`: {message}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("table `{table}`: {message}")]
+    Table { table: String, message: String },
+}
+
+/// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, carriage return first) is
+/// prefixed with `'` so that it is shown as text.
+pub fn neutralize(s: &str) -> Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// Masks every run of 15 or 18 ID characters (digits, with `X` last) in a text:
+/// `340302201601010019` → `340302********0019`.
+pub fn mask_ids(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let is_digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut out: Option<String> = None;
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if is_digit(i) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let mut j = i;
+            while is_digit(j) {
+                j += 1;
+            }
+            if j - i == 17 && matches!(b.get(j), Some(b'X' | b'x')) {
+                j += 1;
+            }
+            let len = j - i;
+            let bounded = b.get(j).is_none_or(|c| !c.is_ascii_alphanumeric());
+            if (len == 18 || len == 15) && bounded {
+                let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+                o.push_str(&s[last..i]);
+                o.push_str(&s[i..i + 6]);
+                o.push_str(&"*".repeat(len - 10));
+                o.push_str(&s[j - 4..j]);
+                last = j;
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.push_str(&s[last..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// Replaces counts below `threshold` (but above 0) in the given columns with null and
+/// marks the row in a `suppressed` column; a rate computed from them is nulled too.
+pub fn suppress_small(
+    df: &DataFrame,
+    count_columns: &[&str],
+    rate_columns: &[&str],
+    threshold: i64,
+) -> PolarsResult<DataFrame> {
+    let mut small = lit(false);
+    for c in count_columns {
+        if df.schema().contains(c) {
+            let v = col(*c).cast(DataType::Int64);
+            small = small.or(v.clone().gt(lit(0)).and(v.lt(lit(threshold))));
+        }
+    }
+    let mut exprs = vec![small.clone().alias("suppressed")];
+    for c in count_columns.iter().chain(rate_columns) {
+        if df.schema().contains(c) {
+            exprs.push(
+                when(small.clone())
+                    .then(lit(NULL).cast(df.schema().get(c).cloned().unwrap_or(DataType::Null)))
+                    .otherwise(col(*c))
+                    .alias(*c),
+            );
+        }
+    }
+    df.clone().lazy().with_columns(exprs).collect()
+}
+
+/// Writes one table as an XLSX workbook (one sheet) or a UTF-8-with-BOM CSV (which Excel
+/// and WPS open with Chinese intact). `headers` maps column names to the labels people read;
+/// unknown columns keep their names. With `mask`, resident IDs in text cells are masked.
+pub fn write_table(
+    df: &DataFrame,
+    path: &Path,
+    format: ExportFormat,
+    sheet: &str,
+    headers: &dyn Fn(&str) -> Option<String>,
+    mask: bool,
+) -> Result<(), ExportError> {
+    let write_err = |message: String| ExportError::Write {
+        path: path.to_owned(),
+        message,
+    };
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| headers(c).unwrap_or_else(|| c.to_string()))
+        .collect();
+    let columns: Vec<Vec<Cell>> = df
+        .columns()
+        .iter()
+        .map(|c| cells(c.as_materialized_series(), mask))
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| ExportError::Table {
+            table: sheet.to_owned(),
+            message: e.to_string(),
+        })?;
+    match format {
+        ExportFormat::Csv => {
+            let mut bytes = b"\xEF\xBB\xBF".to_vec();
+            {
+                let mut w = csv::Writer::from_writer(&mut bytes);
+                w.write_record(names.iter().map(|n| neutralize(n).into_owned()))
+                    .map_err(|e| write_err(e.to_string()))?;
+                for i in 0..df.height() {
+                    w.write_record(columns.iter().map(|c| match &c[i] {
+                        Cell::Null => String::new(),
+                        Cell::Num(x) => format_number(*x),
+                        Cell::Text(s) => neutralize(s).into_owned(),
+                    }))
+                    .map_err(|e| write_err(e.to_string()))?;
+                }
+                w.flush().map_err(|e| write_err(e.to_string()))?;
+            }
+            std::fs::write(path, bytes).map_err(|e| write_err(e.to_string()))
+        }
+        ExportFormat::Xlsx => {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let ws = book.add_worksheet();
+            ws.set_name(sheet).map_err(|e| write_err(e.to_string()))?;
+            let bold = rust_xlsxwriter::Format::new().set_bold();
+            for (c, n) in names.iter().enumerate() {
+                ws.write_string_with_format(0, c as u16, neutralize(n).as_ref(), &bold)
+                    .map_err(|e| write_err(e.to_string()))?;
+            }
+            for (c, col) in columns.iter().enumerate() {
+                for (i, v) in col.iter().enumerate() {
+                    let row = i as u32 + 1;
+                    match v {
+                        Cell::Null => {}
+                        Cell::Num(x) => {
+                            ws.write_number(row, c as u16, *x)
+                                .map_err(|e| write_err(e.to_string()))?;
+                        }
+                        // Strings are written as strings, never as formulas; the prefix
+                        // keeps them inert when the sheet is saved again as CSV.
+                        Cell::Text(s) => {
+                            ws.write_string(row, c as u16, neutralize(s).as_ref())
+                                .map_err(|e| write_err(e.to_string()))?;
+                        }
+                    }
+                }
+            }
+            ws.set_freeze_panes(1, 0)
+                .map_err(|e| write_err(e.to_string()))?;
+            book.save(path).map_err(|e| write_err(e.to_string()))
+        }
+    }
+}
+
+enum Cell {
+    Null,
+    Num(f64),
+    Text(String),
+}
+
+fn cells(s: &Series, mask: bool) -> PolarsResult<Vec<Cell>> {
+    Ok(match s.dtype() {
+        dt if dt.is_primitive_numeric() => s
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.filter(|x| x.is_finite()).map_or(Cell::Null, Cell::Num))
+            .collect(),
+        _ => s
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|v| match v {
+                None => Cell::Null,
+                Some(t) if mask => Cell::Text(mask_ids(t).into_owned()),
+                Some(t) => Cell::Text(t.to_owned()),
+            })
+            .collect(),
+    })
+}
+
+fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
+}

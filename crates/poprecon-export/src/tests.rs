@@ -1,0 +1,85 @@
+use polars::prelude::*;
+
+use crate::*;
+
+#[test]
+fn formulas_are_neutralised() {
+    for s in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+        assert!(neutralize(s).starts_with('\''), "{s}");
+    }
+    assert_eq!(neutralize("王芳"), "王芳");
+    assert_eq!(neutralize(""), "");
+}
+
+#[test]
+fn ids_are_masked_wherever_they_stand() {
+    assert_eq!(mask_ids("340302201601010019"), "340302********0019");
+    assert_eq!(mask_ids("11010519491231002X"), "110105********002X");
+    assert_eq!(mask_ids("340302860101123"), "340302*****1123");
+    assert_eq!(
+        mask_ids("hospital_delivery=340302201601010019;birth_certificate=340302201601010027"),
+        "hospital_delivery=340302********0019;birth_certificate=340302********0027"
+    );
+    // Not IDs: village codes (12 digits), certificate numbers, longer runs.
+    assert_eq!(mask_ids("340302001001"), "340302001001");
+    assert_eq!(mask_ids("Q340000001"), "Q340000001");
+    assert_eq!(mask_ids("3403022016010100190"), "3403022016010100190");
+}
+
+#[test]
+fn small_counts_are_suppressed() {
+    let df = df!(
+        "area_code" => ["a", "b", "c"],
+        "numerator" => [3_i64, 0, 12],
+        "denominator" => [10_i64, 0, 40],
+        "value" => [0.3, f64::NAN, 0.3],
+    )
+    .unwrap();
+    let out = suppress_small(&df, &["numerator", "denominator"], &["value"], 5).unwrap();
+    let num: Vec<Option<i64>> = out
+        .column("numerator")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(num, [None, Some(0), Some(12)]);
+    let val: Vec<Option<f64>> = out.column("value").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(val[0], None);
+    let flag: Vec<Option<bool>> = out
+        .column("suppressed")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(flag, [Some(true), Some(false), Some(false)]);
+}
+
+#[test]
+fn xlsx_and_csv_round_trip_with_labels_and_masks() {
+    use calamine::{Data, Reader};
+    let dir = tempfile::tempdir().unwrap();
+    let df = df!(
+        "mother_id" => ["340302201601010019", "=cmd|' /C calc'!A0"],
+        "count" => [1_i64, 2],
+    )
+    .unwrap();
+    let headers = |c: &str| (c == "mother_id").then(|| "母亲身份证号".to_owned());
+    let xlsx = dir.path().join("t.xlsx");
+    write_table(&df, &xlsx, ExportFormat::Xlsx, "明细", &headers, true).unwrap();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let range = book.worksheet_range("明细").unwrap();
+    let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+    assert_eq!(rows[0][0], Data::String("母亲身份证号".into()));
+    assert_eq!(rows[1][0], Data::String("340302********0019".into()));
+    assert_eq!(rows[2][0], Data::String("'=cmd|' /C calc'!A0".into()));
+    assert_eq!(rows[2][1], Data::Float(2.0));
+
+    let csv = dir.path().join("t.csv");
+    write_table(&df, &csv, ExportFormat::Csv, "明细", &headers, false).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with('\u{FEFF}'));
+    assert!(text.contains("340302201601010019"), "data team: in clear");
+    assert!(text.contains("\n'=cmd|' /C calc'!A0,2"), "{text}");
+}

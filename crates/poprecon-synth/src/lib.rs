@@ -1,0 +1,761 @@
+//! The synthetic city: a population in the real Bengbu villages, its births, the nine
+//! extracts real systems would export about them (with injected mess), and the truth.
+//!
+//! [`generate`] writes, for a [`SynthConfig`] (a [`Scale`], a seed, [`MessRates`], the
+//! period and `as_of`), an output folder:
+//!
+//! - `divisions/`: the division table used (`code,name,parent`);
+//! - `extracts/`: `birth_registration.csv` (GB18030), `prenatal_care.xlsx` (date cells),
+//!   `hospital_delivery.csv` (GB18030, date-times), `birth_certificate.xlsx` (date cells,
+//!   some IDs stored as numbers), `vaccination.csv` (UTF-8 with BOM, one row per dose),
+//!   `household.parquet`, `school.csv` (UTF-8), `marriage.csv` (GB18030),
+//!   `social_security.parquet`; at province scale one file per city in
+//!   `extracts/<source>/<city>.<ext>`;
+//! - `truth/`: `births.parquet`, `quarantine.parquet`, `invalid_values.parquet`,
+//!   `injections.parquet` and `summary.json` (the [`SynthSummary`]);
+//! - `pipeline.toml`, the pipeline that reads it all ([`write_pipeline`] writes one
+//!   elsewhere, with paths relative to its own folder).
+//!
+//! Generation is deterministic: each village draws from its own ChaCha8 stream seeded by
+//! (seed, village code), so the same seed gives byte-identical files whatever the thread
+//! count. The truth is written from what the generator did and from domain.md (§4, §7,
+//! §8), never by running the pipeline's code. Nothing here logs a person-level value.
+
+mod divisions;
+mod ids;
+mod names;
+mod render;
+mod schema;
+mod sink;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::divisions::Divisions;
+use crate::render::VillageOut;
+use crate::schema::Src;
+use crate::sink::{ExtractWriter, ParquetSink, PqType, Val};
+use crate::world::Calendar;
+
+/// Villages generated and written per batch: bounds memory, keeps both cores busy.
+const BATCH_VILLAGES: usize = 24;
+
+/// How much to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Two villages, ~5 k household rows: for unit tests.
+    Village,
+    /// All 96 villages of 淮上区, ~300 k household rows.
+    County,
+    /// All 1,157 villages of Bengbu, ~4 M household rows, ~35 k births.
+    City,
+    /// Bengbu's table 15 times over with distinct city codes, ~60 M household rows,
+    /// ~600 k births; written one file per city.
+    Province,
+}
+
+impl Scale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scale::Village => "village",
+            Scale::County => "county",
+            Scale::City => "city",
+            Scale::Province => "province",
+        }
+    }
+
+    /// Mean household rows per village.
+    fn rows_per_village(self) -> u32 {
+        match self {
+            Scale::Village => 2_500,
+            Scale::County => 3_125,
+            Scale::City | Scale::Province => 3_460,
+        }
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scale {
+    type Err = SynthError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "village" => Ok(Scale::Village),
+            "county" => Ok(Scale::County),
+            "city" => Ok(Scale::City),
+            "province" => Ok(Scale::Province),
+            other => Err(SynthError::Config(format!(
+                "unknown scale `{other}`; expected `village`, `county`, `city` or `province`"
+            ))),
+        }
+    }
+}
+
+/// The rates of each kind of injected mess: the probability per cell, row or birth named
+/// on each field. Every injection is recorded in `truth/injections.parquet` with its kind
+/// (the field name below, or the name given).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MessRates {
+    /// Per ID cell: one of the first 17 digits replaced (`id_substitution`).
+    pub id_substitution: f64,
+    /// Per ID cell: two adjacent digits swapped (`id_transposition`).
+    pub id_transposition: f64,
+    /// Per ID cell ending in `X`: written `x` (`lowercase_x`; valid after normalisation).
+    pub id_lowercase_x: f64,
+    /// Per ID cell: full-width digits (`fullwidth_digits`; valid after normalisation).
+    pub id_fullwidth: f64,
+    /// Per CSV/XLSX ID cell: a leading `'` (`leading_apostrophe`; valid after normalisation).
+    pub id_apostrophe: f64,
+    /// Per CSV ID cell: Excel's damage as text, `3.40302E+17` (`excel_scientific`) or the
+    /// last three digits `000` (`excel_trailing_zeros`), half each.
+    pub id_excel_text: f64,
+    /// Per ID cell of the certificate XLSX: stored as a number (`excel_numeric`).
+    pub id_excel_numeric: f64,
+    /// Per name cell: one character of the given name mistyped (`name_typo`).
+    pub name_typo: f64,
+    /// Per birth seen in two sources or more: one source has the other sex (`sex_conflict`).
+    pub sex_conflict: f64,
+    /// Per birth seen in two sources or more: one source is a day off (`birth_date_conflict`).
+    pub birth_date_conflict: f64,
+    /// Per birth with two mother-carrying records: one has another woman's valid ID
+    /// (`wrong_mother_id`).
+    pub wrong_mother_id: f64,
+    /// Per delivery row: entered twice under a new, larger record id (`duplicate_delivery`).
+    pub duplicate_delivery: f64,
+    /// Per birth registration: declared `child_order` one off (`wrong_child_order`).
+    pub wrong_child_order: f64,
+    /// Per village cell: a code the division table does not know (`unknown_village`).
+    pub unknown_village: f64,
+    /// Per row: a required field left empty, so the row is quarantined (`missing_required`).
+    pub missing_required: f64,
+    /// Per row with a required date: an impossible date there, so the row is quarantined
+    /// (`impossible_required_date`).
+    pub impossible_required_date: f64,
+    /// Per optional date cell (prenatal due date, certificate issue date, school dates): an
+    /// impossible date, flagged and kept (`impossible_optional_date`).
+    pub impossible_optional_date: f64,
+}
+
+impl Default for MessRates {
+    /// Rates seen in real extracts: a few per thousand cells, a few per cent of rows
+    /// somewhere touched.
+    fn default() -> Self {
+        MessRates {
+            id_substitution: 0.003,
+            id_transposition: 0.002,
+            id_lowercase_x: 0.3,
+            id_fullwidth: 0.002,
+            id_apostrophe: 0.01,
+            id_excel_text: 0.001,
+            id_excel_numeric: 0.05,
+            name_typo: 0.01,
+            sex_conflict: 0.004,
+            birth_date_conflict: 0.004,
+            wrong_mother_id: 0.003,
+            duplicate_delivery: 0.004,
+            wrong_child_order: 0.03,
+            unknown_village: 0.002,
+            missing_required: 0.001,
+            impossible_required_date: 0.0005,
+            impossible_optional_date: 0.001,
+        }
+    }
+}
+
+impl MessRates {
+    /// Clean extracts: no injected mess at all.
+    pub fn none() -> Self {
+        Self::default().scaled(0.0)
+    }
+
+    /// Every rate multiplied by `factor` (clamped to 1).
+    pub fn scaled(self, factor: f64) -> Self {
+        let f = |x: f64| (x * factor).clamp(0.0, 1.0);
+        MessRates {
+            id_substitution: f(self.id_substitution),
+            id_transposition: f(self.id_transposition),
+            id_lowercase_x: f(self.id_lowercase_x),
+            id_fullwidth: f(self.id_fullwidth),
+            id_apostrophe: f(self.id_apostrophe),
+            id_excel_text: f(self.id_excel_text),
+            id_excel_numeric: f(self.id_excel_numeric),
+            name_typo: f(self.name_typo),
+            sex_conflict: f(self.sex_conflict),
+            birth_date_conflict: f(self.birth_date_conflict),
+            wrong_mother_id: f(self.wrong_mother_id),
+            duplicate_delivery: f(self.duplicate_delivery),
+            wrong_child_order: f(self.wrong_child_order),
+            unknown_village: f(self.unknown_village),
+            missing_required: f(self.missing_required),
+            impossible_required_date: f(self.impossible_required_date),
+            impossible_optional_date: f(self.impossible_optional_date),
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthConfig {
+    pub scale: Scale,
+    pub seed: u64,
+    pub mess: MessRates,
+    /// The date of the extracts: nothing dated later is in them.
+    pub as_of: NaiveDate,
+    /// Birth dates assessed, both ends included.
+    pub period: (NaiveDate, NaiveDate),
+    /// Only the first `n` villages of the scale (in code order): for a committed sample.
+    pub sample_villages: Option<usize>,
+    /// Mean household rows per village; the scale's default when `None`.
+    pub rows_per_village: Option<u32>,
+}
+
+impl SynthConfig {
+    /// The defaults: period 2025-01-01..=2025-12-31, `as_of` 2026-01-31, default mess.
+    pub fn new(scale: Scale, seed: u64) -> Self {
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        SynthConfig {
+            scale,
+            seed,
+            mess: MessRates::default(),
+            as_of: ymd(2026, 1, 31),
+            period: (ymd(2025, 1, 1), ymd(2025, 12, 31)),
+            sample_villages: None,
+            rows_per_village: None,
+        }
+    }
+
+    /// The pipeline name: `synthetic-<scale>-<seed>`.
+    pub fn name(&self) -> String {
+        format!("synthetic-{}-{}", self.scale, self.seed)
+    }
+
+    fn check(&self) -> Result<(), SynthError> {
+        let (start, end) = self.period;
+        if start > end {
+            return Err(SynthError::Config(
+                "the period ends before it starts".into(),
+            ));
+        }
+        if self.as_of < start {
+            return Err(SynthError::Config("`as_of` is before the period".into()));
+        }
+        if self.sample_villages == Some(0) {
+            return Err(SynthError::Config(
+                "`sample_villages` must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Rows written per source, by role and quarantine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    pub source: String,
+    pub rows: u64,
+    pub quarantined: u64,
+    /// Role → rows: `birth`, `mother`, `stillbirth`, `out_of_period`, `pending`,
+    /// `duplicate`, `background`. The roles add up to `rows`.
+    pub roles: BTreeMap<String, u64>,
+}
+
+/// What [`generate`] wrote. Paths are relative to the output folder.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SynthSummary {
+    pub name: String,
+    pub scale: String,
+    pub seed: u64,
+    pub jurisdiction: String,
+    pub villages: u64,
+    /// Persons generated: registry members, floating parents, pupils from elsewhere.
+    pub people: u64,
+    pub household_rows: u64,
+    /// Births of the truth (live, in the period, with an accepted birth-level record).
+    pub births: u64,
+    /// Live children of the period whose every birth-level record was quarantined or never
+    /// made (not births by domain.md §8.1).
+    pub unseen_births: u64,
+    pub quarantined: u64,
+    pub invalid_values: u64,
+    pub injections: u64,
+    pub files: Vec<(PathBuf, u64)>,
+    pub sources: Vec<SourceSummary>,
+}
+
+/// Why generation failed. Messages name the file at fault and never a generated value.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("cannot write `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write parquet file `{}`: {message}", path.display())]
+    Parquet { path: PathBuf, message: String },
+    #[error("cannot write xlsx file `{}`: {message}", path.display())]
+    Xlsx { path: PathBuf, message: String },
+    #[error("embedded division table `{file}`: {message}")]
+    Embedded { file: String, message: String },
+    #[error(
+        "output folder `{}` is not empty and was not written by the generator; choose another",
+        path.display()
+    )]
+    OutputNotEmpty { path: PathBuf },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl SynthError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> SynthError {
+        SynthError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Generates the population, extracts and truth of `cfg` into `out`.
+///
+/// The folder is written in a staging folder beside it and renamed into place at the end;
+/// an existing `out` is replaced only if the generator wrote it (it has
+/// `truth/summary.json`) or it is empty. `progress` receives short messages (area codes and
+/// counts, never a person-level value).
+pub fn generate(
+    cfg: &SynthConfig,
+    out: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<SynthSummary, SynthError> {
+    cfg.check()?;
+    let divisions = Divisions::for_scale(cfg.scale, cfg.sample_villages)?;
+    let staging = staging_dir(out)?;
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| SynthError::io(&staging, e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| SynthError::io(&staging, e))?;
+    divisions.write(&staging.join("divisions"))?;
+
+    let summary = Generation::new(cfg, &divisions, &staging)?.run(progress)?;
+
+    let pipeline = staging.join("pipeline.toml");
+    std::fs::write(&pipeline, pipeline_text(cfg, "")).map_err(|e| SynthError::io(&pipeline, e))?;
+    let json = staging.join("truth").join("summary.json");
+    let text = serde_json::to_string_pretty(&summary)
+        .map_err(|e| SynthError::io(&json, std::io::Error::other(e)))?;
+    std::fs::write(&json, text + "\n").map_err(|e| SynthError::io(&json, e))?;
+
+    if out.exists() {
+        let ours = out.join("truth").join("summary.json").is_file();
+        let empty = std::fs::read_dir(out)
+            .map_err(|e| SynthError::io(out, e))?
+            .next()
+            .is_none();
+        if !ours && !empty {
+            return Err(SynthError::OutputNotEmpty {
+                path: out.to_owned(),
+            });
+        }
+        std::fs::remove_dir_all(out).map_err(|e| SynthError::io(out, e))?;
+    }
+    std::fs::rename(&staging, out).map_err(|e| SynthError::io(out, e))?;
+    progress(&format!(
+        "wrote {} births, {} household rows",
+        summary.births, summary.household_rows
+    ));
+    Ok(summary)
+}
+
+fn staging_dir(out: &Path) -> Result<PathBuf, SynthError> {
+    let name = out
+        .file_name()
+        .ok_or_else(|| SynthError::Config(format!("`{}` is not a folder name", out.display())))?;
+    let mut staged = std::ffi::OsString::from(".");
+    staged.push(name);
+    staged.push(".synth-tmp");
+    Ok(out.with_file_name(staged))
+}
+
+/// Writes a pipeline file at `pipeline_path` that reads the generated folder `data_dir`,
+/// with paths relative to the pipeline file's folder (e.g. `../sample-data/sample/...` for
+/// `pipelines/sample.toml`). Both folders must exist or be creatable.
+pub fn write_pipeline(
+    cfg: &SynthConfig,
+    data_dir: &Path,
+    pipeline_path: &Path,
+) -> Result<(), SynthError> {
+    let parent = match pipeline_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| SynthError::io(&parent, e))?;
+    let from = parent
+        .canonicalize()
+        .map_err(|e| SynthError::io(&parent, e))?;
+    let to = data_dir
+        .canonicalize()
+        .map_err(|e| SynthError::io(data_dir, e))?;
+    let prefix = relative(&from, &to);
+    std::fs::write(pipeline_path, pipeline_text(cfg, &prefix))
+        .map_err(|e| SynthError::io(pipeline_path, e))
+}
+
+/// The path from folder `from` to folder `to`, `/`-separated, ending in `/` (empty when
+/// they are the same folder).
+fn relative(from: &Path, to: &Path) -> String {
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); a.len() - common];
+    parts.extend(
+        b[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        String::new()
+    } else {
+        parts.join("/") + "/"
+    }
+}
+
+/// The pipeline file's text, with every path prefixed by `prefix`.
+fn pipeline_text(cfg: &SynthConfig, prefix: &str) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Written by poprecon-synth: reads the synthetic extracts beside it."
+    );
+    let _ = writeln!(s, "[pipeline]");
+    let _ = writeln!(s, "name = \"{}\"", cfg.name());
+    let _ = writeln!(
+        s,
+        "jurisdiction = \"{}\"",
+        Divisions::jurisdiction(cfg.scale)
+    );
+    let _ = writeln!(s, "as_of = {}", cfg.as_of.format("%Y-%m-%d"));
+    let _ = writeln!(
+        s,
+        "period = {{ start = {}, end = {} }}",
+        cfg.period.0.format("%Y-%m-%d"),
+        cfg.period.1.format("%Y-%m-%d")
+    );
+    let _ = writeln!(s, "\n[divisions]");
+    for table in ["counties", "townships", "villages"] {
+        let _ = writeln!(s, "{table} = \"{prefix}divisions/{table}.csv\"");
+    }
+    for src in schema::ALL {
+        let _ = writeln!(s, "\n[sources.{}]", src.id());
+        let path = if cfg.scale == Scale::Province {
+            format!("extracts/{}/*.{}", src.id(), src.extension())
+        } else {
+            format!("extracts/{}.{}", src.id(), src.extension())
+        };
+        let _ = writeln!(s, "path = \"{prefix}{path}\"");
+        if let Some(enc) = src.encoding() {
+            let _ = writeln!(s, "encoding = \"{enc}\"");
+        }
+    }
+    s
+}
+
+/// One generation run: the open writers and the running counts.
+struct Generation<'a> {
+    cfg: &'a SynthConfig,
+    divisions: &'a Divisions,
+    root: &'a Path,
+    cal: Calendar,
+    writers: Vec<ExtractWriter>,
+    /// The city whose partition files are open (province scale).
+    city: Option<String>,
+    births: ParquetSink,
+    quarantine: ParquetSink,
+    invalid: ParquetSink,
+    injections: ParquetSink,
+    summary: SynthSummary,
+    sources: Vec<SourceSummary>,
+    files: Vec<(PathBuf, u64)>,
+}
+
+impl<'a> Generation<'a> {
+    fn new(
+        cfg: &'a SynthConfig,
+        divisions: &'a Divisions,
+        root: &'a Path,
+    ) -> Result<Self, SynthError> {
+        let truth = root.join("truth");
+        std::fs::create_dir_all(&truth).map_err(|e| SynthError::io(&truth, e))?;
+        let mut birth_cols: Vec<(&'static str, PqType)> = vec![
+            ("birth_id", PqType::Str),
+            ("village", PqType::Str),
+            ("design_village", PqType::Str),
+            ("mother_floating", PqType::Bool),
+            ("sex", PqType::I32),
+            ("birth_date", PqType::Date),
+            ("true_sex", PqType::I32),
+            ("true_birth_date", PqType::Date),
+            ("birth_time", PqType::Datetime),
+            ("birth_seq", PqType::I32),
+            ("plurality", PqType::I32),
+            ("birth_order", PqType::I32),
+            ("home_birth", PqType::Bool),
+            ("mother_id", PqType::Str),
+            ("child_id", PqType::Str),
+        ];
+        birth_cols.extend(KEY_COLUMNS.iter().map(|k| (*k, PqType::Str)));
+        let births = ParquetSink::create(&truth.join("births.parquet"), &birth_cols)?;
+        let quarantine = ParquetSink::create(
+            &truth.join("quarantine.parquet"),
+            &[
+                ("source", PqType::Str),
+                ("file", PqType::Str),
+                ("line", PqType::I64),
+                ("reason", PqType::Str),
+                ("field", PqType::Str),
+            ],
+        )?;
+        let invalid = ParquetSink::create(
+            &truth.join("invalid_values.parquet"),
+            &[
+                ("source", PqType::Str),
+                ("record_key", PqType::Str),
+                ("field", PqType::Str),
+                ("reason", PqType::Str),
+            ],
+        )?;
+        let injections = ParquetSink::create(
+            &truth.join("injections.parquet"),
+            &[
+                ("source", PqType::Str),
+                ("file", PqType::Str),
+                ("line", PqType::I64),
+                ("record_key", PqType::Str),
+                ("field", PqType::Str),
+                ("kind", PqType::Str),
+                ("birth_id", PqType::Str),
+            ],
+        )?;
+        Ok(Generation {
+            cfg,
+            divisions,
+            root,
+            cal: Calendar {
+                start: cfg.period.0,
+                end: cfg.period.1,
+                as_of: cfg.as_of,
+            },
+            writers: Vec::new(),
+            city: None,
+            births,
+            quarantine,
+            invalid,
+            injections,
+            summary: SynthSummary {
+                name: cfg.name(),
+                scale: cfg.scale.to_string(),
+                seed: cfg.seed,
+                jurisdiction: Divisions::jurisdiction(cfg.scale).to_owned(),
+                villages: divisions.list.len() as u64,
+                ..SynthSummary::default()
+            },
+            sources: schema::ALL
+                .iter()
+                .map(|s| SourceSummary {
+                    source: s.id().to_owned(),
+                    ..SourceSummary::default()
+                })
+                .collect(),
+            files: Vec::new(),
+        })
+    }
+
+    fn run(mut self, progress: &dyn Fn(&str)) -> Result<SynthSummary, SynthError> {
+        let cfg = self.cfg;
+        let rows = cfg
+            .rows_per_village
+            .unwrap_or_else(|| cfg.scale.rows_per_village());
+        let mut external_seen = HashSet::new();
+        let divisions = self.divisions;
+        let units = divisions.units();
+        for (u, unit) in units.iter().enumerate() {
+            progress(&format!(
+                "county {} ({}/{}): {} villages",
+                unit[0].county,
+                u + 1,
+                units.len(),
+                unit.len()
+            ));
+            self.open_city(&unit[0].code[..4])?;
+            let mut county_seen = HashSet::new();
+            for batch in unit.chunks(BATCH_VILLAGES) {
+                let cal = self.cal;
+                let mut worlds: Vec<world::VillageWorld> = batch
+                    .par_iter()
+                    .map(|v| world::generate(v, cal, cfg.seed, rows))
+                    .collect();
+                world::finish_ids(&mut worlds, &mut county_seen, &mut external_seen);
+                let outs: Vec<VillageOut> = worlds
+                    .par_iter()
+                    .zip(batch.par_iter())
+                    .map(|(w, v)| render::render(w, v, cal, &cfg.mess, cfg.seed))
+                    .collect();
+                drop(worlds);
+                for out in outs {
+                    self.write_village(out)?;
+                }
+            }
+        }
+        self.close_city()?;
+        let truth = |name: &str| PathBuf::from("truth").join(name);
+        self.births.finish()?;
+        self.files
+            .push((truth("births.parquet"), self.summary.births));
+        self.quarantine.finish()?;
+        self.files
+            .push((truth("quarantine.parquet"), self.summary.quarantined));
+        self.invalid.finish()?;
+        self.files
+            .push((truth("invalid_values.parquet"), self.summary.invalid_values));
+        self.injections.finish()?;
+        self.files
+            .push((truth("injections.parquet"), self.summary.injections));
+        self.summary.household_rows = self.sources[Src::Household.index()].rows;
+        self.summary.files = self.files;
+        self.summary.sources = self.sources;
+        Ok(self.summary)
+    }
+
+    /// Opens the extract files for `city` (once at smaller scales; per city at province
+    /// scale).
+    fn open_city(&mut self, city: &str) -> Result<(), SynthError> {
+        let province = self.cfg.scale == Scale::Province;
+        if self.city.as_deref() == Some(city) || (!province && !self.writers.is_empty()) {
+            return Ok(());
+        }
+        self.close_city()?;
+        for src in schema::ALL {
+            let rel = if province {
+                format!("extracts/{}/{city}.{}", src.id(), src.extension())
+            } else {
+                format!("extracts/{}.{}", src.id(), src.extension())
+            };
+            self.writers
+                .push(ExtractWriter::create(src, self.root, rel, self.cfg.as_of)?);
+        }
+        self.city = Some(city.to_owned());
+        Ok(())
+    }
+
+    fn close_city(&mut self) -> Result<(), SynthError> {
+        for w in self.writers.drain(..) {
+            self.files.push((PathBuf::from(&w.rel), w.rows));
+            w.finish()?;
+        }
+        Ok(())
+    }
+
+    fn write_village(&mut self, out: VillageOut) -> Result<(), SynthError> {
+        self.summary.people += out.people;
+        self.summary.unseen_births += out.unseen_births;
+        for (src, rows) in schema::ALL.iter().zip(out.rows) {
+            let writer = &mut self.writers[src.index()];
+            let stats = &mut self.sources[src.index()];
+            for row in rows {
+                let line = writer.write(&row.cells)?;
+                stats.rows += 1;
+                *stats
+                    .roles
+                    .entry(row.meta.role.label().to_owned())
+                    .or_default() += 1;
+                let line_i64 = i64::try_from(line).unwrap_or(i64::MAX);
+                if let Some((reason, field)) = row.meta.quarantine {
+                    stats.quarantined += 1;
+                    self.summary.quarantined += 1;
+                    self.quarantine.push(&[
+                        Val::Str(src.id()),
+                        Val::Str(&writer.rel),
+                        Val::I64(line_i64),
+                        Val::Str(reason),
+                        Val::Str(field),
+                    ])?;
+                }
+                for inj in &row.meta.injections {
+                    self.summary.injections += 1;
+                    self.injections.push(&[
+                        Val::Str(src.id()),
+                        Val::Str(&writer.rel),
+                        Val::I64(line_i64),
+                        row.meta.key.as_deref().map_or(Val::Null, Val::Str),
+                        Val::Str(inj.field),
+                        Val::Str(inj.kind),
+                        inj.birth.as_deref().map_or(Val::Null, Val::Str),
+                    ])?;
+                }
+            }
+        }
+        for inv in &out.invalid {
+            self.summary.invalid_values += 1;
+            self.invalid.push(&[
+                Val::Str(inv.source.id()),
+                Val::Str(&inv.key),
+                Val::Str(inv.field),
+                Val::Str(inv.reason),
+            ])?;
+        }
+        for b in &out.births {
+            self.summary.births += 1;
+            let mut row: Vec<Val<'_>> = vec![
+                Val::Str(&b.birth_id),
+                b.village.as_deref().map_or(Val::Null, Val::Str),
+                Val::Str(&b.design_village),
+                Val::Bool(b.mother_floating),
+                b.sex.map_or(Val::Null, Val::I32),
+                b.birth_date.map_or(Val::Null, Val::Date),
+                Val::I32(b.true_sex),
+                Val::Date(b.true_birth_date),
+                Val::Datetime(b.birth_time),
+                Val::I32(b.birth_seq),
+                Val::I32(b.plurality),
+                Val::I32(b.birth_order),
+                Val::Bool(b.home_birth),
+                Val::Str(&b.mother_id),
+                Val::Str(&b.child_id),
+            ];
+            row.extend(
+                b.keys
+                    .iter()
+                    .map(|k| k.as_deref().map_or(Val::Null, Val::Str)),
+            );
+            self.births.push(&row)?;
+        }
+        Ok(())
+    }
+}
+
+/// The key columns of `truth/births.parquet`, in source order (domain.md §7).
+const KEY_COLUMNS: [&str; 9] = [
+    "birth_registration_key",
+    "prenatal_care_key",
+    "hospital_delivery_key",
+    "birth_certificate_key",
+    "vaccination_key",
+    "household_key",
+    "school_key",
+    "marriage_key",
+    "social_security_key",
+];
