@@ -92,7 +92,7 @@ fn write_certificates_xlsx(path: &Path, rows: usize) {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     let mut book = Workbook::new();
     let date = XFormat::new().set_num_format("yyyy-mm-dd");
-    let sheet = book.add_worksheet_with_constant_memory().expect("a sheet");
+    let sheet = book.add_worksheet();
     let header = [
         "出生医学证明编号",
         "新生儿姓名",
@@ -127,7 +127,7 @@ fn write_certificates_xlsx(path: &Path, rows: usize) {
         let d = ExcelDateTime::from_ymd(2025, 1 + rng.below(12) as u8, 1 + rng.below(28) as u8)
             .expect("date");
         sheet
-            .write_datetime_with_format(r, 3, d, &date)
+            .write_datetime_with_format(r, 3, &d, &date)
             .expect("cell");
         sheet.write_string(r, 4, "医院").expect("cell");
         sheet

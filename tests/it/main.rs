@@ -5,3 +5,4 @@
 mod corpus;
 mod formats;
 mod support;
+mod synth_truth;

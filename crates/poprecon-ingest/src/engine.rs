@@ -24,6 +24,9 @@ const CHUNK_ROWS: usize = 16_384;
 pub const SOURCE_FILE: &str = "source_file";
 /// Column of every canonical table: the row's line (CSV), sheet row (XLSX) or row number.
 pub const SOURCE_LINE: &str = "source_line";
+/// Column of every canonical table: the record key (the source's key field) exactly as
+/// written in the extract, trimmed; the key of `<source>_key` columns downstream.
+pub const RECORD_KEY: &str = "record_key";
 /// Column of every canonical table: `field:reason` flags of kept rows, `;`-separated.
 pub const INVALID_FIELDS: &str = "invalid_fields";
 
@@ -240,6 +243,7 @@ fn ingest_file(
             let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
             let ctx = Ctx {
                 cfg,
+                key_column: key_column(cfg.source, &mapping),
                 layout,
                 mapping: &mapping,
                 header: &header,
@@ -300,6 +304,7 @@ fn ingest_file(
             let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
             let ctx = Ctx {
                 cfg,
+                key_column: key_column(cfg.source, &mapping),
                 layout,
                 mapping: &mapping,
                 header: &header,
@@ -330,6 +335,14 @@ fn finish_file(
     }
     tracing::debug!(rows, "read file");
     Ok((file_stats(file, encoding, &chunks, header, mapping), chunks))
+}
+
+fn key_column(source: &dyn Source, mapping: &[Option<usize>]) -> Option<usize> {
+    let i = source
+        .fields()
+        .iter()
+        .position(|f| f.name == source.key_field())?;
+    mapping[i]
 }
 
 /// Header text as compared with aliases: NFKC, no white space or BOM, ASCII lower case.
@@ -455,6 +468,7 @@ impl Layout {
         let mut columns = vec![
             (SOURCE_FILE.to_owned(), ColKind::Str),
             (SOURCE_LINE.to_owned(), ColKind::I64),
+            (RECORD_KEY.to_owned(), ColKind::Str),
         ];
         for f in fields {
             match f.kind {
@@ -642,6 +656,8 @@ impl<'a> RowCheck<'a> {
 
 struct Ctx<'a> {
     cfg: &'a IngestConfig<'a>,
+    /// The column of the source's key field.
+    key_column: Option<usize>,
     layout: &'a Layout,
     mapping: &'a [Option<usize>],
     header: &'a [String],
@@ -696,11 +712,12 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
             field,
             raw: raw_json(ctx.header, row),
         };
-        if row.len() != ctx.header.len() {
+        if row.width() != ctx.header.len() {
             quarantine.push(quarantine_row("field_count", None));
             continue;
         }
-        if (0..row.len()).any(|i| matches!(row.cell(i), Cell::Text(s) if s.contains('\u{FFFD}'))) {
+        if (0..row.width()).any(|i| matches!(row.cell(i), Cell::Text(s) if s.contains('\u{FFFD}')))
+        {
             quarantine.push(quarantine_row("undecodable", None));
             continue;
         }
@@ -729,6 +746,8 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
         if let Some(Builder::I64(_, v)) = b.next() {
             v.push(Some(row.line() as i64));
         }
+        let key = ctx.key_column.and_then(|c| cell_text(row.cell(c)));
+        b.next().expect("key column").push_str(key.as_deref());
         for (f, value) in fields.iter().zip(values.iter_mut()) {
             push_value(&mut b, f.kind, std::mem::replace(value, Value::Null));
         }
@@ -813,7 +832,7 @@ fn epoch_days(d: NaiveDate) -> i32 {
 /// The quarantined row as a JSON object of header → text, in column order.
 fn raw_json<R: RawRow>(header: &[String], row: &R) -> String {
     let mut map = serde_json::Map::new();
-    for i in 0..row.len() {
+    for i in 0..row.width() {
         let key = match header.get(i) {
             Some(h) if !h.trim().is_empty() && !map.contains_key(h.trim()) => h.trim().to_owned(),
             _ => format!("column_{}", i + 1),

@@ -29,9 +29,9 @@ mod tests;
 use std::path::Path;
 
 pub use engine::{
-    FileStats, INVALID_FIELDS, IngestConfig, RowCheck, SOURCE_FILE, SOURCE_LINE, SourceOutput,
-    SourceStats, Value, check_header, ingest, normalize_header, parse_bool, parse_number,
-    parse_small_int, resolve_header,
+    FileStats, INVALID_FIELDS, IngestConfig, RECORD_KEY, RowCheck, SOURCE_FILE, SOURCE_LINE,
+    SourceOutput, SourceStats, Value, check_header, ingest, normalize_header, parse_bool,
+    parse_number, parse_small_int, resolve_header,
 };
 pub use error::IngestError;
 pub use read::{Encoding, Format, InputFile};

@@ -138,7 +138,8 @@ pub fn float_text(f: f64) -> String {
 pub trait RawRow: Sync {
     /// 1-based line (CSV), sheet row (XLSX) or row number counting the header as 1 (Parquet).
     fn line(&self) -> u64;
-    fn len(&self) -> usize;
+    /// Number of cells in the row.
+    fn width(&self) -> usize;
     fn cell(&self, i: usize) -> Cell<'_>;
 }
 
@@ -153,7 +154,7 @@ impl RawRow for CsvRow {
     fn line(&self) -> u64 {
         self.line
     }
-    fn len(&self) -> usize {
+    fn width(&self) -> usize {
         self.record.len()
     }
     fn cell(&self, i: usize) -> Cell<'_> {
@@ -184,7 +185,7 @@ impl RawRow for OwnedRow {
     fn line(&self) -> u64 {
         self.line
     }
-    fn len(&self) -> usize {
+    fn width(&self) -> usize {
         self.cells.len()
     }
     fn cell(&self, i: usize) -> Cell<'_> {
@@ -484,7 +485,7 @@ fn parquet_cells(s: &Series) -> PolarsResult<Vec<OwnedCell>> {
             .date()?
             .physical()
             .iter()
-            .map(|v| match v.and_then(|d| NaiveDate::from_epoch_days(d)) {
+            .map(|v| match v.and_then(NaiveDate::from_epoch_days) {
                 Some(d) => OwnedCell::Date(DateValue::Date(d)),
                 None => OwnedCell::Empty,
             })

@@ -345,9 +345,9 @@ fn header_problems_are_errors_naming_the_file() {
     assert!(matches!(err, IngestError::HeaderOnly { .. }), "{err}");
     let ok = run_with(&[csv_file(header_only)], &BTreeMap::new(), true).unwrap();
     assert_eq!((ok.stats.read, ok.records.height()), (0, 0));
-    // The empty table still has every canonical column: 2 location columns, one per field
+    // The empty table still has every canonical column: file, line and key, one per field
     // (two for the ID and date-time fields), and the flags.
-    assert_eq!(ok.records.width(), 2 + FIELDS.len() + 2 + 1);
+    assert_eq!(ok.records.width(), 3 + FIELDS.len() + 2 + 1);
 
     let garbage = write(dir.path(), "garbage.csv", &[0u8, 159, 146, 150, 0, 1, 2, 3]);
     let err = run(&[csv_file(garbage)]).unwrap_err().to_string();

@@ -235,14 +235,16 @@ enum Kind {
         gb18030: bool,
         buf: String,
     },
-    Xlsx {
-        path: PathBuf,
-        sheet: Box<Worksheet>,
-        date: XlsxFormat,
-        datetime: XlsxFormat,
-        created: NaiveDate,
-    },
+    Xlsx(Box<XlsxState>),
     Parquet(Box<ParquetSink>),
+}
+
+struct XlsxState {
+    path: PathBuf,
+    sheet: Worksheet,
+    date: XlsxFormat,
+    datetime: XlsxFormat,
+    created: NaiveDate,
 }
 
 impl ExtractWriter {
@@ -291,13 +293,13 @@ impl ExtractWriter {
                 for (i, c) in cols.iter().enumerate() {
                     sheet.write_string(0, i as u16, c.header).map_err(xerr)?;
                 }
-                Kind::Xlsx {
+                Kind::Xlsx(Box::new(XlsxState {
                     path,
-                    sheet: Box::new(sheet),
+                    sheet,
                     date: XlsxFormat::new().set_num_format("yyyy-mm-dd"),
                     datetime: XlsxFormat::new().set_num_format("yyyy-mm-dd hh:mm"),
                     created,
-                }
+                }))
             }
             FileFormat::Parquet => {
                 let columns: Vec<(&'static str, PqType)> = cols
@@ -351,13 +353,14 @@ impl ExtractWriter {
                     flush_csv(path, file, *gb18030, buf)?;
                 }
             }
-            Kind::Xlsx {
-                path,
-                sheet,
-                date,
-                datetime,
-                ..
-            } => {
+            Kind::Xlsx(x) => {
+                let XlsxState {
+                    path,
+                    sheet,
+                    date,
+                    datetime,
+                    ..
+                } = &mut **x;
                 let row = u32::try_from(line - 1).unwrap_or(u32::MAX);
                 let xerr = |e: rust_xlsxwriter::XlsxError| SynthError::Xlsx {
                     path: path.clone(),
@@ -426,12 +429,13 @@ impl ExtractWriter {
                 flush_csv(&path, &mut file, gb18030, &mut buf)?;
                 file.flush().map_err(|e| SynthError::io(&path, e))
             }
-            Kind::Xlsx {
-                path,
-                sheet,
-                created,
-                ..
-            } => {
+            Kind::Xlsx(x) => {
+                let XlsxState {
+                    path,
+                    sheet,
+                    created,
+                    ..
+                } = *x;
                 let xerr = |e: rust_xlsxwriter::XlsxError| SynthError::Xlsx {
                     path: path.clone(),
                     message: e.to_string(),
@@ -442,7 +446,7 @@ impl ExtractWriter {
                 book.set_properties(
                     &rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created),
                 );
-                book.push_worksheet(*sheet);
+                book.push_worksheet(sheet);
                 book.save(&path).map_err(xerr)
             }
             Kind::Parquet(sink) => sink.finish(),
