@@ -604,32 +604,23 @@ impl<'a> Generation<'a> {
             let mut county_seen = HashSet::new();
             for batch in unit.chunks(BATCH_VILLAGES) {
                 let cal = self.cal;
-                let t0 = std::time::Instant::now();
                 let mut worlds: Vec<world::VillageWorld> = batch
                     .par_iter()
                     .map(|v| world::generate(v, cal, cfg.seed, rows))
                     .collect();
-                let t1 = std::time::Instant::now();
                 world::finish_ids(&mut worlds, &mut county_seen, &mut external_seen);
-                let t2 = std::time::Instant::now();
                 let outs: Vec<VillageOut> = worlds
                     .par_iter()
                     .zip(batch.par_iter())
                     .map(|(w, v)| render::render(w, v, cal, &cfg.mess, cfg.seed))
                     .collect();
-                let t3 = std::time::Instant::now();
                 drop(worlds);
                 for out in outs {
                     self.write_village(out)?;
                 }
-                let t4 = std::time::Instant::now();
-                T.with(|t| { let mut t = t.borrow_mut(); t[0] += (t1-t0).as_secs_f64(); t[1] += (t2-t1).as_secs_f64(); t[2] += (t3-t2).as_secs_f64(); t[3] += (t4-t3).as_secs_f64(); });
             }
         }
-        T.with(|t| eprintln!("gen {:.2} ids {:.2} render {:.2} write {:.2}", t.borrow()[0], t.borrow()[1], t.borrow()[2], t.borrow()[3]));
-        let t5 = std::time::Instant::now();
         self.close_city()?;
-        eprintln!("close {:.2}", t5.elapsed().as_secs_f64());
         let truth = |name: &str| PathBuf::from("truth").join(name);
         self.births.finish()?;
         self.files
@@ -768,5 +759,3 @@ const KEY_COLUMNS: [&str; 9] = [
     "marriage_key",
     "social_security_key",
 ];
-
-thread_local! { static T: std::cell::RefCell<[f64; 4]> = const { std::cell::RefCell::new([0.0; 4]) }; }
