@@ -40,7 +40,7 @@ fn resident_id(rng: &mut Rng) -> String {
         1980 + rng.below(20),
         1 + rng.below(12),
         1 + rng.below(28),
-        rng.below(500) * 2 + 2
+        rng.below(499) * 2 + 2
     );
     poprecon_model::ResidentId::from_body(&body)
         .expect("a valid body")

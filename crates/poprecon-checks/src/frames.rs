@@ -40,6 +40,9 @@ pub(crate) fn key_is_id(source: &str) -> bool {
     matches!(source, HOUSEHOLD | SOCIAL_SECURITY)
 }
 
+/// Ingest's column of the record key as written in the extract, trimmed.
+pub(crate) const RECORD_KEY: &str = "record_key";
+
 /// The column of a source's key in `births` and `discrepancies`.
 pub(crate) fn key_column(source: &str) -> String {
     format!("{source}_key")
@@ -211,7 +214,7 @@ impl<'a> Ctx<'a> {
                     ),
                 });
             };
-            sources.insert(*id, prepare_source(id, df)?);
+            sources.insert(id, prepare_source(id, df)?);
         }
         let active = match sources.get(HOUSEHOLD) {
             Some(h) => active_villages(h)?,
@@ -322,7 +325,7 @@ impl<'a> Ctx<'a> {
 /// A source's table with its key as text (`__key`) and its row number (`__row`).
 fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError> {
     let key = key_field(id);
-    if df.column(key).is_err() {
+    if df.column(RECORD_KEY).is_err() && df.column(key).is_err() {
         return Err(ChecksError::MissingColumn {
             table: id.to_owned(),
             column: key.to_owned(),
@@ -330,7 +333,11 @@ fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError
         });
     }
     let t = Table::new(id, df.clone())?;
-    let key_expr = if key_is_id(id) {
+    // Ingest's `record_key` is the key as written (domain.md §7); a table without it (built
+    // by hand) gives its key field, for IDs the text as given.
+    let key_expr = if t.has(RECORD_KEY) {
+        t.text(RECORD_KEY)
+    } else if key_is_id(id) {
         t.any_id(key)
     } else {
         t.text(key)
@@ -614,6 +621,7 @@ fn birth_facts(ctx: &Ctx<'_>, raw: &Table) -> Result<Table, ChecksError> {
             village.alias("village"),
             coalesce(&[col("__b_hepb1"), col("__v_hepb1")]).alias("__hepb1"),
         ])
+        .with_column(coalesce(&[col("__h_date"), col("__date")]).alias("__h_birth"))
         .collect()
         .map_err(ChecksError::frame(BIRTH_FACTS))?;
     Table::new(BIRTH_FACTS, df)

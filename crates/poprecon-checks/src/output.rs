@@ -78,15 +78,6 @@ pub(crate) fn dtype_of(column: &str) -> DataType {
     }
 }
 
-/// An empty discrepancy table.
-pub(crate) fn empty_discrepancies() -> DataFrame {
-    let cols = DISCREPANCY_COLUMNS
-        .iter()
-        .map(|c| Column::new_empty((*c).into(), &dtype_of(c)))
-        .collect();
-    DataFrame::new(0, cols).expect("empty columns of one length")
-}
-
 /// `queued`: not resolved and not decided.
 pub(crate) fn queued() -> Expr {
     col("status")
@@ -172,8 +163,7 @@ pub(crate) fn assemble(
         to_supertypes: true,
         ..UnionArgs::default()
     };
-    let mut df = concat_lf_diagonal(rows, union.clone())
-        .map_err(&err)?
+    let mut df = crate::rules::concat_all(rows)?
         .select(
             row_cols
                 .iter()
@@ -208,6 +198,10 @@ pub(crate) fn assemble(
             )
             .unique_stable(Some(cols(["discrepancy_id"])), UniqueKeepStrategy::First)
             .with_columns([
+                when(col("values").eq(lit("")))
+                    .then(null(DataType::String))
+                    .otherwise(col("values"))
+                    .alias("values"),
                 lit("new").alias("status"),
                 lit(as_of).alias("first_seen"),
                 null(DataType::String).alias("decision"),

@@ -348,7 +348,7 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
             || (key_is_id(source) && c == id_input)
             || matches!(
                 c,
-                "source_file" | "source_line" | "invalid_fields" | "__row" | "__key"
+                "source_file" | "source_line" | "invalid_fields" | "record_key" | "__row" | "__key"
             )
     };
     let mut content: Vec<Expr> =
@@ -369,9 +369,10 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
     } else {
         concat_str(content, "\u{1f}", false)
     };
-    let mut candidate = len().over([col("__content")]).gt(lit(1));
+    let err = ChecksError::frame(source);
+    let mut candidate = len().over([col("__content")]).map_err(&err)?.gt(lit(1));
     if unique_key(source) {
-        candidate = candidate.or(len().over([col("__key")]).gt(lit(1)));
+        candidate = candidate.or(len().over([col("__key")]).map_err(&err)?.gt(lit(1)));
     }
     let cands = attributed(ctx, t, t.lazy())
         .with_column(content.alias("__content"))

@@ -2,6 +2,7 @@
 //! discrepancy rows and its units (one row per thing the rule checked, for the village
 //! denominators). The record-level rules (§8.13) are in `records.rs`.
 
+use polars::lazy::dsl::{max_horizontal, min_horizontal, sum_horizontal};
 use polars::prelude::*;
 
 use crate::catalogue::{RuleId, Severity};
@@ -197,7 +198,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             if !ctx.has_sources(&[HOUSEHOLD, CERTIFICATE]) {
                 return Ok(None);
             }
-            let date = coalesce(&[col("__h_date"), col("__date")]);
+            let date = col("__h_birth");
             coverage(
                 key(HOUSEHOLD)
                     .is_not_null()
@@ -625,25 +626,48 @@ fn id_number_conflict(ctx: &Ctx<'_>, b: &Table) -> Result<(LazyFrame, LazyFrame)
     Ok((concat_all(rows)?, concat_all(units)?))
 }
 
-/// Vertical concatenation of frames with different columns (missing ones are nulls).
+/// Vertical concatenation of frames with different columns: the union of their columns, in
+/// order of first appearance, missing ones as nulls (polars' diagonal concatenation is a
+/// feature this workspace does not build).
 pub(crate) fn concat_all(frames: Vec<LazyFrame>) -> Result<LazyFrame, ChecksError> {
+    let err = ChecksError::frame("discrepancies");
     if frames.is_empty() {
         // Typed and with a column, so that literals added later have no row to fill.
         let empty = DataFrame::new(
             0,
             vec![Column::new_empty("village".into(), &DataType::String)],
         )
-        .map_err(ChecksError::frame("discrepancies"))?;
+        .map_err(&err)?;
         return Ok(empty.lazy());
     }
-    concat_lf_diagonal(
-        frames,
-        UnionArgs {
-            to_supertypes: true,
-            ..UnionArgs::default()
-        },
-    )
-    .map_err(ChecksError::frame("discrepancies"))
+    let mut frames = frames;
+    let mut columns: Vec<(PlSmallStr, DataType)> = Vec::new();
+    for lf in &mut frames {
+        let schema = lf.collect_schema().map_err(&err)?;
+        for (name, dtype) in schema.iter() {
+            match columns.iter_mut().find(|(n, _)| n == name) {
+                Some((_, known)) if known == &DataType::Null => *known = dtype.clone(),
+                Some(_) => {}
+                None => columns.push((name.clone(), dtype.clone())),
+            }
+        }
+    }
+    let mut aligned = Vec::with_capacity(frames.len());
+    for mut lf in frames {
+        let schema = lf.collect_schema().map_err(&err)?;
+        let select: Vec<Expr> = columns
+            .iter()
+            .map(|(name, dtype)| {
+                if schema.contains(name) {
+                    col(name.clone()).cast(dtype.clone())
+                } else {
+                    null(dtype.clone()).alias(name.clone())
+                }
+            })
+            .collect();
+        aligned.push(lf.select(select));
+    }
+    concat(aligned, UnionArgs::default()).map_err(err)
 }
 
 /// `child_order_mismatch` (domain.md §8.14): each birth registration of the births against
@@ -667,23 +691,37 @@ fn child_order_mismatch(ctx: &Ctx<'_>, b: &Table) -> Result<Found, ChecksError> 
             });
         }
     }
-    let reg_key = col(key_column(REGISTRATION));
-    let first = col("__date").eq(col("__date").min());
-    let pregnancies = b
+    // The pregnancy's first child: the births of the registration born first (twins share
+    // a date), the lowest order among them. Done with a join rather than a filter on a
+    // group's minimum inside the aggregation, a shape polars' common-subexpression pass
+    // mishandles.
+    let of_reg = b
         .lazy()
-        .filter(reg_key.clone().is_not_null())
-        .group_by([reg_key.alias("__key")])
+        .filter(col(key_column(REGISTRATION)).is_not_null())
+        .select([
+            col(key_column(REGISTRATION)).alias("__key"),
+            col("__date"),
+            col("birth_order"),
+            col("birth_id"),
+            col("village"),
+        ]);
+    let first_dates = of_reg
+        .clone()
+        .group_by([col("__key").alias("__fk")])
+        .agg([col("__date").min().alias("__first")]);
+    let pregnancies = of_reg
+        .join(
+            first_dates,
+            [col("__key"), col("__date")],
+            [col("__fk"), col("__first")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("__key")])
         .agg([
-            col("birth_order")
-                .filter(first.clone())
-                .min()
-                .alias("__computed"),
-            col("birth_order")
-                .filter(first.clone())
-                .null_count()
-                .alias("__undetermined"),
-            col("birth_id").filter(first.clone()).min().alias("__birth"),
-            col("village").filter(first).min().alias("__village"),
+            col("birth_order").min().alias("__computed"),
+            col("birth_order").null_count().alias("__undetermined"),
+            col("birth_id").min().alias("__birth"),
+            col("village").min().alias("__village"),
         ]);
     let declared = reg
         .lazy()

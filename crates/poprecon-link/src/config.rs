@@ -26,7 +26,9 @@ use crate::LinkError;
 pub struct LinkConfig {
     /// Match weight (log2 odds that a candidate pair is one birth, the prior included) from
     /// which a probabilistic candidate is a link. Default `6.0`, a match probability of
-    /// about 0.985. Deterministic pairs are linked whatever their weight.
+    /// about 0.985. A probabilistic link also needs an identifying agreement (an ID within
+    /// two digits, or a name within one edit): date, sex and village alone never make one.
+    /// Deterministic pairs are linked whatever their weight.
     pub match_threshold: f64,
     /// Two candidates whose weights differ by no more than this are a tie
     /// (`ambiguous_link`). Default `1e-9`.

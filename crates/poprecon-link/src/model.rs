@@ -123,11 +123,19 @@ pub(crate) fn estimate(
             }
         }
     }
+    // Levels run from the strongest agreement down: a weaker agreement is never stronger
+    // evidence. Without this cap a level that random pairs never reach (a different county
+    // when the extract covers one county) would weigh for a match.
     let weight = std::array::from_fn(|f| {
-        m[f].iter()
+        let mut w: Vec<f64> = m[f]
+            .iter()
             .zip(&u[f])
             .map(|(m, u)| (m.max(1e-12) / u.max(1e-12)).log2())
-            .collect()
+            .collect();
+        for l in 1..w.len() {
+            w[l] = w[l].min(w[l - 1]);
+        }
+        w
     });
     Model {
         lambda,

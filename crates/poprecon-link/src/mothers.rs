@@ -10,7 +10,9 @@ use polars::prelude::*;
 
 use crate::LinkError;
 use crate::compare::id_level;
-use crate::prepare::{IdDigits, Table, date_in_id, id_digits, key_order, status_rank};
+use crate::prepare::{
+    IdDigits, RECORD_KEY, Table, date_in_id, id_digits, key_order, status_rank,
+};
 
 /// A household row of a mother.
 #[derive(Debug, Clone)]
@@ -128,6 +130,7 @@ pub(crate) fn child_rows(
     };
     let person = t.strs("person_id", true)?;
     let person_input = t.strs("person_id_input", false)?;
+    let record_key = t.strs(RECORD_KEY, false)?;
     let mother = t.strs("mother_id", false)?;
     let mother_input = t.strs("mother_id_input", false)?;
     let dates = t.dates("birth_date", false)?;
@@ -136,7 +139,11 @@ pub(crate) fn child_rows(
     let status = t.strs("status", false)?;
     let mut out = Vec::with_capacity(rows.height());
     for i in 0..rows.height() {
-        let Some(key) = person_input[i].clone().or_else(|| person[i].clone()) else {
+        let Some(key) = record_key[i]
+            .clone()
+            .or_else(|| person_input[i].clone())
+            .or_else(|| person[i].clone())
+        else {
             continue;
         };
         let date = dates[i].or_else(|| person[i].as_deref().and_then(date_in_id));
@@ -248,7 +255,7 @@ pub(crate) fn dated_rows(
         name: table,
         df: &rows,
     };
-    let keys = t.strs(key_col, true)?;
+    let keys = t.keys(key_col)?;
     let id = t.strs(id_col, true)?;
     let input = t.strs(&input_col, false)?;
     let dates = t.dates(date_col, true)?;

@@ -165,6 +165,9 @@ pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// Ingest's column of the record key as written in the extract, trimmed.
+pub(crate) const RECORD_KEY: &str = "record_key";
+
 pub(crate) fn epoch_days(d: NaiveDate) -> i32 {
     d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
         .num_days() as i32
@@ -275,10 +278,24 @@ impl Table<'_> {
         Ok(ca.physical().iter().collect())
     }
 
+    /// The record keys: ingest's `record_key` (the key as written, trimmed) when the table
+    /// has it, else the key field.
+    pub(crate) fn keys(&self, key_field: &str) -> Result<Vec<Option<String>>, LinkError> {
+        if self.df.column(RECORD_KEY).is_ok() {
+            self.strs(RECORD_KEY, true)
+        } else {
+            self.strs(key_field, true)
+        }
+    }
+
     /// Every column but `exclude` and the bookkeeping columns of ingest, as one text.
     pub(crate) fn content(&self, exclude: &[&str]) -> Result<Vec<Option<String>>, LinkError> {
         let skip = |c: &str| {
-            exclude.contains(&c) || matches!(c, "source_file" | "source_line" | "invalid_fields")
+            exclude.contains(&c)
+                || matches!(
+                    c,
+                    "source_file" | "source_line" | RECORD_KEY | "invalid_fields"
+                )
         };
         let exprs: Vec<Expr> = self
             .df
@@ -337,7 +354,7 @@ pub(crate) fn deliveries(df: &DataFrame, window: (i32, i32)) -> Result<Prepared,
         name: "hospital_delivery",
         df,
     };
-    let keys = t.strs("record_id", true)?;
+    let keys = t.keys("record_id")?;
     let lines = t.i64s("source_line", false)?;
     let content = t.content(&["record_id"])?;
     let mother_id = t.strs("mother_id", false)?;
@@ -388,7 +405,7 @@ pub(crate) fn certificates(df: &DataFrame, window: (i32, i32)) -> Result<Prepare
         name: "birth_certificate",
         df,
     };
-    let keys = t.strs("certificate_no", true)?;
+    let keys = t.keys("certificate_no")?;
     let lines = t.i64s("source_line", false)?;
     let content = t.content(&["certificate_no"])?;
     let child_name = t.strs("child_name", false)?;
@@ -522,6 +539,7 @@ pub(crate) fn household_children(
     };
     let person_id = t.strs("person_id", true)?;
     let person_input = t.strs("person_id_input", false)?;
+    let record_key = t.strs(RECORD_KEY, false)?;
     let lines = t.i64s("source_line", false)?;
     let content = t.content(&["person_id", "person_id_input"])?;
     let names = t.strs("name", false)?;
@@ -536,7 +554,11 @@ pub(crate) fn household_children(
     let mut recs = Vec::new();
     for i in 0..rows.height() {
         let valid = valid_id(person_id[i].clone());
-        let Some(key) = person_input[i].clone().or_else(|| valid.clone()) else {
+        let Some(key) = record_key[i]
+            .clone()
+            .or_else(|| person_input[i].clone())
+            .or_else(|| valid.clone())
+        else {
             continue;
         };
         let id_date = valid.as_deref().and_then(date_in_id);

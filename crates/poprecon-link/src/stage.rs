@@ -12,7 +12,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use rayon::prelude::*;
 
-use crate::compare::{Levels, N_FIELDS, Tolerances, compare, merge_best};
+use crate::compare::{FIELDS, Kind, Levels, N_FIELDS, Tolerances, compare, merge_best};
 use crate::config::{BlockingKey, BlockingRule, LinkConfig};
 use crate::model::{self, Model, TermFreq};
 use crate::prepare::{Rec, Src};
@@ -126,6 +126,7 @@ struct Cand {
     weight: f64,
     weights: [f64; N_FIELDS],
     date_gap: Option<i32>,
+    identified: bool,
 }
 
 /// Links the records of `src` to the births; unlinked records become births.
@@ -183,6 +184,7 @@ pub(crate) fn run(
                 weight,
                 weights,
                 date_gap: *gap,
+                identified: identifies(levels),
             }
         })
         .collect();
@@ -236,6 +238,20 @@ fn compare_birth(ctx: &Ctx<'_>, e: &Entity, r: &Rec) -> (Levels, bool, Option<i3
         }
     }
     (acc, det, gap)
+}
+
+/// Whether a comparison has an identifying agreement: an ID within two digits or a name
+/// within one edit. Date, sex and village alone fit every child born that day in that
+/// village; they support a link but never make one.
+fn identifies(levels: &Levels) -> bool {
+    FIELDS.iter().zip(levels).any(|(f, &l)| {
+        l > 0
+            && match f.kind {
+                Kind::Id => l <= 5,
+                Kind::Name => l <= 3,
+                _ => false,
+            }
+    })
 }
 
 /// A hash of a record's blocking key, `None` when the record lacks a part of it. Equal keys
@@ -405,6 +421,7 @@ fn assign(
         _ => {
             c.det
                 || (c.weight >= cfg.match_threshold
+                    && c.identified
                     && c.date_gap.is_none_or(|g| g <= cfg.max_date_gap_days))
         }
     };

@@ -17,6 +17,40 @@ pub struct Config {
     pub divisions: DivisionsConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    /// `[linkage]`: blocking, comparisons, threshold, attribution order, policy limits.
+    #[serde(default)]
+    pub linkage: poprecon_link::LinkConfig,
+    /// `[rules]`: per rule `enabled`, `severity` and settings; `[[rules.local]]` SQL rules.
+    #[serde(default)]
+    pub rules: poprecon_checks::ChecksConfig,
+    /// `[indicators]`: catalogue, bases, `low_n`, thresholds.
+    #[serde(default)]
+    pub indicators: poprecon_indicators::IndicatorConfig,
+    /// `[assessment]`: weights, targets, floors and veto conditions.
+    #[serde(default)]
+    pub assessment: poprecon_indicators::AssessmentConfig,
+    /// `[alerts]`: when a completed run exits with the alert code.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: thresholds that make a completed run exit with code 3.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Alert when at least this many new high-severity discrepancies appear (0: never).
+    pub new_high_severity: u64,
+    /// Alert when a source quarantines more than this share of its rows.
+    pub quarantine_share: f64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            new_high_severity: 1,
+            quarantine_share: 0.05,
+        }
+    }
 }
 
 /// `[pipeline]`: what is assessed.
@@ -30,6 +64,8 @@ pub struct PipelineSection {
     pub as_of: DateSetting,
     /// Birth dates assessed.
     pub period: PeriodConfig,
+    /// Reviewers' decisions (CSV or TOML), relative to the pipeline file.
+    pub decisions: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

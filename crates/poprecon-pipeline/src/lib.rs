@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use poprecon_ingest::{Format, InputFile, Source};
 
-pub use config::{Config, DivisionsConfig, PipelineSection, SourceConfig};
+pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
 pub use divisions::Divisions;
 pub use error::PipelineError;
 
@@ -57,6 +57,15 @@ pub struct Plan {
     pub divisions: Divisions,
     /// The sources the pipeline reads, in the order of [`all_sources`].
     pub sources: Vec<SourcePlan>,
+    pub linkage: poprecon_link::LinkConfig,
+    pub rules: poprecon_checks::ChecksConfig,
+    pub indicators: poprecon_indicators::IndicatorConfig,
+    pub assessment: poprecon_indicators::AssessmentConfig,
+    pub alerts: AlertsConfig,
+    /// Reviewers' decisions, parsed; empty when the pipeline names no file.
+    pub decisions: poprecon_checks::Decisions,
+    /// The decisions file, if any.
+    pub decisions_path: Option<PathBuf>,
 }
 
 /// How one source is read.
@@ -212,6 +221,39 @@ impl Plan {
                 "the pipeline reads no source; add a `[sources.<id>]` table".into(),
             ));
         }
+        config
+            .linkage
+            .validate()
+            .map_err(|e| invalid("linkage", e.to_string()))?;
+        config
+            .rules
+            .validate()
+            .map_err(|e| invalid("rules", e.to_string()))?;
+        config
+            .indicators
+            .validate()
+            .map_err(|e| invalid("indicators", e.to_string()))?;
+        config
+            .assessment
+            .validate()
+            .map_err(|e| invalid("assessment", e.to_string()))?;
+        let decisions_path = p.decisions.as_ref().map(|d| base.join(d));
+        let decisions = match &decisions_path {
+            None => poprecon_checks::Decisions::default(),
+            Some(d) => {
+                let text = std::fs::read_to_string(d).map_err(|source| PipelineError::Io {
+                    path: d.clone(),
+                    source,
+                })?;
+                let parsed = if d.extension().is_some_and(|e| e == "toml") {
+                    poprecon_checks::Decisions::parse_toml(&text)
+                } else {
+                    poprecon_checks::Decisions::parse_csv(&text)
+                };
+                parsed
+                    .map_err(|e| invalid("pipeline.decisions", format!("`{}`: {e}", d.display())))?
+            }
+        };
         Ok(Plan {
             path: path.to_owned(),
             name: p.name.clone(),
@@ -220,6 +262,13 @@ impl Plan {
             period,
             divisions,
             sources,
+            linkage: config.linkage,
+            rules: config.rules,
+            indicators: config.indicators,
+            assessment: config.assessment,
+            alerts: config.alerts,
+            decisions,
+            decisions_path,
         })
     }
 

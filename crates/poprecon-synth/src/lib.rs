@@ -32,7 +32,7 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -350,7 +350,8 @@ pub fn generate(
     std::fs::create_dir_all(&staging).map_err(|e| SynthError::io(&staging, e))?;
     divisions.write(&staging.join("divisions"))?;
 
-    let summary = Generation::new(cfg, &divisions, &staging)?.run(progress)?;
+    let output = Output::new(cfg, &divisions, &staging)?;
+    let summary = run(cfg, &divisions, output, progress)?;
 
     let pipeline = staging.join("pipeline.toml");
     std::fs::write(&pipeline, pipeline_text(cfg, "")).map_err(|e| SynthError::io(&pipeline, e))?;
@@ -474,12 +475,103 @@ fn pipeline_text(cfg: &SynthConfig, prefix: &str) -> String {
     s
 }
 
-/// One generation run: the open writers and the running counts.
-struct Generation<'a> {
+/// A message from the generating threads to the writing thread.
+enum Msg {
+    /// The villages that follow lie in this city (4-digit code).
+    City(String),
+    Batch(Vec<VillageOut>),
+}
+
+/// Generates village batches on the rayon pool and writes them on a thread of their own,
+/// so that writing one batch overlaps generating the next. Files are written in village
+/// order whatever the thread count.
+fn run(
+    cfg: &SynthConfig,
+    divisions: &Divisions,
+    output: Output<'_>,
+    progress: &dyn Fn(&str),
+) -> Result<SynthSummary, SynthError> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
+        let writer = scope.spawn(move || {
+            let mut output = output;
+            for msg in rx {
+                match msg {
+                    Msg::City(city) => output.open_city(&city)?,
+                    Msg::Batch(outs) => {
+                        for out in outs {
+                            output.write_village(out)?;
+                        }
+                    }
+                }
+            }
+            output.finish()
+        });
+        produce(cfg, divisions, &tx, progress);
+        drop(tx);
+        match writer.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Generates every village, batch by batch, and sends the batches to the writer. Stops
+/// early when the writer has stopped (it returns the error).
+fn produce(
+    cfg: &SynthConfig,
+    divisions: &Divisions,
+    tx: &std::sync::mpsc::SyncSender<Msg>,
+    progress: &dyn Fn(&str),
+) {
+    let cal = Calendar {
+        start: cfg.period.0,
+        end: cfg.period.1,
+        as_of: cfg.as_of,
+    };
+    let rows = cfg
+        .rows_per_village
+        .unwrap_or_else(|| cfg.scale.rows_per_village());
+    let mut external_seen = world::KeySet::default();
+    let units = divisions.units();
+    for (u, unit) in units.iter().enumerate() {
+        progress(&format!(
+            "county {} ({}/{}): {} villages",
+            unit[0].county,
+            u + 1,
+            units.len(),
+            unit.len()
+        ));
+        if tx.send(Msg::City(unit[0].code[..4].to_owned())).is_err() {
+            return;
+        }
+        let mut county_seen = world::KeySet::default();
+        for batch in unit.chunks(BATCH_VILLAGES) {
+            let mut worlds: Vec<world::VillageWorld> = batch
+                .par_iter()
+                .map(|v| world::generate(v, cal, cfg.seed, rows))
+                .collect();
+            world::assign_sequences(&mut worlds, &mut county_seen, &mut external_seen);
+            let outs: Vec<VillageOut> = worlds
+                .par_iter_mut()
+                .zip(batch.par_iter())
+                .map(|(w, v)| {
+                    world::build_ids(w);
+                    render::render(w, v, cal, &cfg.mess, cfg.seed)
+                })
+                .collect();
+            drop(worlds);
+            if tx.send(Msg::Batch(outs)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The writing side of a run: the open files and the running counts.
+struct Output<'a> {
     cfg: &'a SynthConfig,
-    divisions: &'a Divisions,
     root: &'a Path,
-    cal: Calendar,
     writers: Vec<ExtractWriter>,
     /// The city whose partition files are open (province scale).
     city: Option<String>,
@@ -492,7 +584,7 @@ struct Generation<'a> {
     files: Vec<(PathBuf, u64)>,
 }
 
-impl<'a> Generation<'a> {
+impl<'a> Output<'a> {
     fn new(
         cfg: &'a SynthConfig,
         divisions: &'a Divisions,
@@ -550,15 +642,9 @@ impl<'a> Generation<'a> {
                 ("birth_id", PqType::Str),
             ],
         )?;
-        Ok(Generation {
+        Ok(Output {
             cfg,
-            divisions,
             root,
-            cal: Calendar {
-                start: cfg.period.0,
-                end: cfg.period.1,
-                as_of: cfg.as_of,
-            },
             writers: Vec::new(),
             city: None,
             births,
@@ -584,42 +670,8 @@ impl<'a> Generation<'a> {
         })
     }
 
-    fn run(mut self, progress: &dyn Fn(&str)) -> Result<SynthSummary, SynthError> {
-        let cfg = self.cfg;
-        let rows = cfg
-            .rows_per_village
-            .unwrap_or_else(|| cfg.scale.rows_per_village());
-        let mut external_seen = HashSet::new();
-        let divisions = self.divisions;
-        let units = divisions.units();
-        for (u, unit) in units.iter().enumerate() {
-            progress(&format!(
-                "county {} ({}/{}): {} villages",
-                unit[0].county,
-                u + 1,
-                units.len(),
-                unit.len()
-            ));
-            self.open_city(&unit[0].code[..4])?;
-            let mut county_seen = HashSet::new();
-            for batch in unit.chunks(BATCH_VILLAGES) {
-                let cal = self.cal;
-                let mut worlds: Vec<world::VillageWorld> = batch
-                    .par_iter()
-                    .map(|v| world::generate(v, cal, cfg.seed, rows))
-                    .collect();
-                world::finish_ids(&mut worlds, &mut county_seen, &mut external_seen);
-                let outs: Vec<VillageOut> = worlds
-                    .par_iter()
-                    .zip(batch.par_iter())
-                    .map(|(w, v)| render::render(w, v, cal, &cfg.mess, cfg.seed))
-                    .collect();
-                drop(worlds);
-                for out in outs {
-                    self.write_village(out)?;
-                }
-            }
-        }
+    /// Closes every file and returns the summary.
+    fn finish(mut self) -> Result<SynthSummary, SynthError> {
         self.close_city()?;
         let truth = |name: &str| PathBuf::from("truth").join(name);
         self.births.finish()?;
@@ -676,7 +728,7 @@ impl<'a> Generation<'a> {
             let writer = &mut self.writers[src.index()];
             let stats = &mut self.sources[src.index()];
             for row in rows {
-                let line = writer.write(&row.cells)?;
+                let line = writer.write(row.cells)?;
                 stats.rows += 1;
                 *stats
                     .roles
@@ -686,7 +738,7 @@ impl<'a> Generation<'a> {
                 if let Some((reason, field)) = row.meta.quarantine {
                     stats.quarantined += 1;
                     self.summary.quarantined += 1;
-                    self.quarantine.push(&[
+                    self.quarantine.push([
                         Val::Str(src.id()),
                         Val::Str(&writer.rel),
                         Val::I64(line_i64),
@@ -696,7 +748,7 @@ impl<'a> Generation<'a> {
                 }
                 for inj in &row.meta.injections {
                     self.summary.injections += 1;
-                    self.injections.push(&[
+                    self.injections.push([
                         Val::Str(src.id()),
                         Val::Str(&writer.rel),
                         Val::I64(line_i64),
@@ -710,7 +762,7 @@ impl<'a> Generation<'a> {
         }
         for inv in &out.invalid {
             self.summary.invalid_values += 1;
-            self.invalid.push(&[
+            self.invalid.push([
                 Val::Str(inv.source.id()),
                 Val::Str(&inv.key),
                 Val::Str(inv.field),
@@ -741,7 +793,7 @@ impl<'a> Generation<'a> {
                     .iter()
                     .map(|k| k.as_deref().map_or(Val::Null, Val::Str)),
             );
-            self.births.push(&row)?;
+            self.births.push(row)?;
         }
         Ok(())
     }

@@ -39,10 +39,12 @@ pub(crate) enum PqType {
 }
 
 /// A value for [`ParquetSink::push`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Val<'a> {
     Null,
     Str(&'a str),
+    /// A string handed over, not copied.
+    Owned(String),
     Date(NaiveDate),
     Datetime(NaiveDateTime),
     I32(i32),
@@ -136,10 +138,14 @@ impl ParquetSink {
     }
 
     /// Appends one row; values must match the column types (a mismatch is written as null).
-    pub(crate) fn push(&mut self, row: &[Val<'_>]) -> Result<(), SynthError> {
+    pub(crate) fn push<'v>(
+        &mut self,
+        row: impl IntoIterator<Item = Val<'v>>,
+    ) -> Result<(), SynthError> {
         for (buf, v) in self.bufs.iter_mut().zip(row) {
-            match (buf, *v) {
+            match (buf, v) {
                 (Buf::Str(b), Val::Str(s)) => b.push(Some(s.to_owned())),
+                (Buf::Str(b), Val::Owned(s)) => b.push(Some(s)),
                 (Buf::Str(b), _) => b.push(None),
                 (Buf::I32(b), Val::Date(d)) => b.push(Some(epoch_days(d))),
                 (Buf::I32(b), Val::I32(i)) => b.push(Some(i)),
@@ -326,7 +332,7 @@ impl ExtractWriter {
     }
 
     /// Writes one row; returns its line (header = 1).
-    pub(crate) fn write(&mut self, cells: &[Cell]) -> Result<u64, SynthError> {
+    pub(crate) fn write(&mut self, cells: Vec<Cell>) -> Result<u64, SynthError> {
         let line = self.rows + 2;
         match &mut self.kind {
             Kind::Csv {
@@ -399,18 +405,13 @@ impl ExtractWriter {
                 }
             }
             Kind::Parquet(sink) => {
-                let vals: Vec<Val<'_>> = cells
-                    .iter()
-                    .map(|c| match c {
-                        Cell::Empty => Val::Null,
-                        Cell::Text(s) => Val::Str(s),
-                        Cell::Static(s) => Val::Str(s),
-                        Cell::Date(d) => Val::Date(*d),
-                        Cell::DateTime(t) => Val::Date(t.date()),
-                        Cell::Number(_) => Val::Null,
-                    })
-                    .collect();
-                sink.push(&vals)?;
+                sink.push(cells.into_iter().map(|c| match c {
+                    Cell::Empty | Cell::Number(_) => Val::Null,
+                    Cell::Text(s) => Val::Owned(s),
+                    Cell::Static(s) => Val::Str(s),
+                    Cell::Date(d) => Val::Date(d),
+                    Cell::DateTime(t) => Val::Date(t.date()),
+                }))?;
             }
         }
         self.rows += 1;

@@ -214,7 +214,12 @@ fn worlds_have_the_designed_structure() {
         .iter()
         .map(|v| world::generate(v, cal, 11, 2_500))
         .collect();
-    world::finish_ids(&mut worlds, &mut HashSet::new(), &mut HashSet::new());
+    world::assign_sequences(
+        &mut worlds,
+        &mut world::KeySet::default(),
+        &mut world::KeySet::default(),
+    );
+    worlds.iter_mut().for_each(world::build_ids);
     let mut ids = HashSet::new();
     let (mut births, mut boys, mut floating, mut twins, mut higher) = (0, 0, 0, 0, 0);
     for w in &worlds {

@@ -3,9 +3,9 @@
 //! turns this world into extracts and injects the mess.
 //!
 //! Each village is generated from its own random stream (seed, village code), so villages
-//! can be generated in any order and in parallel. Resident IDs are finished afterwards by
-//! [`finish_ids`], which walks the villages of a county in order so that no two persons share
-//! an ID.
+//! can be generated in any order and in parallel. Resident IDs are finished afterwards:
+//! [`assign_sequences`] walks the villages of a county in order so that no two persons share
+//! an ID, then [`build_ids`] writes them out (in parallel).
 
 use std::collections::HashSet;
 
@@ -75,7 +75,7 @@ pub(crate) struct Person {
     pub external: bool,
     pub surname: &'static str,
     pub name: String,
-    /// The 18-character ID, set by [`finish_ids`].
+    /// The 18-character ID, set by [`build_ids`].
     pub id: String,
     pub insured: bool,
 }
@@ -1370,12 +1370,40 @@ fn child_relation(head: Head, male: bool, sons: &mut u8, daughters: &mut u8) -> 
     }
 }
 
-/// Gives every person of a county's villages a unique ID, in village and person order:
-/// a sequence already taken moves to the next free one of the same parity.
-pub(crate) fn finish_ids(
+/// Hashes the `u64` keys of the uniqueness sets: a SplitMix64 finaliser, much faster than
+/// SipHash, and the keys are not chosen by an adversary.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+/// A set of ID bodies (as numbers).
+pub(crate) type KeySet = HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Makes the IDs of a county's villages unique, in village and person order: a sequence
+/// already taken moves to the next free one of the same parity. Call once per batch, in
+/// order; the sets carry over between batches.
+pub(crate) fn assign_sequences(
     worlds: &mut [VillageWorld],
-    county_seen: &mut HashSet<u64>,
-    external_seen: &mut HashSet<u64>,
+    county_seen: &mut KeySet,
+    external_seen: &mut KeySet,
 ) {
     for world in worlds {
         for p in &mut world.persons {
@@ -1385,7 +1413,7 @@ pub(crate) fn finish_ids(
                 &mut *county_seen
             };
             let mut seq = p.seq;
-            // 500 sequences per sex and day: a county never fills them.
+            // 499 sequences per sex and day: a county never fills them.
             for _ in 0..500 {
                 if seen.insert(ids::body_key(p.addr, p.birth, seq)) {
                     break;
@@ -1397,7 +1425,13 @@ pub(crate) fn finish_ids(
                 };
             }
             p.seq = seq;
-            p.id = ids::build(p.addr, p.birth, seq);
         }
+    }
+}
+
+/// Writes out the IDs once the sequences are final.
+pub(crate) fn build_ids(world: &mut VillageWorld) {
+    for p in &mut world.persons {
+        p.id = ids::build(p.addr, p.birth, p.seq);
     }
 }

@@ -10,6 +10,8 @@ Exit codes:
   0  success
   1  failure: the pipeline, an input file or the output folder is wrong (the message names it)
   2  command-line usage error
+  3  `run` completed and wrote its folder, but an alert of the pipeline's `[alerts]` fired
+     (e.g. new high-severity discrepancies)
 
 Logs go to stderr (`-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides). They never
 contain an ID number, a name or a birth date: rows are referred to by source, file and line.";
@@ -30,12 +32,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Runs the nightly job: reads every source and writes a complete run folder.
+    /// Runs the nightly job: ingest → link → check → measure → write.
     ///
     /// The run folder holds `manifest.json` (inputs with size, sha256 and row counts; each
-    /// stage's rows and seconds), `sources/<source>.parquet` and
-    /// `quarantine/<source>.parquet`. It is written to a temporary folder and renamed into
-    /// place: a failed run leaves the previous folder untouched.
+    /// stage's rows and seconds), `births.parquet`, `links.parquet`,
+    /// `discrepancies.parquet` (new/open/resolved against the previous run),
+    /// `village_discrepancies.parquet`, `indicators.parquet`, `assessment.parquet`,
+    /// `data_quality.parquet`, `report.html`, `sources/` and `quarantine/`. It is written to
+    /// a temporary folder and renamed into place: a failed run leaves the previous folder
+    /// untouched.
     Run {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
@@ -45,6 +50,13 @@ pub enum Command {
         /// Date of the extracts, overriding the pipeline's `as_of` (YYYY-MM-DD).
         #[arg(long, value_name = "DATE")]
         as_of: Option<chrono::NaiveDate>,
+        /// Last night's run folder, for new/open/resolved (default: the `--out` folder being
+        /// replaced, if it holds a run).
+        #[arg(long, value_name = "DIR")]
+        previous: Option<PathBuf>,
+        /// Language of `report.html`: `zh` (default) or `en`.
+        #[arg(long, default_value = "zh")]
+        lang: poprecon_report::Lang,
     },
     /// Writes a synthetic city: population, the nine extracts, a pipeline file and the truth.
     ///
@@ -70,6 +82,28 @@ pub enum Command {
         /// Mean household rows per village (the scale's default otherwise).
         #[arg(long, value_name = "N")]
         rows_per_village: Option<u32>,
+    },
+    /// Exports a run's tables for people, as XLSX (Excel/WPS) or CSV.
+    ///
+    /// `assessor`: indicators, assessment and per-village counts only, no person-level
+    /// column, counts below 5 suppressed. `analyst`: adds the mismatch list and births,
+    /// with every resident ID masked (`340302********0019`). `data-team`: everything in
+    /// clear. Cells that a spreadsheet would read as a formula are neutralised.
+    Export {
+        /// The run folder (`--out` of `poprecon run`).
+        run: PathBuf,
+        /// assessor, analyst or data-team.
+        #[arg(long = "for", value_name = "AUDIENCE")]
+        audience: poprecon_export::Audience,
+        /// xlsx or csv.
+        #[arg(long, default_value = "xlsx")]
+        format: poprecon_export::ExportFormat,
+        /// Where to write the files (default: `<RUN>/exports`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Language of headers and sheet names: `zh` (default) or `en`.
+        #[arg(long, default_value = "zh")]
+        lang: poprecon_report::Lang,
     },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
     Plan {
@@ -121,12 +155,20 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             pipeline,
             out,
             as_of,
+            previous,
+            lang,
         } => {
             let mut plan = load(pipeline)?;
             if let Some(d) = as_of {
                 plan.as_of = *d;
             }
-            crate::run_cmd::run(&plan, out, !cli.quiet)
+            let opts = crate::run_cmd::RunOptions {
+                previous: previous.clone(),
+                progress: !cli.quiet,
+                lang: *lang,
+                fail_after: std::env::var("POPRECON_FAIL_AFTER").ok(),
+            };
+            crate::run_cmd::run(&plan, out, &opts)
         }
         Command::Synth {
             scale,
@@ -166,6 +208,19 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             );
             for (path, rows) in &summary.files {
                 println!("  {:>10} rows  {}", rows, path.display());
+            }
+            Ok(exit::OK)
+        }
+        Command::Export {
+            run,
+            audience,
+            format,
+            out,
+            lang,
+        } => {
+            let out = out.clone().unwrap_or_else(|| run.join("exports"));
+            for path in crate::export_cmd::export(run, *audience, *format, &out, *lang)? {
+                println!("{}", path.display());
             }
             Ok(exit::OK)
         }

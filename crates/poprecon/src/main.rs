@@ -4,8 +4,10 @@
 //! printing.
 
 mod cli;
+mod export_cmd;
 mod ingest_cmd;
 mod output;
+mod report_cmd;
 mod run_cmd;
 
 use std::process::ExitCode;
@@ -23,6 +25,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap's own code).
     pub const USAGE: u8 = 2;
+    /// The run completed and its folder is in place, but a configured alert fired.
+    pub const ALERT: u8 = 3;
 }
 
 fn main() -> ExitCode {

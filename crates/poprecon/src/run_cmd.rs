@@ -1,11 +1,14 @@
-//! `poprecon run`: the nightly job. Stages run in order, each in its own tracing span with
-//! a progress bar; the run folder is staged and renamed into place only when complete.
+//! `poprecon run`: the nightly job. Stages run in order (ingest → link → check → measure →
+//! write), each in its own tracing span with a progress spinner; the run folder is staged
+//! and renamed into place only when complete.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use polars::prelude::{DataFrame, IntoLazy, ParquetReader, SerReader, col, lit};
 use poprecon_pipeline::Plan;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -24,8 +27,12 @@ pub struct Manifest {
     pub as_of: String,
     pub period: [String; 2],
     pub jurisdiction: String,
+    pub previous_run: Option<String>,
+    pub decisions: Option<String>,
     pub inputs: Vec<InputRecord>,
     pub stages: Vec<StageRecord>,
+    pub outputs: Vec<OutputRecord>,
+    pub alerts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,49 +53,299 @@ pub struct StageRecord {
     pub seconds: f64,
 }
 
+#[derive(Debug, Serialize)]
+pub struct OutputRecord {
+    pub file: String,
+    pub rows: u64,
+}
+
+/// Options of `poprecon run` beyond the plan.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Last night's run folder, for new/open/resolved; by default the folder being replaced.
+    pub previous: Option<PathBuf>,
+    pub progress: bool,
+    pub lang: poprecon_report::Lang,
+    /// Test hook: fail on purpose after this stage (`POPRECON_FAIL_AFTER`), to prove that a
+    /// failed run leaves the previous folder intact.
+    pub fail_after: Option<String>,
+}
+
+/// Times stages and writes their records.
+struct Stages {
+    records: Vec<StageRecord>,
+    fail_after: Option<String>,
+    progress: bool,
+}
+
+impl Stages {
+    fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, u64)>) -> Result<T> {
+        let _span = tracing::info_span!("stage", name).entered();
+        let bar = if self.progress {
+            indicatif::ProgressBar::new_spinner()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_message(name.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        let t = Instant::now();
+        let result = f();
+        bar.finish_and_clear();
+        let (value, rows) = result.with_context(|| format!("stage `{name}` failed"))?;
+        let seconds = t.elapsed().as_secs_f64();
+        tracing::info!(rows, seconds, "stage done");
+        self.records.push(StageRecord {
+            stage: name.to_owned(),
+            rows,
+            seconds,
+        });
+        if self.fail_after.as_deref() == Some(name) {
+            anyhow::bail!("forced failure after stage `{name}` (POPRECON_FAIL_AFTER)");
+        }
+        Ok(value)
+    }
+}
+
 /// Runs the pipeline into `out`. Returns the exit code.
-pub fn run(plan: &Plan, out: &Path, progress: bool) -> Result<u8> {
+pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let started = Instant::now();
+    let previous_dir = opts.previous.clone().or_else(|| {
+        out.join("discrepancies.parquet")
+            .is_file()
+            .then(|| out.to_owned())
+    });
+    let previous = match &previous_dir {
+        Some(dir) => Some(
+            read_parquet(&dir.join("discrepancies.parquet"))
+                .with_context(|| format!("previous run `{}`", dir.display()))?,
+        ),
+        None => None,
+    };
     let staged = StagedDir::new(out)?;
     let dir = staged.path().to_owned();
     create_private_dir(&dir.join("quarantine"))?;
     create_private_dir(&dir.join("sources"))?;
-    let mut stages = Vec::new();
+    let mut stages = Stages {
+        records: Vec::new(),
+        fail_after: opts.fail_after.clone(),
+        progress: opts.progress,
+    };
 
-    let t = Instant::now();
-    let inputs = hash_inputs(plan)?;
-    stages.push(StageRecord {
-        stage: "hash_inputs".into(),
-        rows: inputs.len() as u64,
-        seconds: t.elapsed().as_secs_f64(),
-    });
+    let inputs = stages.run("hash_inputs", || {
+        let h = hash_inputs(plan)?;
+        let n = h.len() as u64;
+        Ok((h, n))
+    })?;
 
-    let t = Instant::now();
-    let span = tracing::info_span!("stage", name = "ingest").entered();
     let mut stats = Vec::new();
-    for sp in &plan.sources {
-        let mut output = ingest_source(plan, sp, progress)?;
-        let path = dir
-            .join("sources")
-            .join(format!("{}.parquet", output.source));
-        poprecon_ingest::write_parquet(&mut output.records, &path)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-        let path = dir
-            .join("quarantine")
-            .join(format!("{}.parquet", output.source));
-        poprecon_ingest::write_parquet(&mut output.quarantine, &path)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-        stats.push(output.stats);
-    }
-    drop(span);
-    stages.push(StageRecord {
-        stage: "ingest".into(),
-        rows: stats.iter().map(|s| s.read).sum(),
-        seconds: t.elapsed().as_secs_f64(),
-    });
+    let mut records: BTreeMap<String, DataFrame> = BTreeMap::new();
+    let mut quarantines = Vec::new();
+    stages.run("ingest", || {
+        for sp in &plan.sources {
+            let output = ingest_source(plan, sp, opts.progress)?;
+            stats.push(output.stats);
+            quarantines.push((output.source, output.quarantine));
+            records.insert(output.source.to_owned(), output.records);
+        }
+        let rows = stats.iter().map(|s| s.read).sum();
+        Ok(((), rows))
+    })?;
 
+    let linked = stages.run("link", || {
+        let get = |id: &str| records.get(id);
+        let input = poprecon_link::LinkInput {
+            hospital_delivery: get("hospital_delivery"),
+            birth_certificate: get("birth_certificate"),
+            household: get("household"),
+            vaccination: get("vaccination"),
+            prenatal_care: get("prenatal_care"),
+            birth_registration: get("birth_registration"),
+            marriage: get("marriage"),
+            as_of: plan.as_of,
+            period: plan.period,
+            jurisdiction: &plan.jurisdiction,
+        };
+        let linked = poprecon_link::link(&input, &plan.linkage)?;
+        let n = linked.births.height() as u64;
+        Ok((linked, n))
+    })?;
+
+    let discrepancies = stages.run("check", || {
+        let mut input = poprecon_checks::CheckInput::new(plan.as_of, plan.period)
+            .with_births(&linked.births)
+            .with_ambiguous(&linked.ambiguous)
+            .with_villages(plan.divisions.villages.keys().cloned())
+            .with_decisions(&plan.decisions);
+        for (id, df) in &records {
+            input = input.with_source(id, df);
+        }
+        let checked = poprecon_checks::run_checks(&input, &plan.rules)?;
+        let current = poprecon_checks::apply_lifecycle(
+            &checked.discrepancies,
+            previous.as_ref(),
+            plan.as_of,
+        )?;
+        let n = current.height() as u64;
+        Ok(((current, checked.village_discrepancies), n))
+    })?;
+    let (discrepancies, village_discrepancies) = discrepancies;
+
+    let measured = stages.run("measure", || {
+        let input = poprecon_indicators::IndicatorInput {
+            births: &linked.births,
+            sources: &records,
+            discrepancies: None,
+            as_of: plan.as_of,
+            period: plan.period,
+            jurisdiction: &plan.jurisdiction,
+            divisions: poprecon_indicators::Divisions {
+                counties: &plan.divisions.counties,
+                townships: &plan.divisions.townships,
+                villages: &plan.divisions.villages,
+            },
+        };
+        let indicators = poprecon_indicators::compute(&input, &plan.indicators)?;
+        let assessment = poprecon_indicators::assess(&indicators, &plan.assessment)?;
+        let quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
+        let drill = poprecon_indicators::drill_through(&input, &plan.indicators)?;
+        let n = indicators.height() as u64;
+        Ok(((indicators, assessment, quality, drill), n))
+    })?;
+    let (indicators, assessment, quality, drill) = measured;
+
+    let alerts = alerts(plan, &stats, &discrepancies)?;
+    let run_id = run_id(plan);
+    let outputs = stages.run("write", || {
+        let mut outputs = Vec::new();
+        let mut write = |name: &str, df: &DataFrame| -> Result<()> {
+            let mut df = df.clone();
+            let path = dir.join(name);
+            poprecon_ingest::write_parquet(&mut df, &path)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            outputs.push(OutputRecord {
+                file: name.to_owned(),
+                rows: df.height() as u64,
+            });
+            Ok(())
+        };
+        for (id, df) in &records {
+            write(&format!("sources/{id}.parquet"), df)?;
+        }
+        for (id, df) in &quarantines {
+            write(&format!("quarantine/{id}.parquet"), df)?;
+        }
+        write("births.parquet", &linked.births)?;
+        write("links.parquet", &linked.links)?;
+        write("ambiguous_links.parquet", &linked.ambiguous)?;
+        write("link_diagnostics.parquet", &linked.diagnostics)?;
+        write("link_model.parquet", &linked.model)?;
+        write("discrepancies.parquet", &discrepancies)?;
+        write("village_discrepancies.parquet", &village_discrepancies)?;
+        write("indicators.parquet", &indicators)?;
+        write("indicator_births.parquet", &drill)?;
+        write("assessment.parquet", &assessment)?;
+        write("data_quality.parquet", &quality)?;
+        let html = crate::report_cmd::render(
+            plan,
+            &run_id,
+            opts.lang,
+            &crate::report_cmd::Tables {
+                indicators: &indicators,
+                discrepancies: &discrepancies,
+                village_discrepancies: &village_discrepancies,
+                linkage: &linked.diagnostics,
+                quality: &quality,
+                ingest: &stats,
+            },
+        )?;
+        std::fs::write(dir.join("report.html"), html).context("cannot write `report.html`")?;
+        let n = outputs.len() as u64;
+        Ok((outputs, n))
+    })?;
+
+    let pipeline_bytes = std::fs::read(&plan.path)
+        .with_context(|| format!("cannot read `{}`", plan.path.display()))?;
+    let manifest = Manifest {
+        run_id,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        pipeline: plan.path.display().to_string(),
+        pipeline_sha256: hex(&Sha256::digest(&pipeline_bytes)),
+        as_of: plan.as_of.to_string(),
+        period: [plan.period.0.to_string(), plan.period.1.to_string()],
+        jurisdiction: plan.jurisdiction.clone(),
+        previous_run: previous_dir.map(|d| d.display().to_string()),
+        decisions: plan
+            .decisions_path
+            .as_ref()
+            .map(|d| d.display().to_string()),
+        inputs: input_records(&stats, &inputs),
+        stages: stages.records,
+        outputs,
+        alerts: alerts.clone(),
+    };
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )
+    .context("cannot write `manifest.json`")?;
+    let dest = staged.commit()?;
+    print_summary(&stats)?;
+    eprintln!(
+        "run complete in {:.1} s: {} (report: {})",
+        started.elapsed().as_secs_f64(),
+        dest.display(),
+        dest.join("report.html").display()
+    );
+    if alerts.is_empty() {
+        Ok(crate::exit::OK)
+    } else {
+        for a in &alerts {
+            eprintln!("alert: {a}");
+        }
+        Ok(crate::exit::ALERT)
+    }
+}
+
+/// The configured alert thresholds that fired.
+fn alerts(
+    plan: &Plan,
+    stats: &[poprecon_ingest::SourceStats],
+    discrepancies: &DataFrame,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let a = &plan.alerts;
+    if a.new_high_severity > 0 {
+        let n = discrepancies
+            .clone()
+            .lazy()
+            .filter(
+                col("status")
+                    .eq(lit("new"))
+                    .and(col("severity").eq(lit("high"))),
+            )
+            .collect()?
+            .height() as u64;
+        if n >= a.new_high_severity {
+            out.push(format!("{n} new high-severity discrepancies"));
+        }
+    }
+    for s in stats {
+        if s.read > 0 && (s.quarantined as f64) / (s.read as f64) > a.quarantine_share {
+            out.push(format!(
+                "source `{}` quarantined {} of {} rows",
+                s.source, s.quarantined, s.read
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn input_records(
+    stats: &[poprecon_ingest::SourceStats],
+    inputs: &[(PathBuf, u64, String)],
+) -> Vec<InputRecord> {
     let mut records = Vec::new();
-    for s in &stats {
+    for s in stats {
         for fs in &s.files {
             let (bytes, sha256) = inputs
                 .iter()
@@ -106,32 +363,15 @@ pub fn run(plan: &Plan, out: &Path, progress: bool) -> Result<u8> {
             });
         }
     }
-    let pipeline_bytes = std::fs::read(&plan.path)
-        .with_context(|| format!("cannot read `{}`", plan.path.display()))?;
-    let manifest = Manifest {
-        run_id: run_id(plan),
-        tool_version: env!("CARGO_PKG_VERSION"),
-        pipeline: plan.path.display().to_string(),
-        pipeline_sha256: hex(&Sha256::digest(&pipeline_bytes)),
-        as_of: plan.as_of.to_string(),
-        period: [plan.period.0.to_string(), plan.period.1.to_string()],
-        jurisdiction: plan.jurisdiction.clone(),
-        inputs: records,
-        stages,
-    };
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )
-    .context("cannot write `manifest.json`")?;
-    let dest = staged.commit()?;
-    print_summary(&stats)?;
-    eprintln!(
-        "run complete in {:.1} s: {}",
-        started.elapsed().as_secs_f64(),
-        dest.display()
-    );
-    Ok(crate::exit::OK)
+    records
+}
+
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let f =
+        std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    ParquetReader::new(f)
+        .finish()
+        .with_context(|| format!("cannot read `{}`", path.display()))
 }
 
 /// A run id that sorts by time: `YYYYMMDDTHHMMSSZ-<as_of>`.

@@ -1,0 +1,704 @@
+//! Per-birth facts, the long membership frame, village counts and roll-ups.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use polars::prelude::*;
+
+use crate::catalogue::linked_source;
+use crate::config::{Basis, IndicatorConfig, Level};
+use crate::{IndicatorError, IndicatorInput};
+
+/// The four birth-level sources, in the order of domain.md §8.2.
+pub(crate) const BIRTH_SOURCES: [&str; 4] = [
+    "hospital_delivery",
+    "birth_certificate",
+    "household",
+    "vaccination",
+];
+
+/// Columns of `births` read here.
+const BIRTH_COLUMNS: [&str; 15] = [
+    "birth_id",
+    "birth_date",
+    "child_sex",
+    "village",
+    "floating",
+    "birth_order",
+    "policy_limit",
+    "hepb1_date",
+    "sources",
+    "mother_id",
+    "prenatal_care_key",
+    "birth_registration_key",
+    "hospital_delivery_key",
+    "birth_certificate_key",
+    "vaccination_key",
+];
+
+fn err(table: &str) -> impl Fn(PolarsError) -> IndicatorError {
+    IndicatorError::frame(table)
+}
+
+fn has_col(df: &DataFrame, c: &str) -> bool {
+    df.column(c).is_ok()
+}
+
+/// The first row per `record_key` (by file and line; household rows: active ones first) of
+/// `df`, with `cols` renamed `<prefix>_<col>`; a missing column is null of `dtype`.
+fn first_per_key(
+    df: Option<&DataFrame>,
+    prefix: &str,
+    cols: &[(&str, DataType)],
+) -> Option<LazyFrame> {
+    let df = df.filter(|d| has_col(d, "record_key"))?;
+    let mut order = Vec::new();
+    if has_col(df, "status") {
+        order.push(
+            when(col("status").eq(lit("active")))
+                .then(lit(0))
+                .when(col("status").is_null())
+                .then(lit(1))
+                .otherwise(lit(2)),
+        );
+    }
+    for c in ["source_file", "source_line"] {
+        if has_col(df, c) {
+            order.push(col(c));
+        }
+    }
+    if order.is_empty() {
+        order.push(col("record_key"));
+    }
+    let n = order.len();
+    let aggs: Vec<Expr> = cols
+        .iter()
+        .map(|(c, t)| {
+            let e = if has_col(df, c) {
+                col(*c)
+                    .cast(t.clone())
+                    .sort_by(
+                        order.clone(),
+                        SortMultipleOptions::default().with_order_descending_multi(vec![false; n]),
+                    )
+                    .drop_nulls()
+                    .first()
+            } else {
+                lit(NULL).cast(t.clone()).first()
+            };
+            e.alias(format!("{prefix}_{c}"))
+        })
+        .collect();
+    Some(
+        df.clone()
+            .lazy()
+            .filter(col("record_key").is_not_null())
+            .group_by([col("record_key")])
+            .agg(aggs),
+    )
+}
+
+/// Left-joins `right` (keyed by `record_key`) onto `lf` by `key`, or adds the null columns.
+fn attach(
+    lf: LazyFrame,
+    right: Option<LazyFrame>,
+    key: &str,
+    prefix: &str,
+    cols: &[(&str, DataType)],
+) -> LazyFrame {
+    match right {
+        Some(r) => lf.join(
+            r,
+            [col(key)],
+            [col("record_key")],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => lf.with_columns(
+            cols.iter()
+                .map(|(c, t)| lit(NULL).cast(t.clone()).alias(format!("{prefix}_{c}")))
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// The effective period: the configuration's, else the run's.
+pub(crate) fn period(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<(NaiveDate, NaiveDate), IndicatorError> {
+    if input.period.0 > input.period.1 {
+        return Err(IndicatorError::Period);
+    }
+    Ok(cfg.own_period()?.unwrap_or(input.period))
+}
+
+/// One row per birth of the period with every fact an indicator reads.
+pub(crate) fn facts(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<LazyFrame, IndicatorError> {
+    let births = input.births;
+    for c in BIRTH_COLUMNS {
+        if !has_col(births, c) {
+            return Err(IndicatorError::MissingColumn {
+                table: "births".to_owned(),
+                column: c.to_owned(),
+            });
+        }
+    }
+    let (start, end) = period(input, cfg)?;
+    let src = |s: &str| input.sources.get(s);
+    let mut lf = births.clone().lazy().filter(col("birth_date").is_between(
+        lit(start),
+        lit(end),
+        ClosedInterval::Both,
+    ));
+    // Optional link columns: a births table without weights counts every link.
+    for s in BIRTH_SOURCES {
+        for (suffix, t) in [
+            ("key", DataType::String),
+            ("method", DataType::String),
+            ("weight", DataType::Float64),
+        ] {
+            let c = format!("{s}_{suffix}");
+            if !has_col(births, &c) {
+                lf = lf.with_column(lit(NULL).cast(t).alias(c));
+            }
+        }
+    }
+    // The booking's gestational weeks.
+    let weeks = [("booking_gestational_weeks", DataType::Int32)];
+    lf = attach(
+        lf,
+        first_per_key(src("prenatal_care"), "pc", &weeks),
+        "prenatal_care_key",
+        "pc",
+        &weeks,
+    );
+    // Sex, date, mother ID and institution of each birth-level record.
+    let fields = |sex: &'static str, date: &'static str, inst: bool| {
+        let mut v = vec![
+            (sex, DataType::Int32),
+            (date, DataType::Date),
+            ("mother_id", DataType::String),
+        ];
+        if inst {
+            v.push(("institution", DataType::String));
+        }
+        v
+    };
+    let per_source = [
+        (
+            "hospital_delivery",
+            "hd",
+            fields("child_sex", "delivery_date", true),
+        ),
+        (
+            "birth_certificate",
+            "bc",
+            fields("child_sex", "birth_date", true),
+        ),
+        ("household", "hh", fields("sex", "birth_date", false)),
+        (
+            "vaccination",
+            "va",
+            fields("child_sex", "birth_date", false),
+        ),
+    ];
+    for (s, p, cols) in &per_source {
+        lf = attach(
+            lf,
+            first_per_key(src(s), p, cols),
+            &format!("{s}_key"),
+            p,
+            cols,
+        );
+    }
+    // The mother's active household village (household basis).
+    lf = match src("household").filter(|h| ["person_id", "village"].iter().all(|c| has_col(h, c))) {
+        Some(h) => {
+            let active = if has_col(h, "status") {
+                col("status").is_null().or(col("status").eq(lit("active")))
+            } else {
+                lit(true)
+            };
+            let rank = if has_col(h, "status") {
+                when(col("status").eq(lit("active")))
+                    .then(lit(0))
+                    .otherwise(lit(1))
+            } else {
+                lit(0)
+            };
+            let mothers = h
+                .clone()
+                .lazy()
+                .filter(
+                    col("person_id")
+                        .is_not_null()
+                        .and(active)
+                        .and(col("village").is_not_null()),
+                )
+                .group_by([col("person_id")])
+                .agg([col("village")
+                    .sort_by([rank, col("village")], SortMultipleOptions::default())
+                    .first()
+                    .alias("household_village")]);
+            lf.join(
+                mothers,
+                [col("mother_id")],
+                [col("person_id")],
+                JoinArgs::new(JoinType::Left),
+            )
+        }
+        None => lf.with_column(lit(NULL).cast(DataType::String).alias("household_village")),
+    };
+    // The institution's village (occurrence basis).
+    let institutions = DataFrame::new(
+        cfg.institutions.len(),
+        vec![
+            Column::new(
+                "inst_name".into(),
+                cfg.institutions.keys().cloned().collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "occurrence_village".into(),
+                cfg.institutions.values().cloned().collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(err("institutions"))?;
+    lf = lf
+        .with_column(coalesce(&[col("hd_institution"), col("bc_institution")]).alias("institution"))
+        .join(
+            institutions.lazy(),
+            [col("institution")],
+            [col("inst_name")],
+            JoinArgs::new(JoinType::Left),
+        );
+    // Mismatch between the birth-level sources (domain.md §8.5): two records disagree on
+    // the child's sex (1/2 only), the birth date, or the valid mother ID.
+    let disagree = |cols: [Expr; 4]| {
+        let mut any = lit(false);
+        for i in 0..4 {
+            for j in i + 1..4 {
+                any = any.or(cols[i].clone().neq(cols[j].clone()).fill_null(lit(false)));
+            }
+        }
+        any
+    };
+    let sex = |c: &str| {
+        when(col(c).is_in(
+            lit(Series::new("s".into(), [1i32, 2])).implode(false),
+            false,
+        ))
+        .then(col(c))
+        .otherwise(lit(NULL).cast(DataType::Int32))
+    };
+    let mismatch = match input.discrepancies {
+        Some(d) => {
+            let ids = d
+                .clone()
+                .lazy()
+                .filter(
+                    col("rule_id").is_in(
+                        lit(Series::new(
+                            "r".into(),
+                            ["sex_mismatch", "birth_date_mismatch", "mother_id_mismatch"],
+                        ))
+                        .implode(false),
+                        false,
+                    ),
+                )
+                .select([col("birth_id")])
+                .filter(col("birth_id").is_not_null())
+                .unique(None, UniqueKeepStrategy::First)
+                .collect()
+                .map_err(err("discrepancies"))?;
+            col("birth_id").is_in(
+                lit(ids
+                    .column("birth_id")
+                    .map_err(err("discrepancies"))?
+                    .as_materialized_series()
+                    .clone())
+                .implode(false),
+                false,
+            )
+        }
+        None => disagree([
+            sex("hd_child_sex"),
+            sex("bc_child_sex"),
+            sex("hh_sex"),
+            sex("va_child_sex"),
+        ])
+        .or(disagree([
+            col("hd_delivery_date"),
+            col("bc_birth_date"),
+            col("hh_birth_date"),
+            col("va_birth_date"),
+        ]))
+        .or(disagree([
+            col("hd_mother_id"),
+            col("bc_mother_id"),
+            col("hh_mother_id"),
+            col("va_mother_id"),
+        ])),
+    };
+    Ok(lf.with_column(mismatch.alias("mismatch")))
+}
+
+/// Whether the birth has source `s`, counting a probabilistic link only at or above
+/// `threshold` (the anchor and deterministic links always count).
+fn has(s: &str, threshold: Option<f64>) -> Expr {
+    let key = col(format!("{s}_key")).is_not_null();
+    match threshold {
+        None => key,
+        Some(t) => key.and(
+            col(format!("{s}_weight"))
+                .is_null()
+                .or(col(format!("{s}_method")).eq(lit("deterministic")))
+                .or(col(format!("{s}_weight")).gt_eq(lit(t)))
+                .fill_null(lit(false)),
+        ),
+    }
+}
+
+/// Numerator and denominator membership of a birth for indicator `id`, counting links at
+/// `threshold` (see [`has`]).
+fn membership(
+    id: &str,
+    cfg: &IndicatorConfig,
+    as_of: NaiveDate,
+    threshold: Option<f64>,
+) -> (Expr, Expr) {
+    let born_by = |days: i32| col("birth_date").lt_eq(lit(as_of - Duration::days(days.into())));
+    let key = |s: &str| col(format!("{s}_key")).is_not_null();
+    let known_order = col("birth_order").is_not_null();
+    let (num, den) = match id {
+        "live_births" => (lit(true), lit(false)),
+        "sex_ratio_at_birth" => (col("child_sex").eq(lit(1)), col("child_sex").eq(lit(2))),
+        "hospital_delivery_rate" => (has("hospital_delivery", threshold), lit(true)),
+        "birth_certificate_rate" => {
+            let den = born_by(cfg.certificate_after_days);
+            (den.clone().and(has("birth_certificate", threshold)), den)
+        }
+        "household_registration_rate" => {
+            let den = col("floating").not().and(born_by(cfg.household_after_days));
+            (den.clone().and(has("household", threshold)), den)
+        }
+        "registration_service_rate" => (key("birth_registration"), lit(true)),
+        "prenatal_booking_rate" => {
+            let den = key("hospital_delivery");
+            (den.clone().and(key("prenatal_care")), den)
+        }
+        "early_prenatal_booking_rate" => {
+            let den = key("hospital_delivery");
+            let early = key("prenatal_care")
+                .and(col("pc_booking_gestational_weeks").lt(lit(cfg.early_booking_weeks)));
+            (den.clone().and(early), den)
+        }
+        "hepb1_timely_rate" => {
+            let den = born_by(cfg.hepb1_after_days);
+            let lag =
+                col("hepb1_date").cast(DataType::Int32) - col("birth_date").cast(DataType::Int32);
+            let timely = lag.is_between(lit(0), lit(cfg.hepb1_within_days), ClosedInterval::Both);
+            (
+                den.clone().and(has("vaccination", threshold)).and(timely),
+                den,
+            )
+        }
+        "policy_compliance_rate" => (
+            known_order.clone().and(
+                col("policy_limit")
+                    .is_null()
+                    .or(col("birth_order").lt_eq(col("policy_limit"))),
+            ),
+            known_order,
+        ),
+        "birth_info_accuracy_rate" => {
+            let den = col("sources").gt_eq(lit(2));
+            (den.clone().and(col("mismatch").not()), den)
+        }
+        "floating_birth_share" => (col("floating"), lit(true)),
+        "floating_prenatal_booking_rate" => {
+            let den = col("floating").and(key("hospital_delivery"));
+            (den.clone().and(key("prenatal_care")), den)
+        }
+        "higher_order_birth_share" => (col("birth_order").gt_eq(lit(3)), known_order),
+        _ => (lit(false), lit(false)),
+    };
+    (num.fill_null(lit(false)), den.fill_null(lit(false)))
+}
+
+fn area_column(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Residence => "village",
+        Basis::Household => "household_village",
+        Basis::Occurrence => "occurrence_village",
+    }
+}
+
+/// One row per (indicator, basis, birth attributed to a village of the jurisdiction):
+/// `basis`, `indicator_id`, `area_code` (the village), `birth_id`, `in_numerator`,
+/// `in_denominator`, `in_numerator_strict`, `in_numerator_loose`.
+pub(crate) fn membership_frame(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<LazyFrame, IndicatorError> {
+    let resolved = cfg.resolved()?;
+    let facts = facts(input, cfg)?.cache();
+    let mut parts = Vec::new();
+    for r in &resolved {
+        let (num, den) = membership(&r.id, cfg, input.as_of, None);
+        let (strict, loose) = match linked_source(&r.id) {
+            Some(_) => (
+                membership(&r.id, cfg, input.as_of, Some(cfg.strict_threshold)).0,
+                membership(&r.id, cfg, input.as_of, Some(cfg.loose_threshold)).0,
+            ),
+            None => (
+                lit(NULL).cast(DataType::Boolean),
+                lit(NULL).cast(DataType::Boolean),
+            ),
+        };
+        for basis in &r.bases {
+            let area = col(area_column(*basis));
+            parts.push(
+                facts
+                    .clone()
+                    .filter(
+                        area.clone()
+                            .str()
+                            .len_chars()
+                            .eq(lit(12u32))
+                            .and(area.clone().str().starts_with(lit(input.jurisdiction)))
+                            .fill_null(lit(false)),
+                    )
+                    .select([
+                        lit(basis.as_str()).alias("basis"),
+                        lit(r.id.as_str()).alias("indicator_id"),
+                        area.alias("area_code"),
+                        col("birth_id"),
+                        num.clone().alias("in_numerator"),
+                        den.clone().alias("in_denominator"),
+                        strict.clone().alias("in_numerator_strict"),
+                        loose.clone().alias("in_numerator_loose"),
+                    ]),
+            );
+        }
+    }
+    if parts.is_empty() {
+        return Err(IndicatorError::config(
+            "indicators.catalogue",
+            "name at least one indicator",
+        ));
+    }
+    concat(parts, UnionArgs::default()).map_err(err("births"))
+}
+
+/// Names of the areas, code → name.
+pub(crate) fn names_frame(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<DataFrame, IndicatorError> {
+    let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+    for m in [
+        input.divisions.counties,
+        input.divisions.townships,
+        input.divisions.villages,
+    ] {
+        for (k, v) in m {
+            names.insert(k, v);
+        }
+    }
+    let own = cfg
+        .jurisdiction_name
+        .as_deref()
+        .or_else(|| names.get(input.jurisdiction).copied());
+    if let Some(n) = own {
+        names.insert(input.jurisdiction, n);
+    }
+    DataFrame::new(
+        names.len(),
+        vec![
+            Column::new(
+                "name_code".into(),
+                names.keys().copied().collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "area_name".into(),
+                names.values().copied().collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(err("divisions"))
+}
+
+/// Village counts rolled up to every level by adding numerators and denominators.
+pub(crate) fn counts(members: LazyFrame, jurisdiction: &str) -> Result<LazyFrame, IndicatorError> {
+    let sum = |c: &str| col(c).cast(DataType::Int64).sum().alias(c);
+    let village = members
+        .group_by([col("basis"), col("indicator_id"), col("area_code")])
+        .agg([
+            sum("in_numerator").alias("numerator"),
+            sum("in_denominator").alias("denominator"),
+            col("in_numerator_strict")
+                .cast(DataType::Int64)
+                .sum()
+                .alias("numerator_strict"),
+            col("in_numerator_loose")
+                .cast(DataType::Int64)
+                .sum()
+                .alias("numerator_loose"),
+        ])
+        .cache();
+    let mut levels = Vec::new();
+    for (rank, level) in Level::ALL.iter().enumerate() {
+        let code = match level.code_len() {
+            Some(n) => col("area_code").str().slice(lit(0), lit(n as u64)),
+            None => lit(jurisdiction.to_owned()),
+        };
+        levels.push(
+            village
+                .clone()
+                .with_column(code.alias("area_code"))
+                .group_by([col("basis"), col("indicator_id"), col("area_code")])
+                .agg([
+                    col("numerator").sum(),
+                    col("denominator").sum(),
+                    col("numerator_strict").sum(),
+                    col("numerator_loose").sum(),
+                ])
+                .with_columns([
+                    lit(level.as_str()).alias("level"),
+                    lit(rank as u32).alias("level_rank"),
+                ]),
+        );
+    }
+    concat(levels, UnionArgs::default()).map_err(err("indicators"))
+}
+
+/// z of a two-sided 95 % interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// Wilson score interval bounds of `x` successes in `n` trials (null when `n` is 0).
+pub(crate) fn wilson(x: Expr, n: Expr) -> (Expr, Expr) {
+    let z2 = Z95 * Z95;
+    let nf = n.clone().cast(DataType::Float64);
+    let p = x.cast(DataType::Float64) / nf.clone();
+    let denom = lit(1.0) + lit(z2) / nf.clone();
+    let centre = (p.clone() + lit(z2) / (lit(2.0) * nf.clone())) / denom.clone();
+    let half = lit(Z95) / denom
+        * (p.clone() * (lit(1.0) - p) / nf.clone() + lit(z2) / (lit(4.0) * nf.clone() * nf)).sqrt();
+    let ok = n.gt(lit(0));
+    let guard = |e: Expr| {
+        when(ok.clone())
+            .then(e)
+            .otherwise(lit(NULL).cast(DataType::Float64))
+    };
+    (
+        guard((centre.clone() - half.clone()).clip(lit(0.0), lit(1.0))),
+        guard((centre + half).clip(lit(0.0), lit(1.0))),
+    )
+}
+
+/// Value, `low_n` and interval of each row; the output columns in their order.
+pub(crate) fn finish(
+    counts: LazyFrame,
+    names: DataFrame,
+    low_n: u32,
+) -> Result<DataFrame, IndicatorError> {
+    let id = col("indicator_id");
+    let is_count = id.clone().eq(lit("live_births"));
+    let is_ratio = id.clone().eq(lit("sex_ratio_at_birth"));
+    let num = col("numerator");
+    let den = col("denominator");
+    let null_f = || lit(NULL).cast(DataType::Float64);
+    // The sex ratio's interval is Wilson's on the share of boys, mapped to boys per 100
+    // girls.
+    let (lo_p, hi_p) = wilson(num.clone(), num.clone() + den.clone());
+    let (lo, hi) = wilson(num.clone(), den.clone());
+    let to_ratio = |p: Expr| {
+        when(p.clone().lt(lit(1.0)))
+            .then(lit(100.0) * p.clone() / (lit(1.0) - p))
+            .otherwise(null_f())
+    };
+    let coverage_ids = Series::new(
+        "c".into(),
+        crate::catalogue::CATALOGUE
+            .iter()
+            .filter(|i| linked_source(i.id).is_some())
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+    );
+    let coverage = |e: Expr| {
+        when(
+            id.clone()
+                .is_in(lit(coverage_ids.clone()).implode(false), false),
+        )
+        .then(e)
+        .otherwise(lit(NULL).cast(DataType::Int64))
+    };
+    let rate = |a: Expr, b: Expr| {
+        when(b.clone().gt(lit(0)))
+            .then(a.cast(DataType::Float64) / b.cast(DataType::Float64))
+            .otherwise(null_f())
+    };
+    let df = counts
+        .with_columns([when(is_count.clone())
+            .then(lit(NULL).cast(DataType::Int64))
+            .otherwise(den.clone())
+            .alias("denominator")])
+        .with_columns([
+            when(is_count.clone())
+                .then(num.clone().cast(DataType::Float64))
+                .when(is_ratio.clone())
+                .then(rate(lit(100) * num.clone(), den.clone()))
+                .otherwise(rate(num.clone(), den.clone()))
+                .alias("value"),
+            when(is_count.clone())
+                .then(lit(false))
+                .otherwise(den.clone().lt(lit(low_n as i64)))
+                .alias("low_n"),
+            when(is_count.clone())
+                .then(null_f())
+                .when(is_ratio.clone())
+                .then(to_ratio(lo_p))
+                .otherwise(lo)
+                .alias("ci_low"),
+            when(is_count)
+                .then(null_f())
+                .when(is_ratio)
+                .then(to_ratio(hi_p))
+                .otherwise(hi)
+                .alias("ci_high"),
+            coverage(col("numerator_strict")).alias("numerator_strict"),
+            coverage(col("numerator_loose")).alias("numerator_loose"),
+        ])
+        .join(
+            names.lazy(),
+            [col("area_code")],
+            [col("name_code")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort(
+            ["level_rank", "area_code", "indicator_id", "basis"],
+            SortMultipleOptions::default(),
+        )
+        .select([
+            col("level"),
+            col("area_code"),
+            col("area_name"),
+            col("indicator_id"),
+            col("basis"),
+            col("numerator"),
+            col("denominator"),
+            col("value"),
+            col("low_n"),
+            col("ci_low"),
+            col("ci_high"),
+            col("numerator_strict"),
+            col("numerator_loose"),
+        ])
+        .collect()
+        .map_err(err("indicators"))?;
+    Ok(df)
+}

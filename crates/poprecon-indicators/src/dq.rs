@@ -1,0 +1,195 @@
+//! Data quality per source and village (the WHO data-quality-review style metrics).
+
+use polars::prelude::*;
+
+use crate::{IndicatorConfig, IndicatorError, IndicatorInput};
+
+/// Data quality of every source table of `input` per village: one row per `source`,
+/// `village` (the record's residence or household village; certificates, which have none,
+/// take their birth's; null when unknown), `metric`, `field`, with `numerator`,
+/// `denominator`, `value`:
+///
+/// - `completeness` of each field of [`crate::DqConfig::fields`] the table has (an ID
+///   field counts as present when anything was typed): records with a value / records;
+/// - `invalid_share`: records flagged by ingest (`field` null: any field; else that field)
+///   / records;
+/// - `timeliness`: records whose lag from the event date to the record date is at most the
+///   setting / records with both dates (vaccination: HepB dose 1 rows only);
+/// - `mean_lag_days`: the sum of those lags / records with both dates.
+///
+/// Every accepted record counts, not only the period's births (domain.md §8.13). Sorted by
+/// `source`, `village`, `metric`, `field`.
+pub fn data_quality(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<DataFrame, IndicatorError> {
+    let mut parts: Vec<LazyFrame> = Vec::new();
+    for (source, df) in input.sources {
+        let has = |c: &str| df.column(c).is_ok();
+        let mut lf = df.clone().lazy();
+        let village = if has("residence_village") {
+            col("residence_village")
+        } else if has("village") {
+            col("village")
+        } else {
+            let key = format!("{source}_key");
+            if has("record_key") && input.births.column(&key).is_ok() {
+                let map = input
+                    .births
+                    .clone()
+                    .lazy()
+                    .select([
+                        col(key.as_str()).alias("dq_key"),
+                        col("village").alias("dq_village"),
+                    ])
+                    .filter(col("dq_key").is_not_null())
+                    .group_by([col("dq_key")])
+                    .agg([col("dq_village").min()]);
+                lf = lf.join(
+                    map,
+                    [col("record_key")],
+                    [col("dq_key")],
+                    JoinArgs::new(JoinType::Left),
+                );
+                col("dq_village")
+            } else {
+                lit(NULL).cast(DataType::String)
+            }
+        };
+        let lf = lf
+            .with_column(village.cast(DataType::String).alias("dq_area"))
+            .cache();
+        let metric = |lf: LazyFrame, metric: &str, field: Option<&str>, num: Expr, den: Expr| {
+            lf.group_by([col("dq_area")])
+                .agg([num.alias("numerator"), den.alias("denominator")])
+                .select([
+                    lit(source.as_str()).alias("source"),
+                    col("dq_area").alias("village"),
+                    lit(metric.to_owned()).alias("metric"),
+                    match field {
+                        Some(f) => lit(f.to_owned()),
+                        None => lit(NULL).cast(DataType::String),
+                    }
+                    .alias("field"),
+                    col("numerator").cast(DataType::Int64),
+                    col("denominator").cast(DataType::Int64),
+                ])
+        };
+        let rows = || len().cast(DataType::Int64);
+        let flagged = |field: Option<&str>| {
+            if !has("invalid_fields") {
+                return lit(0i64);
+            }
+            let flags = col("invalid_fields").fill_null(lit(""));
+            let hit = match field {
+                None => flags.str().len_chars().gt(lit(0u32)),
+                Some(f) => concat_str([lit(";"), flags], "", false)
+                    .str()
+                    .contains_literal(lit(format!(";{f}:"))),
+            };
+            hit.cast(DataType::Int64).sum()
+        };
+        parts.push(metric(
+            lf.clone(),
+            "invalid_share",
+            None,
+            flagged(None),
+            rows(),
+        ));
+        for f in cfg.dq.fields.get(source).into_iter().flatten() {
+            let input_col = format!("{f}_input");
+            let present = if has(&input_col) {
+                col(input_col.as_str())
+            } else if has(f) {
+                col(f.as_str())
+            } else {
+                continue;
+            };
+            parts.push(metric(
+                lf.clone(),
+                "completeness",
+                Some(f),
+                present.is_not_null().cast(DataType::Int64).sum(),
+                rows(),
+            ));
+            parts.push(metric(
+                lf.clone(),
+                "invalid_share",
+                Some(f),
+                flagged(Some(f)),
+                rows(),
+            ));
+        }
+        if let Some(t) = cfg
+            .dq
+            .timeliness
+            .get(source)
+            .filter(|t| has(&t.event) && has(&t.record))
+        {
+            let mut events = lf.clone();
+            if source == "vaccination" && has("vaccine") && has("dose") {
+                events = events.filter(
+                    col("vaccine")
+                        .eq(lit("HepB"))
+                        .and(col("dose").cast(DataType::Int64).eq(lit(1i64)))
+                        .fill_null(lit(false)),
+                );
+            }
+            let lag = col(t.record.as_str())
+                .cast(DataType::Date)
+                .cast(DataType::Int32)
+                - col(t.event.as_str())
+                    .cast(DataType::Date)
+                    .cast(DataType::Int32);
+            let events = events
+                .with_column(lag.alias("dq_lag"))
+                .filter(col("dq_lag").is_not_null());
+            parts.push(metric(
+                events.clone(),
+                "timeliness",
+                Some(t.record.as_str()),
+                col("dq_lag").lt_eq(lit(t.days)).cast(DataType::Int64).sum(),
+                rows(),
+            ));
+            parts.push(metric(
+                events,
+                "mean_lag_days",
+                Some(t.record.as_str()),
+                col("dq_lag").cast(DataType::Int64).sum(),
+                rows(),
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return DataFrame::new(
+            0,
+            vec![
+                Column::new_empty("source".into(), &DataType::String),
+                Column::new_empty("village".into(), &DataType::String),
+                Column::new_empty("metric".into(), &DataType::String),
+                Column::new_empty("field".into(), &DataType::String),
+                Column::new_empty("numerator".into(), &DataType::Int64),
+                Column::new_empty("denominator".into(), &DataType::Int64),
+                Column::new_empty("value".into(), &DataType::Float64),
+            ],
+        )
+        .map_err(IndicatorError::frame("data_quality"));
+    }
+    concat(parts, UnionArgs::default())
+        .map_err(IndicatorError::frame("data_quality"))?
+        .with_column(
+            when(col("denominator").gt(lit(0i64)))
+                .then(
+                    col("numerator").cast(DataType::Float64)
+                        / col("denominator").cast(DataType::Float64),
+                )
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("value"),
+        )
+        .sort(
+            ["source", "village", "metric", "field"],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .collect()
+        .map_err(IndicatorError::frame("data_quality"))
+}

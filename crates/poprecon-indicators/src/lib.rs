@@ -1,0 +1,133 @@
+//! Indicators, roll-ups and assessment scores (domain.md §6, §7, §8.21).
+//!
+//! [`compute`] turns the `births` of `poprecon_link` (and the canonical source tables of
+//! ingest) into `indicators.parquet`: per village, township, county, city and jurisdiction,
+//! per counting [`Basis`], each indicator of the [`CATALOGUE`] with its numerator,
+//! denominator, value, `low_n` mark and Wilson 95 % interval, and for the coverage
+//! indicators the numerators at a strict and a loose match threshold. Villages are counted
+//! from births; every higher level adds its villages' numerators and denominators, never
+//! rates. Every area with at least one birth gets every indicator, 0/0 included.
+//!
+//! [`drill_through`] gives the births behind each village row, [`data_quality`] the
+//! completeness, invalid share and timeliness of each source per village, and [`assess`]
+//! scores counties and townships by an [`AssessmentConfig`] (weights, targets, floors and
+//! veto conditions written as SQL expressions over indicators).
+//!
+//! The settings are [`IndicatorConfig`] (the pipeline's `[indicators]` section) and
+//! [`AssessmentConfig`] (`[assessment]`); the inputs are an [`IndicatorInput`] and the
+//! division names in [`Divisions`]. Nothing here does IO or logs a person-level value.
+//!
+//! # Readings
+//!
+//! - A *delivery* is a birth with a linked hospital delivery (one per child); stillbirth
+//!   deliveries are not births and are not counted.
+//! - Where a denominator is restricted (born on or before as_of − 30 d and the like), the
+//!   numerator counts only births of the denominator, so that a rate never exceeds 1.
+//! - `birth_info_accuracy_rate`'s mismatch is computed from the four birth-level source
+//!   tables (the record each `<S>_key` names: sex 1/2, birth date, valid mother ID), or
+//!   taken from the `discrepancies` table (`sex_mismatch`, `birth_date_mismatch`,
+//!   `mother_id_mismatch` rows by `birth_id`) when one is given.
+//! - Births without a village on a basis, or whose village code is not a 12-digit code
+//!   under the jurisdiction, are in no row.
+//! - Rates are fractions (0.98); `sex_ratio_at_birth` is boys per 100 girls, its interval
+//!   Wilson's on the share of boys mapped to the ratio; `live_births` is a count with a
+//!   null denominator and no interval.
+
+mod assess;
+mod catalogue;
+mod compute;
+mod config;
+mod dq;
+mod error;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+pub use assess::assess;
+pub use catalogue::{CATALOGUE, Indicator, indicator};
+pub use config::{
+    AssessmentConfig, AssessmentItem, Basis, DqConfig, IndicatorConfig, IndicatorSpec, Level,
+    Timeliness, Veto,
+};
+pub use dq::data_quality;
+pub use error::IndicatorError;
+
+/// Names of the divisions, code → name: counties (6 digits), townships (9), villages (12).
+#[derive(Debug, Clone, Copy)]
+pub struct Divisions<'a> {
+    pub counties: &'a BTreeMap<String, String>,
+    pub townships: &'a BTreeMap<String, String>,
+    pub villages: &'a BTreeMap<String, String>,
+}
+
+/// What indicators are computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct IndicatorInput<'a> {
+    /// The `births` table of `poprecon_link::link`.
+    pub births: &'a DataFrame,
+    /// The canonical tables of ingest (accepted rows) by source id; those read are
+    /// `prenatal_care` (gestational weeks), the four birth-level sources (sex, date, mother
+    /// ID, institution) and `household` (the mother's village); [`data_quality`] reads all.
+    pub sources: &'a BTreeMap<String, DataFrame>,
+    /// The `discrepancies` table of `poprecon_checks`, if the mismatches are to be taken
+    /// from it rather than recomputed.
+    pub discrepancies: Option<&'a DataFrame>,
+    /// Date of the extracts.
+    pub as_of: NaiveDate,
+    /// The run's period (birth dates, both ends included).
+    pub period: (NaiveDate, NaiveDate),
+    /// Division code prefix of the jurisdiction (`3403` = Bengbu).
+    pub jurisdiction: &'a str,
+    pub divisions: Divisions<'a>,
+}
+
+/// `indicators.parquet` (domain.md §7): one row per level, area, indicator and basis,
+/// sorted by level (jurisdiction first), `area_code`, `indicator_id`, `basis`.
+///
+/// Columns: `level`, `area_code`, `area_name`, `indicator_id`, `basis`, `numerator`,
+/// `denominator` (Int64; null for `live_births`), `value` (Float64; null at 0/0), `low_n`
+/// (denominator below [`IndicatorConfig::low_n`]), `ci_low`, `ci_high` (Wilson 95 %),
+/// `numerator_strict`, `numerator_loose` (coverage indicators only, else null).
+pub fn compute(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<DataFrame, IndicatorError> {
+    let _span = tracing::info_span!("indicators").entered();
+    let members = compute::membership_frame(input, cfg)?;
+    let counts = compute::counts(members, input.jurisdiction)?;
+    let names = compute::names_frame(input, cfg)?;
+    let df = compute::finish(counts, names, cfg.low_n)?;
+    tracing::info!(rows = df.height(), "indicators computed");
+    Ok(df)
+}
+
+/// The births behind every village row of [`compute`]: one row per indicator, basis and
+/// birth in its numerator or denominator, with columns `indicator_id`, `basis`,
+/// `area_code` (the village), `birth_id`, `in_numerator`, `in_denominator`, sorted in that
+/// order. A township's (county's …) births are the rows whose `area_code` starts with its
+/// code; the jurisdiction's are all rows.
+pub fn drill_through(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<DataFrame, IndicatorError> {
+    compute::membership_frame(input, cfg)?
+        .filter(col("in_numerator").or(col("in_denominator")))
+        .select([
+            col("indicator_id"),
+            col("basis"),
+            col("area_code"),
+            col("birth_id"),
+            col("in_numerator"),
+            col("in_denominator"),
+        ])
+        .sort(
+            ["indicator_id", "basis", "area_code", "birth_id"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .map_err(IndicatorError::frame("drill_through"))
+}
