@@ -4,5 +4,6 @@
 
 mod corpus;
 mod formats;
+mod report;
 mod support;
 mod synth_truth;

@@ -100,9 +100,7 @@ pub(crate) fn compare(a: &Rec, b: &Rec, tol: Tolerances) -> Levels {
         sex_level(a.sex, b.sex),
         opt2(&a.date, &b.date, |x, y| date_level(*x, *y, tol)),
         opt2(&a.minute(), &b.minute(), |x, y| if x == y { 1 } else { 2 }),
-        opt2(&a.institution, &b.institution, |x, y| {
-            if same_institution(x, y) { 1 } else { 2 }
-        }),
+        opt2(&a.institution, &b.institution, |x, y| if x == y { 1 } else { 2 }),
         opt2(&a.child_digits, &b.child_digits, id_level),
         opt2(&a.father_digits, &b.father_digits, id_level),
         opt2(&a.village, &b.village, |x, y| village_level(x, y)),
@@ -130,13 +128,25 @@ fn opt2<T>(a: &Option<T>, b: &Option<T>, f: impl Fn(&T, &T) -> u8) -> u8 {
 /// three digits are `000`, as Excel leaves an 18-digit number, and the first 15 agree),
 /// 5 two differences, 6 different.
 pub(crate) fn id_level(a: &IdDigits, b: &IdDigits) -> u8 {
-    let diffs: Vec<usize> = (0..18).filter(|&i| a[i] != b[i]).collect();
-    match diffs.as_slice() {
-        [] => 1,
-        [_] => 2,
-        [i, j] if *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i] => 3,
+    // The first two differing positions and the count, without allocating: this runs for
+    // every candidate pair.
+    let mut first = [usize::MAX; 2];
+    let mut n = 0;
+    for i in 0..18 {
+        if a[i] != b[i] {
+            if n < 2 {
+                first[n] = i;
+            }
+            n += 1;
+        }
+    }
+    let [i, j] = first;
+    match n {
+        0 => 1,
+        1 => 2,
+        2 if j == i + 1 && a[i] == b[j] && a[j] == b[i] => 3,
         _ if a[..15] == b[..15] && (&a[15..] == b"000" || &b[15..] == b"000") => 4,
-        [_, _] => 5,
+        2 => 5,
         _ => 6,
     }
 }
@@ -199,13 +209,6 @@ pub(crate) fn date_level(a: i32, b: i32, tol: Tolerances) -> u8 {
     } else {
         4
     }
-}
-
-/// Institution names compared without white space.
-fn same_institution(a: &str, b: &str) -> bool {
-    a.chars()
-        .filter(|c| !c.is_whitespace())
-        .eq(b.chars().filter(|c| !c.is_whitespace()))
 }
 
 fn village_level(a: &str, b: &str) -> u8 {

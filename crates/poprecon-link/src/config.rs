@@ -209,7 +209,7 @@ impl BlockingRule {
     /// The default rules: the mother's valid ID; two of the three parts of her ID as typed
     /// (address, birth date, sequence and check: a typo leaves two parts intact) within 7
     /// days; her name within 7 days; the child's valid ID; the child's name within 7 days;
-    /// the institution on the same day; the county on the same day.
+    /// the institution and the child's sex on the same day; the village on the same day.
     pub fn defaults() -> Vec<BlockingRule> {
         use BlockingKey as K;
         let rule = |on: &[K], date_window: Option<i32>| BlockingRule {
@@ -224,8 +224,8 @@ impl BlockingRule {
             rule(&[K::MotherName], Some(7)),
             rule(&[K::ChildId], None),
             rule(&[K::ChildName], Some(7)),
-            rule(&[K::Institution], Some(0)),
-            rule(&[K::County], Some(0)),
+            rule(&[K::Institution, K::ChildSex], Some(0)),
+            rule(&[K::Village], Some(0)),
         ]
     }
 }

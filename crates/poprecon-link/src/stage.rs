@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use rayon::prelude::*;
 
@@ -146,12 +146,16 @@ pub(crate) fn run(
             candidates: 0,
         };
     }
+    let t0 = std::time::Instant::now();
     let pairs = candidates(ctx, ents, src);
+    eprintln!("  S {} candidates {} {:?}", src.id(), pairs.len(), t0.elapsed());
     let compared: Vec<(Levels, bool, Option<i32>)> = pairs
         .par_iter()
         .map(|&(e, r)| compare_birth(ctx, &ents[e as usize], ctx.rec(src, r)))
         .collect();
+    eprintln!("  S compared {:?}", t0.elapsed());
     let u = model::u_from_counts(&random_pair_counts(ctx, ents, src));
+    eprintln!("  S u {:?}", t0.elapsed());
     let mut patterns: BTreeMap<Levels, u64> = BTreeMap::new();
     let mut det = 0usize;
     for (levels, d, _) in &compared {
@@ -188,7 +192,9 @@ pub(crate) fn run(
             }
         })
         .collect();
+    eprintln!("  S scored {:?}", t0.elapsed());
     let linked = assign(ctx, ents, src, recs.len(), &cands, conflicts);
+    eprintln!("  S assigned {:?}", t0.elapsed());
     tracing::debug!(
         candidates = cands.len(),
         linked = linked.iter().filter(|l| **l).count(),
@@ -254,10 +260,56 @@ fn identifies(levels: &Levels) -> bool {
     })
 }
 
+/// FxHash (rustc's hash): fast, and the same on every run, for the in-memory indexes of a
+/// stage. Nothing of it reaches an output.
+#[derive(Debug, Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.add(u64::from(i as u32));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// A hash of a record's blocking key, `None` when the record lacks a part of it. Equal keys
 /// hash equal; a collision only adds a candidate, which is then scored like any other.
 fn block_hash(r: &Rec, rule: &BlockingRule) -> Option<u64> {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     for key in &rule.on {
         std::mem::discriminant(key).hash(&mut h);
         match key {
@@ -303,10 +355,10 @@ fn candidates(ctx: &Ctx<'_>, ents: &[Entity], src: Src) -> Vec<(u32, u32)> {
         date_window: None,
     });
     let recs = ctx.recs[src.index()];
-    let index: Vec<HashMap<(u64, i32), Vec<u32>>> = rules
+    let index: Vec<FxMap<(u64, i32), Vec<u32>>> = rules
         .iter()
         .map(|rule| {
-            let mut map: HashMap<(u64, i32), Vec<u32>> = HashMap::new();
+            let mut map: FxMap<(u64, i32), Vec<u32>> = FxMap::default();
             for (i, r) in recs.iter().enumerate() {
                 let Some(h) = block_hash(r, rule) else {
                     continue;
@@ -425,10 +477,10 @@ fn assign(
                     && c.date_gap.is_none_or(|g| g <= cfg.max_date_gap_days))
         }
     };
-    let mut by_e: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut by_e: Vec<Vec<usize>> = vec![Vec::new(); ents.len()];
     let mut by_r: Vec<Vec<usize>> = vec![Vec::new(); n_recs];
     for (i, c) in cands.iter().enumerate() {
-        by_e.entry(c.e).or_default().push(i);
+        by_e[c.e as usize].push(i);
         by_r[c.r as usize].push(i);
     }
     let mut order: Vec<usize> = (0..cands.len()).collect();
@@ -439,20 +491,22 @@ fn assign(
             .then(x.e.cmp(&y.e))
             .then(x.r.cmp(&y.r))
     });
-    let mut e_taken: HashMap<u32, usize> = HashMap::new();
+    let mut e_taken: Vec<Option<usize>> = vec![None; ents.len()];
     let mut r_taken: Vec<Option<usize>> = vec![None; n_recs];
     let mut found = Vec::new();
     for round in 0..2 {
         for &i in &order {
             let c = &cands[i];
-            if !eligible(c, round) || e_taken.contains_key(&c.e) || r_taken[c.r as usize].is_some()
+            if !eligible(c, round)
+                || e_taken[c.e as usize].is_some()
+                || r_taken[c.r as usize].is_some()
             {
                 continue;
             }
             let tie = |j: &usize| {
                 *j != i && eligible(&cands[*j], round) && (cands[*j].weight - c.weight).abs() <= eps
             };
-            let rival_records: Vec<usize> = by_e[&c.e]
+            let rival_records: Vec<usize> = by_e[c.e as usize]
                 .iter()
                 .filter(|j| tie(j) && r_taken[cands[**j].r as usize].is_none())
                 .copied()
@@ -470,7 +524,7 @@ fn assign(
             }
             let rival_births: Vec<usize> = by_r[c.r as usize]
                 .iter()
-                .filter(|j| tie(j) && !e_taken.contains_key(&cands[**j].e))
+                .filter(|j| tie(j) && e_taken[cands[**j].e as usize].is_none())
                 .copied()
                 .collect();
             if !rival_births.is_empty() {
@@ -484,7 +538,7 @@ fn assign(
                     });
                 }
             }
-            e_taken.insert(c.e, i);
+            e_taken[c.e as usize] = Some(i);
             r_taken[c.r as usize] = Some(i);
         }
     }
@@ -499,21 +553,15 @@ fn assign(
             if !eligible(c, 1) {
                 continue;
             }
-            if let Some(&w) = e_taken.get(&c.e) {
+            if let Some(w) = e_taken[c.e as usize] {
                 push_outweighed(&mut found, src, Party::Birth(c.e), cands, j, w, |c| {
                     Party::Record(src, c.r)
                 });
             }
         }
     }
-    let mut unlinked_births: Vec<u32> = by_e
-        .keys()
-        .copied()
-        .filter(|e| !e_taken.contains_key(e))
-        .collect();
-    unlinked_births.sort_unstable();
-    for e in unlinked_births {
-        for &j in &by_e[&e] {
+    for e in (0..ents.len()).filter(|&e| e_taken[e].is_none()) {
+        for &j in &by_e[e] {
             let c = &cands[j];
             if !eligible(c, 1) {
                 continue;
@@ -527,9 +575,7 @@ fn assign(
     }
     conflicts.extend(found);
     let mut linked = vec![false; n_recs];
-    let mut taken: Vec<usize> = e_taken.into_values().collect();
-    taken.sort_unstable();
-    for i in taken {
+    for i in e_taken.into_iter().flatten() {
         let c = &cands[i];
         let e = &mut ents[c.e as usize];
         e.members[src.index()] = Some(c.r);

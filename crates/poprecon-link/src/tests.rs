@@ -1419,6 +1419,11 @@ fn zz_debug_county() {
     eprintln!("{amb}");
     eprintln!("{}", out.duplicates.clone().lazy().group_by([col("source"), col("reason")]).agg([len()]).collect().unwrap());
     let ties = out.ambiguous.clone().lazy().filter(col("kind").eq(lit("tie"))).select([col("contested_key"), col("stage"), col("candidate_key"), col("match_weight"), col("linked")]).collect().unwrap();
-    eprintln!("{}", ties.head(Some(40)));
+    eprintln!("{}", ties.head(Some(4)));
+    let ow = out.ambiguous.clone().lazy().filter(col("kind").eq(lit("outweighed")).and(col("stage").eq(lit("vaccination")))).select([col("contested_source"), col("contested_key"), col("candidate_key"), col("match_weight"), col("linked")]).collect().unwrap();
+    eprintln!("{}", ow.head(Some(30)));
+    let keys: Vec<String> = ow.column("candidate_key").unwrap().str().unwrap().iter().take(30).map(|s| s.unwrap().to_owned()).collect();
+    let l = out.links.clone().lazy().filter(col("key").is_in(lit(Series::new("k".into(), keys)).implode(false), false)).select([col("key"), col("method"), col("match_weight"), col("mother_id_level"), col("mother_name_level"), col("child_name_level"), col("child_sex_level"), col("birth_date_level"), col("child_id_level"), col("village_level")]).collect().unwrap();
+    eprintln!("{l}");
 
 }

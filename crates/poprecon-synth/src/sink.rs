@@ -67,6 +67,8 @@ pub(crate) struct ParquetSink {
     types: Vec<PqType>,
     bufs: Vec<Buf>,
     len: usize,
+    /// Rows reserved per buffer: grows to a row group as the table does.
+    capacity: usize,
     writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
 }
 
@@ -119,6 +121,7 @@ impl ParquetSink {
             types: columns.iter().map(|(_, t)| *t).collect(),
             bufs: Vec::new(),
             len: 0,
+            capacity: 1024,
             writer,
         };
         sink.bufs = sink.new_bufs();
@@ -129,10 +132,10 @@ impl ParquetSink {
         self.types
             .iter()
             .map(|t| match t {
-                PqType::Str => Buf::Str(Vec::new()),
-                PqType::Date | PqType::I32 => Buf::I32(Vec::new()),
-                PqType::Datetime | PqType::I64 => Buf::I64(Vec::new()),
-                PqType::Bool => Buf::Bool(Vec::new()),
+                PqType::Str => Buf::Str(Vec::with_capacity(self.capacity)),
+                PqType::Date | PqType::I32 => Buf::I32(Vec::with_capacity(self.capacity)),
+                PqType::Datetime | PqType::I64 => Buf::I64(Vec::with_capacity(self.capacity)),
+                PqType::Bool => Buf::Bool(Vec::with_capacity(self.capacity)),
             })
             .collect()
     }
@@ -168,6 +171,7 @@ impl ParquetSink {
         if self.len == 0 {
             return Ok(());
         }
+        self.capacity = self.len.next_power_of_two().min(ROW_GROUP);
         let fresh = self.new_bufs();
         let bufs = std::mem::replace(&mut self.bufs, fresh);
         let mut cols = Vec::with_capacity(bufs.len());
@@ -346,7 +350,13 @@ impl ExtractWriter {
                         buf.push(',');
                     }
                     let text = c.text();
-                    if text.contains([',', '"', '\n', '\r']) {
+                    // Byte searches: `[u8]::contains` is memchr, fast even in debug builds.
+                    let bytes = text.as_bytes();
+                    if bytes.contains(&b',')
+                        || bytes.contains(&b'"')
+                        || bytes.contains(&b'\n')
+                        || bytes.contains(&b'\r')
+                    {
                         buf.push('"');
                         buf.push_str(&text.replace('"', "\"\""));
                         buf.push('"');

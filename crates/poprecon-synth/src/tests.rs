@@ -1,3 +1,8 @@
+// The `poprecon` binary runs the generator with mimalloc; the tests (and the timing below)
+// use the same allocator, so that their figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -280,7 +285,12 @@ fn worlds_have_the_designed_structure() {
 fn same_seed_gives_byte_identical_files() {
     let cfg = messy(5);
     let (_a, out_a, sum_a) = generated(&cfg);
-    let (_b, out_b, sum_b) = generated(&cfg);
+    // The second run on one thread: the files must not depend on the thread count.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("thread pool");
+    let (_b, out_b, sum_b) = pool.install(|| generated(&cfg));
     assert_eq!(sum_a, sum_b);
     let a = files_under(&out_a);
     let b = files_under(&out_b);
@@ -294,6 +304,36 @@ fn same_seed_gives_byte_identical_files() {
     let c = files_under(&out_c);
     let births = Path::new("truth/births.parquet");
     assert_ne!(a[births], c[births], "another seed gives other births");
+}
+
+/// The province writes one file per city and a pipeline that reads them by glob. (Tiny
+/// villages, so that the sample crosses from the first city into the second quickly.)
+#[test]
+fn province_is_written_in_city_partitions() {
+    let mut cfg = SynthConfig::new(Scale::Province, 2);
+    cfg.rows_per_village = Some(12);
+    cfg.sample_villages = Some(1157 + 3);
+    let (_dir, out, summary) = generated(&cfg);
+    assert_eq!(summary.jurisdiction, "34");
+    let household: Vec<_> = summary
+        .files
+        .iter()
+        .filter(|(p, _)| p.starts_with("extracts/household"))
+        .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    assert_eq!(
+        household,
+        [
+            "extracts/household/3401.parquet",
+            "extracts/household/3402.parquet"
+        ]
+    );
+    let plan = poprecon_pipeline::Plan::load(&out.join("pipeline.toml")).expect("pipeline loads");
+    assert_eq!(plan.jurisdiction, "34");
+    for sp in &plan.sources {
+        assert_eq!(sp.files.len(), 2, "{}: one file per city", sp.source.id());
+    }
+    assert_eq!(plan.divisions.villages.len(), 1160);
 }
 
 /// The truth agrees with the files: rows conserved, quarantine lines point at the damaged

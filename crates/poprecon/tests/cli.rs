@@ -179,3 +179,134 @@ fn help_documents_exit_codes() {
         "{help}"
     );
 }
+
+/// A synthetic village written by the binary itself.
+fn synthetic(dir: &Path) -> PathBuf {
+    let out = poprecon(&["synth", "--scale", "village", "--seed", "3", "--out", "city"], dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir.join("city/pipeline.toml")
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn run_writes_a_complete_folder_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic(dir.path());
+    let a = poprecon(&["run", "city/pipeline.toml", "--out", "a"], dir.path());
+    assert!(
+        matches!(a.status.code(), Some(0 | 3)),
+        "{}",
+        text(&a.stderr)
+    );
+    let run = dir.path().join("a");
+    for f in [
+        "manifest.json",
+        "births.parquet",
+        "links.parquet",
+        "discrepancies.parquet",
+        "village_discrepancies.parquet",
+        "indicators.parquet",
+        "assessment.parquet",
+        "report.html",
+        "quarantine/household.parquet",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["as_of"], "2026-01-31");
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 9);
+    assert_eq!(manifest["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+    let stages: Vec<&str> = manifest["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["hash_inputs", "ingest", "link", "check", "measure", "write"]);
+
+    // The same inputs give byte-identical tables.
+    let b = poprecon(&["run", "city/pipeline.toml", "--out", "b"], dir.path());
+    assert!(matches!(b.status.code(), Some(0 | 3)), "{}", text(&b.stderr));
+    let fa = parquet_files(&run);
+    let fb = parquet_files(&dir.path().join("b"));
+    assert_eq!(fa.len(), fb.len());
+    assert!(fa.len() >= 20);
+    for (x, y) in fa.iter().zip(&fb) {
+        assert_eq!(x.file_name(), y.file_name());
+        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{} differs", x.display());
+    }
+}
+
+#[test]
+fn a_run_killed_after_linkage_leaves_the_previous_folder_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic(dir.path());
+    let first = poprecon(&["run", "city/pipeline.toml", "--out", "run"], dir.path());
+    assert!(matches!(first.status.code(), Some(0 | 3)), "{}", text(&first.stderr));
+    let before = std::fs::read(dir.path().join("run/manifest.json")).unwrap();
+    for stage in ["ingest", "link", "check", "measure"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
+            .args(["run", "city/pipeline.toml", "--out", "run"])
+            .current_dir(dir.path())
+            .env("POPRECON_FAIL_AFTER", stage)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "stage {stage}");
+        assert!(text(&out.stderr).contains(&format!("forced failure after stage `{stage}`")));
+        assert_eq!(
+            std::fs::read(dir.path().join("run/manifest.json")).unwrap(),
+            before,
+            "stage {stage}: the last good run is untouched"
+        );
+        let partial = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().contains("partial"));
+        assert!(!partial, "stage {stage}: no half-written folder");
+    }
+}
+
+#[test]
+fn exports_for_each_audience() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic(dir.path());
+    let run = poprecon(&["run", "city/pipeline.toml", "--out", "run"], dir.path());
+    assert!(matches!(run.status.code(), Some(0 | 3)), "{}", text(&run.stderr));
+    let out = poprecon(
+        &["export", "run", "--for", "assessor", "--format", "csv", "--out", "x"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let indicators = std::fs::read_to_string(dir.path().join("x/indicators_assessor.csv")).unwrap();
+    assert!(indicators.starts_with('\u{FEFF}'));
+    assert!(indicators.contains("分子") && indicators.contains("小数抑制"), "Chinese headers");
+    for f in std::fs::read_dir(dir.path().join("x")).unwrap() {
+        let body = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!body.contains("出生事件编号") && !body.contains("母亲身份证号"), "no person-level column");
+    }
+    let out = poprecon(
+        &["export", "run", "--for", "analyst", "--format", "csv", "--out", "y"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let births = std::fs::read_to_string(dir.path().join("y/births_analyst.csv")).unwrap();
+    assert!(births.contains("********"), "IDs are masked");
+    let id_like = births
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|tok| tok.len() == 18 && tok[..17].bytes().all(|b| b.is_ascii_digit()));
+    assert!(!id_like, "no resident ID in clear in an analyst export");
+}

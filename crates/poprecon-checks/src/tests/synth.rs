@@ -491,6 +491,30 @@ fn debug_bisect() {
     }
     let dir = tempfile::tempdir().unwrap();
     let g = generate(Scale::County, 1, MessRates::default(), dir.path());
+    {
+        let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period).with_births(&g.births);
+        for (s, df) in &g.tables {
+            input = input.with_source(s, df);
+        }
+        let cfg = ChecksConfig::default();
+        let ctx = crate::frames::Ctx::new(&input, &cfg).unwrap();
+        let b = ctx.births.as_ref().unwrap();
+        let p = (20089i32, 20453i32);
+        let variants: Vec<(&str, Expr)> = vec![
+            ("key", col("household_key").is_not_null()),
+            ("reason", col("__h_reason_birth").fill_null(lit(false))),
+            ("reason_raw", col("__h_reason_birth")),
+            ("between", col("__h_birth").is_between(lit(p.0), lit(p.1), ClosedInterval::Both)),
+            ("cert", col("birth_certificate_key").is_null()),
+        ];
+        for (name, e) in variants {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.lazy().filter(e).collect().map(|d| d.height())));
+            eprintln!("variant {name}: {:?}", r.map(|x| x.ok()));
+        }
+        eprintln!("dtype reason: {:?}", b.df.column("__h_reason_birth").unwrap().dtype());
+        eprintln!("is scalar: {:?}", matches!(b.df.column("__h_reason_birth").unwrap(), Column::Scalar(_)));
+        for c in b.df.columns() { if matches!(c, Column::Scalar(_)) { eprintln!("scalar column {}", c.name()); } }
+    }
     for r in RuleId::ALL {
         let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period).with_births(&g.births);
         for (s, df) in &g.tables {
