@@ -84,15 +84,15 @@ pub(crate) fn kv(label: &str, value: Expr) -> Expr {
     )
 }
 
-/// Parts joined by `;`, leaving out null parts; null when every part is.
+/// Parts joined by `;`, leaving out null parts. An empty text becomes null when the table
+/// is assembled: a `when` over the joined text here would repeat it, and polars' common-
+/// subexpression pass breaks on a repeated expression made of literals only (it computes it
+/// once, as one row, beside columns of many).
 pub(crate) fn values(parts: Vec<Expr>) -> Expr {
     if parts.is_empty() {
         return null(DataType::String);
     }
-    let joined = concat_str(parts, ";", true);
-    when(joined.clone().eq(lit("")))
-        .then(null(DataType::String))
-        .otherwise(joined)
+    concat_str(parts, ";", true)
 }
 
 /// What a discrepancy id is derived from: the rule, the field and the record keys (and, for
@@ -206,7 +206,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                     .and(date.clone().gt_eq(lit(ctx.period.0)))
                     .and(date.lt_eq(lit(ctx.period.1))),
                 CERTIFICATE,
-                values(vec![kv("registration_reason", lit("birth"))]),
+                values(vec![birth_date()]),
             )
         }
         RuleId::BirthWithoutRegistrationService => {
@@ -594,7 +594,7 @@ fn id_number_conflict(ctx: &Ctx<'_>, b: &Table) -> Result<(LazyFrame, LazyFrame)
             let male = encoded_sex(id.clone()).eq(lit(1i32)).fill_null(lit(false));
             (
                 male,
-                values(vec![kv("encoded_sex", lit(1i32))]),
+                values(vec![kv("encoded_sex", encoded_sex(id.clone()))]),
                 id.clone().is_not_null(),
             )
         };

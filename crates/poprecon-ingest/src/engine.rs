@@ -1024,6 +1024,10 @@ fn date_from_number(x: f64) -> Result<DateValue, DateError> {
 /// Whole numbers as extracts write them: `2`, `2.0`, `第2孩`, `二孩`, `3剂`, full-width digits.
 pub fn parse_small_int(text: &str) -> Option<i32> {
     use unicode_normalization::UnicodeNormalization;
+    // The common case, plain digits, needs no normalisation.
+    if let Ok(i) = text.trim().parse::<i32>() {
+        return Some(i);
+    }
     let s: String = text.nfkc().collect();
     let s = s.trim();
     let s = s.strip_prefix('第').unwrap_or(s);
@@ -1070,6 +1074,9 @@ fn chinese_numeral(s: &str) -> Option<i32> {
 /// Decimal numbers, with the units extracts append (`3200g`, `3200克`, `38周`).
 pub fn parse_number(text: &str) -> Option<f64> {
     use unicode_normalization::UnicodeNormalization;
+    if let Ok(x) = text.trim().parse::<f64>() {
+        return x.is_finite().then_some(x);
+    }
     let s: String = text.nfkc().collect();
     let s = s
         .trim()

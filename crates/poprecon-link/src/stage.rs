@@ -354,55 +354,50 @@ fn candidates(ctx: &Ctx<'_>, ents: &[Entity], src: Src) -> Vec<(u32, u32)> {
         on: vec![BlockingKey::ChildId],
         date_window: None,
     });
+    let ti = std::time::Instant::now();
     let recs = ctx.recs[src.index()];
-    let index: Vec<FxMap<(u64, i32), Vec<u32>>> = rules
+    // Per rule: key hash → the records with that key, as (birth date, index) sorted by date,
+    // so that a date window is one binary search.
+    let index: Vec<FxMap<u64, Vec<(i32, u32)>>> = rules
         .iter()
         .map(|rule| {
-            let mut map: FxMap<(u64, i32), Vec<u32>> = FxMap::default();
+            let mut map: FxMap<u64, Vec<(i32, u32)>> = FxMap::default();
             for (i, r) in recs.iter().enumerate() {
-                let Some(h) = block_hash(r, rule) else {
-                    continue;
+                let Some(h) = block_hash(r, rule) else { continue };
+                let d = match (rule.date_window, r.date) {
+                    (Some(_), None) => continue,
+                    (_, d) => d.unwrap_or(0),
                 };
-                let d = match rule.date_window {
-                    Some(_) => match r.date {
-                        Some(d) => d,
-                        None => continue,
-                    },
-                    None => 0,
-                };
-                map.entry((h, d)).or_default().push(i as u32);
+                map.entry(h).or_default().push((d, i as u32));
+            }
+            for v in map.values_mut() {
+                v.sort_unstable();
             }
             map
         })
         .collect();
+    eprintln!("    index {:?}", ti.elapsed());
+    let tq = std::time::Instant::now();
     let per_birth: Vec<Vec<(u32, u32)>> = ents
         .par_iter()
         .enumerate()
         .map(|(e, ent)| {
             let mut found: Vec<u32> = Vec::new();
             for s in Src::ALL {
-                let Some(i) = ent.members[s.index()] else {
-                    continue;
-                };
+                let Some(i) = ent.members[s.index()] else { continue };
                 let m = ctx.rec(s, i);
                 for (rule, map) in rules.iter().zip(&index) {
-                    let Some(h) = block_hash(m, rule) else {
+                    let Some(v) = block_hash(m, rule).and_then(|h| map.get(&h)) else {
                         continue;
                     };
                     match rule.date_window {
                         Some(w) => {
                             let Some(d) = m.date else { continue };
-                            for off in -w..=w {
-                                if let Some(v) = map.get(&(h, d + off)) {
-                                    found.extend_from_slice(v);
-                                }
-                            }
+                            let lo = v.partition_point(|(x, _)| *x < d - w);
+                            let hi = v.partition_point(|(x, _)| *x <= d + w);
+                            found.extend(v[lo..hi].iter().map(|(_, r)| *r));
                         }
-                        None => {
-                            if let Some(v) = map.get(&(h, 0)) {
-                                found.extend_from_slice(v);
-                            }
-                        }
+                        None => found.extend(v.iter().map(|(_, r)| *r)),
                     }
                 }
             }
@@ -411,6 +406,7 @@ fn candidates(ctx: &Ctx<'_>, ents: &[Entity], src: Src) -> Vec<(u32, u32)> {
             found.into_iter().map(|r| (e as u32, r)).collect()
         })
         .collect();
+    eprintln!("    probe {:?}", tq.elapsed());
     per_birth.into_iter().flatten().collect()
 }
 

@@ -1415,12 +1415,33 @@ fn zz_debug_county() {
     let t = std::time::Instant::now();
     let out = link_tables(&plan, &tables);
     eprintln!("link {:?}", t.elapsed());
+    {
+        let c = crate::prepare::certificates(&tables["birth_certificate"], (19000, 21000)).unwrap().recs;
+        let d = crate::prepare::deliveries(&tables["hospital_delivery"], (19000, 21000)).unwrap().recs;
+        let tol = Tolerances { near: 1, within: 7 };
+        let t = std::time::Instant::now();
+        let mut acc = 0u64;
+        let n = 1_000_000usize;
+        for i in 0..n {
+            let a = &c[(i * 7919) % c.len()];
+            let b = &d[(i * 104729) % d.len()];
+            acc += compare(a, b, tol).iter().map(|x| u64::from(*x)).sum::<u64>();
+        }
+        eprintln!("1M compares {:?} ({acc})", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut h = 0u64;
+        for i in 0..n {
+            let a = &c[(i * 7919) % c.len()];
+            if let Some(x) = a.mother_name.as_ref() { h += name_level(x, x) as u64; }
+        }
+        eprintln!("1M name {:?} ({h})", t.elapsed());
+    }
     let amb = out.ambiguous.clone().lazy().group_by([col("stage"), col("kind")]).agg([len().alias("n"), col("match_weight").mean().alias("w")]).sort(["stage"], Default::default()).collect().unwrap();
     eprintln!("{amb}");
     eprintln!("{}", out.duplicates.clone().lazy().group_by([col("source"), col("reason")]).agg([len()]).collect().unwrap());
     let ties = out.ambiguous.clone().lazy().filter(col("kind").eq(lit("tie"))).select([col("contested_key"), col("stage"), col("candidate_key"), col("match_weight"), col("linked")]).collect().unwrap();
     eprintln!("{}", ties.head(Some(4)));
-    let ow = out.ambiguous.clone().lazy().filter(col("kind").eq(lit("outweighed")).and(col("stage").eq(lit("vaccination")))).select([col("contested_source"), col("contested_key"), col("candidate_key"), col("match_weight"), col("linked")]).collect().unwrap();
+    let ow = out.ambiguous.clone().lazy().filter(col("kind").eq(lit("outweighed")).and(col("stage").eq(lit("household")))).select([col("contested_source"), col("contested_key"), col("candidate_key"), col("match_weight"), col("linked")]).collect().unwrap();
     eprintln!("{}", ow.head(Some(30)));
     let keys: Vec<String> = ow.column("candidate_key").unwrap().str().unwrap().iter().take(30).map(|s| s.unwrap().to_owned()).collect();
     let l = out.links.clone().lazy().filter(col("key").is_in(lit(Series::new("k".into(), keys)).implode(false), false)).select([col("key"), col("method"), col("match_weight"), col("mother_id_level"), col("mother_name_level"), col("child_name_level"), col("child_sex_level"), col("birth_date_level"), col("child_id_level"), col("village_level")]).collect().unwrap();

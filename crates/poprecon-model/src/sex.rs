@@ -23,6 +23,12 @@ impl Sex {
     /// by NFKC. `None` for anything else, and for an empty cell.
     pub fn parse(raw: &str) -> Option<Sex> {
         let trimmed = raw.trim();
+        // The usual spellings need no normalisation.
+        match trimmed {
+            "1" | "男" => return Some(Sex::Male),
+            "2" | "女" => return Some(Sex::Female),
+            _ => {}
+        }
         let normalized: Cow<'_, str> = if trimmed.is_ascii() {
             Cow::Borrowed(trimmed)
         } else {

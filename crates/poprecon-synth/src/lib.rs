@@ -16,6 +16,35 @@
 //! - `pipeline.toml`, the pipeline that reads it all ([`write_pipeline`] writes one
 //!   elsewhere, with paths relative to its own folder).
 //!
+//! # The truth
+//!
+//! - `births.parquet`, one row per birth event of domain.md §8.1 (a live-born child of the
+//!   period with at least one kept delivery, certificate, household or vaccination record),
+//!   sorted by `birth_id` (`<village>-<nnn>`). `village` is the attribution of §4/§8.11 over
+//!   the values as written (it may be an unknown code); `design_village` is where the family
+//!   was generated. `mother_floating` follows §8.8 (no kept, active household row under her
+//!   ID: never registered here, moved out, or her own row quarantined or its ID damaged).
+//!   `sex` and `birth_date` follow §8.2 over the kept records as written; `true_sex`,
+//!   `true_birth_date` and `birth_time` are the generator's. `birth_seq`, `plurality`,
+//!   `home_birth`; `birth_order` is the true order among the mother's live-born children
+//!   (not the §8.9 computed order, which depends on what the registry shows). `mother_id`
+//!   and `child_id` are the true IDs. Each `<source>_key` (§7) is the record key as written,
+//!   trimmed; null when the record is absent or quarantined, and for `prenatal_care` and
+//!   `birth_registration` when outside the §8.3 windows. `marriage_key` is the couple's
+//!   marriage record dated before the birth, `social_security_key` the mother's row when it
+//!   carries a maternity claim within 180 days of the birth; `school_key` is always null.
+//! - `quarantine.parquet`: `source`, `file` (relative to the output folder), `line` (header
+//!   = 1: CSV physical line, XLSX sheet row, Parquet row index + 2), `reason`
+//!   (`missing_required`, `invalid_required_date`) and `field`; sorted.
+//! - `invalid_values.parquet`: one row per (`source`, `record_key`, `field`) of a kept row
+//!   holding an invalid value (§8.7), with the ingest `reason`: an ID damage code
+//!   (`check_digit`, `birth_date`, `excel_trailing_zeros`, `excel_scientific`),
+//!   `excel_numeric`, `unknown_village` or `impossible_date`.
+//! - `injections.parquet`: every injected piece of mess: `source`, `file`, `line`,
+//!   `record_key` (null when the key itself was emptied), `field`, `kind` (see
+//!   [`MessRates`]) and the `birth_id` it touches, if any. A vaccination child's values are
+//!   alike on each of its dose rows; their injections are recorded once, on the first.
+//!
 //! Generation is deterministic: each village draws from its own ChaCha8 stream seeded by
 //! (seed, village code), so the same seed gives byte-identical files whatever the thread
 //! count. The truth is written from what the generator did and from domain.md (§4, §7,
@@ -577,6 +606,8 @@ struct Output<'a> {
     city: Option<String>,
     births: ParquetSink,
     quarantine: ParquetSink,
+    /// Quarantined rows (few), kept to be written sorted by source, file and line.
+    quarantined: Vec<(Src, String, i64, &'static str, &'static str)>,
     invalid: ParquetSink,
     injections: ParquetSink,
     summary: SynthSummary,
@@ -649,6 +680,7 @@ impl<'a> Output<'a> {
             city: None,
             births,
             quarantine,
+            quarantined: Vec::new(),
             invalid,
             injections,
             summary: SynthSummary {
@@ -677,6 +709,16 @@ impl<'a> Output<'a> {
         self.births.finish()?;
         self.files
             .push((truth("births.parquet"), self.summary.births));
+        self.quarantined.sort();
+        for (src, file, line, reason, field) in std::mem::take(&mut self.quarantined) {
+            self.quarantine.push([
+                Val::Str(src.id()),
+                Val::Owned(file),
+                Val::I64(line),
+                Val::Str(reason),
+                Val::Str(field),
+            ])?;
+        }
         self.quarantine.finish()?;
         self.files
             .push((truth("quarantine.parquet"), self.summary.quarantined));
@@ -724,38 +766,30 @@ impl<'a> Output<'a> {
     fn write_village(&mut self, out: VillageOut) -> Result<(), SynthError> {
         self.summary.people += out.people;
         self.summary.unseen_births += out.unseen_births;
-        for (src, rows) in schema::ALL.iter().zip(out.rows) {
+        for (src, part) in schema::ALL.iter().zip(out.parts) {
             let writer = &mut self.writers[src.index()];
+            let (metas, first) = writer.write(part)?;
             let stats = &mut self.sources[src.index()];
-            for row in rows {
-                let line = writer.write(row.cells)?;
+            for (i, meta) in metas.into_iter().enumerate() {
                 stats.rows += 1;
-                *stats
-                    .roles
-                    .entry(row.meta.role.label().to_owned())
-                    .or_default() += 1;
-                let line_i64 = i64::try_from(line).unwrap_or(i64::MAX);
-                if let Some((reason, field)) = row.meta.quarantine {
+                *stats.roles.entry(meta.role.label().to_owned()).or_default() += 1;
+                let line = i64::try_from(first + i as u64).unwrap_or(i64::MAX);
+                if let Some((reason, field)) = meta.quarantine {
                     stats.quarantined += 1;
                     self.summary.quarantined += 1;
-                    self.quarantine.push([
-                        Val::Str(src.id()),
-                        Val::Str(&writer.rel),
-                        Val::I64(line_i64),
-                        Val::Str(reason),
-                        Val::Str(field),
-                    ])?;
+                    self.quarantined
+                        .push((*src, writer.rel.clone(), line, reason, field));
                 }
-                for inj in &row.meta.injections {
+                for inj in meta.injections {
                     self.summary.injections += 1;
                     self.injections.push([
                         Val::Str(src.id()),
                         Val::Str(&writer.rel),
-                        Val::I64(line_i64),
-                        row.meta.key.as_deref().map_or(Val::Null, Val::Str),
+                        Val::I64(line),
+                        meta.key.as_deref().map_or(Val::Null, Val::Str),
                         Val::Str(inj.field),
                         Val::Str(inj.kind),
-                        inj.birth.as_deref().map_or(Val::Null, Val::Str),
+                        inj.birth.map_or(Val::Null, Val::Owned),
                     ])?;
                 }
             }

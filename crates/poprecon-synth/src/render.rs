@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::MessRates;
 use crate::divisions::Village;
-use crate::schema::Src;
+use crate::schema::{self, Src};
 use crate::world::{self, Calendar, Place, Status, VillageWorld, Window, days};
 use crate::{ids, names};
 
@@ -131,7 +131,10 @@ pub(crate) struct InvalidTruth {
 /// Everything one village contributes.
 #[derive(Debug, Default)]
 pub(crate) struct VillageOut {
+    /// Rows per source while rendering; encoded into `parts` at the end.
     pub rows: Vec<Vec<Row>>,
+    /// Per source, in [`schema::ALL`] order: the rows encoded for their file.
+    pub parts: Vec<crate::sink::Part>,
     pub births: Vec<BirthTruth>,
     pub invalid: Vec<InvalidTruth>,
     pub people: u64,
@@ -336,6 +339,12 @@ pub(crate) fn render(
     r.pregnancies();
     r.finish_births();
     let mut out = r.out;
+    let rows = std::mem::take(&mut out.rows);
+    out.parts = schema::ALL
+        .iter()
+        .zip(rows)
+        .map(|(src, rows)| crate::sink::encode(*src, rows))
+        .collect();
     out.invalid.sort();
     out.invalid
         .dedup_by(|a, b| a.source == b.source && a.key == b.key && a.field == b.field);

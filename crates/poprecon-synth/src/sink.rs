@@ -1,6 +1,9 @@
 //! Writers: CSV (GB18030, UTF-8 with BOM, UTF-8), XLSX with typed date cells, and Parquet
 //! (zstd) written in row groups so that no table is held whole in memory.
 //!
+//! A village's rows are encoded by [`encode`] on the generating threads (CSV text in its
+//! encoding, Parquet column buffers), so that the one writing thread mostly appends.
+//!
 //! Every writer reports the line a reader will give each row: the header is line 1, and the
 //! extracts never hold a line break inside a cell, so data row `i` (from 0) is line `i + 2`
 //! in CSV, XLSX (sheet row) and Parquet (row index + 2) alike.
@@ -14,7 +17,7 @@ use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format as XlsxFormat, Workbook, Worksheet};
 
 use crate::SynthError;
-use crate::render::Cell;
+use crate::render::{Cell, Meta, Row};
 use crate::schema::{ColKind, FileFormat, Src};
 
 /// Rows per Parquet row group.
@@ -24,8 +27,6 @@ const ROW_GROUP: usize = 250_000;
 /// `\n` of the previous line's CRLF), so the extracts use LF until that is fixed; the truth
 /// counts physical lines either way.
 const CSV_LINE_END: &str = "\n";
-/// Bytes of CSV text buffered before encoding and writing.
-const CSV_BUFFER: usize = 1 << 20;
 
 /// A column type of a Parquet table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +53,9 @@ pub(crate) enum Val<'a> {
     Bool(bool),
 }
 
+/// One column's values, for a row group in the making.
 #[derive(Debug)]
-enum Buf {
+pub(crate) enum Buf {
     Str(Vec<Option<String>>),
     I32(Vec<Option<i32>>),
     I64(Vec<Option<i64>>),
@@ -78,6 +80,34 @@ impl std::fmt::Debug for ParquetSink {
             .field("path", &self.path)
             .field("names", &self.names)
             .finish_non_exhaustive()
+    }
+}
+
+fn new_bufs(types: &[PqType], capacity: usize) -> Vec<Buf> {
+    types
+        .iter()
+        .map(|t| match t {
+            PqType::Str => Buf::Str(Vec::with_capacity(capacity)),
+            PqType::Date | PqType::I32 => Buf::I32(Vec::with_capacity(capacity)),
+            PqType::Datetime | PqType::I64 => Buf::I64(Vec::with_capacity(capacity)),
+            PqType::Bool => Buf::Bool(Vec::with_capacity(capacity)),
+        })
+        .collect()
+}
+
+fn push_val(buf: &mut Buf, v: Val<'_>) {
+    match (buf, v) {
+        (Buf::Str(b), Val::Str(s)) => b.push(Some(s.to_owned())),
+        (Buf::Str(b), Val::Owned(s)) => b.push(Some(s)),
+        (Buf::Str(b), _) => b.push(None),
+        (Buf::I32(b), Val::Date(d)) => b.push(Some(epoch_days(d))),
+        (Buf::I32(b), Val::I32(i)) => b.push(Some(i)),
+        (Buf::I32(b), _) => b.push(None),
+        (Buf::I64(b), Val::Datetime(t)) => b.push(Some(t.and_utc().timestamp_millis())),
+        (Buf::I64(b), Val::I64(i)) => b.push(Some(i)),
+        (Buf::I64(b), _) => b.push(None),
+        (Buf::Bool(b), Val::Bool(x)) => b.push(Some(x)),
+        (Buf::Bool(b), _) => b.push(None),
     }
 }
 
@@ -129,15 +159,7 @@ impl ParquetSink {
     }
 
     fn new_bufs(&self) -> Vec<Buf> {
-        self.types
-            .iter()
-            .map(|t| match t {
-                PqType::Str => Buf::Str(Vec::with_capacity(self.capacity)),
-                PqType::Date | PqType::I32 => Buf::I32(Vec::with_capacity(self.capacity)),
-                PqType::Datetime | PqType::I64 => Buf::I64(Vec::with_capacity(self.capacity)),
-                PqType::Bool => Buf::Bool(Vec::with_capacity(self.capacity)),
-            })
-            .collect()
+        new_bufs(&self.types, self.capacity)
     }
 
     /// Appends one row; values must match the column types (a mismatch is written as null).
@@ -146,21 +168,32 @@ impl ParquetSink {
         row: impl IntoIterator<Item = Val<'v>>,
     ) -> Result<(), SynthError> {
         for (buf, v) in self.bufs.iter_mut().zip(row) {
-            match (buf, v) {
-                (Buf::Str(b), Val::Str(s)) => b.push(Some(s.to_owned())),
-                (Buf::Str(b), Val::Owned(s)) => b.push(Some(s)),
-                (Buf::Str(b), _) => b.push(None),
-                (Buf::I32(b), Val::Date(d)) => b.push(Some(epoch_days(d))),
-                (Buf::I32(b), Val::I32(i)) => b.push(Some(i)),
-                (Buf::I32(b), _) => b.push(None),
-                (Buf::I64(b), Val::Datetime(t)) => b.push(Some(t.and_utc().timestamp_millis())),
-                (Buf::I64(b), Val::I64(i)) => b.push(Some(i)),
-                (Buf::I64(b), _) => b.push(None),
-                (Buf::Bool(b), Val::Bool(x)) => b.push(Some(x)),
-                (Buf::Bool(b), _) => b.push(None),
-            }
+            push_val(buf, v);
         }
         self.len += 1;
+        if self.len >= ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Appends columns of `rows` rows made by [`encode`] (strings are moved, not copied).
+    fn extend(&mut self, columns: Vec<Buf>, rows: usize) -> Result<(), SynthError> {
+        for (buf, col) in self.bufs.iter_mut().zip(columns) {
+            match (buf, col) {
+                (Buf::Str(a), Buf::Str(b)) => a.extend(b),
+                (Buf::I32(a), Buf::I32(b)) => a.extend(b),
+                (Buf::I64(a), Buf::I64(b)) => a.extend(b),
+                (Buf::Bool(a), Buf::Bool(b)) => a.extend(b),
+                _ => {
+                    return Err(SynthError::Parquet {
+                        path: self.path.clone(),
+                        message: "internal error: column types differ".into(),
+                    });
+                }
+            }
+        }
+        self.len += rows;
         if self.len >= ROW_GROUP {
             self.flush()?;
         }
@@ -219,6 +252,107 @@ impl ParquetSink {
     }
 }
 
+/// One village's rows of one source, encoded for its file.
+#[derive(Debug)]
+pub(crate) struct Part {
+    pub metas: Vec<Meta>,
+    data: Data,
+}
+
+#[derive(Debug)]
+enum Data {
+    /// CSV lines in the file's encoding.
+    Csv(Vec<u8>),
+    /// XLSX cells: only the writer holds the worksheet.
+    Cells(Vec<Vec<Cell>>),
+    /// Parquet column buffers.
+    Columns(Vec<Buf>),
+}
+
+/// Encodes a village's rows of `src` for its writer.
+pub(crate) fn encode(src: Src, rows: Vec<Row>) -> Part {
+    let mut metas = Vec::with_capacity(rows.len());
+    let data = match src.format() {
+        FileFormat::CsvGb18030 | FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 => {
+            let mut text = String::with_capacity(rows.len() * 96);
+            for row in rows {
+                csv_line(&mut text, row.cells.iter().map(|c| c.text()));
+                metas.push(row.meta);
+            }
+            Data::Csv(encode_text(src, text))
+        }
+        FileFormat::Xlsx => Data::Cells(
+            rows.into_iter()
+                .map(|row| {
+                    metas.push(row.meta);
+                    row.cells
+                })
+                .collect(),
+        ),
+        FileFormat::Parquet => {
+            let mut bufs = new_bufs(&parquet_types(src), rows.len());
+            for row in rows {
+                for (buf, cell) in bufs.iter_mut().zip(row.cells) {
+                    push_val(
+                        buf,
+                        match cell {
+                            Cell::Empty | Cell::Number(_) => Val::Null,
+                            Cell::Text(s) => Val::Owned(s),
+                            Cell::Static(s) => Val::Str(s),
+                            Cell::Date(d) => Val::Date(d),
+                            Cell::DateTime(t) => Val::Date(t.date()),
+                        },
+                    );
+                }
+                metas.push(row.meta);
+            }
+            Data::Columns(bufs)
+        }
+    };
+    Part { metas, data }
+}
+
+fn parquet_types(src: Src) -> Vec<PqType> {
+    src.columns()
+        .iter()
+        .map(|c| match c.kind {
+            ColKind::Text => PqType::Str,
+            ColKind::Date => PqType::Date,
+        })
+        .collect()
+}
+
+/// Appends one CSV line; a cell holding a separator, quote or line break is quoted.
+fn csv_line<'a>(out: &mut String, cells: impl Iterator<Item = std::borrow::Cow<'a, str>>) {
+    for (i, text) in cells.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Byte searches: `[u8]::contains` is memchr, fast even in debug builds.
+        let bytes = text.as_bytes();
+        if bytes.contains(&b',')
+            || bytes.contains(&b'"')
+            || bytes.contains(&b'\n')
+            || bytes.contains(&b'\r')
+        {
+            out.push('"');
+            out.push_str(&text.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&text);
+        }
+    }
+    out.push_str(CSV_LINE_END);
+}
+
+fn encode_text(src: Src, text: String) -> Vec<u8> {
+    if src.format() == FileFormat::CsvGb18030 {
+        encoding_rs::GB18030.encode(&text).0.into_owned()
+    } else {
+        text.into_bytes()
+    }
+}
+
 /// The writer of one extract file.
 pub(crate) struct ExtractWriter {
     pub src: Src,
@@ -242,8 +376,6 @@ enum Kind {
     Csv {
         path: PathBuf,
         file: BufWriter<File>,
-        gb18030: bool,
-        buf: String,
     },
     Xlsx(Box<XlsxState>),
     Parquet(Box<ParquetSink>),
@@ -272,26 +404,18 @@ impl ExtractWriter {
         let cols = src.columns();
         let kind = match src.format() {
             FileFormat::CsvGb18030 | FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 => {
-                let mut file =
-                    BufWriter::new(File::create(&path).map_err(|e| SynthError::io(&path, e))?);
+                let mut file = BufWriter::with_capacity(
+                    1 << 20,
+                    File::create(&path).map_err(|e| SynthError::io(&path, e))?,
+                );
+                let mut header = String::new();
                 if src.format() == FileFormat::CsvUtf8Bom {
-                    file.write_all(b"\xEF\xBB\xBF")
-                        .map_err(|e| SynthError::io(&path, e))?;
+                    header.push('\u{FEFF}');
                 }
-                let mut buf = String::with_capacity(CSV_BUFFER + 4096);
-                for (i, c) in cols.iter().enumerate() {
-                    if i > 0 {
-                        buf.push(',');
-                    }
-                    buf.push_str(c.header);
-                }
-                buf.push_str(CSV_LINE_END);
-                Kind::Csv {
-                    path,
-                    file,
-                    gb18030: src.format() == FileFormat::CsvGb18030,
-                    buf,
-                }
+                csv_line(&mut header, cols.iter().map(|c| c.header.into()));
+                file.write_all(&encode_text(src, header))
+                    .map_err(|e| SynthError::io(&path, e))?;
+                Kind::Csv { path, file }
             }
             FileFormat::Xlsx => {
                 let mut sheet = Worksheet::new();
@@ -314,15 +438,8 @@ impl ExtractWriter {
             FileFormat::Parquet => {
                 let columns: Vec<(&'static str, PqType)> = cols
                     .iter()
-                    .map(|c| {
-                        (
-                            c.header,
-                            match c.kind {
-                                ColKind::Text => PqType::Str,
-                                ColKind::Date => PqType::Date,
-                            },
-                        )
-                    })
+                    .map(|c| c.header)
+                    .zip(parquet_types(src))
                     .collect();
                 Kind::Parquet(Box::new(ParquetSink::create(&path, &columns)?))
             }
@@ -335,111 +452,37 @@ impl ExtractWriter {
         })
     }
 
-    /// Writes one row; returns its line (header = 1).
-    pub(crate) fn write(&mut self, cells: Vec<Cell>) -> Result<u64, SynthError> {
-        let line = self.rows + 2;
-        match &mut self.kind {
-            Kind::Csv {
-                path,
-                file,
-                gb18030,
-                buf,
-            } => {
-                for (i, c) in cells.iter().enumerate() {
-                    if i > 0 {
-                        buf.push(',');
-                    }
-                    let text = c.text();
-                    // Byte searches: `[u8]::contains` is memchr, fast even in debug builds.
-                    let bytes = text.as_bytes();
-                    if bytes.contains(&b',')
-                        || bytes.contains(&b'"')
-                        || bytes.contains(&b'\n')
-                        || bytes.contains(&b'\r')
-                    {
-                        buf.push('"');
-                        buf.push_str(&text.replace('"', "\"\""));
-                        buf.push('"');
-                    } else {
-                        buf.push_str(&text);
-                    }
-                }
-                buf.push_str(CSV_LINE_END);
-                if buf.len() >= CSV_BUFFER {
-                    flush_csv(path, file, *gb18030, buf)?;
+    /// Writes a village's part; returns the line of its first row (header = 1).
+    pub(crate) fn write(&mut self, part: Part) -> Result<(Vec<Meta>, u64), SynthError> {
+        let first = self.rows + 2;
+        let n = part.metas.len();
+        match (&mut self.kind, part.data) {
+            (Kind::Csv { path, file }, Data::Csv(bytes)) => {
+                file.write_all(&bytes)
+                    .map_err(|e| SynthError::io(path, e))?;
+            }
+            (Kind::Xlsx(x), Data::Cells(rows)) => {
+                for (i, cells) in rows.iter().enumerate() {
+                    let row = u32::try_from(first - 1 + i as u64).unwrap_or(u32::MAX);
+                    x.write_row(row, cells)?;
                 }
             }
-            Kind::Xlsx(x) => {
-                let XlsxState {
-                    path,
-                    sheet,
-                    date,
-                    datetime,
-                    ..
-                } = &mut **x;
-                let row = u32::try_from(line - 1).unwrap_or(u32::MAX);
-                let xerr = |e: rust_xlsxwriter::XlsxError| SynthError::Xlsx {
-                    path: path.clone(),
-                    message: e.to_string(),
-                };
-                for (i, c) in cells.iter().enumerate() {
-                    let col = i as u16;
-                    match c {
-                        Cell::Empty => {}
-                        Cell::Text(s) => {
-                            sheet.write_string(row, col, s.as_str()).map_err(xerr)?;
-                        }
-                        Cell::Static(s) => {
-                            sheet.write_string(row, col, *s).map_err(xerr)?;
-                        }
-                        Cell::Number(x) => {
-                            sheet.write_number(row, col, *x).map_err(xerr)?;
-                        }
-                        Cell::Date(d) => {
-                            let value = excel_date(*d).map_err(xerr)?;
-                            sheet
-                                .write_datetime_with_format(row, col, &value, date)
-                                .map_err(xerr)?;
-                        }
-                        Cell::DateTime(t) => {
-                            let value = excel_date(t.date())
-                                .and_then(|v| {
-                                    v.and_hms(t.hour() as u16, t.minute() as u8, t.second())
-                                })
-                                .map_err(xerr)?;
-                            sheet
-                                .write_datetime_with_format(row, col, &value, datetime)
-                                .map_err(xerr)?;
-                        }
-                    }
-                }
-            }
-            Kind::Parquet(sink) => {
-                sink.push(cells.into_iter().map(|c| match c {
-                    Cell::Empty | Cell::Number(_) => Val::Null,
-                    Cell::Text(s) => Val::Owned(s),
-                    Cell::Static(s) => Val::Str(s),
-                    Cell::Date(d) => Val::Date(d),
-                    Cell::DateTime(t) => Val::Date(t.date()),
-                }))?;
+            (Kind::Parquet(sink), Data::Columns(columns)) => sink.extend(columns, n)?,
+            _ => {
+                return Err(SynthError::Config(format!(
+                    "internal error: rows encoded for another format than `{}`",
+                    self.rel
+                )));
             }
         }
-        self.rows += 1;
-        Ok(line)
+        self.rows += n as u64;
+        Ok((part.metas, first))
     }
 
     /// Flushes and closes the file.
     pub(crate) fn finish(self) -> Result<(), SynthError> {
         match self.kind {
-            Kind::Csv {
-                path,
-                mut file,
-                gb18030,
-                mut buf,
-            } => {
-                flush_csv(&path, &mut file, gb18030, &mut buf)?;
-                file.flush().map_err(|e| SynthError::io(&path, e))
-            }
+            Kind::Csv { path, mut file } => file.flush().map_err(|e| SynthError::io(&path, e)),
             Kind::Xlsx(x) => {
                 let XlsxState {
                     path,
@@ -465,23 +508,46 @@ impl ExtractWriter {
     }
 }
 
-fn excel_date(d: NaiveDate) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
-    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
+impl XlsxState {
+    fn write_row(&mut self, row: u32, cells: &[Cell]) -> Result<(), SynthError> {
+        let xerr = |e: rust_xlsxwriter::XlsxError| SynthError::Xlsx {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let sheet = &mut self.sheet;
+        for (i, c) in cells.iter().enumerate() {
+            let col = i as u16;
+            match c {
+                Cell::Empty => {}
+                Cell::Text(s) => {
+                    sheet.write_string(row, col, s.as_str()).map_err(xerr)?;
+                }
+                Cell::Static(s) => {
+                    sheet.write_string(row, col, *s).map_err(xerr)?;
+                }
+                Cell::Number(x) => {
+                    sheet.write_number(row, col, *x).map_err(xerr)?;
+                }
+                Cell::Date(d) => {
+                    let value = excel_date(*d).map_err(xerr)?;
+                    sheet
+                        .write_datetime_with_format(row, col, &value, &self.date)
+                        .map_err(xerr)?;
+                }
+                Cell::DateTime(t) => {
+                    let value = excel_date(t.date())
+                        .and_then(|v| v.and_hms(t.hour() as u16, t.minute() as u8, t.second()))
+                        .map_err(xerr)?;
+                    sheet
+                        .write_datetime_with_format(row, col, &value, &self.datetime)
+                        .map_err(xerr)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-fn flush_csv(
-    path: &Path,
-    file: &mut BufWriter<File>,
-    gb18030: bool,
-    buf: &mut String,
-) -> Result<(), SynthError> {
-    if gb18030 {
-        let (bytes, _, _) = encoding_rs::GB18030.encode(buf);
-        file.write_all(&bytes)
-    } else {
-        file.write_all(buf.as_bytes())
-    }
-    .map_err(|e| SynthError::io(path, e))?;
-    buf.clear();
-    Ok(())
+fn excel_date(d: NaiveDate) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
 }

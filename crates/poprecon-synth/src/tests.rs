@@ -306,6 +306,33 @@ fn same_seed_gives_byte_identical_files() {
     assert_ne!(a[births], c[births], "another seed gives other births");
 }
 
+/// A pipeline written elsewhere reads the same folder through relative paths.
+#[test]
+fn pipelines_elsewhere_reach_the_data() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let data = dir.path().join("sample-data").join("sample");
+    std::fs::create_dir_all(data.parent().expect("parent")).expect("folder");
+    let cfg = SynthConfig::new(Scale::Village, 4);
+    generate(&cfg, &data, &|_| {}).expect("generation succeeds");
+    let pipeline = dir.path().join("pipelines").join("sample.toml");
+    write_pipeline(&cfg, &data, &pipeline).expect("pipeline written");
+    let text = std::fs::read_to_string(&pipeline).expect("readable");
+    assert!(text.contains("\"../sample-data/sample/extracts/household.parquet\""));
+    let plan = poprecon_pipeline::Plan::load(&pipeline).expect("pipeline loads");
+    assert_eq!(plan.sources.len(), 9);
+    // Generating again over the generator's own folder replaces it.
+    generate(&cfg, &data, &|_| {}).expect("regeneration succeeds");
+    // A folder the generator did not write is never replaced.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(&foreign).expect("folder");
+    std::fs::write(foreign.join("notes.txt"), "keep").expect("file");
+    assert!(matches!(
+        generate(&cfg, &foreign, &|_| {}),
+        Err(SynthError::OutputNotEmpty { .. })
+    ));
+    assert!(foreign.join("notes.txt").is_file());
+}
+
 /// The province writes one file per city and a pipeline that reads them by glob. (Tiny
 /// villages, so that the sample crosses from the first city into the second quickly.)
 #[test]
@@ -632,5 +659,38 @@ fn timed_generation_at_env_scale() {
         summary.household_rows,
         summary.births
     );
+    // Aggregates only: never a person-level value.
+    let births = read_parquet(&out.join("truth/births.parquet"));
+    let count = |col: &str, value: i32| {
+        births
+            .column(col)
+            .expect("column")
+            .i32()
+            .expect("i32")
+            .iter()
+            .filter(|v| *v == Some(value))
+            .count()
+    };
+    let floating = births
+        .column("mother_floating")
+        .expect("column")
+        .bool()
+        .expect("bool")
+        .iter()
+        .filter(|v| *v == Some(true))
+        .count();
+    let n = births.height().max(1) as f64;
+    eprintln!(
+        "sex ratio {:.1}, floating share {:.3}, twin children {:.3}, birth order >= 3 {:.3}",
+        count("true_sex", 1) as f64 / count("true_sex", 2).max(1) as f64 * 100.0,
+        floating as f64 / n,
+        count("plurality", 2) as f64 / n,
+        (count("birth_order", 3) + count("birth_order", 4) + count("birth_order", 5)) as f64 / n,
+    );
+    for key in KEY_COLUMNS {
+        let present = births.column(key).expect("column").len()
+            - births.column(key).expect("column").null_count();
+        eprintln!("{key}: {:.3} of births", present as f64 / n);
+    }
     assert!(summary.births > 0);
 }

@@ -504,16 +504,139 @@ fn debug_bisect() {
             ("key", col("household_key").is_not_null()),
             ("reason", col("__h_reason_birth").fill_null(lit(false))),
             ("reason_raw", col("__h_reason_birth")),
-            ("between", col("__h_birth").is_between(lit(p.0), lit(p.1), ClosedInterval::Both)),
+            (
+                "between",
+                col("__h_birth").is_between(lit(p.0), lit(p.1), ClosedInterval::Both),
+            ),
             ("cert", col("birth_certificate_key").is_null()),
         ];
+        let all = col("household_key")
+            .is_not_null()
+            .and(col("__h_reason_birth").fill_null(lit(false)))
+            .and(col("__h_birth").is_between(lit(p.0), lit(p.1), ClosedInterval::Both));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.lazy().filter(all.clone()).collect().map(|d| d.height())
+        }));
+        eprintln!("\nvariant all: {:?}", r.map(|x| x.ok()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.lazy()
+                .filter(all.clone())
+                .filter(col("birth_certificate_key").is_null())
+                .collect()
+                .map(|d| d.height())
+        }));
+        eprintln!("variant all+cert: {:?}", r.map(|x| x.ok()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.lazy()
+                .filter(all.clone())
+                .filter(col("birth_certificate_key").is_null())
+                .select([col("village"), col("__anchor")])
+                .collect()
+                .map(|d| d.height())
+        }));
+        eprintln!("variant all+cert+select: {:?}", r.map(|x| x.ok()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.lazy()
+                .filter(all.clone())
+                .filter(col("birth_certificate_key").is_null())
+                .select([
+                    col("village"),
+                    crate::rules::values(vec![crate::rules::kv(
+                        "birth_date",
+                        crate::rules::date_text(col("__date")),
+                    )])
+                    .alias("values"),
+                ])
+                .collect()
+                .map(|d| d.height())
+        }));
+        eprintln!("variant all+cert+values: {:?}", r.map(|x| x.ok()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.lazy()
+                .filter(all.clone())
+                .filter(col("birth_certificate_key").is_null())
+                .select([
+                    col("village"),
+                    crate::rules::material("x", None, vec![col("__anchor")]).alias("m"),
+                ])
+                .collect()
+                .map(|d| d.height())
+        }));
+        eprintln!("variant all+cert+material: {:?}", r.map(|x| x.ok()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.lazy()
+                .filter(all.clone())
+                .filter(col("birth_certificate_key").is_null())
+                .select([col("village"), crate::rules::field_lit(None).alias("f")])
+                .collect()
+                .map(|d| d.height())
+        }));
+        eprintln!("variant all+cert+field: {:?}", r.map(|x| x.ok()));
+        let base = || {
+            b.lazy()
+                .filter(all.clone())
+                .filter(col("birth_certificate_key").is_null())
+        };
+        let full: Vec<(&str, Expr)> = vec![
+            ("village", col("village")),
+            ("birth_id", col("birth_id")),
+            ("hd", col("hospital_delivery_key")),
+            ("bc", col("birth_certificate_key")),
+            ("hh", col("household_key")),
+            ("vac", col("vaccination_key")),
+            ("field", crate::rules::field_lit(None).alias("field")),
+            (
+                "values",
+                crate::rules::values(vec![crate::rules::kv(
+                    "birth_date",
+                    crate::rules::date_text(col("__date")),
+                )])
+                .alias("values"),
+            ),
+            (
+                "material",
+                crate::rules::material(
+                    "household_birth_without_certificate",
+                    None,
+                    vec![col("__anchor")],
+                )
+                .alias("__material"),
+            ),
+        ];
+        let sel: Vec<Expr> = full.iter().map(|(_, e)| e.clone()).collect();
+        eprintln!(
+            "HPLAN {}",
+            base()
+                .select(sel.clone())
+                .describe_optimized_plan()
+                .unwrap()
+        );
+        for n in 1..=full.len() {
+            let sel: Vec<Expr> = full[..n].iter().map(|(_, e)| e.clone()).collect();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                base().select(sel).collect().map(|d| d.height())
+            }));
+            eprintln!("variant prefix {}: {:?}", full[n - 1].0, r.map(|x| x.ok()));
+        }
         for (name, e) in variants {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.lazy().filter(e).collect().map(|d| d.height())));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                b.lazy().filter(e).collect().map(|d| d.height())
+            }));
             eprintln!("variant {name}: {:?}", r.map(|x| x.ok()));
         }
-        eprintln!("dtype reason: {:?}", b.df.column("__h_reason_birth").unwrap().dtype());
-        eprintln!("is scalar: {:?}", matches!(b.df.column("__h_reason_birth").unwrap(), Column::Scalar(_)));
-        for c in b.df.columns() { if matches!(c, Column::Scalar(_)) { eprintln!("scalar column {}", c.name()); } }
+        eprintln!(
+            "dtype reason: {:?}",
+            b.df.column("__h_reason_birth").unwrap().dtype()
+        );
+        eprintln!(
+            "is scalar: {:?}",
+            matches!(b.df.column("__h_reason_birth").unwrap(), Column::Scalar(_))
+        );
+        for c in b.df.columns() {
+            if matches!(c, Column::Scalar(_)) {
+                eprintln!("scalar column {}", c.name());
+            }
+        }
     }
     for r in RuleId::ALL {
         let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period).with_births(&g.births);
