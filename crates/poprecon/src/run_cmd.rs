@@ -213,7 +213,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     })?;
     let (indicators, assessment, quality, drill) = measured;
 
-    let alerts = alerts(plan, &stats, &discrepancies)?;
+    let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
     let run_id = run_id(plan);
     let outputs = stages.run("write", || {
         let mut outputs = Vec::new();
@@ -311,10 +311,12 @@ fn alerts(
     plan: &Plan,
     stats: &[poprecon_ingest::SourceStats],
     discrepancies: &DataFrame,
+    has_previous: bool,
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let a = &plan.alerts;
-    if a.new_high_severity > 0 {
+    // Without a previous run every discrepancy is new: "new since last night" means nothing.
+    if a.new_high_severity > 0 && has_previous {
         let n = discrepancies
             .clone()
             .lazy()
