@@ -182,7 +182,12 @@ fn help_documents_exit_codes() {
 
 /// A synthetic village written by the binary itself.
 fn synthetic(dir: &Path) -> PathBuf {
-    let out = poprecon(&["synth", "--scale", "village", "--seed", "3", "--out", "city"], dir);
+    let out = poprecon(
+        &[
+            "synth", "--scale", "village", "--seed", "3", "--out", "city",
+        ],
+        dir,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir.join("city/pipeline.toml")
 }
@@ -236,18 +241,29 @@ fn run_writes_a_complete_folder_and_is_deterministic() {
         .iter()
         .map(|s| s["stage"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["hash_inputs", "ingest", "link", "check", "measure", "write"]);
+    assert_eq!(
+        stages,
+        ["hash_inputs", "ingest", "link", "check", "measure", "write"]
+    );
 
     // The same inputs give byte-identical tables.
     let b = poprecon(&["run", "city/pipeline.toml", "--out", "b"], dir.path());
-    assert!(matches!(b.status.code(), Some(0 | 3)), "{}", text(&b.stderr));
+    assert!(
+        matches!(b.status.code(), Some(0 | 3)),
+        "{}",
+        text(&b.stderr)
+    );
     let fa = parquet_files(&run);
     let fb = parquet_files(&dir.path().join("b"));
     assert_eq!(fa.len(), fb.len());
     assert!(fa.len() >= 20);
     for (x, y) in fa.iter().zip(&fb) {
         assert_eq!(x.file_name(), y.file_name());
-        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{} differs", x.display());
+        assert!(
+            std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
+            "{} differs",
+            x.display()
+        );
     }
 }
 
@@ -256,7 +272,11 @@ fn a_run_killed_after_linkage_leaves_the_previous_folder_intact() {
     let dir = tempfile::tempdir().unwrap();
     synthetic(dir.path());
     let first = poprecon(&["run", "city/pipeline.toml", "--out", "run"], dir.path());
-    assert!(matches!(first.status.code(), Some(0 | 3)), "{}", text(&first.stderr));
+    assert!(
+        matches!(first.status.code(), Some(0 | 3)),
+        "{}",
+        text(&first.stderr)
+    );
     let before = std::fs::read(dir.path().join("run/manifest.json")).unwrap();
     for stage in ["ingest", "link", "check", "measure"] {
         let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
@@ -285,21 +305,35 @@ fn exports_for_each_audience() {
     let dir = tempfile::tempdir().unwrap();
     synthetic(dir.path());
     let run = poprecon(&["run", "city/pipeline.toml", "--out", "run"], dir.path());
-    assert!(matches!(run.status.code(), Some(0 | 3)), "{}", text(&run.stderr));
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
     let out = poprecon(
-        &["export", "run", "--for", "assessor", "--format", "csv", "--out", "x"],
+        &[
+            "export", "run", "--for", "assessor", "--format", "csv", "--out", "x",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let indicators = std::fs::read_to_string(dir.path().join("x/indicators_assessor.csv")).unwrap();
     assert!(indicators.starts_with('\u{FEFF}'));
-    assert!(indicators.contains("分子") && indicators.contains("小数抑制"), "Chinese headers");
+    assert!(
+        indicators.contains("分子") && indicators.contains("小数抑制"),
+        "Chinese headers"
+    );
     for f in std::fs::read_dir(dir.path().join("x")).unwrap() {
         let body = std::fs::read_to_string(f.unwrap().path()).unwrap();
-        assert!(!body.contains("出生事件编号") && !body.contains("母亲身份证号"), "no person-level column");
+        assert!(
+            !body.contains("出生事件编号") && !body.contains("母亲身份证号"),
+            "no person-level column"
+        );
     }
     let out = poprecon(
-        &["export", "run", "--for", "analyst", "--format", "csv", "--out", "y"],
+        &[
+            "export", "run", "--for", "analyst", "--format", "csv", "--out", "y",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -309,4 +343,42 @@ fn exports_for_each_audience() {
         .split(|c: char| !c.is_ascii_alphanumeric())
         .any(|tok| tok.len() == 18 && tok[..17].bytes().all(|b| b.is_ascii_digit()));
     assert!(!id_like, "no resident ID in clear in an analyst export");
+}
+
+#[test]
+fn verbose_logs_hold_no_personal_data() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    synthetic(dir.path());
+    let out = poprecon(
+        &["-vvv", "run", "city/pipeline.toml", "--out", "run"],
+        dir.path(),
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
+    let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(log.contains("stage done"), "the log is verbose");
+    let f = std::fs::File::open(dir.path().join("run/sources/household.parquet")).unwrap();
+    let household = ParquetReader::new(f).finish().unwrap();
+    let mut checked = 0;
+    for column in ["person_id_input", "name", "birth_date"] {
+        let values = household
+            .column(column)
+            .unwrap()
+            .as_materialized_series()
+            .cast(&DataType::String)
+            .unwrap();
+        for v in values.str().unwrap().iter().flatten() {
+            // The pipeline's own dates (as_of, period) are not personal data.
+            if ["2026-01-31", "2025-01-01", "2025-12-31"].contains(&v) {
+                continue;
+            }
+            assert!(!log.contains(v), "`{column}` value in the log");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "checked {checked} values");
 }
