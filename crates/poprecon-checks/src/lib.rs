@@ -4,7 +4,7 @@
 //! domain.md §5 with their Chinese and English names and default [`Severity`]. A pipeline's
 //! `[rules]` section deserialises into a [`ChecksConfig`]: per rule, `enabled`, `severity`
 //! and its settings (grace periods, windows, tolerances, with domain.md's defaults), plus
-//! the data team's [`LocalRule`]s, polar SQL queries over the linked births table.
+//! the data team's [`LocalRule`]s, polars SQL queries over the linked births table.
 //!
 //! [`run_checks`] takes a [`CheckInput`] (the canonical source tables of ingest, the births
 //! and contested links of linkage, `as_of`, the period, the division's village codes and

@@ -149,12 +149,6 @@ pub(crate) fn assemble(
     ];
     let mut rules = Vec::new();
     for p in parts {
-        if std::env::var_os("POPRECON_BISECT").is_some()
-            && p.rule_id == "household_birth_without_certificate"
-        {
-            eprintln!("PLAN {}", p.rows.describe_plan().unwrap());
-            eprintln!("OPT {}", p.rows.describe_optimized_plan().unwrap());
-        }
         rules.push(p.rule_id.clone());
         rows.push(p.rows.with_columns([
             lit(p.rule_id.clone()).alias("rule_id"),

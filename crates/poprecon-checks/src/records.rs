@@ -333,12 +333,14 @@ pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
 /// kept record's key), `__n` (1, 2, … among copies of the same key and kept key),
 /// `__village` and `__birth` (the kept record's).
 ///
-/// Two rows are the same record when every field but the key and ingest's bookkeeping is
-/// equal; in sources whose key names one record (all but vaccination, household and
-/// social security, where a key has several rows: doses, moves, schemes) the same key twice
-/// is also the same record. Of each group the record with the smaller key is kept. For
-/// vaccination the key is part of the content: two children's identical dose rows (twins
-/// without names) are not copies.
+/// In sources whose key names one record (registrations, bookings, deliveries,
+/// certificates, school and marriage records) two rows are the same record when they have
+/// the same key, or when every field but the key and ingest's bookkeeping is equal (the
+/// same event entered again under a new number). Where a key has several rows (vaccination
+/// doses, household moves, insurance schemes) the key names a person: two rows are the
+/// same record only when they are equal, key included (two people of the same name and
+/// scheme, or twins' identical dose rows, are not copies). Of each group the record with
+/// the smaller key is kept.
 pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksError> {
     let source = t.name.as_str();
     let key = crate::frames::key_field(source);
@@ -361,7 +363,7 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
                     .fill_null(lit("\u{0}"))
             })
             .collect();
-    if source == VACCINATION {
+    if !unique_key(source) {
         content.push(col("__key"));
     }
     let content = if content.is_empty() {

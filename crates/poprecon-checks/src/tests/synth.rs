@@ -412,6 +412,87 @@ fn measure(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
     (scores, checked)
 }
 
+/// The same rules over linkage's births instead of the true linkage: what the whole pipeline
+/// reports. Births are matched to the truth's by their first record (delivery, certificate,
+/// household, vaccination).
+fn measure_with_linkage(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
+    let get = |s: &str| g.tables.get(s);
+    let input = poprecon_link::LinkInput {
+        hospital_delivery: get("hospital_delivery"),
+        birth_certificate: get("birth_certificate"),
+        household: get("household"),
+        vaccination: get("vaccination"),
+        prenatal_care: get("prenatal_care"),
+        birth_registration: get("birth_registration"),
+        marriage: get("marriage"),
+        as_of: g.cfg.as_of,
+        period: g.cfg.period,
+        jurisdiction: "34",
+    };
+    let linked = poprecon_link::link(&input, &poprecon_link::LinkConfig::default()).expect("link");
+    let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period)
+        .with_births(&linked.births)
+        .with_ambiguous(&linked.ambiguous)
+        .with_villages(g.villages.clone());
+    for (s, df) in &g.tables {
+        input = input.with_source(s, df);
+    }
+    let checked = run_checks(&input, &ChecksConfig::default()).expect("checks");
+    // Linkage's birth ids → the truth's, through the births' first record.
+    let sources = [
+        "hospital_delivery",
+        "birth_certificate",
+        "household",
+        "vaccination",
+    ];
+    let mut truth_of: HashMap<(&str, String), String> = HashMap::new();
+    let tb = strs(&g.births, "birth_id");
+    for s in sources {
+        for (k, b) in strs(&g.births, &format!("{s}_key")).into_iter().zip(&tb) {
+            if let (Some(k), Some(b)) = (k, b) {
+                truth_of.insert((s, k), b.clone());
+            }
+        }
+    }
+    let d = &checked.discrepancies;
+    let keys: Vec<Vec<Option<String>>> = sources
+        .iter()
+        .map(|s| strs(d, &format!("{s}_key")))
+        .collect();
+    let mapped: Vec<Option<String>> = (0..d.height())
+        .map(|i| {
+            sources
+                .iter()
+                .zip(&keys)
+                .find_map(|(s, k)| k[i].clone().map(|k| (*s, k)))
+                .and_then(|sk| truth_of.get(&sk).cloned())
+        })
+        .collect();
+    let mut relabelled = d.clone();
+    relabelled
+        .with_column(Column::new("birth_id".into(), mapped))
+        .expect("relabel");
+    let want = expected(g);
+    let got = found(&Checked {
+        discrepancies: relabelled,
+        village_discrepancies: checked.village_discrepancies.clone(),
+    });
+    let empty = BTreeSet::new();
+    let scores = MEASURED
+        .iter()
+        .map(|r| {
+            let (w, f) = (want.get(r).unwrap_or(&empty), got.get(r).unwrap_or(&empty));
+            let score = Score {
+                found: f.len(),
+                expected: w.len(),
+                hits: f.intersection(w).count(),
+            };
+            (*r, score)
+        })
+        .collect();
+    (scores, checked)
+}
+
 fn table(scores: &BTreeMap<&'static str, Score>) -> String {
     let mut s = String::from("rule | expected | found | precision | recall\n");
     for (r, sc) in scores {
@@ -482,183 +563,18 @@ fn county_scale_figures() {
         *per_rule.entry(r).or_default() += 1;
     }
     eprintln!("discrepancies per rule: {per_rule:?}");
-}
-
-#[test]
-fn debug_bisect() {
-    if std::env::var_os("POPRECON_BISECT").is_none() {
-        return;
+    let started = std::time::Instant::now();
+    let (scores, checked) = measure_with_linkage(&g);
+    eprintln!(
+        "county scale, linkage's births: {} discrepancies (link + checks {:.1} s)\n{}",
+        checked.discrepancies.height(),
+        started.elapsed().as_secs_f64(),
+        table(&scores)
+    );
+    let rules = strs(&checked.discrepancies, "rule_id");
+    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rules.into_iter().flatten() {
+        *per_rule.entry(r).or_default() += 1;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let g = generate(Scale::County, 1, MessRates::default(), dir.path());
-    {
-        let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period).with_births(&g.births);
-        for (s, df) in &g.tables {
-            input = input.with_source(s, df);
-        }
-        let cfg = ChecksConfig::default();
-        let ctx = crate::frames::Ctx::new(&input, &cfg).unwrap();
-        let b = ctx.births.as_ref().unwrap();
-        let p = (20089i32, 20453i32);
-        let variants: Vec<(&str, Expr)> = vec![
-            ("key", col("household_key").is_not_null()),
-            ("reason", col("__h_reason_birth").fill_null(lit(false))),
-            ("reason_raw", col("__h_reason_birth")),
-            (
-                "between",
-                col("__h_birth").is_between(lit(p.0), lit(p.1), ClosedInterval::Both),
-            ),
-            ("cert", col("birth_certificate_key").is_null()),
-        ];
-        let all = col("household_key")
-            .is_not_null()
-            .and(col("__h_reason_birth").fill_null(lit(false)))
-            .and(col("__h_birth").is_between(lit(p.0), lit(p.1), ClosedInterval::Both));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            b.lazy().filter(all.clone()).collect().map(|d| d.height())
-        }));
-        eprintln!("\nvariant all: {:?}", r.map(|x| x.ok()));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            b.lazy()
-                .filter(all.clone())
-                .filter(col("birth_certificate_key").is_null())
-                .collect()
-                .map(|d| d.height())
-        }));
-        eprintln!("variant all+cert: {:?}", r.map(|x| x.ok()));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            b.lazy()
-                .filter(all.clone())
-                .filter(col("birth_certificate_key").is_null())
-                .select([col("village"), col("__anchor")])
-                .collect()
-                .map(|d| d.height())
-        }));
-        eprintln!("variant all+cert+select: {:?}", r.map(|x| x.ok()));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            b.lazy()
-                .filter(all.clone())
-                .filter(col("birth_certificate_key").is_null())
-                .select([
-                    col("village"),
-                    crate::rules::values(vec![crate::rules::kv(
-                        "birth_date",
-                        crate::rules::date_text(col("__date")),
-                    )])
-                    .alias("values"),
-                ])
-                .collect()
-                .map(|d| d.height())
-        }));
-        eprintln!("variant all+cert+values: {:?}", r.map(|x| x.ok()));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            b.lazy()
-                .filter(all.clone())
-                .filter(col("birth_certificate_key").is_null())
-                .select([
-                    col("village"),
-                    crate::rules::material("x", None, vec![col("__anchor")]).alias("m"),
-                ])
-                .collect()
-                .map(|d| d.height())
-        }));
-        eprintln!("variant all+cert+material: {:?}", r.map(|x| x.ok()));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            b.lazy()
-                .filter(all.clone())
-                .filter(col("birth_certificate_key").is_null())
-                .select([col("village"), crate::rules::field_lit(None).alias("f")])
-                .collect()
-                .map(|d| d.height())
-        }));
-        eprintln!("variant all+cert+field: {:?}", r.map(|x| x.ok()));
-        let base = || {
-            b.lazy()
-                .filter(all.clone())
-                .filter(col("birth_certificate_key").is_null())
-        };
-        let full: Vec<(&str, Expr)> = vec![
-            ("village", col("village")),
-            ("birth_id", col("birth_id")),
-            ("hd", col("hospital_delivery_key")),
-            ("bc", col("birth_certificate_key")),
-            ("hh", col("household_key")),
-            ("vac", col("vaccination_key")),
-            ("field", crate::rules::field_lit(None).alias("field")),
-            (
-                "values",
-                crate::rules::values(vec![crate::rules::kv(
-                    "birth_date",
-                    crate::rules::date_text(col("__date")),
-                )])
-                .alias("values"),
-            ),
-            (
-                "material",
-                crate::rules::material(
-                    "household_birth_without_certificate",
-                    None,
-                    vec![col("__anchor")],
-                )
-                .alias("__material"),
-            ),
-        ];
-        let sel: Vec<Expr> = full.iter().map(|(_, e)| e.clone()).collect();
-        eprintln!(
-            "HPLAN {}",
-            base()
-                .select(sel.clone())
-                .describe_optimized_plan()
-                .unwrap()
-        );
-        for n in 1..=full.len() {
-            let sel: Vec<Expr> = full[..n].iter().map(|(_, e)| e.clone()).collect();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                base().select(sel).collect().map(|d| d.height())
-            }));
-            eprintln!("variant prefix {}: {:?}", full[n - 1].0, r.map(|x| x.ok()));
-        }
-        for (name, e) in variants {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                b.lazy().filter(e).collect().map(|d| d.height())
-            }));
-            eprintln!("variant {name}: {:?}", r.map(|x| x.ok()));
-        }
-        eprintln!(
-            "dtype reason: {:?}",
-            b.df.column("__h_reason_birth").unwrap().dtype()
-        );
-        eprintln!(
-            "is scalar: {:?}",
-            matches!(b.df.column("__h_reason_birth").unwrap(), Column::Scalar(_))
-        );
-        for c in b.df.columns() {
-            if matches!(c, Column::Scalar(_)) {
-                eprintln!("scalar column {}", c.name());
-            }
-        }
-    }
-    for r in RuleId::ALL {
-        let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period).with_births(&g.births);
-        for (s, df) in &g.tables {
-            input = input.with_source(s, df);
-        }
-        let mut text = String::new();
-        for o in RuleId::ALL {
-            if o != r {
-                text.push_str(&format!("[{o}]\nenabled = false\n"));
-            }
-        }
-        let cfg: ChecksConfig = toml::from_str(&text).unwrap();
-        let res =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_checks(&input, &cfg)));
-        eprintln!(
-            "{r}: {}",
-            match res {
-                Ok(Ok(c)) => format!("ok {}", c.discrepancies.height()),
-                Ok(Err(e)) => format!("err {e}"),
-                Err(_) => "PANIC".into(),
-            }
-        );
-    }
+    eprintln!("discrepancies per rule: {per_rule:?}");
 }
