@@ -329,11 +329,32 @@ pub fn csv_records(
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
+    let bytes = text.as_bytes();
+    // Lines are counted here from the record's first byte: the reader's own line count is
+    // one short after a CRLF (it stops at the `\r` and has not seen the `\n` yet) and does
+    // not count lone `\r` line ends.
+    let (mut counted_to, mut newlines) = (0usize, 0u64);
     std::iter::from_fn(move || {
         let mut record = csv::StringRecord::new();
         match reader.read_record(&mut record) {
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let mut start = record.position().map_or(0, |p| p.byte() as usize);
+                // A record "starting" on the `\n` of a CRLF starts after it.
+                while bytes.get(start) == Some(&b'\n') || bytes.get(start) == Some(&b'\r') {
+                    start += 1;
+                }
+                let start = start.min(bytes.len());
+                if start >= counted_to {
+                    // A line ends at `\n`, or at a `\r` not followed by `\n` (old Mac files).
+                    newlines += (counted_to..start)
+                        .filter(|&i| {
+                            bytes[i] == b'\n'
+                                || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+                        })
+                        .count() as u64;
+                    counted_to = start;
+                }
+                let line = newlines + 1;
                 Some(Ok(CsvRow { line, record }))
             }
             Ok(false) => None,

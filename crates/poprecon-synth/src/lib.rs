@@ -112,6 +112,15 @@ impl Scale {
             Scale::City | Scale::Province => 3_460,
         }
     }
+
+    /// Live births per household row and year: Bengbu-like (~35 k births over ~4 M rows),
+    /// a little higher for the province (~600 k births over ~60 M rows).
+    fn birth_rate(self) -> f64 {
+        match self {
+            Scale::Province => 0.01,
+            _ => 0.008_75,
+        }
+    }
 }
 
 impl fmt::Display for Scale {
@@ -372,34 +381,21 @@ pub fn generate(
 ) -> Result<SynthSummary, SynthError> {
     cfg.check()?;
     let divisions = Divisions::for_scale(cfg.scale, cfg.sample_villages)?;
+    let replace = replaceable(out)?;
     let staging = staging_dir(out)?;
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| SynthError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| SynthError::io(&staging, e))?;
-    divisions.write(&staging.join("divisions"))?;
-
-    let output = Output::new(cfg, &divisions, &staging)?;
-    let summary = run(cfg, &divisions, output, progress)?;
-
-    let pipeline = staging.join("pipeline.toml");
-    std::fs::write(&pipeline, pipeline_text(cfg, "")).map_err(|e| SynthError::io(&pipeline, e))?;
-    let json = staging.join("truth").join("summary.json");
-    let text = serde_json::to_string_pretty(&summary)
-        .map_err(|e| SynthError::io(&json, std::io::Error::other(e)))?;
-    std::fs::write(&json, text + "\n").map_err(|e| SynthError::io(&json, e))?;
-
-    if out.exists() {
-        let ours = out.join("truth").join("summary.json").is_file();
-        let empty = std::fs::read_dir(out)
-            .map_err(|e| SynthError::io(out, e))?
-            .next()
-            .is_none();
-        if !ours && !empty {
-            return Err(SynthError::OutputNotEmpty {
-                path: out.to_owned(),
-            });
+    let summary = match write_all(cfg, &divisions, &staging, progress) {
+        Ok(summary) => summary,
+        Err(e) => {
+            // Best effort: the error that matters is the one being returned.
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
         }
+    };
+    if replace {
         std::fs::remove_dir_all(out).map_err(|e| SynthError::io(out, e))?;
     }
     std::fs::rename(&staging, out).map_err(|e| SynthError::io(out, e))?;
@@ -407,6 +403,45 @@ pub fn generate(
         "wrote {} births, {} household rows",
         summary.births, summary.household_rows
     ));
+    Ok(summary)
+}
+
+/// Whether `out` exists and may be replaced: it is empty or the generator wrote it. A
+/// folder holding anything else is an error, checked before any work.
+fn replaceable(out: &Path) -> Result<bool, SynthError> {
+    if !out.exists() {
+        return Ok(false);
+    }
+    let ours = out.join("truth").join("summary.json").is_file();
+    let empty = std::fs::read_dir(out)
+        .map_err(|e| SynthError::io(out, e))?
+        .next()
+        .is_none();
+    if ours || empty {
+        Ok(true)
+    } else {
+        Err(SynthError::OutputNotEmpty {
+            path: out.to_owned(),
+        })
+    }
+}
+
+/// Writes the whole output into `staging`.
+fn write_all(
+    cfg: &SynthConfig,
+    divisions: &Divisions,
+    staging: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<SynthSummary, SynthError> {
+    divisions.write(&staging.join("divisions"))?;
+    let output = Output::new(cfg, divisions, staging)?;
+    let summary = run(cfg, divisions, output, progress)?;
+    let pipeline = staging.join("pipeline.toml");
+    std::fs::write(&pipeline, pipeline_text(cfg, "")).map_err(|e| SynthError::io(&pipeline, e))?;
+    let json = staging.join("truth").join("summary.json");
+    let text = serde_json::to_string_pretty(&summary)
+        .map_err(|e| SynthError::io(&json, std::io::Error::other(e)))?;
+    std::fs::write(&json, text + "\n").map_err(|e| SynthError::io(&json, e))?;
     Ok(summary)
 }
 
@@ -558,9 +593,12 @@ fn produce(
         end: cfg.period.1,
         as_of: cfg.as_of,
     };
-    let rows = cfg
-        .rows_per_village
-        .unwrap_or_else(|| cfg.scale.rows_per_village());
+    let size = world::Size {
+        rows: cfg
+            .rows_per_village
+            .unwrap_or_else(|| cfg.scale.rows_per_village()),
+        birth_rate: cfg.scale.birth_rate(),
+    };
     let mut external_seen = world::KeySet::default();
     let units = divisions.units();
     for (u, unit) in units.iter().enumerate() {
@@ -578,7 +616,7 @@ fn produce(
         for batch in unit.chunks(BATCH_VILLAGES) {
             let mut worlds: Vec<world::VillageWorld> = batch
                 .par_iter()
-                .map(|v| world::generate(v, cal, cfg.seed, rows))
+                .map(|v| world::generate(v, cal, cfg.seed, size))
                 .collect();
             world::assign_sequences(&mut worlds, &mut county_seen, &mut external_seen);
             let outs: Vec<VillageOut> = worlds

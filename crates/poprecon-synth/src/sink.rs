@@ -22,11 +22,8 @@ use crate::schema::{ColKind, FileFormat, Src};
 
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 250_000;
-/// The end of a CSV line. Windows exports end lines in CRLF, but the ingest engine's CSV
-/// line numbers are one short on CRLF files (the `csv` crate positions a record before the
-/// `\n` of the previous line's CRLF), so the extracts use LF until that is fixed; the truth
-/// counts physical lines either way.
-const CSV_LINE_END: &str = "\n";
+/// Line end of the CSV extracts: CRLF, as the Windows systems that export them write it.
+const CSV_LINE_END: &str = "\r\n";
 
 /// A column type of a Parquet table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

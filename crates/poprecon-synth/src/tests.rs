@@ -217,7 +217,13 @@ fn worlds_have_the_designed_structure() {
     let mut worlds: Vec<_> = divisions
         .list
         .iter()
-        .map(|v| world::generate(v, cal, 11, 2_500))
+        .map(|v| {
+            let size = world::Size {
+                rows: 2_500,
+                birth_rate: 0.008_75,
+            };
+            world::generate(v, cal, 11, size)
+        })
         .collect();
     world::assign_sequences(
         &mut worlds,
@@ -331,6 +337,7 @@ fn pipelines_elsewhere_reach_the_data() {
         Err(SynthError::OutputNotEmpty { .. })
     ));
     assert!(foreign.join("notes.txt").is_file());
+    assert!(!dir.path().join(".foreign.synth-tmp").exists());
 }
 
 /// The province writes one file per city and a pipeline that reads them by glob. (Tiny

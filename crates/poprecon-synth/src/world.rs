@@ -16,8 +16,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::divisions::Village;
 use crate::{ids, names};
 
-/// Live births per household row and year (Bengbu-like: ~35 k births over ~4 M rows).
-pub(crate) const BIRTH_RATE: f64 = 0.008_75;
+/// How big a village is: mean household rows, and live births per household row and year.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Size {
+    pub rows: u32,
+    pub birth_rate: f64,
+}
 /// Share of mothers absent from the local household registry (流动人口).
 const FLOATING_SHARE: f64 = 0.12;
 /// Of those, the share who have a household row here, but moved out.
@@ -287,13 +291,8 @@ struct Gen {
     w: VillageWorld,
 }
 
-/// Generates one village with about `mean_rows` household rows.
-pub(crate) fn generate(
-    village: &Village,
-    cal: Calendar,
-    seed: u64,
-    mean_rows: u32,
-) -> VillageWorld {
+/// Generates one village of about `size.rows` household rows.
+pub(crate) fn generate(village: &Village, cal: Calendar, seed: u64, size: Size) -> VillageWorld {
     let mut rng = stream_rng(seed, &village.code, 1);
     let p_male = if rng.random_bool(HIGH_RATIO_VILLAGES) {
         P_MALE_HIGH
@@ -308,8 +307,8 @@ pub(crate) fn generate(
         households: 0,
         w: VillageWorld::default(),
     };
-    let target = (f64::from(mean_rows) * g.uniform(0.6, 1.4)).round() as usize;
-    let births = (target as f64 * BIRTH_RATE * g.uniform(0.8, 1.2)).round() as usize;
+    let target = (f64::from(size.rows) * g.uniform(0.6, 1.4)).round() as usize;
+    let births = (target as f64 * size.birth_rate * g.uniform(0.8, 1.2)).round() as usize;
     let mut born = 0;
     while born < births {
         born += g.pregnancy(Window::InPeriod);
