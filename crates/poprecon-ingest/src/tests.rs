@@ -497,7 +497,11 @@ fn line_numbers_hold_with_crlf_and_lone_cr() {
         let bad = "D9,340302201601010019,王芳,20250230,女,1,活产,340302001001,";
         let text = [HEADER, GOOD, bad, GOOD, "", bad].join(eol) + eol;
         let out = run(&[csv_file(write(dir.path(), name, text.as_bytes()))]).unwrap();
-        assert_eq!(ints(&out.records, SOURCE_LINE), [Some(2), Some(4)], "{name}");
+        assert_eq!(
+            ints(&out.records, SOURCE_LINE),
+            [Some(2), Some(4)],
+            "{name}"
+        );
         assert_eq!(ints(&out.quarantine, "line"), [Some(3), Some(6)], "{name}");
     }
 }
