@@ -50,7 +50,11 @@ fn report(dir: &Path) -> std::path::PathBuf {
         quality: None,
         changes: None,
         area_names: &[],
-        rule_names: &[("sex_mismatch".into(), "性别不一致".into(), "Sex mismatch".into())],
+        rule_names: &[(
+            "sex_mismatch".into(),
+            "性别不一致".into(),
+            "Sex mismatch".into(),
+        )],
         indicator_names: &[("live_births".into(), "活产数".into(), "Live births".into())],
     })
     .unwrap();
@@ -92,7 +96,10 @@ fn report_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let path = report(dir.path());
     let html = std::fs::read_to_string(&path).unwrap();
-    assert!(!html.contains(HOSTILE), "hostile text is never markup in the file");
+    assert!(
+        !html.contains(HOSTILE),
+        "hostile text is never markup in the file"
+    );
 
     if std::env::var_os("POPRECON_BROWSER_TESTS").is_none() {
         eprintln!("POPRECON_BROWSER_TESTS is not set: the page was checked statically only");
@@ -100,18 +107,35 @@ fn report_in_headless_chromium() {
     }
     let url = format!("file://{}", path.display());
     let (dom, log) = chromium(&url);
-    assert!(!dom.trim().is_empty(), "an alert() would block the page and empty the DOM");
+    assert!(
+        !dom.trim().is_empty(),
+        "an alert() would block the page and empty the DOM"
+    );
     assert!(!log.contains("Uncaught"), "console errors: {log}");
     // The indicator table is there.
-    assert!(dom.contains("活产数") && dom.contains("120"), "indicator table shown");
+    assert!(
+        dom.contains("活产数") && dom.contains("120"),
+        "indicator table shown"
+    );
     // Hostile text is shown as text: escaped in the DOM, no <img> element made of it.
-    assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;"), "hostile text shown as text");
-    assert!(!dom.contains("<img src=\"x\""), "no element built from data");
+    assert!(
+        dom.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "hostile text shown as text"
+    );
+    assert!(
+        !dom.contains("<img src=\"x\""),
+        "no element built from data"
+    );
     // All three discrepancies unfiltered; the filter from the link keeps one.
     assert!(dom.contains("显示 3 / 3"), "unfiltered count");
     let (filtered, _) = chromium(&format!("{url}#rule=sex_mismatch&status=open"));
     assert!(filtered.contains("显示 1 / 1"), "filtered count");
-    let start = filtered.find("<tbody id=\"mismatch-rows\">").expect("the mismatch list");
+    let start = filtered
+        .find("<tbody id=\"mismatch-rows\">")
+        .expect("the mismatch list");
     let rows = &filtered[start..start + filtered[start..].find("</tbody>").unwrap()];
-    assert!(rows.contains("340303001001") && !rows.contains("340302001001"), "{rows}");
+    assert!(
+        rows.contains("340303001001") && !rows.contains("340302001001"),
+        "{rows}"
+    );
 }
