@@ -6,7 +6,8 @@
 #   data-folder: where the synthetic city is (or is generated); default
 #   $CARGO_TARGET_DIR/peer-city (or target/peer-city).
 # Environment: POPRECON_PEER_SCALE (default city), PEER_VENV (default
-#   ~/.cache/poprecon-peers-venv).
+#   ~/.cache/poprecon-peers-venv), POPRECON_PEER_PROFILE (cargo profile, default release),
+#   PEER_CARGO_ARGS (extra cargo arguments, e.g. `--config ...`).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,8 +21,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet "splink>=5,<6" duckdb pyarrow
 
-echo "== poprecon (release build, generates the data on first run)"
-poprecon_line="$(cd "$root" && POPRECON_PEER_DATA="$data" cargo bench --quiet -p poprecon-benches --bench link_pair 2>/dev/null | grep '^tool=poprecon')"
+profile="${POPRECON_PEER_PROFILE:-release}"
+echo "== poprecon ($profile build; generates the data on first run)"
+# shellcheck disable=SC2086
+poprecon_line="$(cd "$root" && POPRECON_PEER_DATA="$data" cargo bench --quiet --profile "$profile" ${PEER_CARGO_ARGS:-} -p poprecon-benches --bench link_pair 2>/dev/null | grep '^tool=poprecon')"
 echo "$poprecon_line"
 
 echo "== splink"

@@ -127,6 +127,7 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
         source_id: source.id(),
         message: e.to_string(),
     };
+    let t = std::time::Instant::now();
     let records = match frames.len() {
         0 => layout.empty_frame().map_err(frame_err)?,
         _ => {
@@ -139,6 +140,7 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
             df
         }
     };
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "concatenated");
     stats.accepted = records.height() as u64;
     stats.quarantined = quarantine.len() as u64;
     if stats.read != stats.accepted + stats.quarantined {
@@ -229,7 +231,9 @@ fn ingest_file(
     let path_str: Arc<str> = Arc::from(file.path.display().to_string());
     match file.format {
         Format::Csv => {
+            let t = std::time::Instant::now();
             let (text, encoding) = read::read_text(file)?;
+            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "decoded");
             let mut records = read::csv_records(&text, file.delimiter);
             let header: Vec<String> = match records.next() {
                 Some(Ok(row)) => row.record.iter().map(str::to_owned).collect(),
@@ -290,6 +294,7 @@ fn ingest_file(
             if let Some(e) = parse_error {
                 return Err(e);
             }
+            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
             let mut chunks = results.into_inner().expect("no panics hold this lock");
             chunks.sort_by_key(|(i, _)| *i);
             let chunks: Vec<ChunkOut> = chunks.into_iter().map(|(_, c)| c).collect();

@@ -100,7 +100,11 @@ pub(crate) fn compare(a: &Rec, b: &Rec, tol: Tolerances) -> Levels {
         sex_level(a.sex, b.sex),
         opt2(&a.date, &b.date, |x, y| date_level(*x, *y, tol)),
         opt2(&a.minute(), &b.minute(), |x, y| if x == y { 1 } else { 2 }),
-        opt2(&a.institution, &b.institution, |x, y| if x == y { 1 } else { 2 }),
+        opt2(
+            &a.institution,
+            &b.institution,
+            |x, y| if x == y { 1 } else { 2 },
+        ),
         opt2(&a.child_digits, &b.child_digits, id_level),
         opt2(&a.father_digits, &b.father_digits, id_level),
         opt2(&a.village, &b.village, |x, y| village_level(x, y)),

@@ -48,7 +48,7 @@ pub struct LinkConfig {
     /// link (same valid mother ID and birth date, same valid child ID) are always
     /// candidates. Default: see [`BlockingRule::defaults`].
     pub blocking: Vec<BlockingRule>,
-    /// Random record pairs drawn to estimate the u probabilities. Default `100000`.
+    /// Random record pairs drawn to estimate the u probabilities. Default `50000`.
     pub u_sample_pairs: u32,
     /// Seed of that draw. Default `20160101`.
     pub seed: u64,
@@ -86,7 +86,7 @@ impl Default for LinkConfig {
             max_date_gap_days: 60,
             period_margin_days: 7,
             blocking: BlockingRule::defaults(),
-            u_sample_pairs: 100_000,
+            u_sample_pairs: 50_000,
             seed: 20_160_101,
             em_max_iterations: 60,
             em_prior_pairs: 10.0,

@@ -145,15 +145,10 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
             .transpose()
             .map(Option::unwrap_or_default)
     };
-    let t0 = std::time::Instant::now();
     let delivery = prepare(input.hospital_delivery, prepare::deliveries)?;
-    eprintln!("T delivery {:?}", t0.elapsed());
     let certificate = prepare(input.birth_certificate, prepare::certificates)?;
-    eprintln!("T cert {:?}", t0.elapsed());
     let mut household = prepare(input.household, prepare::household_children)?;
-    eprintln!("T hh {:?}", t0.elapsed());
     let vaccination = prepare(input.vaccination, prepare::vaccination_children)?;
-    eprintln!("T vacc {:?}", t0.elapsed());
     let parts = [&delivery, &certificate, &household, &vaccination];
     let mut mother_ids: Vec<String> = parts
         .iter()
@@ -162,7 +157,6 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
     mother_ids.sort();
     mother_ids.dedup();
     let mothers = mothers::mother_rows(input.household, &mother_ids)?;
-    eprintln!("T mothers {:?}", t0.elapsed());
     // A household row names no mother: her name is on her own row.
     for r in &mut household.recs {
         if r.mother_name.is_none() {
@@ -205,10 +199,8 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
         .map(|s| stage::run(&ctx, &mut ents, s, &mut conflicts))
         .collect();
     stage::tidy(&mut conflicts);
-    eprintln!("T stages {:?}", t0.elapsed());
     let births = births::build(&ctx, &ents, input, &mothers, cfg)?;
     tracing::info!(births = births.len(), entities = ents.len(), "linked");
-    eprintln!("T births {:?}", t0.elapsed());
     let dups: Vec<_> = parts.iter().flat_map(|p| p.dups.iter().cloned()).collect();
     let frame = |table: &'static str| LinkError::frame(table);
     Ok(LinkOutput {

@@ -10,9 +10,7 @@ use polars::prelude::*;
 
 use crate::LinkError;
 use crate::compare::id_level;
-use crate::prepare::{
-    IdDigits, RECORD_KEY, Table, date_in_id, id_digits, key_order, status_rank,
-};
+use crate::prepare::{IdDigits, RECORD_KEY, Table, date_in_id, id_digits, key_order, status_rank};
 
 /// A household row of a mother.
 #[derive(Debug, Clone)]

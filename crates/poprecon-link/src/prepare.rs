@@ -100,8 +100,9 @@ impl Name {
 pub(crate) struct Rec {
     pub key: String,
     pub line: i64,
-    /// Every other canonical column, for telling exact copies apart.
-    pub content: String,
+    /// Every other canonical column, for telling exact copies apart; only read for records
+    /// that share their key or their essentials with another.
+    pub content: Option<String>,
     /// Order among rows with the same key (lower is kept); household: active rows first.
     pub rank: u8,
     pub mother_id: Option<String>,
@@ -363,7 +364,6 @@ pub(crate) fn deliveries(df: &DataFrame, window: (i32, i32)) -> Result<Prepared,
     };
     let keys = t.keys("record_id")?;
     let lines = t.i64s("source_line", false)?;
-    let content = t.content(&["record_id"])?;
     let mother_id = t.strs("mother_id", false)?;
     let mother_input = t.strs("mother_id_input", false)?;
     let mother_name = t.strs("mother_name", false)?;
@@ -376,6 +376,7 @@ pub(crate) fn deliveries(df: &DataFrame, window: (i32, i32)) -> Result<Prepared,
     let child_sex = t.i32s("child_sex", false)?;
     let village = t.strs("residence_village", false)?;
     let mut recs = Vec::new();
+    let mut rows = Vec::new();
     for i in 0..df.height() {
         let (Some(key), Some(date)) = (keys[i].clone(), dates[i]) else {
             continue;
@@ -383,11 +384,11 @@ pub(crate) fn deliveries(df: &DataFrame, window: (i32, i32)) -> Result<Prepared,
         if outcome[i].as_deref() == Some("stillbirth") || date < window.0 || date > window.1 {
             continue;
         }
+        rows.push(i);
         let mother = valid_id(mother_id[i].clone());
         recs.push(Rec {
             key,
             line: lines[i].unwrap_or(i as i64),
-            content: content[i].clone().unwrap_or_default(),
             mother_digits: digits(&mother, &mother_input[i]),
             mother_id: mother,
             mother_name: name(mother_name[i].clone()),
@@ -402,7 +403,63 @@ pub(crate) fn deliveries(df: &DataFrame, window: (i32, i32)) -> Result<Prepared,
             ..Rec::default()
         });
     }
+    fill_content(
+        &t,
+        &mut recs,
+        &rows,
+        &["record_id"],
+        Some(&|r: &Rec| shape(r, r.birth_seq, &r.mother_name)),
+    )?;
     Ok(dedup(Src::Delivery, recs, true))
+}
+
+/// What two copies of one record share, to find the few records whose full content is
+/// worth reading.
+fn shape(r: &Rec, extra: Option<i32>, name: &Option<Name>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (r.mother_digits, r.date, r.time_ms, r.sex, extra).hash(&mut h);
+    name.as_ref().map(|n| &n.text).hash(&mut h);
+    h.finish()
+}
+
+/// Reads the content of the records that share their key, or their `shape`, with another.
+fn fill_content(
+    t: &Table<'_>,
+    recs: &mut [Rec],
+    rows: &[usize],
+    exclude: &[&str],
+    shape: Option<&dyn Fn(&Rec) -> u64>,
+) -> Result<(), LinkError> {
+    let mut keys: HashMap<&str, u32> = HashMap::new();
+    let mut shapes: HashMap<u64, u32> = HashMap::new();
+    for r in recs.iter() {
+        *keys.entry(r.key.as_str()).or_default() += 1;
+        if let Some(shape) = shape {
+            *shapes.entry(shape(r)).or_default() += 1;
+        }
+    }
+    let wanted: Vec<usize> = (0..recs.len())
+        .filter(|&i| {
+            keys[recs[i].key.as_str()] > 1 || shape.is_some_and(|f| shapes[&f(&recs[i])] > 1)
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let idx: Vec<IdxSize> = wanted.iter().map(|&i| rows[i] as IdxSize).collect();
+    let sub =
+        t.df.take(&IdxCa::new("rows".into(), idx))
+            .map_err(LinkError::frame(t.name))?;
+    let content = Table {
+        name: t.name,
+        df: &sub,
+    }
+    .content(exclude)?;
+    for (i, c) in wanted.into_iter().zip(content) {
+        recs[i].content = Some(c.unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// Certificates born in the window; a reissue or replacement of a certificate in the
@@ -414,7 +471,6 @@ pub(crate) fn certificates(df: &DataFrame, window: (i32, i32)) -> Result<Prepare
     };
     let keys = t.keys("certificate_no")?;
     let lines = t.i64s("source_line", false)?;
-    let content = t.content(&["certificate_no"])?;
     let child_name = t.strs("child_name", false)?;
     let child_sex = t.i32s("child_sex", false)?;
     let dates = t.dates("birth_date", true)?;
@@ -427,6 +483,7 @@ pub(crate) fn certificates(df: &DataFrame, window: (i32, i32)) -> Result<Prepare
     let father_input = t.strs("father_id_input", false)?;
     let issue_type = t.strs("issue_type", false)?;
     let mut recs = Vec::new();
+    let mut rows = Vec::new();
     for i in 0..df.height() {
         let (Some(key), Some(date)) = (keys[i].clone(), dates[i]) else {
             continue;
@@ -434,12 +491,12 @@ pub(crate) fn certificates(df: &DataFrame, window: (i32, i32)) -> Result<Prepare
         if date < window.0 || date > window.1 {
             continue;
         }
+        rows.push(i);
         let mother = valid_id(mother_id[i].clone());
         let father = valid_id(father_id[i].clone());
         recs.push(Rec {
             key,
             line: lines[i].unwrap_or(i as i64),
-            content: content[i].clone().unwrap_or_default(),
             mother_digits: digits(&mother, &mother_input[i]),
             mother_id: mother,
             mother_name: name(mother_name[i].clone()),
@@ -454,6 +511,13 @@ pub(crate) fn certificates(df: &DataFrame, window: (i32, i32)) -> Result<Prepare
             ..Rec::default()
         });
     }
+    fill_content(
+        &t,
+        &mut recs,
+        &rows,
+        &["certificate_no"],
+        Some(&|r: &Rec| shape(r, None, &r.child_name)),
+    )?;
     let mut prepared = dedup(Src::Certificate, recs, true);
     join_reissues(&mut prepared.recs);
     Ok(prepared)
@@ -550,7 +614,6 @@ pub(crate) fn household_children(
     let person_input = t.strs("person_id_input", false)?;
     let record_key = t.strs(RECORD_KEY, false)?;
     let lines = t.i64s("source_line", false)?;
-    let content = t.content(&["person_id", "person_id_input"])?;
     let names = t.strs("name", false)?;
     let sexes = t.i32s("sex", false)?;
     let dates = t.dates("birth_date", false)?;
@@ -561,6 +624,7 @@ pub(crate) fn household_children(
     let father_id = t.strs("father_id", false)?;
     let father_input = t.strs("father_id_input", false)?;
     let mut recs = Vec::new();
+    let mut row_of = Vec::new();
     for i in 0..rows.height() {
         let valid = valid_id(person_id[i].clone());
         let Some(key) = record_key[i]
@@ -581,10 +645,10 @@ pub(crate) fn household_children(
         }
         let mother = valid_id(mother_id[i].clone());
         let father = valid_id(father_id[i].clone());
+        row_of.push(i);
         recs.push(Rec {
             key,
             line: lines[i].unwrap_or(i as i64),
-            content: content[i].clone().unwrap_or_default(),
             rank: status_rank(status[i].as_deref()),
             mother_digits: digits(&mother, &mother_input[i]),
             mother_id: mother,
@@ -599,6 +663,14 @@ pub(crate) fn household_children(
             ..Rec::default()
         });
     }
+    // Only rows that share a key are compared whole.
+    fill_content(
+        &t,
+        &mut recs,
+        &row_of,
+        &["person_id", "person_id_input"],
+        None,
+    )?;
     // Two rows of one person are a move, not a duplicate event: the active one is linked.
     Ok(dedup(Src::Household, recs, false))
 }
@@ -758,7 +830,7 @@ fn dedup(src: Src, mut recs: Vec<Rec>, by_content: bool) -> Prepared {
     }
     if by_content {
         let mut seen: HashMap<String, String> = HashMap::new();
-        kept.retain(|r| match seen.get(&r.content) {
+        kept.retain(|r| match r.content.as_ref().and_then(|c| seen.get(c)) {
             Some(k) => {
                 dups.push(Dup {
                     src,
@@ -770,14 +842,16 @@ fn dedup(src: Src, mut recs: Vec<Rec>, by_content: bool) -> Prepared {
                 false
             }
             None => {
-                seen.insert(r.content.clone(), r.key.clone());
+                if let Some(c) = &r.content {
+                    seen.insert(c.clone(), r.key.clone());
+                }
                 true
             }
         });
     }
     for r in &mut kept {
         // No longer needed, and large.
-        r.content = String::new();
+        r.content = None;
     }
     Prepared { recs: kept, dups }
 }

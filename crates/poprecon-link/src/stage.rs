@@ -146,16 +146,12 @@ pub(crate) fn run(
             candidates: 0,
         };
     }
-    let t0 = std::time::Instant::now();
     let pairs = candidates(ctx, ents, src);
-    eprintln!("  S {} candidates {} {:?}", src.id(), pairs.len(), t0.elapsed());
     let compared: Vec<(Levels, bool, Option<i32>)> = pairs
         .par_iter()
         .map(|&(e, r)| compare_birth(ctx, &ents[e as usize], ctx.rec(src, r)))
         .collect();
-    eprintln!("  S compared {:?}", t0.elapsed());
     let u = model::u_from_counts(&random_pair_counts(ctx, ents, src));
-    eprintln!("  S u {:?}", t0.elapsed());
     let mut patterns: BTreeMap<Levels, u64> = BTreeMap::new();
     let mut det = 0usize;
     for (levels, d, _) in &compared {
@@ -192,9 +188,7 @@ pub(crate) fn run(
             }
         })
         .collect();
-    eprintln!("  S scored {:?}", t0.elapsed());
     let linked = assign(ctx, ents, src, recs.len(), &cands, conflicts);
-    eprintln!("  S assigned {:?}", t0.elapsed());
     tracing::debug!(
         candidates = cands.len(),
         linked = linked.iter().filter(|l| **l).count(),
@@ -306,6 +300,51 @@ impl Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// The records of one blocking rule: (key hash, birth date, record) sorted, and where each
+/// key's run starts and ends, so that a key is one lookup and a date window one binary
+/// search within its run. Rules without a window index every record at date 0.
+struct BlockIndex {
+    entries: Vec<(u64, i32, u32)>,
+    runs: FxMap<u64, (u32, u32)>,
+}
+
+impl BlockIndex {
+    fn new(recs: &[Rec], rule: &BlockingRule) -> Self {
+        let mut entries: Vec<(u64, i32, u32)> = recs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let h = block_hash(r, rule)?;
+                let d = match rule.date_window {
+                    Some(_) => r.date?,
+                    None => 0,
+                };
+                Some((h, d, i as u32))
+            })
+            .collect();
+        entries.sort_unstable();
+        let mut runs: FxMap<u64, (u32, u32)> = FxMap::default();
+        let mut start = 0;
+        for i in 1..=entries.len() {
+            if i == entries.len() || entries[i].0 != entries[start].0 {
+                runs.insert(entries[start].0, (start as u32, i as u32));
+                start = i;
+            }
+        }
+        BlockIndex { entries, runs }
+    }
+
+    /// The records with key `h` dated within [from, to].
+    fn get(&self, h: u64, from: i32, to: i32) -> impl Iterator<Item = u32> + '_ {
+        let run = self.runs.get(&h).map_or(&self.entries[..0], |&(a, b)| {
+            &self.entries[a as usize..b as usize]
+        });
+        let lo = run.partition_point(|e| e.1 < from);
+        let hi = run.partition_point(|e| e.1 <= to);
+        run[lo..hi].iter().map(|e| e.2)
+    }
+}
+
 /// A hash of a record's blocking key, `None` when the record lacks a part of it. Equal keys
 /// hash equal; a collision only adds a candidate, which is then scored like any other.
 fn block_hash(r: &Rec, rule: &BlockingRule) -> Option<u64> {
@@ -354,51 +393,33 @@ fn candidates(ctx: &Ctx<'_>, ents: &[Entity], src: Src) -> Vec<(u32, u32)> {
         on: vec![BlockingKey::ChildId],
         date_window: None,
     });
-    let ti = std::time::Instant::now();
     let recs = ctx.recs[src.index()];
-    // Per rule: key hash → the records with that key, as (birth date, index) sorted by date,
-    // so that a date window is one binary search.
-    let index: Vec<FxMap<u64, Vec<(i32, u32)>>> = rules
-        .iter()
-        .map(|rule| {
-            let mut map: FxMap<u64, Vec<(i32, u32)>> = FxMap::default();
-            for (i, r) in recs.iter().enumerate() {
-                let Some(h) = block_hash(r, rule) else { continue };
-                let d = match (rule.date_window, r.date) {
-                    (Some(_), None) => continue,
-                    (_, d) => d.unwrap_or(0),
-                };
-                map.entry(h).or_default().push((d, i as u32));
-            }
-            for v in map.values_mut() {
-                v.sort_unstable();
-            }
-            map
-        })
+    let index: Vec<BlockIndex> = rules
+        .par_iter()
+        .map(|rule| BlockIndex::new(recs, rule))
         .collect();
-    eprintln!("    index {:?}", ti.elapsed());
-    let tq = std::time::Instant::now();
     let per_birth: Vec<Vec<(u32, u32)>> = ents
         .par_iter()
         .enumerate()
         .map(|(e, ent)| {
             let mut found: Vec<u32> = Vec::new();
             for s in Src::ALL {
-                let Some(i) = ent.members[s.index()] else { continue };
+                let Some(i) = ent.members[s.index()] else {
+                    continue;
+                };
                 let m = ctx.rec(s, i);
-                for (rule, map) in rules.iter().zip(&index) {
-                    let Some(v) = block_hash(m, rule).and_then(|h| map.get(&h)) else {
+                for (rule, entries) in rules.iter().zip(&index) {
+                    let Some(h) = block_hash(m, rule) else {
                         continue;
                     };
-                    match rule.date_window {
+                    let (from, to) = match rule.date_window {
                         Some(w) => {
                             let Some(d) = m.date else { continue };
-                            let lo = v.partition_point(|(x, _)| *x < d - w);
-                            let hi = v.partition_point(|(x, _)| *x <= d + w);
-                            found.extend(v[lo..hi].iter().map(|(_, r)| *r));
+                            (d - w, d + w)
                         }
-                        None => found.extend(v.iter().map(|(_, r)| *r)),
-                    }
+                        None => (0, 0),
+                    };
+                    found.extend(entries.get(h, from, to));
                 }
             }
             found.sort_unstable();
@@ -406,7 +427,6 @@ fn candidates(ctx: &Ctx<'_>, ents: &[Entity], src: Src) -> Vec<(u32, u32)> {
             found.into_iter().map(|r| (e as u32, r)).collect()
         })
         .collect();
-    eprintln!("    probe {:?}", tq.elapsed());
     per_birth.into_iter().flatten().collect()
 }
 
