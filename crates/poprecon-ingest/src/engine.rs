@@ -253,6 +253,29 @@ fn ingest_file(
                 header: &header,
                 file: path_str,
             };
+            // Without a quote character no cell can hold a line end, so the body can be cut
+            // at line ends and parsed in parallel (the usual case for system exports).
+            if !text.as_bytes().contains(&b'"')
+                && !text.starts_with(['\n', '\r'])
+                && let Some(nl) = text.find('\n')
+            {
+                let slices = read::split_body(&text, nl + 1, 2, 4 << 20);
+                let parsed: Result<Vec<Vec<ChunkOut>>, IngestError> = slices
+                    .par_iter()
+                    .map(|&(start, end, line)| {
+                        let rows = read::csv_records_from(&text[start..end], file.delimiter, line)
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| csv_error(&file.path, &e))?;
+                        Ok(rows
+                            .chunks(CHUNK_ROWS)
+                            .map(|c| process_rows(&ctx, c))
+                            .collect())
+                    })
+                    .collect();
+                tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
+                let chunks = parsed?.into_iter().flatten().collect();
+                return finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks);
+            }
             // Parsing is sequential; each chunk is processed on the rayon pool while the
             // next one is parsed.
             let results: Mutex<Vec<(usize, ChunkOut)>> = Mutex::new(Vec::new());

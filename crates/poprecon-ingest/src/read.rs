@@ -252,17 +252,18 @@ pub(crate) fn decode_text(
         check_replacements(path, &text, had_errors, enc.name())?;
         return Ok((text.into_owned(), Encoding::Utf8));
     }
-    match declared {
-        Encoding::Utf8 => into_utf8(path, bytes, 0, Encoding::Utf8),
-        Encoding::Auto if std::str::from_utf8(&bytes).is_ok() => {
-            into_utf8(path, bytes, 0, Encoding::Utf8)
-        }
-        Encoding::Auto | Encoding::Gb18030 => {
-            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
-            check_replacements(path, &text, had_errors, "GB18030")?;
-            Ok((text.into_owned(), Encoding::Gb18030))
-        }
-    }
+    let bytes = match declared {
+        Encoding::Utf8 => return into_utf8(path, bytes, 0, Encoding::Utf8),
+        // Valid UTF-8 is UTF-8 (validated once); anything else is read as GB18030.
+        Encoding::Auto => match String::from_utf8(bytes) {
+            Ok(s) => return Ok((s, Encoding::Utf8)),
+            Err(e) => e.into_bytes(),
+        },
+        Encoding::Gb18030 => bytes,
+    };
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
+    check_replacements(path, &text, had_errors, "GB18030")?;
+    Ok((text.into_owned(), Encoding::Gb18030))
 }
 
 fn into_utf8(
@@ -324,6 +325,15 @@ pub fn csv_records(
     text: &str,
     delimiter: u8,
 ) -> impl Iterator<Item = Result<CsvRow, csv::Error>> + '_ {
+    csv_records_from(text, delimiter, 1)
+}
+
+/// Like [`csv_records`] for a slice of a file whose first byte is on line `first_line`.
+pub fn csv_records_from(
+    text: &str,
+    delimiter: u8,
+    first_line: u64,
+) -> impl Iterator<Item = Result<CsvRow, csv::Error>> + '_ {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -354,7 +364,7 @@ pub fn csv_records(
                         .count() as u64;
                     counted_to = start;
                 }
-                let line = newlines + 1;
+                let line = newlines + first_line;
                 Some(Ok(CsvRow { line, record }))
             }
             Ok(false) => None,
@@ -549,4 +559,36 @@ fn parquet_cells(s: &Series) -> PolarsResult<Vec<OwnedCell>> {
             .collect(),
     };
     Ok(out)
+}
+
+/// Line breaks in `bytes`: `\n`, or a `\r` not followed by `\n`.
+pub(crate) fn count_line_breaks(bytes: &[u8]) -> u64 {
+    (0..bytes.len())
+        .filter(|&i| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count() as u64
+}
+
+/// Splits the body of a CSV text (after its header) into slices that end at line ends, of
+/// about `target` bytes each, for parsing in parallel. Only sound when the text holds no
+/// quote character (a quoted cell may hold a line end). Each slice comes with its first
+/// line number.
+pub(crate) fn split_body(
+    text: &str,
+    body_start: usize,
+    first_line: u64,
+    target: usize,
+) -> Vec<(usize, usize, u64)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut line) = (body_start, first_line);
+    while start < bytes.len() {
+        let mut end = (start + target).min(bytes.len());
+        while end < bytes.len() && bytes[end - 1] != b'\n' {
+            end += 1;
+        }
+        out.push((start, end, line));
+        line += count_line_breaks(&bytes[start..end]);
+        start = end;
+    }
+    out
 }

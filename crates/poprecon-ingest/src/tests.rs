@@ -505,3 +505,41 @@ fn line_numbers_hold_with_crlf_and_lone_cr() {
         assert_eq!(ints(&out.quarantine, "line"), [Some(3), Some(6)], "{name}");
     }
 }
+
+#[test]
+fn parallel_slices_give_the_sequential_rows_and_lines() {
+    use crate::read::{csv_records, csv_records_from, split_body};
+    let mut text = String::from("h1,h2\r\n");
+    for i in 0..500 {
+        let eol = match i % 4 {
+            0 => "\r\n",
+            1 => "\n",
+            2 => "\n\n",
+            _ => "\r\n\r\n",
+        };
+        text.push_str(&format!("a{i},b{i}{eol}"));
+    }
+    let all: Vec<(u64, Vec<String>)> = csv_records(&text, b',')
+        .skip(1)
+        .map(|r| {
+            let r = r.unwrap();
+            (r.line, r.record.iter().map(str::to_owned).collect())
+        })
+        .collect();
+    for target in [1, 7, 64, 1000, 1 << 20] {
+        let body = text.find('\n').unwrap() + 1;
+        let mut got = Vec::new();
+        for (start, end, line) in split_body(&text, body, 2, target) {
+            for r in csv_records_from(&text[start..end], b',', line) {
+                let r = r.unwrap();
+                got.push((
+                    r.line,
+                    r.record.iter().map(str::to_owned).collect::<Vec<_>>(),
+                ));
+            }
+        }
+        assert_eq!(got, all, "target {target}");
+    }
+    assert_eq!(all.len(), 500);
+    assert_eq!(all[1].0, 3);
+}
