@@ -261,9 +261,40 @@ pub(crate) fn decode_text(
         },
         Encoding::Gb18030 => bytes,
     };
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
+    let (text, had_errors) = decode_gb18030(&bytes);
     check_replacements(path, &text, had_errors, "GB18030")?;
-    Ok((text.into_owned(), Encoding::Gb18030))
+    Ok((text, Encoding::Gb18030))
+}
+
+/// Decodes GB18030 in parallel slices cut after `\n`: the byte 0x0A is never part of a
+/// multi-byte GB18030 sequence, so every slice starts on a character boundary.
+fn decode_gb18030(bytes: &[u8]) -> (String, bool) {
+    use rayon::prelude::*;
+    const SLICE: usize = 8 << 20;
+    let mut cuts = vec![0];
+    while let Some(&last) = cuts.last() {
+        if last >= bytes.len() {
+            break;
+        }
+        let mut end = (last + SLICE).min(bytes.len());
+        while end < bytes.len() && bytes[end - 1] != b'\n' {
+            end += 1;
+        }
+        cuts.push(end);
+    }
+    let parts: Vec<(std::borrow::Cow<'_, str>, bool)> = cuts
+        .windows(2)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|w| encoding_rs::GB18030.decode_without_bom_handling(&bytes[w[0]..w[1]]))
+        .collect();
+    let mut text = String::with_capacity(parts.iter().map(|(p, _)| p.len()).sum());
+    let mut had_errors = false;
+    for (part, errors) in parts {
+        text.push_str(&part);
+        had_errors |= errors;
+    }
+    (text, had_errors)
 }
 
 fn into_utf8(

@@ -543,3 +543,20 @@ fn parallel_slices_give_the_sequential_rows_and_lines() {
     assert_eq!(all.len(), 500);
     assert_eq!(all[1].0, 3);
 }
+
+#[test]
+fn parallel_gb18030_decoding_equals_whole_file_decoding() {
+    // More than one 8 MB slice, with multi-byte characters on both sides of every cut.
+    let line = "编号,王芳,蚌埠市妇幼保健院,2025年3月4日10时20分,𠀀\n";
+    let text = line.repeat((9 << 20) / line.len() + 1000);
+    let (bytes, _, _) = encoding_rs::GB18030.encode(&text);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "big.csv", &bytes);
+    let (decoded, enc) = crate::read::read_text(&InputFile {
+        encoding: Encoding::Gb18030,
+        ..InputFile::new(path, Format::Csv)
+    })
+    .unwrap();
+    assert_eq!(enc, Encoding::Gb18030);
+    assert!(decoded == text, "decoded text differs");
+}
