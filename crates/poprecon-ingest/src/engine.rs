@@ -169,15 +169,7 @@ pub fn check_header(
     let (header, encoding) = match file.format {
         Format::Csv => {
             let (text, enc) = read::read_text(file)?;
-            let header = match read::csv_records(&text, file.delimiter).next() {
-                Some(Ok(row)) => row.record.iter().map(str::to_owned).collect(),
-                Some(Err(e)) => return Err(csv_error(&file.path, &e)),
-                None => {
-                    return Err(IngestError::EmptyFile {
-                        path: file.path.clone(),
-                    });
-                }
-            };
+            let header = csv_header(&mut read::csv_records(&text, file.delimiter), file)?;
             (header, enc.as_str())
         }
         Format::Xlsx => (read::read_xlsx(file)?.0, ""),
@@ -213,6 +205,20 @@ fn file_stats(
     }
 }
 
+/// The first record of a CSV file: its header. No record at all means an empty file.
+fn csv_header(
+    records: &mut impl Iterator<Item = Result<read::CsvRow, csv::Error>>,
+    file: &InputFile,
+) -> Result<Vec<String>, IngestError> {
+    match records.next() {
+        Some(Ok(row)) => Ok(row.record.iter().map(str::to_owned).collect()),
+        Some(Err(e)) => Err(csv_error(&file.path, &e)),
+        None => Err(IngestError::EmptyFile {
+            path: file.path.clone(),
+        }),
+    }
+}
+
 fn csv_error(path: &Path, e: &csv::Error) -> IngestError {
     IngestError::Csv {
         path: path.to_owned(),
@@ -235,15 +241,7 @@ fn ingest_file(
             let (text, encoding) = read::read_text(file)?;
             tracing::debug!(seconds = t.elapsed().as_secs_f64(), "decoded");
             let mut records = read::csv_records(&text, file.delimiter);
-            let header: Vec<String> = match records.next() {
-                Some(Ok(row)) => row.record.iter().map(str::to_owned).collect(),
-                Some(Err(e)) => return Err(csv_error(&file.path, &e)),
-                None => {
-                    return Err(IngestError::EmptyFile {
-                        path: file.path.clone(),
-                    });
-                }
-            };
+            let header = csv_header(&mut records, file)?;
             let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
             let ctx = Ctx {
                 cfg,

@@ -386,13 +386,7 @@ pub fn csv_records_from(
                 }
                 let start = start.min(bytes.len());
                 if start >= counted_to {
-                    // A line ends at `\n`, or at a `\r` not followed by `\n` (old Mac files).
-                    newlines += (counted_to..start)
-                        .filter(|&i| {
-                            bytes[i] == b'\n'
-                                || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
-                        })
-                        .count() as u64;
+                    newlines += count_line_breaks(&bytes[counted_to..start]);
                     counted_to = start;
                 }
                 let line = newlines + first_line;
@@ -592,7 +586,8 @@ fn parquet_cells(s: &Series) -> PolarsResult<Vec<OwnedCell>> {
     Ok(out)
 }
 
-/// Line breaks in `bytes`: `\n`, or a `\r` not followed by `\n`.
+/// Line breaks in `bytes`: `\n`, or a `\r` not followed by `\n` (old Mac files). A slice
+/// always ends on a record's first byte, so a `\r\n` is never split across two calls.
 pub(crate) fn count_line_breaks(bytes: &[u8]) -> u64 {
     (0..bytes.len())
         .filter(|&i| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')))

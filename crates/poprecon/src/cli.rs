@@ -182,12 +182,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             cfg.sample_villages = *sample_villages;
             cfg.rows_per_village = *rows_per_village;
             let started = std::time::Instant::now();
-            let bar = if cli.quiet {
-                indicatif::ProgressBar::hidden()
-            } else {
-                indicatif::ProgressBar::new_spinner()
-            };
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let bar = crate::output::spinner(!cli.quiet);
             let summary =
                 poprecon_synth::generate(&cfg, out, &|msg| bar.set_message(msg.to_owned()));
             bar.finish_and_clear();

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use poprecon_ingest::{IngestConfig, SourceOutput, SourceStats};
 use poprecon_pipeline::{Plan, SourcePlan};
 
@@ -85,17 +85,12 @@ pub fn ingest_source(plan: &Plan, sp: &SourcePlan, progress: bool) -> Result<Sou
     let id = sp.source.id();
     let _span = tracing::info_span!("ingest", source = id).entered();
     let started = Instant::now();
-    let bar = if progress {
-        ProgressBar::new_spinner()
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::output::spinner(progress);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {prefix:<20} {human_pos} rows ({per_sec})")
             .expect("valid template"),
     );
     bar.set_prefix(id);
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let tick = |n: u64| bar.inc(n);
     let cfg = IngestConfig {
         source: sp.source,

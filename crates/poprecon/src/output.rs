@@ -96,3 +96,15 @@ pub fn create_private_dir(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A spinner on stderr, or a hidden bar when progress is not shown (`--quiet`, or a
+/// caller that draws its own bars).
+pub fn spinner(show: bool) -> indicatif::ProgressBar {
+    let bar = if show {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

@@ -71,6 +71,15 @@ pub struct RunOptions {
     pub fail_after: Option<String>,
 }
 
+/// Who shows a stage's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StageBar {
+    /// A spinner with the stage's name.
+    Spinner,
+    /// The stage draws its own bars (one per source); a second bar would fight them.
+    Own,
+}
+
 /// Times stages and writes their records.
 struct Stages {
     records: Vec<StageRecord>,
@@ -79,15 +88,15 @@ struct Stages {
 }
 
 impl Stages {
-    fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, u64)>) -> Result<T> {
+    fn run<T>(
+        &mut self,
+        name: &str,
+        bar: StageBar,
+        f: impl FnOnce() -> Result<(T, u64)>,
+    ) -> Result<T> {
         let _span = tracing::info_span!("stage", name).entered();
-        let bar = if self.progress {
-            indicatif::ProgressBar::new_spinner()
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
+        let bar = crate::output::spinner(self.progress && bar == StageBar::Spinner);
         bar.set_message(name.to_owned());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
         let t = Instant::now();
         let result = f();
         bar.finish_and_clear();
@@ -131,7 +140,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         progress: opts.progress,
     };
 
-    let inputs = stages.run("hash_inputs", || {
+    let inputs = stages.run("hash_inputs", StageBar::Spinner, || {
         let h = hash_inputs(plan)?;
         let n = h.len() as u64;
         Ok((h, n))
@@ -140,7 +149,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let mut stats = Vec::new();
     let mut records: BTreeMap<String, DataFrame> = BTreeMap::new();
     let mut quarantines = Vec::new();
-    stages.run("ingest", || {
+    stages.run("ingest", StageBar::Own, || {
         for sp in &plan.sources {
             let output = ingest_source(plan, sp, opts.progress)?;
             stats.push(output.stats);
@@ -151,7 +160,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         Ok(((), rows))
     })?;
 
-    let linked = stages.run("link", || {
+    let linked = stages.run("link", StageBar::Spinner, || {
         let get = |id: &str| records.get(id);
         let input = poprecon_link::LinkInput {
             hospital_delivery: get("hospital_delivery"),
@@ -170,7 +179,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         Ok((linked, n))
     })?;
 
-    let discrepancies = stages.run("check", || {
+    let discrepancies = stages.run("check", StageBar::Spinner, || {
         let mut input = poprecon_checks::CheckInput::new(plan.as_of, plan.period)
             .with_births(&linked.births)
             .with_ambiguous(&linked.ambiguous)
@@ -190,7 +199,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     })?;
     let (discrepancies, village_discrepancies) = discrepancies;
 
-    let measured = stages.run("measure", || {
+    let measured = stages.run("measure", StageBar::Spinner, || {
         let input = poprecon_indicators::IndicatorInput {
             births: &linked.births,
             sources: &records,
@@ -215,7 +224,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
     let run_id = run_id(plan);
-    let outputs = stages.run("write", || {
+    let outputs = stages.run("write", StageBar::Spinner, || {
         let mut outputs = Vec::new();
         let mut write = |name: &str, df: &DataFrame| -> Result<()> {
             let mut df = df.clone();
