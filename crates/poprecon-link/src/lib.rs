@@ -34,7 +34,9 @@
 //! 4. one-to-one assignment by decreasing weight: first the deterministic pairs (same valid
 //!    mother ID and birth date; same valid child ID), then the others at or above
 //!    [`LinkConfig::match_threshold`]. Twins are told apart by sex, birth time and names;
-//!    equal weights are reported in `ambiguous`.
+//!    equal weights are reported in `ambiguous`. Reviewers' decisions come first: a
+//!    `cannot_link` pair is never a candidate, a `must_link` pair is linked before any
+//!    other ([`link_with_decisions`]).
 //!
 //! Every output is sorted by its key, and the same input in any row order gives the same
 //! tables. No person-level value is logged.
@@ -42,6 +44,7 @@
 mod births;
 mod compare;
 mod config;
+mod decisions;
 mod error;
 mod model;
 mod mothers;
@@ -55,6 +58,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 pub use config::{AttributionStep, BlockingKey, BlockingRule, LinkConfig, PolicyLimit};
+pub use decisions::LinkDecision;
 pub use error::LinkError;
 
 use crate::compare::Tolerances;
@@ -125,10 +129,26 @@ pub struct LinkOutput {
     pub diagnostics: DataFrame,
     /// Per stage, comparison and level: `m`, `u`, `weight`, `candidate_pairs`.
     pub model: DataFrame,
+    /// One row per reviewer's linkage decision: `line`, `decision` (`must_link`,
+    /// `cannot_link`), `source`, `key`, `other_source`, `other_key`, `outcome` (`applied`;
+    /// `record_not_found` when a record is not a birth-level record of the period;
+    /// `same_source`; `conflicts_with_earlier_decision`).
+    pub decisions: DataFrame,
 }
 
 /// Links the birth-level records of `input` into birth events.
 pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkError> {
+    link_with_decisions(input, cfg, &[])
+}
+
+/// [`link`], honouring reviewers' `must_link` and `cannot_link` decisions: a `cannot_link`
+/// pair is never linked; a `must_link` pair is linked (method `decision`) before any other
+/// link of the later record's stage. [`LinkOutput::decisions`] says what became of each.
+pub fn link_with_decisions(
+    input: &LinkInput<'_>,
+    cfg: &LinkConfig,
+    decisions: &[LinkDecision],
+) -> Result<LinkOutput, LinkError> {
     cfg.validate()?;
     if input.period.0 > input.period.1 {
         return Err(LinkError::Period);
@@ -194,10 +214,20 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
     };
     let mut ents = Vec::new();
     let mut conflicts = Vec::new();
+    let mut constraints = decisions::Constraints::new(decisions, ctx.recs);
     let reports: Vec<_> = Src::ALL
         .into_iter()
-        .map(|s| stage::run(&ctx, &mut ents, s, &mut conflicts))
+        .map(|s| stage::run(&ctx, &mut ents, s, &mut conflicts, &mut constraints))
         .collect();
+    tracing::info!(
+        decisions = decisions.len(),
+        applied = constraints
+            .outcome
+            .iter()
+            .filter(|o| **o == decisions::Outcome::Applied)
+            .count(),
+        "reviewers' linkage decisions"
+    );
     stage::tidy(&mut conflicts);
     let births = births::build(&ctx, &ents, input, &mothers, cfg)?;
     tracing::info!(births = births.len(), entities = ents.len(), "linked");
@@ -211,5 +241,6 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
         duplicates: output::duplicates(&dups).map_err(frame("duplicates"))?,
         diagnostics: output::diagnostics(&ents, &births).map_err(frame("diagnostics"))?,
         model: output::model(&reports).map_err(frame("model"))?,
+        decisions: constraints.frame().map_err(frame("decisions"))?,
     })
 }

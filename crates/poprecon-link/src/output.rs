@@ -234,7 +234,8 @@ pub(crate) fn diagnostics(ents: &[Entity], births: &[Birth]) -> PolarsResult<Dat
                 c.linked += 1;
             }
             match link.method {
-                Method::Deterministic => c.deterministic += 1,
+                // A reviewer's link is as certain as a deterministic one.
+                Method::Deterministic | Method::Decision => c.deterministic += 1,
                 Method::Probabilistic => c.probabilistic += 1,
                 Method::Anchor => {}
             }

@@ -7,13 +7,14 @@
 //! the household row and the household row's child ID helps to link the vaccination child.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use rayon::prelude::*;
 
 use crate::compare::{FIELDS, Kind, Levels, N_FIELDS, Tolerances, compare, merge_best};
 use crate::config::{BlockingKey, BlockingRule, LinkConfig};
+use crate::decisions::{Constraints, StageDecisions};
 use crate::model::{self, Model, TermFreq};
 use crate::prepare::{Rec, Src};
 
@@ -63,6 +64,8 @@ pub(crate) enum Method {
     Anchor,
     Deterministic,
     Probabilistic,
+    /// A reviewer's `must_link` decision.
+    Decision,
 }
 
 impl Method {
@@ -71,6 +74,7 @@ impl Method {
             Method::Anchor => "anchor",
             Method::Deterministic => "deterministic",
             Method::Probabilistic => "probabilistic",
+            Method::Decision => "decision",
         }
     }
 }
@@ -127,6 +131,8 @@ struct Cand {
     weights: [f64; N_FIELDS],
     date_gap: Option<i32>,
     identified: bool,
+    /// A reviewer's `must_link`: linked first, whatever its weight.
+    forced: bool,
 }
 
 /// Links the records of `src` to the births; unlinked records become births.
@@ -135,6 +141,7 @@ pub(crate) fn run(
     ents: &mut Vec<Entity>,
     src: Src,
     conflicts: &mut Vec<Conflict>,
+    decisions: &mut Constraints,
 ) -> StageReport {
     let recs = ctx.recs[src.index()];
     let _span = tracing::debug_span!("stage", source = src.id(), records = recs.len()).entered();
@@ -146,7 +153,14 @@ pub(crate) fn run(
             candidates: 0,
         };
     }
-    let pairs = candidates(ctx, ents, src);
+    let StageDecisions { forbidden, forced } = decisions.for_stage(src, ents);
+    let mut pairs = candidates(ctx, ents, src);
+    if !forbidden.is_empty() || !forced.is_empty() {
+        pairs.retain(|p| !forbidden.contains(p));
+        pairs.extend(forced.iter().copied());
+        pairs.sort_unstable();
+        pairs.dedup();
+    }
     let compared: Vec<(Levels, bool, Option<i32>)> = pairs
         .par_iter()
         .map(|&(e, r)| compare_birth(ctx, &ents[e as usize], ctx.rec(src, r)))
@@ -185,9 +199,17 @@ pub(crate) fn run(
                 weights,
                 date_gap: *gap,
                 identified: identifies(levels),
+                forced: false,
             }
         })
         .collect();
+    let mut cands = cands;
+    if !forced.is_empty() {
+        let forced: HashSet<(u32, u32)> = forced.into_iter().collect();
+        for c in &mut cands {
+            c.forced = forced.contains(&(c.e, c.r));
+        }
+    }
     let linked = assign(ctx, ents, src, recs.len(), &cands, conflicts);
     tracing::debug!(
         candidates = cands.len(),
@@ -485,9 +507,10 @@ fn assign(
     let cfg = ctx.cfg;
     let eps = cfg.tie_epsilon;
     let eligible = |c: &Cand, round: usize| match round {
-        0 => c.det,
+        0 => c.det || c.forced,
         _ => {
             c.det
+                || c.forced
                 || (c.weight >= cfg.match_threshold
                     && c.identified
                     && c.date_gap.is_none_or(|g| g <= cfg.max_date_gap_days))
@@ -502,8 +525,9 @@ fn assign(
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&cands[a], &cands[b]);
-        y.weight
-            .total_cmp(&x.weight)
+        y.forced
+            .cmp(&x.forced)
+            .then(y.weight.total_cmp(&x.weight))
             .then(x.e.cmp(&y.e))
             .then(x.r.cmp(&y.r))
     });
@@ -520,7 +544,10 @@ fn assign(
                 continue;
             }
             let tie = |j: &usize| {
-                *j != i && eligible(&cands[*j], round) && (cands[*j].weight - c.weight).abs() <= eps
+                !c.forced
+                    && *j != i
+                    && eligible(&cands[*j], round)
+                    && (cands[*j].weight - c.weight).abs() <= eps
             };
             let rival_records: Vec<usize> = by_e[c.e as usize]
                 .iter()
@@ -596,7 +623,9 @@ fn assign(
         let e = &mut ents[c.e as usize];
         e.members[src.index()] = Some(c.r);
         e.links[src.index()] = Some(LinkInfo {
-            method: if c.det {
+            method: if c.forced {
+                Method::Decision
+            } else if c.det {
                 Method::Deterministic
             } else {
                 Method::Probabilistic

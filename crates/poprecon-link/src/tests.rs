@@ -672,6 +672,139 @@ fn records_without_a_valid_mother_id_link_probabilistically() {
     assert_eq!(out.births.height(), 41, "no record left alone");
 }
 
+fn decision(line: usize, must_link: bool, a: (&str, &str), b: (&str, &str)) -> LinkDecision {
+    LinkDecision {
+        line,
+        must_link,
+        a: (a.0.to_owned(), a.1.to_owned()),
+        b: (b.0.to_owned(), b.1.to_owned()),
+    }
+}
+
+fn run_decided(w: &World, decisions: &[LinkDecision]) -> LinkOutput {
+    let t = w.tables();
+    link_with_decisions(
+        &LinkInput {
+            hospital_delivery: Some(&t.del),
+            birth_certificate: Some(&t.cert),
+            household: Some(&t.hh),
+            vaccination: Some(&t.vac),
+            prenatal_care: Some(&t.book),
+            birth_registration: Some(&t.reg),
+            marriage: Some(&t.mar),
+            as_of: day("2026-01-31"),
+            period: (day("2025-01-01"), day("2025-12-31")),
+            jurisdiction: "3403",
+        },
+        &LinkConfig::default(),
+        decisions,
+    )
+    .expect("linkage runs")
+}
+
+#[test]
+fn a_cannot_link_decision_keeps_two_records_apart() {
+    let mut w = background(20);
+    family(&mut w, 1, "2025-03-04", 1, "王小明", "李芳");
+    let before = rows(
+        &w.run().births,
+        &["hospital_delivery_key", "birth_certificate_key"],
+    );
+    assert!(
+        before.contains(&"FM0001|P340000001".to_owned()),
+        "{before:?}"
+    );
+    let out = run_decided(
+        &w,
+        &[decision(
+            2,
+            false,
+            ("birth_certificate", "P340000001"),
+            ("hospital_delivery", "FM0001"),
+        )],
+    );
+    let births = rows(
+        &out.births,
+        &["hospital_delivery_key", "birth_certificate_key"],
+    );
+    assert!(births.contains(&"FM0001|∅".to_owned()), "{births:?}");
+    assert!(births.contains(&"∅|P340000001".to_owned()), "{births:?}");
+    assert_eq!(out.births.height(), 22);
+    assert_eq!(
+        rows(&out.decisions, &["line", "decision", "outcome"]),
+        ["2|cannot_link|applied"]
+    );
+}
+
+#[test]
+fn a_must_link_decision_joins_records_linkage_would_leave_apart() {
+    let mut w = background(20);
+    family(&mut w, 1, "2025-03-04", 1, "王小明", "李芳");
+    // The certificate says nothing linkage could use: another mother, another name, a
+    // week later.
+    let cert = w.cert.last_mut().expect("a certificate");
+    cert.mother = Some(rid("340311", "19700101", 9));
+    cert.mother_name = o("周敏");
+    cert.child_name = o("郑一");
+    cert.date = "2025-03-11";
+    for h in
+        w.hh.iter_mut()
+            .filter(|h| h.name.as_deref() == Some("王小明"))
+    {
+        h.mother = None;
+        h.name = o("郑一");
+    }
+    let before = rows(
+        &w.run().births,
+        &["hospital_delivery_key", "birth_certificate_key"],
+    );
+    assert!(before.contains(&"FM0001|∅".to_owned()), "{before:?}");
+    let out = run_decided(
+        &w,
+        &[
+            decision(
+                2,
+                true,
+                ("hospital_delivery", "FM0001"),
+                ("birth_certificate", "P340000001"),
+            ),
+            decision(
+                3,
+                true,
+                ("hospital_delivery", "FM0001"),
+                ("household", "nobody"),
+            ),
+            decision(
+                4,
+                true,
+                ("hospital_delivery", "FM0001"),
+                ("hospital_delivery", "FM0100"),
+            ),
+        ],
+    );
+    let births = rows(
+        &out.births,
+        &[
+            "hospital_delivery_key",
+            "birth_certificate_key",
+            "birth_certificate_method",
+        ],
+    );
+    assert!(
+        births.contains(&"FM0001|P340000001|decision".to_owned()),
+        "{births:?}"
+    );
+    assert_eq!(
+        rows(&out.decisions, &["line", "outcome"]),
+        ["2|applied", "3|record_not_found", "4|same_source"]
+    );
+    let links = rows(&out.links, &["key", "method"]);
+    assert!(
+        links.contains(&"P340000001|decision".to_owned()),
+        "{links:?}"
+    );
+}
+
 #[test]
 fn twins_are_told_apart_by_sex_and_birth_time() {
     let mut w = background(20);

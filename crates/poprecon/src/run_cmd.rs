@@ -174,7 +174,18 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             period: plan.period,
             jurisdiction: &plan.jurisdiction,
         };
-        let linked = poprecon_link::link(&input, &plan.linkage)?;
+        let decisions: Vec<poprecon_link::LinkDecision> = plan
+            .decisions
+            .link_constraints()
+            .into_iter()
+            .map(|c| poprecon_link::LinkDecision {
+                line: c.line,
+                must_link: c.kind == poprecon_checks::DecisionKind::MustLink,
+                a: (c.a.source, c.a.key),
+                b: (c.b.source, c.b.key),
+            })
+            .collect();
+        let linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;
         let n = linked.births.height() as u64;
         Ok((linked, n))
     })?;
@@ -248,6 +259,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         write("ambiguous_links.parquet", &linked.ambiguous)?;
         write("link_diagnostics.parquet", &linked.diagnostics)?;
         write("link_model.parquet", &linked.model)?;
+        write("link_decisions.parquet", &linked.decisions)?;
         write("discrepancies.parquet", &discrepancies)?;
         write("village_discrepancies.parquet", &village_discrepancies)?;
         write("indicators.parquet", &indicators)?;
