@@ -122,12 +122,64 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("social_security", "社保", "Social security"),
 ];
 
-/// One label.
-pub fn label(lang: Lang, key: &str) -> &'static str {
-    LABELS
+/// Column names of the run's tables that are not also words of the report (key, Chinese,
+/// English); [`column_label`] falls back to the report's words.
+const COLUMN_LABELS: &[(&str, &str, &str)] = &[
+    ("level", "层级", "Level"),
+    ("area_name", "地区名称", "Area"),
+    ("indicator_id", "指标", "Indicator"),
+    ("basis", "统计口径", "Basis"),
+    ("ci_low", "95%置信下限", "95% CI low"),
+    ("ci_high", "95%置信上限", "95% CI high"),
+    ("target", "目标值", "Target"),
+    ("floor", "最低值", "Floor"),
+    ("weight", "权重", "Weight"),
+    ("credit", "得分", "Credit"),
+    ("veto", "一票否决", "Veto"),
+    ("veto_reasons", "否决原因", "Veto reasons"),
+    ("village", "村(居)代码", "Village"),
+    ("rule_id", "规则", "Rule"),
+    ("discrepancy_id", "不一致编号", "Discrepancy id"),
+    ("birth_id", "出生事件编号", "Birth id"),
+    ("first_seen", "首次发现日期", "First seen"),
+    ("suppressed", "小数抑制", "Suppressed"),
+    ("hospital_delivery_key", "住院分娩记录号", "Delivery key"),
+    (
+        "birth_certificate_key",
+        "出生医学证明编号",
+        "Certificate key",
+    ),
+    ("household_key", "户籍身份证号", "Household key"),
+    ("vaccination_key", "儿童编码", "Vaccination key"),
+    ("prenatal_care_key", "保健手册编号", "Prenatal key"),
+    ("birth_registration_key", "生育登记编号", "Registration key"),
+    ("mother_id", "母亲身份证号", "Mother ID"),
+    ("birth_date", "出生日期", "Birth date"),
+    ("child_sex", "性别", "Sex"),
+    ("floating", "流动人口", "Floating"),
+    ("birth_order", "孩次", "Birth order"),
+    ("policy_category", "政策类别", "Policy category"),
+];
+
+fn pick(
+    table: &[(&str, &'static str, &'static str)],
+    lang: Lang,
+    key: &str,
+) -> Option<&'static str> {
+    table
         .iter()
         .find(|(k, _, _)| *k == key)
-        .map_or("", |(_, zh, en)| if lang == Lang::Zh { zh } else { en })
+        .map(|(_, zh, en)| if lang == Lang::Zh { *zh } else { *en })
+}
+
+/// The header people read for a column of the run's tables (exports), if it has one.
+pub fn column_label(lang: Lang, column: &str) -> Option<&'static str> {
+    pick(COLUMN_LABELS, lang, column).or_else(|| pick(LABELS, lang, column))
+}
+
+/// One label.
+pub fn label(lang: Lang, key: &str) -> &'static str {
+    pick(LABELS, lang, key).unwrap_or("")
 }
 
 /// Every label of a language, for the page's script.

@@ -147,69 +147,21 @@ fn prepare(file: &str, df: DataFrame, audience: Audience) -> Result<DataFrame> {
     )?)
 }
 
-/// Column labels people read.
+/// Column labels people read: the report's column labels, then rule and indicator names.
 fn header(column: &str, lang: Lang) -> Option<String> {
-    const LABELS: &[(&str, &str, &str)] = &[
-        ("level", "层级", "Level"),
-        ("area_code", "地区代码", "Area code"),
-        ("area_name", "地区名称", "Area"),
-        ("indicator_id", "指标", "Indicator"),
-        ("basis", "统计口径", "Basis"),
-        ("numerator", "分子", "Numerator"),
-        ("denominator", "分母", "Denominator"),
-        ("value", "值", "Value"),
-        ("low_n", "样本量小", "Small denominator"),
-        ("ci_low", "95%置信下限", "95% CI low"),
-        ("ci_high", "95%置信上限", "95% CI high"),
-        ("target", "目标值", "Target"),
-        ("floor", "最低值", "Floor"),
-        ("weight", "权重", "Weight"),
-        ("credit", "得分", "Credit"),
-        ("veto", "一票否决", "Veto"),
-        ("veto_reasons", "否决原因", "Veto reasons"),
-        ("village", "村(居)代码", "Village"),
-        ("rule_id", "规则", "Rule"),
-        ("severity", "严重程度", "Severity"),
-        ("count", "数量", "Count"),
-        ("rate", "比率", "Rate"),
-        ("discrepancy_id", "不一致编号", "Discrepancy id"),
-        ("birth_id", "出生事件编号", "Birth id"),
-        ("field", "数据项", "Field"),
-        ("values", "各来源取值", "Values"),
-        ("status", "状态", "Status"),
-        ("first_seen", "首次发现日期", "First seen"),
-        ("suppressed", "小数抑制", "Suppressed"),
-        ("hospital_delivery_key", "住院分娩记录号", "Delivery key"),
-        (
-            "birth_certificate_key",
-            "出生医学证明编号",
-            "Certificate key",
-        ),
-        ("household_key", "户籍身份证号", "Household key"),
-        ("vaccination_key", "儿童编码", "Vaccination key"),
-        ("prenatal_care_key", "保健手册编号", "Prenatal key"),
-        ("birth_registration_key", "生育登记编号", "Registration key"),
-        ("mother_id", "母亲身份证号", "Mother ID"),
-        ("birth_date", "出生日期", "Birth date"),
-        ("child_sex", "性别", "Sex"),
-        ("floating", "流动人口", "Floating"),
-        ("birth_order", "孩次", "Birth order"),
-        ("policy_category", "政策类别", "Policy category"),
-    ];
-    let rule_or_indicator = poprecon_checks::CATALOGUE
-        .iter()
-        .find(|r| r.id.as_str() == column)
-        .map(|r| {
-            if lang == Lang::Zh {
-                r.name_zh
-            } else {
-                r.name_en
-            }
-        });
-    LABELS
-        .iter()
-        .find(|(k, _, _)| *k == column)
-        .map(|(_, zh, en)| if lang == Lang::Zh { *zh } else { *en })
-        .or(rule_or_indicator)
+    let rule = || {
+        poprecon_checks::CATALOGUE
+            .iter()
+            .find(|r| r.id.as_str() == column)
+            .map(|r| {
+                if lang == Lang::Zh {
+                    r.name_zh
+                } else {
+                    r.name_en
+                }
+            })
+    };
+    poprecon_report::column_label(lang, column)
+        .or_else(rule)
         .map(str::to_owned)
 }
