@@ -130,17 +130,4 @@ mod tests {
         assert_eq!(BIRTH_PLACE_TYPE.lookup("家庭"), Some("home"));
         assert_eq!(ISSUE_TYPE.lookup("补发"), Some("reissue"));
     }
-
-    #[test]
-    fn key_and_required_fields_are_declared() {
-        let s = BirthCertificate;
-        let required: Vec<_> = s
-            .fields()
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(required, ["certificate_no", "child_sex", "birth_date"]);
-        assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
-    }
 }

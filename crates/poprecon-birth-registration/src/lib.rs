@@ -55,21 +55,3 @@ impl Source for BirthRegistration {
         "record_id"
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_and_required_fields_are_declared() {
-        let s = BirthRegistration;
-        let required: Vec<_> = s
-            .fields()
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(required, ["record_id", "registration_date", "woman_id"]);
-        assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
-    }
-}

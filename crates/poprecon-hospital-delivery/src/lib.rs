@@ -121,17 +121,4 @@ mod tests {
         assert_eq!(DELIVERY_MODE.lookup("剖宫产"), Some("caesarean"));
         assert_eq!(DELIVERY_MODE.lookup("飞行"), None);
     }
-
-    #[test]
-    fn key_and_required_fields_are_declared() {
-        let s = HospitalDelivery;
-        let required: Vec<_> = s
-            .fields()
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(required, ["record_id", "mother_id", "delivery_date"]);
-        assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
-    }
 }

@@ -170,6 +170,45 @@ fn division_tables_are_checked() {
 }
 
 #[test]
+fn required_fields_are_those_of_the_domain_guide() {
+    let expected: [(&str, &[&str]); 5] = [
+        (
+            "birth_registration",
+            &["record_id", "registration_date", "woman_id"],
+        ),
+        ("prenatal_care", &["record_id", "mother_id", "booking_date"]),
+        (
+            "hospital_delivery",
+            &["record_id", "mother_id", "delivery_date"],
+        ),
+        (
+            "birth_certificate",
+            &["certificate_no", "child_sex", "birth_date"],
+        ),
+        (
+            "vaccination",
+            &[
+                "child_code",
+                "birth_date",
+                "vaccine",
+                "dose",
+                "vaccination_date",
+            ],
+        ),
+    ];
+    for (id, fields) in expected {
+        let s = source_by_id(id).expect("a source");
+        let required: Vec<_> = s
+            .fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(required, fields, "{id}");
+    }
+}
+
+#[test]
 fn every_source_has_a_distinct_id_and_a_declared_key() {
     let mut ids: Vec<_> = all_sources().iter().map(|s| s.id()).collect();
     ids.sort_unstable();

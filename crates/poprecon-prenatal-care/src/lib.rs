@@ -68,21 +68,3 @@ impl Source for PrenatalCare {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_and_required_fields_are_declared() {
-        let s = PrenatalCare;
-        let required: Vec<_> = s
-            .fields()
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(required, ["record_id", "mother_id", "booking_date"]);
-        assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
-    }
-}

@@ -115,26 +115,4 @@ mod tests {
         assert_eq!(VACCINE.lookup("bopv"), Some("OPV"));
         assert_eq!(VACCINE.lookup("新冠疫苗"), None);
     }
-
-    #[test]
-    fn key_and_required_fields_are_declared() {
-        let s = Vaccination;
-        let required: Vec<_> = s
-            .fields()
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(
-            required,
-            [
-                "child_code",
-                "birth_date",
-                "vaccine",
-                "dose",
-                "vaccination_date"
-            ]
-        );
-        assert!(poprecon_ingest::field(&s, s.key_field()).is_some());
-    }
 }
