@@ -8,7 +8,9 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::{AttributionStep, LinkConfig};
-use crate::mothers::{self, ChildRow, Dated, DatedSpec, MotherRow};
+use crate::mothers::{
+    self, ChildRow, Dated, DatedSpec, MotherRow, head_or_spouse, own_child_relation,
+};
 use crate::prepare::{Src, date_of_days, epoch_days};
 use crate::stage::{Ctx, Entity};
 use crate::{LinkError, LinkInput};
@@ -263,18 +265,6 @@ fn attribute(
             }
         }
     }
-}
-
-/// Relations to the head that make a woman the head or the head's spouse.
-fn head_or_spouse(relation: Option<&str>) -> bool {
-    matches!(relation, Some("02" | "10" | "11" | "12"))
-}
-
-/// Sons 20–26 and daughters 30–36; adopted and step-children (27, 37) are not counted.
-fn own_child_relation(relation: Option<&str>) -> bool {
-    relation
-        .and_then(|r| r.parse::<u8>().ok())
-        .is_some_and(|r| (20..=26).contains(&r) || (30..=36).contains(&r))
 }
 
 /// The computed order of each birth of a non-floating mother (§8.9).

@@ -177,6 +177,11 @@ pub fn link_with_decisions(
     mother_ids.sort();
     mother_ids.dedup();
     let mothers = mothers::mother_rows(input.household, &mother_ids)?;
+    let inferred = mothers::infer_household_mothers(&mut household.recs, &mothers);
+    tracing::debug!(
+        children = inferred,
+        "household mothers inferred from the household"
+    );
     // A household row names no mother: her name is on her own row.
     for r in &mut household.recs {
         if r.mother_name.is_none() {

@@ -10,7 +10,9 @@ use polars::prelude::*;
 
 use crate::LinkError;
 use crate::compare::id_level;
-use crate::prepare::{IdDigits, RECORD_KEY, Table, date_in_id, id_digits, key_order, status_rank};
+use crate::prepare::{
+    IdDigits, RECORD_KEY, Rec, Table, date_in_id, id_digits, key_order, status_rank,
+};
 
 /// A household row of a mother.
 #[derive(Debug, Clone)]
@@ -21,6 +23,59 @@ pub(crate) struct MotherRow {
     pub village: Option<String>,
     pub household_no: Option<String>,
     pub relation: Option<String>,
+}
+
+/// Relations to the head that make a woman the head or the head's spouse.
+pub(crate) fn head_or_spouse(relation: Option<&str>) -> bool {
+    matches!(relation, Some("02" | "10" | "11" | "12"))
+}
+
+/// Sons 20–26 and daughters 30–36; adopted and step-children (27, 37) are not counted.
+pub(crate) fn own_child_relation(relation: Option<&str>) -> bool {
+    relation
+        .and_then(|r| r.parse::<u8>().ok())
+        .is_some_and(|r| (20..=26).contains(&r) || (30..=36).contains(&r))
+}
+
+/// Household children registered without a mother ID: where exactly one of the mothers
+/// the other sources name is, by her active row, the head or the head's spouse of the
+/// child's household, the child is hers (the reading of domain.md §8.9). Returns how many
+/// children were given a mother.
+pub(crate) fn infer_household_mothers(
+    children: &mut [Rec],
+    mothers: &HashMap<String, Vec<MotherRow>>,
+) -> usize {
+    let mut by_household: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, rows) in mothers {
+        for row in rows
+            .iter()
+            .filter(|r| r.active && head_or_spouse(r.relation.as_deref()))
+        {
+            if let Some(h) = row.household_no.as_deref() {
+                let ids = by_household.entry(h).or_default();
+                if !ids.contains(&id.as_str()) {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    let mut n = 0;
+    for r in children
+        .iter_mut()
+        .filter(|r| r.mother_id.is_none() && r.child_of_head)
+    {
+        if let Some(&[only]) = r
+            .household_no
+            .as_deref()
+            .and_then(|h| by_household.get(h))
+            .map(Vec::as_slice)
+        {
+            r.mother_id = Some(only.to_owned());
+            r.mother_digits = id_digits(Some(only));
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A household row that may be an earlier child of a mother.

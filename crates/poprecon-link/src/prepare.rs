@@ -130,6 +130,10 @@ pub(crate) struct Rec {
     pub other_keys: Vec<String>,
     /// Vaccination: the date of the earliest HepB dose 1.
     pub hepb1: Option<i32>,
+    /// Household: the household number, and whether the row is a son or daughter of the
+    /// head (relation 20–26, 30–36).
+    pub household_no: Option<String>,
+    pub child_of_head: bool,
 }
 
 impl Rec {
@@ -623,6 +627,8 @@ pub(crate) fn household_children(
     let mother_input = t.strs("mother_id_input", false)?;
     let father_id = t.strs("father_id", false)?;
     let father_input = t.strs("father_id_input", false)?;
+    let household_no = t.strs("household_no", false)?;
+    let relation = t.strs("relation_to_head", false)?;
     let mut recs = Vec::new();
     let mut row_of = Vec::new();
     for i in 0..rows.height() {
@@ -660,6 +666,8 @@ pub(crate) fn household_children(
             date,
             date_observed: observed,
             village: village[i].clone(),
+            household_no: household_no[i].clone(),
+            child_of_head: crate::mothers::own_child_relation(relation[i].as_deref()),
             ..Rec::default()
         });
     }

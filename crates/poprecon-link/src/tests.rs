@@ -703,6 +703,45 @@ fn run_decided(w: &World, decisions: &[LinkDecision]) -> LinkOutput {
 }
 
 #[test]
+fn a_household_child_without_a_mother_id_is_the_head_or_spouses() {
+    let mut w = background(20);
+    family(&mut w, 1, "2025-03-04", 1, "王小明", "李芳");
+    // The child's row names no mother; she is the head's spouse (10) of its household.
+    for h in
+        w.hh.iter_mut()
+            .filter(|h| h.name.as_deref() == Some("王小明"))
+    {
+        h.mother = None;
+        h.father = None;
+    }
+    let out = w.run();
+    let births = rows(
+        &out.births,
+        &["hospital_delivery_key", "household_key", "household_method"],
+    );
+    let child = rid("340302", "20250304", 3);
+    assert!(
+        births.contains(&format!("FM0001|{child}|deterministic")),
+        "{births:?}"
+    );
+    // Not when the child is not a son or daughter of the head.
+    for h in
+        w.hh.iter_mut()
+            .filter(|h| h.name.as_deref() == Some("王小明"))
+    {
+        h.relation = o("27");
+    }
+    let births = rows(
+        &w.run().births,
+        &["hospital_delivery_key", "household_method"],
+    );
+    assert!(
+        !births.contains(&"FM0001|deterministic".to_owned()),
+        "{births:?}"
+    );
+}
+
+#[test]
 fn a_cannot_link_decision_keeps_two_records_apart() {
     let mut w = background(20);
     family(&mut w, 1, "2025-03-04", 1, "王小明", "李芳");
