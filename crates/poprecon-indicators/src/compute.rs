@@ -437,7 +437,8 @@ fn area_column(basis: Basis) -> &'static str {
     }
 }
 
-/// One row per (indicator, basis, birth attributed to a village of the jurisdiction):
+/// One row per (indicator, basis, birth attributed to a village of the jurisdiction, or to
+/// none: those count for the jurisdiction only):
 /// `basis`, `indicator_id`, `area_code` (the village), `birth_id`, `in_numerator`,
 /// `in_denominator`, `in_numerator_strict`, `in_numerator_loose`.
 pub(crate) fn membership_frame(
@@ -464,13 +465,17 @@ pub(crate) fn membership_frame(
             parts.push(
                 facts
                     .clone()
+                    // A birth without a village on this basis (no attribution, a floating
+                    // mother's household, an unknown institution) counts for the
+                    // jurisdiction only.
                     .filter(
-                        area.clone()
+                        area.clone().is_null().or(area
+                            .clone()
                             .str()
                             .len_chars()
                             .eq(lit(12u32))
                             .and(area.clone().str().starts_with(lit(input.jurisdiction)))
-                            .fill_null(lit(false)),
+                            .fill_null(lit(false))),
                     )
                     .select([
                         lit(basis.as_str()).alias("basis"),
@@ -556,9 +561,14 @@ pub(crate) fn counts(members: LazyFrame, jurisdiction: &str) -> Result<LazyFrame
             Some(n) => col("area_code").str().slice(lit(0), lit(n as u64)),
             None => lit(jurisdiction.to_owned()),
         };
+        let placed = match level.code_len() {
+            Some(_) => col("area_code").is_not_null(),
+            None => lit(true),
+        };
         levels.push(
             village
                 .clone()
+                .filter(placed)
                 .with_column(code.alias("area_code"))
                 .group_by([col("basis"), col("indicator_id"), col("area_code")])
                 .agg([

@@ -107,7 +107,8 @@ pub fn compute(
 
 /// The births behind every village row of [`compute`]: one row per indicator, basis and
 /// birth in its numerator or denominator, with columns `indicator_id`, `basis`,
-/// `area_code` (the village), `birth_id`, `in_numerator`, `in_denominator`, sorted in that
+/// `area_code` (the village; null for a birth with no village on that basis, which counts
+/// for the jurisdiction only), `birth_id`, `in_numerator`, `in_denominator`, sorted in that
 /// order. A township's (county's …) births are the rows whose `area_code` starts with its
 /// code; the jurisdiction's are all rows.
 pub fn drill_through(
