@@ -538,7 +538,22 @@ pub(crate) fn names_frame(
 }
 
 /// Village counts rolled up to every level by adding numerators and denominators.
-pub(crate) fn counts(members: LazyFrame, jurisdiction: &str) -> Result<LazyFrame, IndicatorError> {
+/// Village rows rolled up by code prefix: township (9 digits) and county (6) only where the
+/// division table knows that area, city (4) always, and the jurisdiction over every row,
+/// births without a village included. A village code the table does not know keeps its
+/// own village row (domain.md §8.11).
+pub(crate) fn counts(
+    members: LazyFrame,
+    input: &IndicatorInput<'_>,
+) -> Result<LazyFrame, IndicatorError> {
+    let jurisdiction = input.jurisdiction;
+    let known = |codes: &BTreeMap<String, String>| {
+        lit(Series::new(
+            "known".into(),
+            codes.keys().cloned().collect::<Vec<_>>(),
+        ))
+        .implode(false)
+    };
     let sum = |c: &str| col(c).cast(DataType::Int64).sum().alias(c);
     let village = members
         .group_by([col("basis"), col("indicator_id"), col("area_code")])
@@ -561,14 +576,16 @@ pub(crate) fn counts(members: LazyFrame, jurisdiction: &str) -> Result<LazyFrame
             Some(n) => col("area_code").str().slice(lit(0), lit(n as u64)),
             None => lit(jurisdiction.to_owned()),
         };
-        let placed = match level.code_len() {
-            Some(_) => col("area_code").is_not_null(),
-            None => lit(true),
+        let placed = match level {
+            Level::Jurisdiction => lit(true),
+            Level::County => code.clone().is_in(known(input.divisions.counties), false),
+            Level::Township => code.clone().is_in(known(input.divisions.townships), false),
+            Level::Village | Level::City => col("area_code").is_not_null(),
         };
         levels.push(
             village
                 .clone()
-                .filter(placed)
+                .filter(placed.fill_null(lit(false)))
                 .with_column(code.alias("area_code"))
                 .group_by([col("basis"), col("indicator_id"), col("area_code")])
                 .agg([

@@ -98,7 +98,7 @@ pub fn compute(
 ) -> Result<DataFrame, IndicatorError> {
     let _span = tracing::info_span!("indicators").entered();
     let members = compute::membership_frame(input, cfg)?;
-    let counts = compute::counts(members, input.jurisdiction)?;
+    let counts = compute::counts(members, input)?;
     let names = compute::names_frame(input, cfg)?;
     let df = compute::finish(counts, names, cfg.low_n)?;
     tracing::info!(rows = df.height(), "indicators computed");

@@ -1139,3 +1139,39 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
         .height();
     assert_eq!(bad, 0, "a share outside [0, 1]");
 }
+
+#[test]
+fn unknown_codes_roll_up_only_to_known_areas() {
+    let b = |village| B {
+        village,
+        date: "2025-03-01",
+        sex: 1,
+        delivery: true,
+        ..B::default()
+    };
+    // A known village; an unknown one of a known township; one of an unknown township of a
+    // known county; one of an unknown county.
+    let df = check(
+        &births(&[
+            b(V1),
+            b("340302001999"),
+            b("340302777001"),
+            b("340399001001"),
+        ]),
+        &IndicatorConfig::default(),
+    );
+    let live = |level: &str, area: &str| row(&df, level, area, "live_births").0;
+    assert_eq!(live("village", "340302001999"), 1);
+    assert_eq!(live("village", "340302777001"), 1);
+    assert_eq!(live("township", "340302001"), 2);
+    assert_eq!(live("county", "340302"), 3);
+    assert_eq!(live("city", "3403"), 4);
+    assert_eq!(live("jurisdiction", "3403"), 4);
+    let areas = strs(&df, "area_code");
+    for unknown in ["340302777", "340399"] {
+        assert!(
+            !areas.iter().any(|a| a.as_deref() == Some(unknown)),
+            "{unknown} is not a known area"
+        );
+    }
+}
