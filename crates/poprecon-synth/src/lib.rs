@@ -12,7 +12,8 @@
 //!   `social_security.parquet`; at province scale one file per city in
 //!   `extracts/<source>/<city>.<ext>`;
 //! - `truth/`: `births.parquet`, `quarantine.parquet`, `invalid_values.parquet`,
-//!   `injections.parquet` and `summary.json` (the [`SynthSummary`]);
+//!   `injections.parquet`, `discrepancies.parquet`, `indicators.parquet` and `summary.json`
+//!   (the [`SynthSummary`]);
 //! - `pipeline.toml`, the pipeline that reads it all ([`write_pipeline`] writes one
 //!   elsewhere, with paths relative to its own folder).
 //!
@@ -33,6 +34,14 @@
 //!   `birth_registration` when outside the §8.3 windows. `marriage_key` is the couple's
 //!   marriage record dated before the birth, `social_security_key` the mother's row when it
 //!   carries a maternity claim within 180 days of the birth; `school_key` is always null.
+//!   Every window is measured from the birth's date as written (§8.2), not the true date.
+//!   *Registry children* are births too: a mother's earlier children registered with her
+//!   family who were born in the period (the earlier children of pregnancies not ended by
+//!   `as_of`; an earlier child is born at least 500 days before its younger sibling). They
+//!   are seen in the household registry alone: `household_key`, the other keys as above
+//!   (in practice only `marriage_key` is ever set), `birth_seq` and `plurality` 1,
+//!   `birth_time` and `home_birth` null (the generator made neither), and they are
+//!   numbered after the village's other births.
 //! - `quarantine.parquet`: `source`, `file` (relative to the output folder), `line` (header
 //!   = 1: CSV physical line, XLSX sheet row, Parquet row index + 2), `reason`
 //!   (`missing_required`, `invalid_required_date`) and `field`; sorted.
@@ -44,11 +53,140 @@
 //!   `record_key` (null when the key itself was emptied), `field`, `kind` (see
 //!   [`MessRates`]) and the `birth_id` it touches, if any. A vaccination child's values are
 //!   alike on each of its dose rows; their injections are recorded once, on the first.
+//! - `discrepancies.parquet`: every discrepancy the 22 rules of §5 report under the readings
+//!   of §8 and the default settings, described below.
+//! - `indicators.parquet`: the 14 indicators of §6 per area and basis, described below.
+//!
+//! ## `discrepancies.parquet`
+//!
+//! Columns: `rule_id`; `field` (the canonical field at fault for `invalid_value` and
+//! `id_number_conflict`, `sex`/`birth_date`/`mother_id` for the mismatch rules,
+//! `child_order` for `child_order_mismatch`, else null); `village` (§8.12); `birth_id`;
+//! `source` and `record_key` (only for the rules about one record: those of §8.13 and
+//! `id_number_conflict`); then the nine `<source>_key` columns of §7 in the order of
+//! `births.parquet`. Sorted by `rule_id`, `birth_id`, `source`, `record_key`, `field`, then
+//! the key columns and `village`, nulls first. `summary.json` counts the rows per rule.
+//!
+//! *Values and linkage.* The rules compare the values as written, read the way §3 says
+//! ingest reads them (by this module's own reader, not the pipeline's: IDs trimmed, NFKC
+//! full-width digits and `Ｘ`, spaces, `-` and a leading `'` dropped, `x` upper-cased,
+//! legacy 15-digit numbers upgraded, an 18-character value valid when its date is real and
+//! its check character right, an Excel number cell never valid; dates in the four styles
+//! with an optional time; sex `男`/`女`/`1`/`2`/`M`/`F`; relationships as GB/T 4761 codes). Which
+//! record belongs to which birth, mother, couple or person is the generator's true linkage,
+//! whatever the IDs read as. Quarantined rows take no part. Settings: grace periods 30/60/7
+//! days, windows 300 d and [−730, +90] d, 13 weeks, ± 180 d, limits 2 from 2016-01-01 and 3
+//! from 2021-05-31, deceased children counted; `as_of` and the period of the [`SynthConfig`].
+//!
+//! A birth's records: its child's kept delivery row (not an extra copy), certificate,
+//! household row and vaccination rows (a child's values are alike on each dose row); its
+//! mother's registration and booking within the §8.3 windows of the birth's date (§8.2).
+//! Rows about a birth carry its `birth_id` and its `village` (`births.parquet`).
+//!
+//! | rule | reported | keys filled |
+//! | --- | --- | --- |
+//! | `delivery_without_certificate` | birth with a delivery, date ≤ `as_of` − 30, no certificate | delivery |
+//! | `certificate_without_delivery` | birth whose certificate says 医院 or 妇幼保健院, no delivery | certificate |
+//! | `birth_without_household_registration` | non-floating mother, date ≤ `as_of` − 60, no household row | the birth's birth-level records |
+//! | `household_birth_without_certificate` | kept household row, reason 出生, birth date as written in the period, whose birth has no certificate | household |
+//! | `birth_without_registration_service` | no registration in [date − 730, date + 90] | the birth's birth-level records |
+//! | `delivery_without_prenatal_booking` | birth with a delivery and no booking in [date − 300, date]; and each stillbirth delivery dated (as written) in the period with no booking of the mother in the 300 days before (`birth_id` null) | delivery |
+//! | `birth_without_hepb1` | date ≤ `as_of` − 7, no kept row of 乙肝疫苗 dose 1 | the birth's birth-level records |
+//! | `late_hepb1` | the earliest HepB dose 1 more than 1 day after the birth's date | vaccination |
+//! | `late_prenatal_booking` | every kept booking at ≥ 13 weeks | prenatal care |
+//! | `late_household_registration` | household `registration_date` more than 30 days after the birth's date | household |
+//! | `sex_mismatch`, `birth_date_mismatch`, `mother_id_mismatch` | two of the birth's four birth-level records disagree (dates as dates; mother IDs valid ones only) | the records holding a value |
+//! | `id_number_conflict` | a valid own ID encoding another sex or birth date than its row (household `person_id`, vaccination `child_id`, school `person_id`), or a mother's ID encoding a man (registration `woman_id`, the `mother_id` of prenatal care, delivery, certificate, vaccination and household); one row per record and field | the record |
+//! | `child_order_mismatch` | a registration of a birth whose declared `child_order` differs from the computed order of its first birth (lowest `birth_id`); skipped when either is unknown | registration |
+//! | `out_of_policy_birth` | computed order above the limit on the birth's date | the birth's birth-level records |
+//! | `registration_without_marriage` | every kept registration with no kept 结婚 record of the same couple (the pregnancy's father and mother) dated strictly before it | registration |
+//! | `maternity_claim_without_delivery` | every kept social-security row with a claim date and no kept delivery row of that woman (live, stillbirth or extra copy) within ± 180 d | social security |
+//! | `student_without_household_registration` | every kept school row whose pupil has no kept household row | school |
+//! | `duplicate_record` | every extra copy of a duplicated delivery (it has the larger record id) | delivery (the copy) |
+//! | `ambiguous_link` | see below | the two records |
+//! | `invalid_value` | exactly the rows of `invalid_values.parquet` | the record |
+//!
+//! The *computed order* (§8.9) of a non-floating mother's birth is 1 + the kept household
+//! rows, of any status, born (as written) strictly before the birth's date, whose valid
+//! `mother_id` is her ID, plus, when her own active row's relation is 02/10/11/12, the rows
+//! of her household number with an empty `mother_id` and relation 20–26 or 30–36;
+//! relations 27/37 and the rows of the birth and its co-births never count; a multiple birth
+//! adds its rank − 1, the rank being the delivery's `birth_seq` (the generator's for a
+//! multiple born without a kept delivery; 1 for a registry child). Floating: undetermined.
+//!
+//! A *record-level* row's `birth_id` is the birth the record belongs to: a child-level
+//! record through its child (an extra delivery copy through the original's), a household
+//! row through its person, a registration, booking, marriage or social-security row when a
+//! birth lists its key. Otherwise `village` is the record's own village or residence field
+//! as written, else the active household village (kept, 正常, under an ID reading as the
+//! person's) of its person: the mother for registrations, bookings and deliveries, the
+//! child for certificates and vaccinations, the pupil, the insured, the woman then the man
+//! of a marriage; else null.
+//!
+//! `ambiguous_link` depends on a linkage model; the truth takes §4's deterministic fields.
+//! Among the co-births of a multiple birth, for each pair of birth-level sources A before B
+//! (order of §8.2) where a birth has a record in both, its records are compared on each
+//! field both sources hold: mother ID (valid values), birth date, sex, the birth time to the
+//! minute (delivery and certificate only) and the child's ID (household and vaccination,
+//! valid values), each agreeing, disagreeing or lacking a value. The birth gets a row (its
+//! records in A and B as keys) when another co-birth's record in B agrees with its record
+//! in A exactly as its own does, or another co-birth's record in A agrees so with its
+//! record in B. Names are not compared (§4: same-sex twins are otherwise
+//! indistinguishable), nor are extra delivery copies; records of different births never
+//! tie, because their mothers or dates differ (a mother has one pregnancy in the world).
+//! In practice: same-sex twins, in every pair of sources except delivery/certificate
+//! (their birth times differ, unless the generator gave both twins one minute) and
+//! household/vaccination when the vaccination carries the child's ID.
+//!
+//! ## `indicators.parquet`
+//!
+//! Columns `level` (village, township, county, city, jurisdiction), `area_code`, `basis`
+//! (`residence`, `household`, `occurrence`), `indicator_id`, `numerator` and `denominator`
+//! (Int64; the denominator null for `live_births`); sorted by basis (in that order), level
+//! (in that order), area code, and indicator in the order of §6. Every area with at least
+//! one unit on a basis has all 14 indicators, 0/0 included.
+//!
+//! Units: every birth of `births.parquet`, and every delivery: each birth's kept delivery
+//! row, and each kept stillbirth delivery row dated (as written) in the period (extra
+//! copies excluded). The areas a unit counts in:
+//!
+//! - `residence`: the birth's `village`; a stillbirth's delivery residence, else its
+//!   booking's residence (booking within 300 days before), else the mother's active
+//!   household village.
+//! - `household`: the mother's active household village (none when she is floating).
+//! - `occurrence`: the delivering institution of the kept delivery row. The generator
+//!   delivers in five city hospitals, the county's 人民医院 and 妇幼保健院, and the township
+//!   health centre, none of which has a village code: they count in the city, the county
+//!   and the township of the family's village respectively, so occurrence has no village
+//!   rows, and a birth without a kept delivery has no occurrence area.
+//!
+//! Each area adds its own units and those below it (village → township → county → city).
+//! A village code the division table does not know gets its own village row and rolls up
+//! nowhere. The `jurisdiction` row (the pipeline's jurisdiction code) counts every unit, so
+//! it is the sum of the cities plus the unknown codes plus the units with no area on that
+//! basis.
+//!
+//! Per birth (date = the birth's date of §8.2, sex likewise): `live_births` 1;
+//! `sex_ratio_at_birth` boys over girls; `hospital_delivery_rate` with a delivery;
+//! `birth_certificate_rate` with a certificate among those born ≤ `as_of` − 30;
+//! `household_registration_rate` with a household row among the non-floating born ≤ `as_of`
+//! − 60; `registration_service_rate` with a registration in its window; `hepb1_timely_rate`
+//! HepB dose 1 at most one day after the birth's date (same or next day, or earlier) among
+//! those born ≤ `as_of` − 7; `policy_compliance_rate` computed order ≤ the limit (or no
+//! limit) among births with a computed order; `birth_info_accuracy_rate` no sex, date or
+//! mother-ID mismatch among births with records in at least two of the four birth-level
+//! sources; `floating_birth_share`; `higher_order_birth_share` order ≥ 3 among births with a
+//! computed order. Per delivery: `prenatal_booking_rate` with a booking of the mother
+//! within 300 days before, `early_prenatal_booking_rate` at under 13 weeks,
+//! `floating_prenatal_booking_rate` the same among floating mothers' deliveries. Numerators
+//! count only units of their denominators.
 //!
 //! Generation is deterministic: each village draws from its own ChaCha8 stream seeded by
 //! (seed, village code), so the same seed gives byte-identical files whatever the thread
-//! count. The truth is written from what the generator did and from domain.md (§4, §7,
-//! §8), never by running the pipeline's code. Nothing here logs a person-level value.
+//! count. The truth is written from what the generator did and from domain.md (§3–§8),
+//! never by running the pipeline's code (the discrepancies and indicators are computed by
+//! this crate's `truth` module, per village while generating, with no dependency on the
+//! pipeline's crates). Nothing here logs a person-level value.
 
 mod divisions;
 mod ids;
@@ -56,6 +194,7 @@ mod names;
 mod render;
 mod schema;
 mod sink;
+mod truth;
 mod world;
 
 #[cfg(test)]
@@ -332,6 +471,8 @@ pub struct SynthSummary {
     pub quarantined: u64,
     pub invalid_values: u64,
     pub injections: u64,
+    /// Rows of `truth/discrepancies.parquet` per rule id (every rule, zeros included).
+    pub discrepancies: BTreeMap<String, u64>,
     pub files: Vec<(PathBuf, u64)>,
     pub sources: Vec<SourceSummary>,
 }
@@ -648,6 +789,8 @@ struct Output<'a> {
     quarantined: Vec<(Src, String, i64, &'static str, &'static str)>,
     invalid: ParquetSink,
     injections: ParquetSink,
+    truth: truth::Collector,
+    divisions: &'a Divisions,
     summary: SynthSummary,
     sources: Vec<SourceSummary>,
     files: Vec<(PathBuf, u64)>,
@@ -721,6 +864,8 @@ impl<'a> Output<'a> {
             quarantined: Vec::new(),
             invalid,
             injections,
+            truth: truth::Collector::new(),
+            divisions,
             summary: SynthSummary {
                 name: cfg.name(),
                 scale: cfg.scale.to_string(),
@@ -766,6 +911,13 @@ impl<'a> Output<'a> {
         self.injections.finish()?;
         self.files
             .push((truth("injections.parquet"), self.summary.injections));
+        let written = self.truth.finish(
+            &self.root.join("truth"),
+            self.divisions,
+            Divisions::jurisdiction(self.cfg.scale),
+        )?;
+        self.files.extend(written.files);
+        self.summary.discrepancies = written.per_rule;
         self.summary.household_rows = self.sources[Src::Household.index()].rows;
         self.summary.files = self.files;
         self.summary.sources = self.sources;
@@ -801,7 +953,8 @@ impl<'a> Output<'a> {
         Ok(())
     }
 
-    fn write_village(&mut self, out: VillageOut) -> Result<(), SynthError> {
+    fn write_village(&mut self, mut out: VillageOut) -> Result<(), SynthError> {
+        self.truth.add(std::mem::take(&mut out.truth));
         self.summary.people += out.people;
         self.summary.unseen_births += out.unseen_births;
         for (src, part) in schema::ALL.iter().zip(out.parts) {
@@ -852,11 +1005,11 @@ impl<'a> Output<'a> {
                 b.birth_date.map_or(Val::Null, Val::Date),
                 Val::I32(b.true_sex),
                 Val::Date(b.true_birth_date),
-                Val::Datetime(b.birth_time),
+                b.birth_time.map_or(Val::Null, Val::Datetime),
                 Val::I32(b.birth_seq),
                 Val::I32(b.plurality),
                 Val::I32(b.birth_order),
-                Val::Bool(b.home_birth),
+                b.home_birth.map_or(Val::Null, Val::Bool),
                 Val::Str(&b.mother_id),
                 Val::Str(&b.child_id),
             ];

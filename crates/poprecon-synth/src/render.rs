@@ -81,11 +81,43 @@ impl Role {
     }
 }
 
+/// Which part of the world a row records: the true linkage the truth is computed with.
+///
+/// `index` points into the village world by source: household → `regs`, marriage →
+/// `marriages`, social security → `insured`, school → `students`, and every health source
+/// → `pregnancies`. `child` is the index into the pregnancy's `children` (delivery,
+/// certificate, vaccination; `None` for a stillbirth's delivery), `dose` into the child's
+/// `doses` (vaccination).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub index: u32,
+    pub child: Option<u8>,
+    pub dose: u8,
+}
+
+impl Link {
+    fn of(index: usize) -> Link {
+        Link {
+            index: index as u32,
+            ..Link::default()
+        }
+    }
+
+    fn child(index: usize, child: usize) -> Link {
+        Link {
+            index: index as u32,
+            child: Some(child as u8),
+            dose: 0,
+        }
+    }
+}
+
 /// What the truth needs to know about a row.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Meta {
     /// The record key as written, trimmed; `None` when empty.
     pub key: Option<String>,
+    pub link: Link,
     /// `(reason, field)` when the row must be quarantined.
     pub quarantine: Option<(&'static str, &'static str)>,
     pub injections: Vec<Injection>,
@@ -109,14 +141,30 @@ pub(crate) struct BirthTruth {
     pub birth_date: Option<NaiveDate>,
     pub true_sex: i32,
     pub true_birth_date: NaiveDate,
-    pub birth_time: NaiveDateTime,
+    /// `None` for a registry child (the generator made no time or place for it).
+    pub birth_time: Option<NaiveDateTime>,
     pub birth_seq: i32,
     pub plurality: i32,
     pub birth_order: i32,
-    pub home_birth: bool,
+    pub home_birth: Option<bool>,
     pub mother_id: String,
     pub child_id: String,
     pub keys: [Option<String>; 9],
+    pub origin: Origin,
+}
+
+/// Where a birth comes from in the village world.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// The pregnancy: of this birth, or (registry child) the mother's later one.
+    pub pregnancy: u32,
+    /// Index into the pregnancy's `children`; `None` for a registry child, one of the
+    /// mother's earlier children (`Pregnancy::earlier`) born in the period.
+    pub child: Option<u8>,
+    /// A registry child's household row.
+    pub reg: Option<u32>,
+    /// A registry child's true birth order.
+    pub order: u8,
 }
 
 /// An invalid value of a kept row (domain.md §8.7).
@@ -126,6 +174,8 @@ pub(crate) struct InvalidTruth {
     pub key: String,
     pub field: &'static str,
     pub reason: &'static str,
+    /// The row's index among the village's rows of its source.
+    pub row: usize,
 }
 
 /// Everything one village contributes.
@@ -137,6 +187,8 @@ pub(crate) struct VillageOut {
     pub parts: Vec<crate::sink::Part>,
     pub births: Vec<BirthTruth>,
     pub invalid: Vec<InvalidTruth>,
+    /// The village's discrepancies and indicator counts (`truth/`).
+    pub truth: crate::truth::VillageTruth,
     pub people: u64,
     /// Live children of the period with no accepted birth-level record (not births, §8.1).
     pub unseen_births: u64,
@@ -216,6 +268,7 @@ const RES_HOUSEHOLD: usize = 3;
 #[derive(Debug, Default, Clone)]
 struct BirthAcc {
     id: String,
+    origin: Origin,
     keys: [Option<String>; 9],
     seen: [Option<(Option<i32>, Option<NaiveDate>)>; 4],
     residence: [Option<String>; 4],
@@ -234,11 +287,12 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(src: Src, role: Role, birth: Option<&str>) -> Builder {
+    fn new(src: Src, role: Role, birth: Option<&str>, link: Link) -> Builder {
         Builder {
             cells: vec![Cell::Empty; src.columns().len()],
             meta: Meta {
                 role,
+                link,
                 ..Meta::default()
             },
             invalid: Vec::new(),
@@ -282,7 +336,17 @@ struct Renderer<'a> {
     first_birth: Vec<Option<usize>>,
     /// Birth index of a household row of a period child.
     reg_birth: Vec<Option<usize>>,
+    /// Per pregnancy, its kept mother-level records, linked to births at the end.
+    mother_records: Vec<MotherRecords>,
     counters: [u32; 9],
+}
+
+/// A pregnancy's kept registration (key, date) and booking (key, date, residence as
+/// written), as written.
+#[derive(Debug, Clone, Default)]
+struct MotherRecords {
+    registration: Option<(String, NaiveDate)>,
+    booking: Option<(String, NaiveDate, Option<String>)>,
 }
 
 /// Renders one village.
@@ -329,6 +393,7 @@ pub(crate) fn render(
         births: Vec::new(),
         first_birth: vec![None; world.pregnancies.len()],
         reg_birth: vec![None; world.regs.len()],
+        mother_records: vec![MotherRecords::default(); world.pregnancies.len()],
         counters: [0; 9],
     };
     r.plan_births();
@@ -340,14 +405,22 @@ pub(crate) fn render(
     r.finish_births();
     let mut out = r.out;
     let rows = std::mem::take(&mut out.rows);
+    out.invalid.sort();
+    out.invalid
+        .dedup_by(|a, b| a.source == b.source && a.key == b.key && a.field == b.field);
+    out.truth = crate::truth::village(&crate::truth::VillageInput {
+        world,
+        village,
+        cal,
+        rows: &rows,
+        births: &out.births,
+        invalid: &out.invalid,
+    });
     out.parts = schema::ALL
         .iter()
         .zip(rows)
         .map(|(src, rows)| crate::sink::encode(*src, rows))
         .collect();
-    out.invalid.sort();
-    out.invalid
-        .dedup_by(|a, b| a.source == b.source && a.key == b.key && a.field == b.field);
     out
 }
 
@@ -374,10 +447,16 @@ impl Renderer<'_> {
                 continue;
             }
             self.first_birth[pi] = Some(self.births.len());
-            for c in &p.children {
+            for (c_index, c) in p.children.iter().enumerate() {
                 n += 1;
                 let mut acc = BirthAcc {
                     id: format!("{}-{n:03}", self.village.code),
+                    origin: Origin {
+                        pregnancy: pi as u32,
+                        child: Some(c_index as u8),
+                        reg: None,
+                        order: 0,
+                    },
                     ..BirthAcc::default()
                 };
                 let mut sources = Vec::with_capacity(4);
@@ -419,6 +498,32 @@ impl Renderer<'_> {
                     self.reg_birth[row as usize] = Some(self.births.len());
                 }
                 self.births.push(acc);
+            }
+        }
+        // Registry children: a mother's earlier children registered with her family are
+        // live-born too, and those born in the period are births (§8.1) seen in the household
+        // registry alone. (Only the earlier children of pregnancies not ended by `as_of` can
+        // be: an earlier child is born at least 500 days before its younger sibling.) They
+        // are numbered after the period's pregnancies, so earlier birth ids do not move.
+        let cal = self.cal;
+        for (pi, p) in w.pregnancies.iter().enumerate() {
+            for (k, &row) in p.earlier.iter().enumerate() {
+                let born = w.persons[w.regs[row as usize].person as usize].birth;
+                if born < cal.start || born > cal.end {
+                    continue;
+                }
+                n += 1;
+                self.reg_birth[row as usize] = Some(self.births.len());
+                self.births.push(BirthAcc {
+                    id: format!("{}-{n:03}", self.village.code),
+                    origin: Origin {
+                        pregnancy: pi as u32,
+                        child: None,
+                        reg: Some(row),
+                        order: (k + 1) as u8,
+                    },
+                    ..BirthAcc::default()
+                });
             }
         }
     }
@@ -635,12 +740,14 @@ impl Renderer<'_> {
         let kept = b.meta.quarantine.is_none();
         if kept {
             let key = b.meta.key.clone().unwrap_or_default();
+            let row = self.out.rows[src.index()].len();
             for (field, reason) in &b.invalid {
                 self.out.invalid.push(InvalidTruth {
                     source: src,
                     key: key.clone(),
                     field,
                     reason,
+                    row,
                 });
             }
         }
@@ -670,7 +777,7 @@ impl Renderer<'_> {
                 None => Role::Background,
             };
             let birth_id = birth.map(|b| self.births[b].id.clone());
-            let mut b = Builder::new(src, role, birth_id.as_deref());
+            let mut b = Builder::new(src, role, birth_id.as_deref(), Link::of(i));
             let intact = self.id_cell(&mut b, src, 0, &p.id, IdStyle::Parquet);
             self.name_cell(&mut b, src, 1, &p.name);
             let mut male = p.male;
@@ -719,9 +826,9 @@ impl Renderer<'_> {
     fn marriage(&mut self) {
         let src = Src::Marriage;
         let w = self.w;
-        for m in &w.marriages {
+        for (i, m) in w.marriages.iter().enumerate() {
             let n = self.next(src);
-            let mut b = Builder::new(src, Role::Background, None);
+            let mut b = Builder::new(src, Role::Background, None, Link::of(i));
             b.cells[0] = Cell::Text(format!(
                 "J{:06}-{}-{:05}{:04}",
                 self.village.county,
@@ -762,9 +869,9 @@ impl Renderer<'_> {
     fn social_security(&mut self) {
         let src = Src::SocialSecurity;
         let w = self.w;
-        for ins in &w.insured {
+        for (i, ins) in w.insured.iter().enumerate() {
             let p = &w.persons[ins.person as usize];
-            let mut b = Builder::new(src, Role::Background, None);
+            let mut b = Builder::new(src, Role::Background, None, Link::of(i));
             self.id_cell(&mut b, src, 0, &p.id, IdStyle::Parquet);
             self.name_cell(&mut b, src, 1, &p.name);
             b.cells[2] = Cell::Static(ins.scheme);
@@ -784,9 +891,9 @@ impl Renderer<'_> {
         let w = self.w;
         let township = self.village.township_name.clone();
         let county = self.village.county_name.clone();
-        for s in &w.students {
+        for (i, s) in w.students.iter().enumerate() {
             let p = &w.persons[s.person as usize];
-            let mut b = Builder::new(src, Role::Background, None);
+            let mut b = Builder::new(src, Role::Background, None, Link::of(i));
             b.cells[0] = Cell::Text(format!("G{}", p.id));
             self.id_cell(&mut b, src, 1, &p.id, IdStyle::Csv);
             self.name_cell(&mut b, src, 2, &p.name);
@@ -811,7 +918,6 @@ impl Renderer<'_> {
         let mut duplicates: Vec<Builder> = Vec::new();
         for (pi, p) in w.pregnancies.iter().enumerate() {
             let first = self.first_birth[pi];
-            let n_children = p.children.len();
             let mother = &w.persons[p.mother as usize];
             let father = &w.persons[p.father as usize];
             let mother_role = match p.window {
@@ -825,7 +931,7 @@ impl Renderer<'_> {
             if let Some(date) = p.registration {
                 let src = Src::BirthRegistration;
                 let n = self.next(src);
-                let mut b = Builder::new(src, mother_role, first_id.as_deref());
+                let mut b = Builder::new(src, mother_role, first_id.as_deref(), Link::of(pi));
                 b.cells[0] = Cell::Text(format!("SY{:05}{n:04}", self.gidx()));
                 let style = match self.rng.random::<f64>() {
                     x if x < 0.7 => DateStyle::Slash,
@@ -851,21 +957,15 @@ impl Renderer<'_> {
                     self.village_cell(&mut b, src, 7);
                 }
                 let key = self.finish(src, b, &[0, 1, 2], &[(1, date, DateCell::Text(style))]);
-                if let (Some(f), Some(k)) = (first, key) {
-                    for c in 0..n_children {
-                        let born = p.children[c].time.date();
-                        if date >= born - days(730) && date <= born + days(90) {
-                            self.births[f + c].keys[src.index()] = Some(k.clone());
-                        }
-                    }
-                }
+                // Linked to the births once their dates as written are known (§8.3).
+                self.mother_records[pi].registration = key.map(|k| (k, date));
             }
 
             // Prenatal booking (孕产期保健).
             if let Some(bk) = p.booking {
                 let src = Src::PrenatalCare;
                 let n = self.next(src);
-                let mut b = Builder::new(src, mother_role, first_id.as_deref());
+                let mut b = Builder::new(src, mother_role, first_id.as_deref(), Link::of(pi));
                 b.cells[0] = Cell::Text(format!("YC{:05}{n:04}", self.gidx()));
                 self.id_cell(&mut b, src, 1, &mother.id, IdStyle::Xlsx);
                 self.name_cell(&mut b, src, 2, &mother.name);
@@ -885,16 +985,7 @@ impl Renderer<'_> {
                     None
                 };
                 let key = self.finish(src, b, &[0, 1, 3], &[(3, bk.date, DateCell::Xlsx)]);
-                if let (Some(f), Some(k)) = (first, key) {
-                    for c in 0..n_children {
-                        let born = p.children[c].time.date();
-                        if bk.date >= born - days(300) && bk.date <= born {
-                            let acc = &mut self.births[f + c];
-                            acc.keys[src.index()] = Some(k.clone());
-                            acc.residence[RES_PRENATAL] = residence.clone();
-                        }
-                    }
-                }
+                self.mother_records[pi].booking = key.map(|k| (k, bk.date, residence));
             }
 
             if p.window == Window::Pending {
@@ -906,13 +997,14 @@ impl Renderer<'_> {
                 let src = Src::HospitalDelivery;
                 let cjk = self.rng.random_bool(0.15);
                 let residence_given = self.rng.random_bool(0.95);
-                let mut rows: Vec<(Option<usize>, bool, u8, u16, NaiveDateTime)> = Vec::new();
+                let mut rows: Vec<(Option<usize>, Link, bool, u8, u16, NaiveDateTime)> = Vec::new();
                 if let Some((male, weight)) = p.stillbirth {
-                    rows.push((None, male, 1, weight, p.end));
+                    rows.push((None, Link::of(pi), male, 1, weight, p.end));
                 } else {
                     for (c, child) in p.children.iter().enumerate() {
                         rows.push((
                             first.map(|f| f + c),
+                            Link::child(pi, c),
                             child.male,
                             child.seq,
                             child.weight,
@@ -920,7 +1012,7 @@ impl Renderer<'_> {
                         ));
                     }
                 }
-                for (birth, male, seq, weight, time) in rows {
+                for (birth, link, male, seq, weight, time) in rows {
                     let role = match (p.stillbirth, p.window) {
                         (Some(_), _) => Role::Stillbirth,
                         (None, Window::InPeriod) => Role::Birth,
@@ -928,7 +1020,7 @@ impl Renderer<'_> {
                     };
                     let birth_id = birth.map(|bi| self.births[bi].id.clone());
                     let n = self.next(src);
-                    let mut b = Builder::new(src, role, birth_id.as_deref());
+                    let mut b = Builder::new(src, role, birth_id.as_deref(), link);
                     b.cells[0] = Cell::Text(format!("FM{:05}{n:04}", self.gidx()));
                     let mut mother_id = mother.id.clone();
                     let (mut male, mut time) = (male, time);
@@ -968,6 +1060,7 @@ impl Renderer<'_> {
                         cells: b.cells.clone(),
                         meta: Meta {
                             role: Role::Duplicate,
+                            link,
                             ..Meta::default()
                         },
                         invalid: b.invalid.clone(),
@@ -1008,7 +1101,7 @@ impl Renderer<'_> {
                 };
                 let birth_id = birth.map(|bi| self.births[bi].id.clone());
                 let n = self.next(src) - 1;
-                let mut b = Builder::new(src, role, birth_id.as_deref());
+                let mut b = Builder::new(src, role, birth_id.as_deref(), Link::child(pi, c));
                 let letter = char::from(b'P' + (n / 100).min(10) as u8);
                 b.cells[0] = Cell::Text(format!("{letter}34{:05}{:02}", self.gidx(), n % 100));
                 let person = &w.persons[child.person as usize];
@@ -1078,7 +1171,7 @@ impl Renderer<'_> {
                 let birth_id = birth.map(|bi| self.births[bi].id.clone());
                 let n = self.next(src);
                 let person = &w.persons[child.person as usize];
-                let mut t = Builder::new(src, role, birth_id.as_deref());
+                let mut t = Builder::new(src, role, birth_id.as_deref(), Link::child(pi, c));
                 t.cells[0] = Cell::Text(format!(
                     "{:06}{}{:05}{:03}",
                     self.village.county,
@@ -1129,6 +1222,10 @@ impl Renderer<'_> {
                         cells: t.cells.clone(),
                         meta: Meta {
                             role,
+                            link: Link {
+                                dose: i as u8,
+                                ..t.meta.link
+                            },
                             // Child-level injections are recorded once, on the first dose row.
                             injections: if i == 0 {
                                 t.meta.injections.clone()
@@ -1185,12 +1282,14 @@ impl Renderer<'_> {
                 Cell::Text(s) => s.clone(),
                 _ => String::new(),
             };
+            let row = self.out.rows[src.index()].len();
             for (field, reason) in &b.invalid {
                 self.out.invalid.push(InvalidTruth {
                     source: src,
                     key: key.clone(),
                     field,
                     reason,
+                    row,
                 });
             }
             b.meta.key = Some(key);
@@ -1240,15 +1339,13 @@ impl Renderer<'_> {
         ids::build(addr, birth, seq)
     }
 
-    /// Assembles the births of the truth.
+    /// Assembles the births of the truth, in birth-id order.
     fn finish_births(&mut self) {
         let w = self.w;
         let accs = std::mem::take(&mut self.births);
-        let mut index = 0;
-        for (pi, p) in w.pregnancies.iter().enumerate() {
-            if self.first_birth[pi].is_none() {
-                continue;
-            }
+        for mut acc in accs {
+            let pi = acc.origin.pregnancy as usize;
+            let p = &w.pregnancies[pi];
             let mother = &w.persons[p.mother as usize];
             // §8.8: floating unless she has a kept, active household row under her ID.
             let mother_row = p
@@ -1259,61 +1356,103 @@ impl Renderer<'_> {
             });
             let floating = p.floating || mother_active.is_none();
             let mother_village = mother_active.map(|(_, state)| state.village.clone());
-            for child in &p.children {
-                let mut acc = accs[index].clone();
-                index += 1;
-                let birth_level = [
-                    Src::HospitalDelivery,
-                    Src::BirthCertificate,
-                    Src::Household,
-                    Src::Vaccination,
-                ];
-                if birth_level.iter().all(|s| acc.keys[s.index()].is_none()) {
-                    self.out.unseen_births += 1;
-                    continue;
-                }
-                let sex = acc.seen.iter().flatten().find_map(|(s, _)| *s);
-                let birth_date = acc.seen.iter().flatten().find_map(|(_, d)| *d);
-                let village = acc
-                    .residence
-                    .iter()
-                    .flatten()
-                    .next()
-                    .cloned()
-                    .or_else(|| mother_village.clone());
-                if let Some(m) = p.marriage
-                    && let Some(k) = &self.marriage_keys[m as usize]
-                    && w.marriages[m as usize].date < child.time.date()
-                {
-                    acc.keys[Src::Marriage.index()] = Some(k.clone());
-                }
-                if let Some(row) = p.claim
-                    && let Some(k) = &self.insured_keys[row as usize]
-                    && let Some(claim) = w.insured[row as usize].claim
-                    && (claim - child.time.date()).num_days().abs() <= 180
-                {
-                    acc.keys[Src::SocialSecurity.index()] = Some(k.clone());
-                }
-                let person = &w.persons[child.person as usize];
-                self.out.births.push(BirthTruth {
-                    birth_id: std::mem::take(&mut acc.id),
-                    village,
-                    design_village: self.village.code.clone(),
-                    mother_floating: floating,
-                    sex,
-                    birth_date,
-                    true_sex: if child.male { 1 } else { 2 },
-                    true_birth_date: child.time.date(),
-                    birth_time: child.time,
-                    birth_seq: i32::from(child.seq),
-                    plurality: i32::from(p.plurality),
-                    birth_order: i32::from(p.order) + i32::from(child.seq) - 1,
-                    home_birth: p.place == Place::Home,
-                    mother_id: mother.id.clone(),
-                    child_id: person.id.clone(),
-                    keys: acc.keys,
-                });
+            let birth_level = [
+                Src::HospitalDelivery,
+                Src::BirthCertificate,
+                Src::Household,
+                Src::Vaccination,
+            ];
+            if birth_level.iter().all(|s| acc.keys[s.index()].is_none()) {
+                self.out.unseen_births += 1;
+                continue;
             }
+            let sex = acc.seen.iter().flatten().find_map(|(s, _)| *s);
+            let birth_date = acc.seen.iter().flatten().find_map(|(_, d)| *d);
+            // Every birth-level record has a date: a seen birth always has one.
+            let born = birth_date.unwrap_or(self.cal.start);
+            // §8.3: the mother's records within their windows of the birth date as written.
+            let records = &self.mother_records[pi];
+            if let Some((k, date)) = &records.registration
+                && *date >= born - days(730)
+                && *date <= born + days(90)
+            {
+                acc.keys[Src::BirthRegistration.index()] = Some(k.clone());
+            }
+            if let Some((k, date, residence)) = &records.booking
+                && *date >= born - days(300)
+                && *date <= born
+            {
+                acc.keys[Src::PrenatalCare.index()] = Some(k.clone());
+                acc.residence[RES_PRENATAL] = residence.clone();
+            }
+            let village = acc
+                .residence
+                .iter()
+                .flatten()
+                .next()
+                .cloned()
+                .or_else(|| mother_village.clone());
+            if let Some(m) = p.marriage
+                && let Some(k) = &self.marriage_keys[m as usize]
+                && w.marriages[m as usize].date < born
+            {
+                acc.keys[Src::Marriage.index()] = Some(k.clone());
+            }
+            if let Some(row) = p.claim
+                && let Some(k) = &self.insured_keys[row as usize]
+                && let Some(claim) = w.insured[row as usize].claim
+                && (claim - born).num_days().abs() <= 180
+            {
+                acc.keys[Src::SocialSecurity.index()] = Some(k.clone());
+            }
+            let truth = match (acc.origin.child, acc.origin.reg) {
+                (Some(c), _) => {
+                    let child = &p.children[usize::from(c)];
+                    BirthTruth {
+                        birth_id: std::mem::take(&mut acc.id),
+                        village,
+                        design_village: self.village.code.clone(),
+                        mother_floating: floating,
+                        sex,
+                        birth_date,
+                        true_sex: if child.male { 1 } else { 2 },
+                        true_birth_date: child.time.date(),
+                        birth_time: Some(child.time),
+                        birth_seq: i32::from(child.seq),
+                        plurality: i32::from(p.plurality),
+                        birth_order: i32::from(p.order) + i32::from(child.seq) - 1,
+                        home_birth: Some(p.place == Place::Home),
+                        mother_id: mother.id.clone(),
+                        child_id: w.persons[child.person as usize].id.clone(),
+                        keys: acc.keys,
+                        origin: acc.origin,
+                    }
+                }
+                (None, Some(row)) => {
+                    let person = &w.persons[w.regs[row as usize].person as usize];
+                    BirthTruth {
+                        birth_id: std::mem::take(&mut acc.id),
+                        village,
+                        design_village: self.village.code.clone(),
+                        mother_floating: floating,
+                        sex,
+                        birth_date,
+                        true_sex: if person.male { 1 } else { 2 },
+                        true_birth_date: person.birth,
+                        birth_time: None,
+                        birth_seq: 1,
+                        plurality: 1,
+                        birth_order: i32::from(acc.origin.order),
+                        home_birth: None,
+                        mother_id: mother.id.clone(),
+                        child_id: person.id.clone(),
+                        keys: acc.keys,
+                        origin: acc.origin,
+                    }
+                }
+                (None, None) => continue,
+            };
+            self.out.births.push(truth);
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::world::{self, Calendar, Window};
 use crate::*;
 
 /// Generates `cfg` into a fresh temporary folder.
-fn generated(cfg: &SynthConfig) -> (tempfile::TempDir, PathBuf, SynthSummary) {
+pub(crate) fn generated(cfg: &SynthConfig) -> (tempfile::TempDir, PathBuf, SynthSummary) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let out = dir.path().join("out");
     let summary = generate(cfg, &out, &|_| {}).expect("generation succeeds");
@@ -48,7 +48,7 @@ fn files_under(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// A file as rows of text cells, header first, the way a person would read the cells.
-fn read_table(path: &Path) -> Vec<Vec<String>> {
+pub(crate) fn read_table(path: &Path) -> Vec<Vec<String>> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => {
             let bytes = std::fs::read(path).expect("readable csv");
@@ -113,12 +113,12 @@ fn read_table(path: &Path) -> Vec<Vec<String>> {
     }
 }
 
-fn read_parquet(path: &Path) -> DataFrame {
+pub(crate) fn read_parquet(path: &Path) -> DataFrame {
     let file = std::fs::File::open(path).expect("parquet file");
     ParquetReader::new(file).finish().expect("readable parquet")
 }
 
-fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
+pub(crate) fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
     df.column(col)
         .expect("column")
         .str()
@@ -301,8 +301,8 @@ fn same_seed_gives_byte_identical_files() {
     let a = files_under(&out_a);
     let b = files_under(&out_b);
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    // Nine extracts, three division tables, four truth tables, the summary, the pipeline.
-    assert_eq!(a.len(), 9 + 3 + 4 + 1 + 1);
+    // Nine extracts, three division tables, six truth tables, the summary, the pipeline.
+    assert_eq!(a.len(), 9 + 3 + 6 + 1 + 1);
     for (path, bytes) in &a {
         assert!(bytes == &b[path], "{} differs between runs", path.display());
     }

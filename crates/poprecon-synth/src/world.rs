@@ -163,6 +163,9 @@ pub(crate) struct Pregnancy {
     /// The mother's social-security row (index into `insured`) if it carries this
     /// pregnancy's maternity claim.
     pub claim: Option<u32>,
+    /// The household rows of the mother's earlier children (local families only), oldest
+    /// first: the `k`-th is her child of order `k + 1`.
+    pub earlier: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -520,6 +523,7 @@ impl Gen {
         // Earlier children: registered with the family (local families only).
         let mut sons = 0u8;
         let mut daughters = 0u8;
+        let mut earlier_rows = Vec::new();
         if let Some(hh) = household {
             let mut when = date;
             let mut earlier = Vec::new();
@@ -545,7 +549,7 @@ impl Gen {
                 };
                 let blank = blank_ok && self.chance(0.12);
                 let reg_date = self.birth_reg_date(c);
-                self.reg(
+                let row = self.reg(
                     c,
                     hh,
                     relation,
@@ -555,6 +559,7 @@ impl Gen {
                     (!blank).then_some(mother),
                     (!blank).then_some(father),
                 );
+                earlier_rows.push(row);
             }
             if self.chance(0.015) {
                 let male = self.chance(0.5);
@@ -681,6 +686,7 @@ impl Gen {
             registration,
             marriage,
             claim,
+            earlier: earlier_rows,
         });
         if window == Window::InPeriod { live } else { 0 }
     }
