@@ -192,6 +192,9 @@ pub(crate) struct Ctx<'a> {
     /// `__a_pid` (a valid person ID) → `__a_village`: the village of the person's active
     /// household row (the smallest code if several).
     pub active: DataFrame,
+    /// Whole sources with `__village` and `__birth` added, computed once: several rules and
+    /// their denominators read them (see `records::attributed_all`).
+    pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
 }
 
 /// The columns of the birth facts, besides the `<source>_key` of every source in `births`:
@@ -236,6 +239,7 @@ impl<'a> Ctx<'a> {
             births: None,
             births_raw: None,
             active,
+            attributed: Default::default(),
         };
         if let Some(b) = input.births {
             let raw = Table::new(BIRTH_FACTS, b.clone())?;

@@ -151,9 +151,13 @@ pub fn run_checks(input: &CheckInput<'_>, cfg: &ChecksConfig) -> Result<Checked,
         });
     }
     let _span = tracing::info_span!("checks").entered();
+    let started = std::time::Instant::now();
     let ctx = frames::Ctx::new(input, cfg)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "inputs prepared");
     let parts = rules::run_all(&ctx)?;
+    let started = std::time::Instant::now();
     let (discrepancies, units) = output::assemble(parts, input.as_of)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "assembled");
     let discrepancies = match input.decisions {
         Some(d) => apply_decisions(&discrepancies, d)?,
         None => discrepancies,

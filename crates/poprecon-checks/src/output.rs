@@ -232,10 +232,14 @@ pub(crate) fn village_table(
         args.nulls_equal = true;
         args
     };
+    // Collected once: the units are plans over the large tables, read twice below.
     let denominators = units
         .frame
         .group_by([col("rule_id"), col("village")])
-        .agg([len().cast(DataType::Int64).alias("denominator")]);
+        .agg([len().cast(DataType::Int64).alias("denominator")])
+        .collect()
+        .map_err(&err)?
+        .lazy();
     let counts = discrepancies
         .clone()
         .lazy()

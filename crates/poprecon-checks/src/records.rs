@@ -36,6 +36,25 @@ fn attributed(ctx: &Ctx<'_>, t: &Table, lf: LazyFrame) -> LazyFrame {
     ctx.attribute(lf, t, own, persons)
 }
 
+/// [`attributed`] over a whole source, computed once per run and shared by the rules that
+/// read every record (their plans and denominators would otherwise each repeat the joins).
+fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> LazyFrame {
+    if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
+        return df.clone().lazy();
+    }
+    let lf = attributed(ctx, t, t.lazy());
+    match lf.clone().collect() {
+        Ok(df) => {
+            ctx.attributed
+                .borrow_mut()
+                .insert(t.name.clone(), df.clone());
+            df.lazy()
+        }
+        // The error surfaces where the plan is collected, with its table named.
+        Err(_) => lf,
+    }
+}
+
 /// The first row of each key (in row order).
 fn first_per_key(t: &Table) -> LazyFrame {
     t.lazy()
@@ -142,7 +161,7 @@ pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Found {
 pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Found {
     let (s, d) = (ctx.source(SOCIAL_SECURITY)?, ctx.source(DELIVERY)?);
     let window = ctx.cfg.maternity_claim_without_delivery.window_days;
-    let units = attributed(ctx, s, s.lazy())
+    let units = attributed_all(ctx, s)
         .with_columns([
             s.days("maternity_claim_date").alias("__claim"),
             s.any_id("person_id").alias("__pid"),
@@ -353,32 +372,41 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
                 "source_file" | "source_line" | "invalid_fields" | "record_key" | "__row" | "__key"
             )
     };
-    let mut content: Vec<Expr> =
+    let mut columns: Vec<Expr> =
         t.df.get_column_names()
             .into_iter()
             .filter(|c| !skip(c.as_str()))
-            .map(|c| {
-                col(c.clone())
-                    .cast(DataType::String)
-                    .fill_null(lit("\u{0}"))
-            })
+            .map(|c| col(c.clone()))
             .collect();
     if !unique_key(source) {
-        content.push(col("__key"));
+        columns.push(col("__key"));
     }
-    let content = if content.is_empty() {
+    // Copies are found by grouping on the columns themselves (hashed, no text built per
+    // row); only the few candidates get their content as one text, for ordering.
+    let content = if columns.is_empty() {
         lit("")
     } else {
-        concat_str(content, "\u{1f}", false)
+        concat_str(
+            columns
+                .iter()
+                .map(|c| c.clone().cast(DataType::String).fill_null(lit("\u{0}")))
+                .collect::<Vec<_>>(),
+            "\u{1f}",
+            false,
+        )
     };
     let err = ChecksError::frame(source);
-    let mut candidate = len().over([col("__content")]).map_err(&err)?.gt(lit(1));
+    let mut candidate = if columns.is_empty() {
+        len().over([lit(0)]).map_err(&err)?.gt(lit(1))
+    } else {
+        len().over(columns).map_err(&err)?.gt(lit(1))
+    };
     if unique_key(source) {
         candidate = candidate.or(len().over([col("__key")]).map_err(&err)?.gt(lit(1)));
     }
-    let cands = attributed(ctx, t, t.lazy())
-        .with_column(content.alias("__content"))
+    let cands = attributed_all(ctx, t)
         .filter(col("__key").is_not_null().and(candidate))
+        .with_column(content.alias("__content"))
         .select([
             col("__key"),
             col("__content"),
@@ -491,7 +519,7 @@ pub(crate) fn duplicate_record(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             values(vec![kv("kept", col("__kept"))]),
             vec![kv("kept", col("__kept")), kv("copy", col("__n"))],
         ));
-        units.push(record_units(attributed(ctx, t, t.lazy())));
+        units.push(record_units(attributed_all(ctx, t)));
     }
     if rows.is_empty() {
         return Ok(None);
@@ -518,7 +546,7 @@ pub(crate) fn invalid_value(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
     let mut rows = Vec::new();
     let mut units = Vec::new();
     for (source, t) in &ctx.sources {
-        let lf = attributed(ctx, t, t.lazy());
+        let lf = attributed_all(ctx, t);
         units.push(record_units(lf.clone()));
         if !t.has("invalid_fields") {
             continue;

@@ -36,6 +36,7 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
             continue;
         }
         let _span = tracing::debug_span!("rule", rule = rule.as_str()).entered();
+        let started = std::time::Instant::now();
         let found = match (rule, &ctx.births) {
             (RuleId::LatePrenatalBooking, _) => records::late_prenatal_booking(ctx),
             (RuleId::RegistrationWithoutMarriage, _) => records::registration_without_marriage(ctx),
@@ -53,6 +54,7 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
             (_, None) => None,
             (rule, Some(b)) => birth_rule(ctx, rule, b)?,
         };
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rule planned");
         if let Some((rows, units)) = found {
             out.push(RuleRows {
                 rule_id: rule.as_str().to_owned(),
