@@ -48,6 +48,7 @@ fn has_col(df: &DataFrame, c: &str) -> bool {
 /// `df`, with `cols` renamed `<prefix>_<col>`; a missing column is null of `dtype`.
 fn first_per_key(
     df: Option<&DataFrame>,
+    wanted: LazyFrame,
     prefix: &str,
     cols: &[(&str, DataType)],
 ) -> Option<LazyFrame> {
@@ -93,6 +94,14 @@ fn first_per_key(
         df.clone()
             .lazy()
             .filter(col("record_key").is_not_null())
+            // Only the records of the births are grouped (a few thousand of a registry's
+            // millions of rows).
+            .join(
+                wanted,
+                [col("record_key")],
+                [col("record_key")],
+                JoinArgs::new(JoinType::Semi),
+            )
             .group_by([col("record_key")])
             .agg(aggs),
     )
@@ -166,11 +175,29 @@ pub(crate) fn facts(
             }
         }
     }
+    // The record keys of the births, per source.
+    let wanted = |key: &str| {
+        births
+            .clone()
+            .lazy()
+            .select([col(key).alias("record_key")])
+            .filter(col("record_key").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+    };
     // The booking's gestational weeks.
     let weeks = [("booking_gestational_weeks", DataType::Int32)];
     lf = attach(
         lf,
-        first_per_key(src("prenatal_care"), "pc", &weeks),
+        has_col(births, "prenatal_care_key")
+            .then(|| {
+                first_per_key(
+                    src("prenatal_care"),
+                    wanted("prenatal_care_key"),
+                    "pc",
+                    &weeks,
+                )
+            })
+            .flatten(),
         "prenatal_care_key",
         "pc",
         &weeks,
@@ -206,9 +233,12 @@ pub(crate) fn facts(
         ),
     ];
     for (s, p, cols) in &per_source {
+        let key = format!("{s}_key");
         lf = attach(
             lf,
-            first_per_key(src(s), p, cols),
+            has_col(births, &key)
+                .then(|| first_per_key(src(s), wanted(&key), p, cols))
+                .flatten(),
             &format!("{s}_key"),
             p,
             cols,
@@ -229,6 +259,12 @@ pub(crate) fn facts(
             } else {
                 lit(0)
             };
+            let birth_mothers = births
+                .clone()
+                .lazy()
+                .select([col("mother_id").alias("person_id")])
+                .filter(col("person_id").is_not_null())
+                .unique(None, UniqueKeepStrategy::Any);
             let mothers = h
                 .clone()
                 .lazy()
@@ -237,6 +273,12 @@ pub(crate) fn facts(
                         .is_not_null()
                         .and(active)
                         .and(col("village").is_not_null()),
+                )
+                .join(
+                    birth_mothers,
+                    [col("person_id")],
+                    [col("person_id")],
+                    JoinArgs::new(JoinType::Semi),
                 )
                 .group_by([col("person_id")])
                 .agg([col("village")
