@@ -98,6 +98,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("numerator", "分子", "Numerator"),
     ("denominator", "分母", "Denominator"),
     ("low_n", "样本量小", "Small denominator"),
+    ("ci95", "95%置信区间", "95% interval"),
     ("rule", "规则", "Rule"),
     ("severity", "严重程度", "Severity"),
     ("village", "村(居)", "Village"),
