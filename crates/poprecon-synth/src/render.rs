@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::MessRates;
 use crate::divisions::Village;
 use crate::schema::{self, Src};
-use crate::world::{self, Calendar, Place, Status, VillageWorld, Window, days};
+use crate::world::{self, Calendar, Place, VillageWorld, Window, days};
 use crate::{ids, names};
 
 /// One cell as written.
@@ -134,6 +134,9 @@ pub(crate) struct Row {
 #[derive(Debug, Clone)]
 pub(crate) struct BirthTruth {
     pub birth_id: String,
+    /// Attribution (§4, §8.11), set by the truth with `mother_floating` and the keys of
+    /// `birth_registration`, `prenatal_care`, `marriage` and `social_security`: they are
+    /// found through the mother's ID as written.
     pub village: Option<String>,
     pub design_village: String,
     pub mother_floating: bool,
@@ -258,12 +261,6 @@ const SEEN_CERTIFICATE: usize = 1;
 const SEEN_HOUSEHOLD: usize = 2;
 const SEEN_VACCINATION: usize = 3;
 
-/// Attribution order of domain.md §4 (the mother's household village comes last).
-const RES_DELIVERY: usize = 0;
-const RES_PRENATAL: usize = 1;
-const RES_VACCINATION: usize = 2;
-const RES_HOUSEHOLD: usize = 3;
-
 /// A birth of the period while its records are rendered.
 #[derive(Debug, Default, Clone)]
 struct BirthAcc {
@@ -271,7 +268,6 @@ struct BirthAcc {
     origin: Origin,
     keys: [Option<String>; 9],
     seen: [Option<(Option<i32>, Option<NaiveDate>)>; 4],
-    residence: [Option<String>; 4],
     sex_conflict: Option<Src>,
     date_conflict: Option<Src>,
     mother_conflict: Option<Src>,
@@ -309,15 +305,6 @@ impl Builder {
     }
 }
 
-/// Per household row, what the births need: was it kept, does its ID still read as the
-/// person's, and the village as written.
-#[derive(Debug, Clone, Default)]
-struct RegState {
-    key: Option<String>,
-    id_intact: bool,
-    village: String,
-}
-
 /// The mess of one village: its own random stream, so villages render in any order.
 struct Renderer<'a> {
     rng: ChaCha8Rng,
@@ -328,25 +315,12 @@ struct Renderer<'a> {
     institutions: [String; 8],
     clinic: String,
     out: VillageOut,
-    regs: Vec<RegState>,
-    marriage_keys: Vec<Option<String>>,
-    insured_keys: Vec<Option<String>>,
     births: Vec<BirthAcc>,
     /// Index of each pregnancy's first birth in `births` (period pregnancies only).
     first_birth: Vec<Option<usize>>,
     /// Birth index of a household row of a period child.
     reg_birth: Vec<Option<usize>>,
-    /// Per pregnancy, its kept mother-level records, linked to births at the end.
-    mother_records: Vec<MotherRecords>,
     counters: [u32; 9],
-}
-
-/// A pregnancy's kept registration (key, date) and booking (key, date, residence as
-/// written), as written.
-#[derive(Debug, Clone, Default)]
-struct MotherRecords {
-    registration: Option<(String, NaiveDate)>,
-    booking: Option<(String, NaiveDate, Option<String>)>,
 }
 
 /// Renders one village.
@@ -387,13 +361,9 @@ pub(crate) fn render(
             people: world.persons.len() as u64,
             ..VillageOut::default()
         },
-        regs: Vec::with_capacity(world.regs.len()),
-        marriage_keys: Vec::with_capacity(world.marriages.len()),
-        insured_keys: Vec::with_capacity(world.insured.len()),
         births: Vec::new(),
         first_birth: vec![None; world.pregnancies.len()],
         reg_birth: vec![None; world.regs.len()],
-        mother_records: vec![MotherRecords::default(); world.pregnancies.len()],
         counters: [0; 9],
     };
     r.plan_births();
@@ -416,6 +386,14 @@ pub(crate) fn render(
         births: &out.births,
         invalid: &out.invalid,
     });
+    // The columns found through the mother's ID are the truth's (domain.md §8.3, §8.8).
+    for (birth, side) in out
+        .births
+        .iter_mut()
+        .zip(std::mem::take(&mut out.truth.births))
+    {
+        side.apply(birth);
+    }
     out.parts = schema::ALL
         .iter()
         .zip(rows)
@@ -645,9 +623,9 @@ impl Renderer<'_> {
         b.cells[col] = Cell::Text(name.to_owned());
     }
 
-    /// Writes a village code, sometimes one the division table does not know. Returns the
-    /// code written.
-    fn village_cell(&mut self, b: &mut Builder, src: Src, col: usize) -> String {
+    /// Writes a village code, sometimes one the division table does not know (a village
+    /// numbered 9xx in a known township).
+    fn village_cell(&mut self, b: &mut Builder, src: Src, col: usize) {
         let code = &self.village.code;
         let written = if self.hit(self.rates.unknown_village) {
             let field = src.columns()[col].field;
@@ -658,8 +636,7 @@ impl Renderer<'_> {
         } else {
             code.clone()
         };
-        b.cells[col] = Cell::Text(written.clone());
-        written
+        b.cells[col] = Cell::Text(written);
     }
 
     fn impossible(&mut self, date: NaiveDate, style: DateCell) -> String {
@@ -778,7 +755,7 @@ impl Renderer<'_> {
             };
             let birth_id = birth.map(|b| self.births[b].id.clone());
             let mut b = Builder::new(src, role, birth_id.as_deref(), Link::of(i));
-            let intact = self.id_cell(&mut b, src, 0, &p.id, IdStyle::Parquet);
+            self.id_cell(&mut b, src, 0, &p.id, IdStyle::Parquet);
             self.name_cell(&mut b, src, 1, &p.name);
             let mut male = p.male;
             let mut born = p.birth;
@@ -796,7 +773,7 @@ impl Renderer<'_> {
             b.cells[3] = Cell::Date(born);
             b.cells[4] = Cell::Text(format!("{village}{:04}", row.household + 1));
             b.cells[5] = Cell::Static(row.relation);
-            let written_village = self.village_cell(&mut b, src, 6);
+            self.village_cell(&mut b, src, 6);
             b.cells[7] = Cell::Date(row.reg_date);
             b.cells[8] = Cell::Static(row.reason);
             b.cells[9] = Cell::Static(row.status.label());
@@ -813,13 +790,7 @@ impl Renderer<'_> {
                 let acc = &mut self.births[bi];
                 acc.keys[src.index()] = Some(k.clone());
                 acc.seen[SEEN_HOUSEHOLD] = Some((Some(if male { 1 } else { 2 }), Some(born)));
-                acc.residence[RES_HOUSEHOLD] = Some(written_village.clone());
             }
-            self.regs.push(RegState {
-                id_intact: intact && key.is_some(),
-                key,
-                village: written_village,
-            });
         }
     }
 
@@ -856,13 +827,12 @@ impl Renderer<'_> {
                 m.date.month(),
                 m.date.day(),
             ));
-            let key = self.finish(
+            self.finish(
                 src,
                 b,
                 &[0, 1, 2, 3, 4],
                 &[(4, m.date, DateCell::Text(style))],
             );
-            self.marriage_keys.push(key);
         }
     }
 
@@ -881,8 +851,7 @@ impl Renderer<'_> {
             if let Some(c) = ins.claim {
                 b.cells[6] = Cell::Date(c);
             }
-            let key = self.finish(src, b, &[0], &[]);
-            self.insured_keys.push(key);
+            self.finish(src, b, &[0], &[]);
         }
     }
 
@@ -956,9 +925,7 @@ impl Renderer<'_> {
                 if self.rng.random_bool(0.95) {
                     self.village_cell(&mut b, src, 7);
                 }
-                let key = self.finish(src, b, &[0, 1, 2], &[(1, date, DateCell::Text(style))]);
-                // Linked to the births once their dates as written are known (§8.3).
-                self.mother_records[pi].registration = key.map(|k| (k, date));
+                self.finish(src, b, &[0, 1, 2], &[(1, date, DateCell::Text(style))]);
             }
 
             // Prenatal booking (孕产期保健).
@@ -979,13 +946,10 @@ impl Renderer<'_> {
                 } else {
                     self.institutions[7].clone()
                 });
-                let residence = if self.rng.random_bool(0.85) {
-                    Some(self.village_cell(&mut b, src, 9))
-                } else {
-                    None
-                };
-                let key = self.finish(src, b, &[0, 1, 3], &[(3, bk.date, DateCell::Xlsx)]);
-                self.mother_records[pi].booking = key.map(|k| (k, bk.date, residence));
+                if self.rng.random_bool(0.85) {
+                    self.village_cell(&mut b, src, 9);
+                }
+                self.finish(src, b, &[0, 1, 3], &[(3, bk.date, DateCell::Xlsx)]);
             }
 
             if p.window == Window::Pending {
@@ -1050,11 +1014,9 @@ impl Renderer<'_> {
                     b.cells[9] = Cell::Text(seq.to_string());
                     b.cells[10] = Cell::Static(Self::sex_label(male));
                     b.cells[11] = Cell::Text(weight.to_string());
-                    let residence = if residence_given {
-                        Some(self.village_cell(&mut b, src, 12))
-                    } else {
-                        None
-                    };
+                    if residence_given {
+                        self.village_cell(&mut b, src, 12);
+                    }
                     let dup = self.hit(self.rates.duplicate_delivery);
                     let copy = dup.then(|| Builder {
                         cells: b.cells.clone(),
@@ -1082,7 +1044,6 @@ impl Renderer<'_> {
                         acc.keys[src.index()] = Some(k);
                         acc.seen[SEEN_DELIVERY] =
                             Some((Some(if male { 1 } else { 2 }), Some(time.date())));
-                        acc.residence[RES_DELIVERY] = residence;
                     }
                 }
             }
@@ -1211,11 +1172,9 @@ impl Renderer<'_> {
                 t.cells[4] = Cell::Text(date_text(style, born.year(), born.month(), born.day()));
                 self.id_cell(&mut t, src, 5, &mother_id, IdStyle::Csv);
                 self.name_cell(&mut t, src, 6, &mother.name);
-                let residence = if self.rng.random_bool(0.9) {
-                    Some(self.village_cell(&mut t, src, 11))
-                } else {
-                    None
-                };
+                if self.rng.random_bool(0.9) {
+                    self.village_cell(&mut t, src, 11);
+                }
                 let mut any_kept = None;
                 for (i, dose) in child.doses.iter().enumerate() {
                     let mut b = Builder {
@@ -1267,7 +1226,6 @@ impl Renderer<'_> {
                     let acc = &mut self.births[bi];
                     acc.keys[src.index()] = Some(k);
                     acc.seen[SEEN_VACCINATION] = Some((Some(if male { 1 } else { 2 }), Some(born)));
-                    acc.residence[RES_VACCINATION] = residence;
                 }
             }
         }
@@ -1339,7 +1297,8 @@ impl Renderer<'_> {
         ids::build(addr, birth, seq)
     }
 
-    /// Assembles the births of the truth, in birth-id order.
+    /// Assembles the births of the truth, in birth-id order. The columns found through the
+    /// mother's ID are left to the truth (see [`BirthTruth::village`]).
     fn finish_births(&mut self) {
         let w = self.w;
         let accs = std::mem::take(&mut self.births);
@@ -1347,15 +1306,6 @@ impl Renderer<'_> {
             let pi = acc.origin.pregnancy as usize;
             let p = &w.pregnancies[pi];
             let mother = &w.persons[p.mother as usize];
-            // §8.8: floating unless she has a kept, active household row under her ID.
-            let mother_row = p
-                .mother_reg
-                .map(|r| (&w.regs[r as usize], &self.regs[r as usize]));
-            let mother_active = mother_row.filter(|(row, state)| {
-                row.status == Status::Active && state.key.is_some() && state.id_intact
-            });
-            let floating = p.floating || mother_active.is_none();
-            let mother_village = mother_active.map(|(_, state)| state.village.clone());
             let birth_level = [
                 Src::HospitalDelivery,
                 Src::BirthCertificate,
@@ -1368,51 +1318,14 @@ impl Renderer<'_> {
             }
             let sex = acc.seen.iter().flatten().find_map(|(s, _)| *s);
             let birth_date = acc.seen.iter().flatten().find_map(|(_, d)| *d);
-            // Every birth-level record has a date: a seen birth always has one.
-            let born = birth_date.unwrap_or(self.cal.start);
-            // §8.3: the mother's records within their windows of the birth date as written.
-            let records = &self.mother_records[pi];
-            if let Some((k, date)) = &records.registration
-                && *date >= born - days(730)
-                && *date <= born + days(90)
-            {
-                acc.keys[Src::BirthRegistration.index()] = Some(k.clone());
-            }
-            if let Some((k, date, residence)) = &records.booking
-                && *date >= born - days(300)
-                && *date <= born
-            {
-                acc.keys[Src::PrenatalCare.index()] = Some(k.clone());
-                acc.residence[RES_PRENATAL] = residence.clone();
-            }
-            let village = acc
-                .residence
-                .iter()
-                .flatten()
-                .next()
-                .cloned()
-                .or_else(|| mother_village.clone());
-            if let Some(m) = p.marriage
-                && let Some(k) = &self.marriage_keys[m as usize]
-                && w.marriages[m as usize].date < born
-            {
-                acc.keys[Src::Marriage.index()] = Some(k.clone());
-            }
-            if let Some(row) = p.claim
-                && let Some(k) = &self.insured_keys[row as usize]
-                && let Some(claim) = w.insured[row as usize].claim
-                && (claim - born).num_days().abs() <= 180
-            {
-                acc.keys[Src::SocialSecurity.index()] = Some(k.clone());
-            }
             let truth = match (acc.origin.child, acc.origin.reg) {
                 (Some(c), _) => {
                     let child = &p.children[usize::from(c)];
                     BirthTruth {
                         birth_id: std::mem::take(&mut acc.id),
-                        village,
+                        village: None,
                         design_village: self.village.code.clone(),
-                        mother_floating: floating,
+                        mother_floating: false,
                         sex,
                         birth_date,
                         true_sex: if child.male { 1 } else { 2 },
@@ -1432,9 +1345,9 @@ impl Renderer<'_> {
                     let person = &w.persons[w.regs[row as usize].person as usize];
                     BirthTruth {
                         birth_id: std::mem::take(&mut acc.id),
-                        village,
+                        village: None,
                         design_village: self.village.code.clone(),
-                        mother_floating: floating,
+                        mother_floating: false,
                         sex,
                         birth_date,
                         true_sex: if person.male { 1 } else { 2 },

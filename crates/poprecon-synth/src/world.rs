@@ -140,8 +140,16 @@ pub(crate) struct Pregnancy {
     pub mother: u32,
     pub father: u32,
     /// The mother's household row, if she has one (active, or moved out).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the design, which the tests compare")
+    )]
     pub mother_reg: Option<u32>,
     /// By design: not in the local registry, or moved out.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the design, which the tests compare")
+    )]
     pub floating: bool,
     pub window: Window,
     /// Delivery time of the first child, or the due date of a pending pregnancy.
@@ -159,9 +167,17 @@ pub(crate) struct Pregnancy {
     pub booking: Option<Booking>,
     pub registration: Option<NaiveDate>,
     /// The couple's marriage record (index into `marriages`), if any.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the design, which the tests compare")
+    )]
     pub marriage: Option<u32>,
     /// The mother's social-security row (index into `insured`) if it carries this
     /// pregnancy's maternity claim.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the design, which the tests compare")
+    )]
     pub claim: Option<u32>,
     /// The household rows of the mother's earlier children (local families only), oldest
     /// first: the `k`-th is her child of order `k + 1`.

@@ -1,9 +1,9 @@
-//! The indicators of domain.md §6 (§8.21): counts per unit (a birth, a delivery), per leaf
-//! area of each basis, rolled up the division table at the end.
+//! The indicators of domain.md §6 (§8.21): counts per birth event, per leaf area of each
+//! basis, rolled up by code prefix at the end.
 
 use std::collections::BTreeMap;
 
-use super::rules::{BirthFacts, Ctx, limit_on, stillbirth_booking, stillbirths};
+use super::rules::{BirthFacts, Ctx, limit_on};
 use super::{Counts, Level, VillageTruth, add_counts};
 use crate::divisions::Divisions;
 use crate::world::days;
@@ -45,35 +45,10 @@ fn occurrence(ctx: &Ctx<'_>, institution: u8) -> (Level, String) {
     }
 }
 
-/// A delivery's part of the counts.
-fn delivery_counts(counts: &mut Counts, floating: bool, booking: Option<Option<i64>>) {
-    let booked = booking.is_some();
-    let early = booking.flatten().is_some_and(|w| w < 13);
-    counts[PRENATAL] = [n(booked), 1];
-    counts[EARLY] = [n(early), 1];
-    counts[FLOATING_PRENATAL] = [n(floating && booked), n(floating)];
-}
-
-/// Adds a unit's counts to its leaves and to the village's total.
-fn add_unit(out: &mut VillageTruth, leaves: [Option<(Level, String)>; 3], counts: &Counts) {
-    for (basis, leaf) in leaves.into_iter().enumerate() {
-        if let Some((level, code)) = leaf {
-            add_counts(
-                out.leaves
-                    .entry((basis as u8, level, code))
-                    .or_insert([[0; 2]; 14]),
-                counts,
-            );
-        }
-    }
-    add_counts(&mut out.total, counts);
-    out.any_unit = true;
-}
-
-/// Counts the village's births and the period's stillbirth deliveries.
+/// Counts the village's births: each adds its counts to its leaf on each basis.
 pub(crate) fn tally(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut VillageTruth) {
     let as_of = ctx.input.cal.as_of;
-    for (birth, f) in ctx.input.births.iter().zip(facts) {
+    for f in facts {
         let mut c: Counts = [[0; 2]; 14];
         let due = |grace: i64| f.date <= as_of - days(grace);
         let has = |k: usize| f.obs[k].is_some();
@@ -84,9 +59,13 @@ pub(crate) fn tally(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut VillageTruth)
         let registrable = !f.floating && due(60);
         c[4] = [n(registrable && has(2)), n(registrable)];
         c[5] = [n(f.registration.is_some()), 1];
+        // The delivery indicators count the live births' deliveries (活产数 as denominator).
         if has(0) {
-            let booking = f.booking.map(|_| f.booking_weeks);
-            delivery_counts(&mut c, f.floating, booking);
+            let booked = f.booking.is_some();
+            let early = booked && f.booking_weeks.is_some_and(|w| w < 13);
+            c[PRENATAL] = [n(booked), 1];
+            c[EARLY] = [n(early), 1];
+            c[FLOATING_PRENATAL] = [n(f.floating && booked), n(f.floating)];
         }
         let timely = f.hepb1.is_some_and(|d| (d - f.date).num_days() <= 1);
         c[8] = [n(due(7) && timely), n(due(7))];
@@ -100,39 +79,43 @@ pub(crate) fn tally(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut VillageTruth)
         c[11] = [n(f.floating), 1];
         c[13] = [n(f.order.is_some_and(|o| o >= 3)), n(known)];
         let leaves = [
-            birth.village.clone().map(|v| (Level::Village, v)),
+            f.village.clone().map(|v| (Level::Village, v)),
             f.mother_village.clone().map(|v| (Level::Village, v)),
             f.institution.map(|i| occurrence(ctx, i)),
         ];
-        add_unit(out, leaves, &c);
-    }
-    let w = ctx.w;
-    for (pi, row, date) in stillbirths(ctx) {
-        let p = &w.pregnancies[pi];
-        let mother_village = ctx.active_village(p.mother);
-        let booking = stillbirth_booking(ctx, pi, date);
-        let mut c: Counts = [[0; 2]; 14];
-        delivery_counts(&mut c, mother_village.is_none(), booking);
-        let residence = ctx
-            .delivery_residence(row)
-            .or_else(|| booking.and_then(|_| ctx.booking_residence(pi)))
-            .or_else(|| mother_village.clone());
-        let leaves = [
-            residence.map(|v| (Level::Village, v)),
-            mother_village.map(|v| (Level::Village, v)),
-            Some(occurrence(ctx, p.institution)),
-        ];
-        add_unit(out, leaves, &c);
+        for (basis, leaf) in leaves.into_iter().enumerate() {
+            let key = leaf.unwrap_or((Level::Jurisdiction, String::new()));
+            add_counts(
+                out.leaves
+                    .entry((basis as u8, key.0, key.1))
+                    .or_insert([[0; 2]; 14]),
+                &c,
+            );
+        }
     }
 }
 
-/// Every area's counts: each leaf added to itself and its ancestors (a village code the
-/// division table does not know has none), and the jurisdiction's per basis.
+/// The length of an area code of a level.
+fn code_len(level: Level) -> usize {
+    match level {
+        Level::Village => 12,
+        Level::Township => 9,
+        Level::County => 6,
+        Level::City => 4,
+        Level::Jurisdiction => 0,
+    }
+}
+
+/// Every area's counts, by code prefix (domain.md §3, §8.11). A leaf whose code is not a
+/// code of its level inside the jurisdiction's prefix counts nowhere. Otherwise it has its
+/// own row (a village code the division table does not know included) and adds to the
+/// township of its first 9 digits and the county of its first 6 where the division table
+/// knows them, to the city of its first 4 (there is no city table), and to the
+/// jurisdiction, which also counts the births with no area on that basis.
 pub(crate) fn roll_up(
     leaves: &BTreeMap<(u8, Level, String), Counts>,
-    total: &Counts,
-    any_unit: bool,
     divisions: &Divisions,
+    jurisdiction: &str,
 ) -> BTreeMap<(u8, Level, String), Counts> {
     let mut rows: BTreeMap<(u8, Level, String), Counts> = BTreeMap::new();
     let mut add = |basis: u8, level: Level, code: &str, counts: &Counts| {
@@ -143,25 +126,31 @@ pub(crate) fn roll_up(
         );
     };
     for ((basis, level, code), counts) in leaves {
-        add(*basis, *level, code, counts);
-        let known = *level != Level::Village || divisions.villages.contains_key(code);
-        if !known {
-            continue;
+        if *level != Level::Jurisdiction {
+            let in_prefix = code.len() == code_len(*level)
+                && code.bytes().all(|b| b.is_ascii_digit())
+                && code.starts_with(jurisdiction);
+            if !in_prefix {
+                continue;
+            }
+            add(*basis, *level, code, counts);
+            for parent in [Level::Township, Level::County, Level::City] {
+                let len = code_len(parent);
+                if parent <= *level || code.len() < len {
+                    continue;
+                }
+                let prefix = &code[..len];
+                let known = match parent {
+                    Level::Township => divisions.townships.contains_key(prefix),
+                    Level::County => divisions.counties.contains_key(prefix),
+                    _ => true,
+                };
+                if known {
+                    add(*basis, parent, prefix, counts);
+                }
+            }
         }
-        let parents: &[(Level, usize)] = match level {
-            Level::Village => &[(Level::Township, 9), (Level::County, 6), (Level::City, 4)],
-            Level::Township => &[(Level::County, 6), (Level::City, 4)],
-            Level::County => &[(Level::City, 4)],
-            Level::City | Level::Jurisdiction => &[],
-        };
-        for (parent, len) in parents {
-            add(*basis, *parent, &code[..*len], counts);
-        }
-    }
-    if any_unit {
-        for basis in 0..3u8 {
-            add(basis, Level::Jurisdiction, "", total);
-        }
+        add(*basis, Level::Jurisdiction, "", counts);
     }
     rows
 }

@@ -130,15 +130,6 @@ pub(crate) fn plain_id(cell: &Cell) -> Option<[u8; 18]> {
         .then_some(b)
 }
 
-/// Whether an ID cell holds `id` once normalised. (A cheap test for the common case of a
-/// plainly written ID; `id` must be valid.)
-pub(crate) fn id_cell_is(cell: &Cell, id: &[u8; 18]) -> bool {
-    match plain_id(cell) {
-        Some(b) => b == *id,
-        None => id_value(cell).valid() == Some(*id),
-    }
-}
-
 /// Whether an ID cell holds a valid ID encoding another sex (1 male, 2 female) or birth date
 /// than those given (§8.6). The full check runs only when the digits disagree.
 pub(crate) fn id_conflicts(cell: &Cell, sex: Option<u8>, born: Option<NaiveDate>) -> bool {

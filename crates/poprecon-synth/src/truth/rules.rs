@@ -1,14 +1,17 @@
 //! The discrepancy rules of domain.md §5 with the readings of §8, over one village: the
-//! values as written (canonicalised by [`super::observe`]) and the true linkage (which
-//! record belongs to which birth, mother, couple or pupil).
+//! values as written (canonicalised by [`super::observe`]). Which birth-level record
+//! (delivery, certificate, the child's household row, vaccination) belongs to which birth is
+//! the generator's true linkage; everything found through a person (a mother's bookings and
+//! registrations, her household rows and children, a couple's marriages, a claimant's
+//! deliveries, a pupil's household rows) is found by the valid normalised IDs as written.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
 use super::observe::{
-    IdValue, date_time_value, date_value, id_cell_is, id_conflicts, id_is_valid_male, id_value,
-    int_value, plain_id, relation_code, sex_value, text_value,
+    IdValue, date_value, id_conflicts, id_is_valid_male, id_value, int_value, relation_code,
+    sex_value, text_value,
 };
 use super::{Discrepancy, RULES, VillageInput, key_slot};
 use crate::render::{BirthTruth, Role, Row};
@@ -50,11 +53,15 @@ fn rule(id: &str) -> u8 {
     RULES.iter().position(|r| *r == id).unwrap_or(0) as u8
 }
 
+/// A valid, normalised resident ID.
+pub(crate) type Id = [u8; 18];
+
 /// Column positions of the fields the rules read, looked up once per village.
 #[derive(Debug)]
 struct Cols {
     reg_date: usize,
     reg_woman: usize,
+    reg_man: usize,
     reg_order: usize,
     reg_village: usize,
     pc_mother: usize,
@@ -70,6 +77,7 @@ struct Cols {
     cert_date: usize,
     cert_place: usize,
     cert_mother: usize,
+    cert_father: usize,
     vac_child: usize,
     vac_sex: usize,
     vac_birth: usize,
@@ -92,7 +100,10 @@ struct Cols {
     sch_sex: usize,
     sch_birth: usize,
     mar_kind: usize,
+    mar_man: usize,
+    mar_woman: usize,
     mar_date: usize,
+    ss_person: usize,
     ss_claim: usize,
 }
 
@@ -109,6 +120,7 @@ impl Cols {
         Cols {
             reg_date: col(BirthRegistration, "registration_date"),
             reg_woman: col(BirthRegistration, "woman_id"),
+            reg_man: col(BirthRegistration, "man_id"),
             reg_order: col(BirthRegistration, "child_order"),
             reg_village: col(BirthRegistration, "residence_village"),
             pc_mother: col(PrenatalCare, "mother_id"),
@@ -124,6 +136,7 @@ impl Cols {
             cert_date: col(BirthCertificate, "birth_date"),
             cert_place: col(BirthCertificate, "birth_place_type"),
             cert_mother: col(BirthCertificate, "mother_id"),
+            cert_father: col(BirthCertificate, "father_id"),
             vac_child: col(Vaccination, "child_id"),
             vac_sex: col(Vaccination, "child_sex"),
             vac_birth: col(Vaccination, "birth_date"),
@@ -146,7 +159,10 @@ impl Cols {
             sch_sex: col(School, "sex"),
             sch_birth: col(School, "birth_date"),
             mar_kind: col(Marriage, "kind"),
+            mar_man: col(Marriage, "man_id"),
+            mar_woman: col(Marriage, "woman_id"),
             mar_date: col(Marriage, "registration_date"),
+            ss_person: col(SocialSecurity, "person_id"),
             ss_claim: col(SocialSecurity, "maternity_claim_date"),
         }
     }
@@ -156,7 +172,7 @@ impl Cols {
 type Map<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<crate::world::KeyHasher>>;
 type Set<K> = HashSet<K, std::hash::BuildHasherDefault<crate::world::KeyHasher>>;
 
-/// A child's kept records in the child-level health sources.
+/// A child's kept records in the child-level health sources (the true linkage).
 #[derive(Debug, Default)]
 struct ChildRows {
     /// The delivery row (the extra copy of a duplicate excluded).
@@ -166,15 +182,26 @@ struct ChildRows {
     vaccination: Vec<usize>,
 }
 
-/// A pregnancy's kept records in the mother-level sources and its delivery rows.
+/// The kept rows of the village found by a person's valid ID as written (indexes into the
+/// rows of their source, in row order).
 #[derive(Debug, Default)]
-struct PregnancyRows {
-    registration: Option<usize>,
-    booking: Option<usize>,
-    /// Every kept delivery row, live or stillbirth, extra copies included (§8.16).
-    deliveries: Vec<usize>,
-    /// The stillbirth's delivery row (not a copy).
-    stillbirth: Option<usize>,
+struct ById<'a> {
+    /// Household rows by `person_id`.
+    household: Map<Id, Vec<usize>>,
+    /// Household rows by `mother_id`.
+    children: Map<Id, Vec<usize>>,
+    /// Household rows with an empty `mother_id`, by household number.
+    blank_mother: Map<&'a str, Vec<usize>>,
+    /// Prenatal bookings by `mother_id`: (booking date, row).
+    bookings: Map<Id, Vec<(NaiveDate, usize)>>,
+    /// Birth registrations by `woman_id`: (registration date, row).
+    registrations: Map<Id, Vec<(NaiveDate, usize)>>,
+    /// Marriage records (not divorces) by `woman_id`: (date, row, valid `man_id`).
+    marriages: Map<Id, Vec<(NaiveDate, usize, Option<Id>)>>,
+    /// Delivery dates by `mother_id`: every kept row, live or stillbirth, copies included.
+    deliveries: Map<Id, Vec<NaiveDate>>,
+    /// Maternity claims by `person_id`: (claim date, row).
+    claims: Map<Id, Vec<(NaiveDate, usize)>>,
 }
 
 /// A birth-level record's values as written.
@@ -183,10 +210,7 @@ pub(crate) struct Obs {
     pub row: usize,
     pub sex: Option<u8>,
     pub date: Option<NaiveDate>,
-    pub minute: Option<(u32, u32)>,
     pub mother: IdValue,
-    /// The child's own ID (household `person_id`, vaccination `child_id`).
-    pub child: IdValue,
 }
 
 /// What the rules and indicators need to know about a birth.
@@ -197,17 +221,23 @@ pub(crate) struct BirthFacts {
     pub sex: Option<u8>,
     /// The birth's date (§8.2).
     pub date: NaiveDate,
+    /// No kept, active household row under the mother ID (or no mother ID) (§8.8).
     pub floating: bool,
-    /// The mother's active household village as written (`None` when floating).
+    /// The village of the mother's active household row as written (`None` when floating).
     pub mother_village: Option<String>,
+    /// The attribution of §4 and §8.11.
+    pub village: Option<String>,
     /// The computed order (§8.9); `None` when undetermined.
     pub order: Option<i64>,
     /// HepB dose 1: its date.
     pub hepb1: Option<NaiveDate>,
+    /// The mother-level records found under the mother ID (rows of their source).
     pub registration: Option<usize>,
     pub booking: Option<usize>,
     /// The booking's gestational weeks.
     pub booking_weeks: Option<i64>,
+    pub marriage: Option<usize>,
+    pub claim: Option<usize>,
     /// Sex, date and mother-ID mismatches (§8.5).
     pub mismatch: [bool; 3],
     /// The delivering institution (index into the village's institutions).
@@ -218,32 +248,27 @@ impl BirthFacts {
     pub(crate) fn sources_seen(&self) -> usize {
         self.obs.iter().flatten().count()
     }
-
-    /// The keys of the birth-level and mother-level records found (a check of
-    /// `births.parquet`).
-    fn record_keys(&self, ctx: &Ctx<'_>) -> [Option<String>; 6] {
-        let mut keys: [Option<String>; 6] = Default::default();
-        keys[0] = self
-            .registration
-            .and_then(|i| ctx.key(Src::BirthRegistration, i));
-        keys[1] = self.booking.and_then(|i| ctx.key(Src::PrenatalCare, i));
-        for (k, src) in BIRTH_LEVEL.iter().enumerate() {
-            keys[2 + k] = self.obs[k].and_then(|x| ctx.key(*src, x.row));
-        }
-        keys
-    }
 }
 
-impl BirthTruth {
-    /// The keys [`BirthFacts::record_keys`] finds, from the birth's record.
-    fn keys_of(&self) -> [Option<String>; 6] {
-        let mut keys: [Option<String>; 6] = Default::default();
-        keys[0] = self.keys[key_slot(Src::BirthRegistration)].clone();
-        keys[1] = self.keys[key_slot(Src::PrenatalCare)].clone();
-        for (k, src) in BIRTH_LEVEL.iter().enumerate() {
-            keys[2 + k] = self.keys[key_slot(*src)].clone();
-        }
-        keys
+/// What `births.parquet` takes from the truth: the columns found through the mother ID.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MotherSide {
+    pub village: Option<String>,
+    pub floating: bool,
+    pub registration: Option<String>,
+    pub booking: Option<String>,
+    pub marriage: Option<String>,
+    pub claim: Option<String>,
+}
+
+impl MotherSide {
+    pub(crate) fn apply(self, birth: &mut BirthTruth) {
+        birth.village = self.village;
+        birth.mother_floating = self.floating;
+        birth.keys[key_slot(Src::BirthRegistration)] = self.registration;
+        birth.keys[key_slot(Src::PrenatalCare)] = self.booking;
+        birth.keys[key_slot(Src::Marriage)] = self.marriage;
+        birth.keys[key_slot(Src::SocialSecurity)] = self.claim;
     }
 }
 
@@ -253,20 +278,16 @@ pub(crate) struct Ctx<'a> {
     pub w: &'a VillageWorld,
     rows: &'a [Vec<Row>],
     cols: Cols,
-    /// Per person, their household row (index into the household rows).
-    person_row: Vec<Option<usize>>,
     /// Per household-registry row of the world, its row in the extract.
     reg_row: Vec<usize>,
     child_rows: HashMap<(u32, u8), ChildRows>,
-    pregnancy_rows: Vec<PregnancyRows>,
     birth_by_child: HashMap<(u32, u8), usize>,
     birth_by_reg: HashMap<u32, usize>,
-    birth_by_key: HashMap<(Src, &'a str), usize>,
-    /// Kept household rows by their valid `mother_id`, for the mothers of the births.
-    by_mother: Map<[u8; 18], Vec<usize>>,
-    /// Kept household rows with an empty `mother_id`, by household number, for the
-    /// households of the births' mothers.
-    blank_by_household: Map<&'a str, Vec<usize>>,
+    by_id: ById<'a>,
+    /// Set by [`Ctx::attach`]: each birth's village, and the birth a mother-level, marriage
+    /// or social-security row belongs to (the first birth that found it).
+    birth_village: Vec<Option<String>>,
+    birth_by_record: HashMap<(Src, usize), usize>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -281,35 +302,34 @@ fn kept(row: &Row) -> bool {
     row.meta.quarantine.is_none()
 }
 
+fn valid(row: &Row, col: usize) -> Option<Id> {
+    id_value(&row.cells[col]).valid()
+}
+
+fn is_active(status: Option<&str>) -> bool {
+    matches!(status, Some("正常" | "active"))
+}
+
+fn is_marriage(kind: Option<&str>) -> bool {
+    matches!(kind, Some("结婚" | "结婚登记" | "复婚" | "marriage"))
+}
+
 impl<'a> Ctx<'a> {
     pub(crate) fn new(input: &'a VillageInput<'a>) -> Ctx<'a> {
         let w = input.world;
         let rows = input.rows;
         let c = Cols::new();
-        let hh_rows = &rows[Src::Household.index()];
-        let mut person_row = vec![None; w.persons.len()];
         let mut reg_row = vec![usize::MAX; w.regs.len()];
-        for (i, row) in hh_rows.iter().enumerate() {
-            let reg = row.meta.link.index as usize;
-            reg_row[reg] = i;
-            person_row[w.regs[reg].person as usize] = Some(i);
+        for (i, row) in rows[Src::Household.index()].iter().enumerate() {
+            reg_row[row.meta.link.index as usize] = i;
         }
         let mut child_rows: HashMap<(u32, u8), ChildRows> = HashMap::new();
-        let mut pregnancy_rows: Vec<PregnancyRows> = (0..w.pregnancies.len())
-            .map(|_| PregnancyRows::default())
-            .collect();
         for (i, row) in rows[Src::HospitalDelivery.index()].iter().enumerate() {
-            if !kept(row) {
-                continue;
-            }
             let link = row.meta.link;
-            pregnancy_rows[link.index as usize].deliveries.push(i);
-            if row.meta.role == Role::Duplicate {
-                continue;
-            }
-            match link.child {
-                Some(ch) => child_rows.entry((link.index, ch)).or_default().delivery = Some(i),
-                None => pregnancy_rows[link.index as usize].stillbirth = Some(i),
+            if let (true, false, Some(ch)) =
+                (kept(row), row.meta.role == Role::Duplicate, link.child)
+            {
+                child_rows.entry((link.index, ch)).or_default().delivery = Some(i);
             }
         }
         for (i, row) in rows[Src::BirthCertificate.index()].iter().enumerate() {
@@ -329,20 +349,9 @@ impl<'a> Ctx<'a> {
                     .push(i);
             }
         }
-        for (i, row) in rows[Src::BirthRegistration.index()].iter().enumerate() {
-            if kept(row) {
-                pregnancy_rows[row.meta.link.index as usize].registration = Some(i);
-            }
-        }
-        for (i, row) in rows[Src::PrenatalCare.index()].iter().enumerate() {
-            if kept(row) {
-                pregnancy_rows[row.meta.link.index as usize].booking = Some(i);
-            }
-        }
 
         let mut birth_by_child = HashMap::new();
         let mut birth_by_reg = HashMap::new();
-        let mut birth_by_key = HashMap::new();
         for (b, birth) in input.births.iter().enumerate() {
             let o = birth.origin;
             if let Some(ch) = o.child {
@@ -355,78 +364,55 @@ impl<'a> Ctx<'a> {
             if let Some(r) = o.reg {
                 birth_by_reg.insert(r, b);
             }
-            for src in [
-                Src::BirthRegistration,
-                Src::PrenatalCare,
-                Src::Marriage,
-                Src::SocialSecurity,
-            ] {
-                if let Some(k) = &birth.keys[key_slot(src)] {
-                    birth_by_key.entry((src, k.as_str())).or_insert(b);
-                }
-            }
         }
-        let mut ctx = Ctx {
+        let by_id = ById::new(rows, &c);
+        Ctx {
             input,
             w,
             rows,
             cols: c,
-            person_row,
             reg_row,
             child_rows,
-            pregnancy_rows,
             birth_by_child,
             birth_by_reg,
-            birth_by_key,
-            by_mother: Map::default(),
-            blank_by_household: Map::default(),
-        };
-        ctx.index_children();
-        ctx
+            by_id,
+            birth_village: Vec::new(),
+            birth_by_record: HashMap::new(),
+        }
     }
 
-    /// Indexes the registry rows that may be the children of the births' mothers (§8.9).
-    fn index_children(&mut self) {
-        let mut mothers: Set<[u8; 18]> = Set::default();
-        let mut households: Map<&'a str, Vec<usize>> = Map::default();
-        for birth in self.input.births {
-            let mother = self.w.pregnancies[birth.origin.pregnancy as usize].mother;
-            if let Some(id) = id_bytes(&self.w.persons[mother as usize].id) {
-                mothers.insert(id);
-            }
-            if let Some(own) = self.active_row(mother)
-                && let Some(no) = self.hh_text(own, self.cols.hh_no)
-            {
-                households.entry(no).or_default();
-            }
-        }
-        for (i, row) in self.rows[Src::Household.index()].iter().enumerate() {
-            if !kept(row) {
-                continue;
-            }
-            let cell = &row.cells[self.cols.hh_mother];
-            // Only the mothers' IDs matter here: any other valid ID is as good as invalid.
-            let mother = match plain_id(cell) {
-                Some(id) => IdValue::Valid(id),
-                None => id_value(cell),
-            };
-            let mother = match mother {
-                IdValue::Valid(id) if !mothers.contains(&id) => IdValue::Invalid,
-                other => other,
-            };
-            match mother {
-                IdValue::Valid(id) => self.by_mother.entry(id).or_default().push(i),
-                IdValue::Blank => {
-                    if let Some(no) = text_value(&row.cells[self.cols.hh_no])
-                        && let Some(rows) = households.get_mut(no)
-                    {
-                        rows.push(i);
-                    }
+    /// Records what the birth facts found, for the rows about single records (§8.12).
+    pub(crate) fn attach(&mut self, facts: &[BirthFacts]) {
+        self.birth_village = facts.iter().map(|f| f.village.clone()).collect();
+        for (b, f) in facts.iter().enumerate() {
+            for (src, row) in [
+                (Src::BirthRegistration, f.registration),
+                (Src::PrenatalCare, f.booking),
+                (Src::Marriage, f.marriage),
+                (Src::SocialSecurity, f.claim),
+            ] {
+                if let Some(i) = row {
+                    self.birth_by_record.entry((src, i)).or_insert(b);
                 }
-                IdValue::Invalid => {}
             }
         }
-        self.blank_by_household = households;
+    }
+
+    /// The columns of `births.parquet` found through each birth's mother ID.
+    pub(crate) fn mother_sides(&self, facts: &[BirthFacts]) -> Vec<MotherSide> {
+        facts
+            .iter()
+            .map(|f| MotherSide {
+                village: f.village.clone(),
+                floating: f.floating,
+                registration: f
+                    .registration
+                    .and_then(|i| self.key(Src::BirthRegistration, i)),
+                booking: f.booking.and_then(|i| self.key(Src::PrenatalCare, i)),
+                marriage: f.marriage.and_then(|i| self.key(Src::Marriage, i)),
+                claim: f.claim.and_then(|i| self.key(Src::SocialSecurity, i)),
+            })
+            .collect()
     }
 
     fn hh_text(&self, i: usize, col: usize) -> Option<&'a str> {
@@ -450,46 +436,40 @@ impl<'a> Ctx<'a> {
         self.row(src, i).meta.key.clone()
     }
 
-    /// The person's kept, active household row under an ID that reads as theirs (§8.8).
-    fn active_row(&self, person: u32) -> Option<usize> {
-        let i = self.person_row[person as usize]?;
-        let row = &self.rows[Src::Household.index()][i];
-        let id = id_bytes(&self.w.persons[person as usize].id)?;
-        let active = matches!(
-            self.hh_text(i, self.cols.hh_status),
-            Some("正常" | "active")
-        );
-        (kept(row) && active && id_cell_is(&row.cells[self.cols.hh_person], &id)).then_some(i)
-    }
-
     fn hh_kept(&self, i: usize) -> bool {
         kept(&self.rows[Src::Household.index()][i])
     }
 
-    pub(crate) fn active_village(&self, person: u32) -> Option<String> {
-        self.active_row(person)
+    /// The first kept, active household row under `id` (§8.8).
+    fn active_row(&self, id: &Id) -> Option<usize> {
+        self.by_id
+            .household
+            .get(id)?
+            .iter()
+            .copied()
+            .find(|&i| is_active(self.hh_text(i, self.cols.hh_status)))
+    }
+
+    fn active_village(&self, id: &Id) -> Option<&'a str> {
+        self.active_row(id)
             .and_then(|i| self.hh_text(i, self.cols.hh_village))
-            .map(str::to_owned)
     }
 
     /// A birth-level record's values.
     fn obs(&self, src: Src, i: usize) -> Obs {
         let c = &self.cols;
         let cells = &self.row(src, i).cells;
-        let (sex, when, mother, child) = match src {
-            Src::HospitalDelivery => (c.del_sex, c.del_date, c.del_mother, None),
-            Src::BirthCertificate => (c.cert_sex, c.cert_date, c.cert_mother, None),
-            Src::Household => (c.hh_sex, c.hh_birth, c.hh_mother, Some(c.hh_person)),
-            _ => (c.vac_sex, c.vac_birth, c.vac_mother, Some(c.vac_child)),
+        let (sex, when, mother) = match src {
+            Src::HospitalDelivery => (c.del_sex, c.del_date, c.del_mother),
+            Src::BirthCertificate => (c.cert_sex, c.cert_date, c.cert_mother),
+            Src::Household => (c.hh_sex, c.hh_birth, c.hh_mother),
+            _ => (c.vac_sex, c.vac_birth, c.vac_mother),
         };
-        let dt = date_time_value(&cells[when]);
         Obs {
             row: i,
             sex: sex_value(&cells[sex]),
-            date: dt.map(|(d, _)| d),
-            minute: dt.and_then(|(_, t)| t),
+            date: date_value(&cells[when]),
             mother: id_value(&cells[mother]),
-            child: child.map_or(IdValue::Blank, |col| id_value(&cells[col])),
         }
     }
 
@@ -500,12 +480,10 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|b| {
                 let f = self.facts_of(b);
-                // `births.parquet` was assembled while rendering; the truth reads the rows
-                // again: both must see the same birth.
+                // `births.parquet`'s sex and date were assembled while rendering; the truth
+                // reads the rows again: both must see the same birth.
                 debug_assert_eq!(f.sex.map(i32::from), b.sex, "{}: sex", b.birth_id);
                 debug_assert_eq!(Some(f.date), b.birth_date, "{}: date", b.birth_id);
-                debug_assert_eq!(f.floating, b.mother_floating, "{}: floating", b.birth_id);
-                debug_assert_eq!(f.record_keys(self), b.keys_of(), "{}: keys", b.birth_id);
                 f
             })
             .collect()
@@ -541,24 +519,35 @@ impl<'a> Ctx<'a> {
             .find_map(|x| x.date)
             .unwrap_or(self.input.cal.start);
 
-        let mother_row = self.active_row(p.mother);
+        // §8.2 order: the first valid mother ID; the mother is found by it alone.
+        let mother = obs.iter().flatten().find_map(|x| x.mother.valid());
+        let mother_row = mother.as_ref().and_then(|m| self.active_row(m));
         let floating = mother_row.is_none();
         let mother_village =
             mother_row.and_then(|i| self.hh_text(i, c.hh_village).map(str::to_owned));
 
-        // §8.3: the mother's records within their windows of the birth's date.
-        let pr = &self.pregnancy_rows[o.pregnancy as usize];
-        let registration = pr.registration.filter(|&i| {
-            date_value(&self.row(Src::BirthRegistration, i).cells[c.reg_date]).is_some_and(|d| {
-                d >= date - days(REGISTRATION_BEFORE) && d <= date + days(REGISTRATION_AFTER)
-            })
-        });
-        let booking = pr.booking.filter(|&i| {
-            date_value(&self.row(Src::PrenatalCare, i).cells[c.pc_date])
-                .is_some_and(|d| d >= date - days(BOOKING_WINDOW) && d <= date)
-        });
+        // §8.3: her records under that ID within their windows of the birth's date.
+        let (booking, registration, marriage, claim) = match &mother {
+            Some(m) => (
+                self.booking_of(m, date),
+                self.registration_of(m, date),
+                self.marriage_of(m, date),
+                self.claim_of(m, date),
+            ),
+            None => (None, None, None, None),
+        };
         let booking_weeks =
             booking.and_then(|i| int_value(&self.row(Src::PrenatalCare, i).cells[c.pc_weeks]));
+
+        // Attribution (§4, §8.11): the first present of delivery, booking and vaccination
+        // residence, the child's household village, the mother's active household village.
+        let own = |src: Src, row: Option<usize>| row.and_then(|i| self.own_village(src, i));
+        let village = own(Src::HospitalDelivery, rows[0])
+            .or_else(|| own(Src::PrenatalCare, booking))
+            .or_else(|| own(Src::Vaccination, rows[3]))
+            .or_else(|| own(Src::Household, rows[2]))
+            .map(str::to_owned)
+            .or_else(|| mother_village.clone());
 
         // HepB dose 1: the earliest kept row of HepB with dose 1 (§8.4).
         let hepb1 = child_rows
@@ -579,7 +568,10 @@ impl<'a> Ctx<'a> {
             distinct(obs.iter().flatten().filter_map(|x| x.mother.valid())),
         ];
 
-        let order = (!floating).then(|| self.computed_order(birth, p.mother, date, &obs));
+        let order = match (&mother, mother_row) {
+            (Some(m), Some(own_row)) => Some(self.computed_order(birth, m, own_row, date, &obs)),
+            _ => None,
+        };
         let institution = child_rows.delivery.map(|_| p.institution);
         BirthFacts {
             obs,
@@ -587,22 +579,91 @@ impl<'a> Ctx<'a> {
             date,
             floating,
             mother_village,
+            village,
             order,
             hepb1,
             registration,
             booking,
             booking_weeks,
+            marriage,
+            claim,
             mismatch,
             institution,
         }
     }
 
-    /// §8.9: 1 + her children born strictly before, from the registry as written, plus the
-    /// rank of a multiple birth.
+    /// Her booking dated in [birth − 300 d, birth]: the latest (on one date, the smallest
+    /// record key).
+    fn booking_of(&self, mother: &Id, date: NaiveDate) -> Option<usize> {
+        let rows = self.by_id.bookings.get(mother)?;
+        self.latest(Src::PrenatalCare, rows, date - days(BOOKING_WINDOW), date)
+    }
+
+    /// Her registration dated in [birth − 730 d, birth + 90 d]: the latest on or before the
+    /// birth, else the earliest after it.
+    fn registration_of(&self, mother: &Id, date: NaiveDate) -> Option<usize> {
+        let rows = self.by_id.registrations.get(mother)?;
+        let src = Src::BirthRegistration;
+        self.latest(src, rows, date - days(REGISTRATION_BEFORE), date)
+            .or_else(|| {
+                rows.iter()
+                    .filter(|(d, _)| *d > date && *d <= date + days(REGISTRATION_AFTER))
+                    .min_by(|a, b| a.0.cmp(&b.0).then(self.key_cmp(src, a.1, b.1)))
+                    .map(|(_, i)| *i)
+            })
+    }
+
+    /// Her latest marriage record (any man) dated strictly before the birth.
+    fn marriage_of(&self, mother: &Id, date: NaiveDate) -> Option<usize> {
+        let rows: Vec<(NaiveDate, usize)> = self
+            .by_id
+            .marriages
+            .get(mother)?
+            .iter()
+            .map(|(d, i, _)| (*d, *i))
+            .collect();
+        self.latest(Src::Marriage, &rows, NaiveDate::MIN, date - days(1))
+    }
+
+    /// Her first social-security row with a maternity claim within ± 180 d of the birth.
+    fn claim_of(&self, mother: &Id, date: NaiveDate) -> Option<usize> {
+        self.by_id
+            .claims
+            .get(mother)?
+            .iter()
+            .find(|(d, _)| (*d - date).num_days().abs() <= CLAIM_WINDOW)
+            .map(|(_, i)| *i)
+    }
+
+    /// The latest of `rows` dated in [lo, hi]; on one date, the smallest record key.
+    fn latest(
+        &self,
+        src: Src,
+        rows: &[(NaiveDate, usize)],
+        lo: NaiveDate,
+        hi: NaiveDate,
+    ) -> Option<usize> {
+        rows.iter()
+            .filter(|(d, _)| *d >= lo && *d <= hi)
+            .max_by(|a, b| a.0.cmp(&b.0).then(self.key_cmp(src, b.1, a.1)))
+            .map(|(_, i)| *i)
+    }
+
+    fn key_cmp(&self, src: Src, a: usize, b: usize) -> std::cmp::Ordering {
+        self.row(src, a)
+            .meta
+            .key
+            .cmp(&self.row(src, b).meta.key)
+            .then(a.cmp(&b))
+    }
+
+    /// §8.9: 1 + her children born strictly before, from the registry as written and found
+    /// by her ID, plus the rank of a multiple birth.
     fn computed_order(
         &self,
         birth: &BirthTruth,
-        mother: u32,
+        mother: &Id,
+        own_row: usize,
         date: NaiveDate,
         obs: &[Option<Obs>; 4],
     ) -> i64 {
@@ -624,6 +685,7 @@ impl<'a> Ctx<'a> {
             let relation_ok = match self.hh_relation(*i) {
                 Some(27 | 37) => false,
                 Some(r) if children_only => (20..=26).contains(&r) || (30..=36).contains(&r),
+                None if children_only => false,
                 _ => true,
             };
             relation_ok
@@ -632,15 +694,17 @@ impl<'a> Ctx<'a> {
                     .is_some_and(|b| b < date)
                 && !excluded.contains(i)
         };
-        let mut earlier = id_bytes(&self.w.persons[mother as usize].id)
-            .and_then(|id| self.by_mother.get(&id))
+        let mut earlier = self
+            .by_id
+            .children
+            .get(mother)
             .map_or(0, |rows| rows.iter().filter(|i| counts(i, false)).count());
-        if let Some(own) = self.active_row(mother)
-            && matches!(self.hh_relation(own), Some(2 | 10 | 11 | 12))
-            && let Some(no) = self.hh_text(own, self.cols.hh_no)
+        if matches!(self.hh_relation(own_row), Some(2 | 10 | 11 | 12))
+            && let Some(no) = self.hh_text(own_row, self.cols.hh_no)
         {
             earlier += self
-                .blank_by_household
+                .by_id
+                .blank_mother
                 .get(no)
                 .map_or(0, |rows| rows.iter().filter(|i| counts(i, true)).count());
         }
@@ -656,24 +720,19 @@ impl<'a> Ctx<'a> {
         1 + earlier as i64 + (rank - 1).max(0)
     }
 
-    /// The birth a kept record belongs to (§8.12), by the true linkage: a child-level
-    /// record through its child (the extra copy of a duplicated delivery belongs to the
-    /// birth of the original), a household row through its person, a mother-level,
-    /// marriage or social-security record when a birth lists its key.
+    /// The birth a kept record belongs to (§8.12): a child-level record through its child
+    /// (the true linkage; the extra copy of a duplicated delivery belongs to the birth of the
+    /// original), a household row through its person, a registration, booking, marriage or
+    /// social-security row when a birth found it under its mother ID.
     fn birth_of(&self, src: Src, i: usize) -> Option<usize> {
-        let row = self.row(src, i);
-        let link = row.meta.link;
+        let link = self.row(src, i).meta.link;
         match src {
             Src::HospitalDelivery | Src::BirthCertificate | Src::Vaccination => link
                 .child
                 .and_then(|ch| self.birth_by_child.get(&(link.index, ch)).copied()),
             Src::Household => self.birth_by_reg.get(&link.index).copied(),
             Src::School => None,
-            _ => row
-                .meta
-                .key
-                .as_deref()
-                .and_then(|k| self.birth_by_key.get(&(src, k)).copied()),
+            _ => self.birth_by_record.get(&(src, i)).copied(),
         }
     }
 
@@ -691,26 +750,21 @@ impl<'a> Ctx<'a> {
         text_value(&self.row(src, i).cells[col])
     }
 
-    /// The persons whose active household village stands in for a record's (§8.12): the
-    /// mother for mother-level records and deliveries, the child for certificates and
-    /// vaccinations, the pupil, the insured, the woman then the man of a marriage.
-    fn persons_of(&self, src: Src, i: usize) -> Vec<u32> {
-        let w = self.w;
-        let link = self.row(src, i).meta.link;
-        let idx = link.index as usize;
+    /// The ID fields whose person's active household village stands in for a record's
+    /// (§8.12), in order.
+    fn person_fields(&self, src: Src) -> Vec<usize> {
+        let c = &self.cols;
         match src {
-            Src::BirthRegistration | Src::PrenatalCare | Src::HospitalDelivery => {
-                vec![w.pregnancies[idx].mother]
-            }
-            Src::BirthCertificate | Src::Vaccination => link
-                .child
-                .map(|ch| w.pregnancies[idx].children[usize::from(ch)].person)
-                .into_iter()
-                .collect(),
-            Src::Household => vec![w.regs[idx].person],
-            Src::School => vec![w.students[idx].person],
-            Src::Marriage => vec![w.marriages[idx].woman, w.marriages[idx].man],
-            Src::SocialSecurity => vec![w.insured[idx].person],
+            Src::BirthRegistration => vec![c.reg_woman, c.reg_man],
+            Src::PrenatalCare => vec![c.pc_mother],
+            Src::HospitalDelivery => vec![c.del_mother],
+            Src::Vaccination => vec![c.vac_child, c.vac_mother],
+            // A certificate carries no ID of the child.
+            Src::BirthCertificate => vec![c.cert_mother, c.cert_father],
+            Src::Household => vec![],
+            Src::School => vec![c.sch_person],
+            Src::Marriage => vec![c.mar_woman, c.mar_man],
+            Src::SocialSecurity => vec![c.ss_person],
         }
     }
 
@@ -724,12 +778,17 @@ impl<'a> Ctx<'a> {
     ) -> Discrepancy {
         let birth = self.birth_of(src, i);
         let village = match birth {
-            Some(b) => self.input.births[b].village.clone(),
-            None => self.own_village(src, i).map(str::to_owned).or_else(|| {
-                self.persons_of(src, i)
-                    .into_iter()
-                    .find_map(|p| self.active_village(p))
-            }),
+            Some(b) => self.birth_village[b].clone(),
+            None => self
+                .own_village(src, i)
+                .or_else(|| {
+                    let row = self.row(src, i);
+                    self.person_fields(src)
+                        .into_iter()
+                        .filter_map(|col| valid(row, col))
+                        .find_map(|id| self.active_village(&id))
+                })
+                .map(str::to_owned),
         };
         let key = self.key(src, i);
         let mut keys: [Option<String>; 9] = Default::default();
@@ -744,11 +803,94 @@ impl<'a> Ctx<'a> {
             keys,
         }
     }
+
+    /// A discrepancy about a birth: its id and village, and the keys of the records named
+    /// (the birth-level ones from the birth, its registration from the facts).
+    fn birth_row(
+        &self,
+        b: usize,
+        f: &BirthFacts,
+        rule_id: &str,
+        field: Option<&'static str>,
+        sources: &[Src],
+    ) -> Discrepancy {
+        let birth = &self.input.births[b];
+        let mut keys: [Option<String>; 9] = Default::default();
+        for s in sources {
+            keys[key_slot(*s)] = match s {
+                Src::BirthRegistration => f
+                    .registration
+                    .and_then(|i| self.key(Src::BirthRegistration, i)),
+                _ => birth.keys[key_slot(*s)].clone(),
+            };
+        }
+        Discrepancy {
+            rule: rule(rule_id),
+            field,
+            village: f.village.clone(),
+            birth_id: Some(birth.birth_id.clone()),
+            source: None,
+            record_key: None,
+            keys,
+        }
+    }
 }
 
-/// A generated (valid, 18-character) ID as the key of the indexes.
-fn id_bytes(id: &str) -> Option<[u8; 18]> {
-    id.as_bytes().try_into().ok()
+impl<'a> ById<'a> {
+    fn new(rows: &'a [Vec<Row>], c: &Cols) -> ById<'a> {
+        let mut by = ById::default();
+        for (i, row) in rows[Src::Household.index()].iter().enumerate() {
+            if !kept(row) {
+                continue;
+            }
+            if let Some(id) = valid(row, c.hh_person) {
+                by.household.entry(id).or_default().push(i);
+            }
+            match id_value(&row.cells[c.hh_mother]) {
+                IdValue::Valid(id) => by.children.entry(id).or_default().push(i),
+                IdValue::Blank => {
+                    if let Some(no) = text_value(&row.cells[c.hh_no]) {
+                        by.blank_mother.entry(no).or_default().push(i);
+                    }
+                }
+                IdValue::Invalid => {}
+            }
+        }
+        let dated = |src: Src, id_col: usize, date_col: usize| {
+            let mut map: Map<Id, Vec<(NaiveDate, usize)>> = Map::default();
+            for (i, row) in rows[src.index()].iter().enumerate() {
+                if !kept(row) {
+                    continue;
+                }
+                if let (Some(id), Some(d)) = (valid(row, id_col), date_value(&row.cells[date_col]))
+                {
+                    map.entry(id).or_default().push((d, i));
+                }
+            }
+            map
+        };
+        by.bookings = dated(Src::PrenatalCare, c.pc_mother, c.pc_date);
+        by.registrations = dated(Src::BirthRegistration, c.reg_woman, c.reg_date);
+        by.claims = dated(Src::SocialSecurity, c.ss_person, c.ss_claim);
+        for (id, rows) in dated(Src::HospitalDelivery, c.del_mother, c.del_date) {
+            by.deliveries
+                .insert(id, rows.into_iter().map(|(date, _)| date).collect());
+        }
+        for (i, row) in rows[Src::Marriage.index()].iter().enumerate() {
+            if !kept(row) || !is_marriage(text_value(&row.cells[c.mar_kind])) {
+                continue;
+            }
+            if let (Some(woman), Some(d)) =
+                (valid(row, c.mar_woman), date_value(&row.cells[c.mar_date]))
+            {
+                by.marriages
+                    .entry(woman)
+                    .or_default()
+                    .push((d, i, valid(row, c.mar_man)));
+            }
+        }
+        by
+    }
 }
 
 fn is_hepb(name: &str) -> bool {
@@ -762,41 +904,19 @@ fn distinct<T: PartialEq>(mut values: impl Iterator<Item = T>) -> bool {
     }
 }
 
-/// A discrepancy about a birth: its id and village, and the keys of the records named.
-fn birth_row(
-    birth: &BirthTruth,
-    rule_id: &str,
-    field: Option<&'static str>,
-    sources: &[Src],
-) -> Discrepancy {
-    let mut keys: [Option<String>; 9] = Default::default();
-    for s in sources {
-        keys[key_slot(*s)] = birth.keys[key_slot(*s)].clone();
-    }
-    Discrepancy {
-        rule: rule(rule_id),
-        field,
-        village: birth.village.clone(),
-        birth_id: Some(birth.birth_id.clone()),
-        source: None,
-        record_key: None,
-        keys,
-    }
-}
-
 /// The rules about births (§5), over every birth of the truth.
 pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Discrepancy>) {
     let cal = ctx.input.cal;
     let c = &ctx.cols;
-    let births = ctx.input.births;
     for (b, f) in facts.iter().enumerate() {
-        let birth = &births[b];
+        let row = |rule_id: &str, field: Option<&'static str>, sources: &[Src]| {
+            ctx.birth_row(b, f, rule_id, field, sources)
+        };
         let has = |k: usize| f.obs[k].is_some();
         let seen: Vec<Src> = (0..4).filter(|&k| has(k)).map(|k| BIRTH_LEVEL[k]).collect();
         let (delivery, certificate, household) = (has(0), has(1), has(2));
         if delivery && f.date <= cal.as_of - days(CERTIFICATE_GRACE) && !certificate {
-            out.push(birth_row(
-                birth,
+            out.push(row(
                 "delivery_without_certificate",
                 None,
                 &[Src::HospitalDelivery],
@@ -807,8 +927,7 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
         {
             let place = text_value(&ctx.row(Src::BirthCertificate, x.row).cells[c.cert_place]);
             if matches!(place, Some("医院" | "妇幼保健院")) {
-                out.push(birth_row(
-                    birth,
+                out.push(row(
                     "certificate_without_delivery",
                     None,
                     &[Src::BirthCertificate],
@@ -816,24 +935,13 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
             }
         }
         if !f.floating && f.date <= cal.as_of - days(HOUSEHOLD_GRACE) && !household {
-            out.push(birth_row(
-                birth,
-                "birth_without_household_registration",
-                None,
-                &seen,
-            ));
+            out.push(row("birth_without_household_registration", None, &seen));
         }
         if f.registration.is_none() {
-            out.push(birth_row(
-                birth,
-                "birth_without_registration_service",
-                None,
-                &seen,
-            ));
+            out.push(row("birth_without_registration_service", None, &seen));
         }
         if delivery && f.booking.is_none() {
-            out.push(birth_row(
-                birth,
+            out.push(row(
                 "delivery_without_prenatal_booking",
                 None,
                 &[Src::HospitalDelivery],
@@ -841,10 +949,10 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
         }
         match f.hepb1 {
             None if f.date <= cal.as_of - days(HEPB1_GRACE) => {
-                out.push(birth_row(birth, "birth_without_hepb1", None, &seen));
+                out.push(row("birth_without_hepb1", None, &seen));
             }
             Some(d) if (d - f.date).num_days() > 1 => {
-                out.push(birth_row(birth, "late_hepb1", None, &[Src::Vaccination]));
+                out.push(row("late_hepb1", None, &[Src::Vaccination]));
             }
             _ => {}
         }
@@ -852,12 +960,7 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
             && let Some(reg) = ctx.hh_date(x.row, c.hh_reg_date)
             && (reg - f.date).num_days() > LATE_REGISTRATION_DAYS
         {
-            out.push(birth_row(
-                birth,
-                "late_household_registration",
-                None,
-                &[Src::Household],
-            ));
+            out.push(row("late_household_registration", None, &[Src::Household]));
         }
         let fields = [
             ("sex_mismatch", "sex"),
@@ -878,17 +981,17 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
                 })
                 .map(|s| BIRTH_LEVEL[s])
                 .collect();
-            out.push(birth_row(birth, rule_id, Some(field), &with_value));
+            out.push(row(rule_id, Some(field), &with_value));
         }
         if let (Some(order), Some(limit)) = (f.order, limit_on(f.date))
             && order > limit
         {
-            out.push(birth_row(birth, "out_of_policy_birth", None, &seen));
+            out.push(row("out_of_policy_birth", None, &seen));
         }
     }
 
-    // child_order_mismatch: per registration linked to a birth, against the computed order
-    // of the pregnancy's first child among the births (§8.14).
+    // child_order_mismatch: per registration found for a birth, against the computed order
+    // of the first birth that found it (§8.14).
     let mut done: HashSet<usize> = HashSet::new();
     for (b, f) in facts.iter().enumerate() {
         let Some(reg) = f.registration else { continue };
@@ -899,8 +1002,9 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
         if let (Some(declared), Some(order)) = (declared, f.order)
             && declared != order
         {
-            out.push(birth_row(
-                &births[b],
+            out.push(ctx.birth_row(
+                b,
+                f,
                 "child_order_mismatch",
                 Some("child_order"),
                 &[Src::BirthRegistration],
@@ -926,8 +1030,9 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
         match ctx.birth_by_reg.get(&link) {
             Some(&b) => {
                 if facts[b].obs[1].is_none() {
-                    out.push(birth_row(
-                        &births[b],
+                    out.push(ctx.birth_row(
+                        b,
+                        &facts[b],
                         "household_birth_without_certificate",
                         None,
                         &[Src::Household],
@@ -947,77 +1052,13 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
             }
         }
     }
-
-    // delivery_without_prenatal_booking for the period's stillbirths: a delivery dated in
-    // the period with no booking of the mother within 300 days before it.
-    for (pi, pr) in ctx.pregnancy_rows.iter().enumerate() {
-        let Some(i) = pr.stillbirth else { continue };
-        let Some(d) = stillbirth_date(ctx, i) else {
-            continue;
-        };
-        if d < start || d > end {
-            continue;
-        }
-        if stillbirth_booking(ctx, pi, d).is_none() {
-            let mut row = ctx.record_row(
-                "delivery_without_prenatal_booking",
-                Src::HospitalDelivery,
-                i,
-                None,
-            );
-            row.source = None;
-            row.record_key = None;
-            out.push(row);
-        }
-    }
 }
 
-/// A stillbirth delivery's date as written.
-pub(crate) fn stillbirth_date(ctx: &Ctx<'_>, i: usize) -> Option<NaiveDate> {
-    date_value(&ctx.row(Src::HospitalDelivery, i).cells[ctx.cols.del_date])
-}
-
-/// The pregnancy's booking within 300 days before `date`, with its weeks.
-pub(crate) fn stillbirth_booking(ctx: &Ctx<'_>, pi: usize, date: NaiveDate) -> Option<Option<i64>> {
-    let c = &ctx.cols;
-    let i = ctx.pregnancy_rows[pi].booking?;
-    let cells = &ctx.row(Src::PrenatalCare, i).cells;
-    let d = date_value(&cells[c.pc_date])?;
-    (d >= date - days(BOOKING_WINDOW) && d <= date).then(|| int_value(&cells[c.pc_weeks]))
-}
-
-/// The period's stillbirth deliveries: (pregnancy, delivery row, date as written).
-pub(crate) fn stillbirths(ctx: &Ctx<'_>) -> Vec<(usize, usize, NaiveDate)> {
-    let cal = ctx.input.cal;
-    ctx.pregnancy_rows
-        .iter()
-        .enumerate()
-        .filter_map(|(pi, pr)| {
-            let i = pr.stillbirth?;
-            let d = stillbirth_date(ctx, i)?;
-            (d >= cal.start && d <= cal.end).then_some((pi, i, d))
-        })
-        .collect()
-}
-
-impl Ctx<'_> {
-    /// The stillbirth delivery row's residence as written.
-    pub(crate) fn delivery_residence(&self, i: usize) -> Option<String> {
-        self.own_village(Src::HospitalDelivery, i)
-            .map(str::to_owned)
-    }
-
-    /// The booking row's residence as written.
-    pub(crate) fn booking_residence(&self, pi: usize) -> Option<String> {
-        let i = self.pregnancy_rows[pi].booking?;
-        self.own_village(Src::PrenatalCare, i).map(str::to_owned)
-    }
-}
-
-/// The rules about every record of an extract (§8.13) and `id_number_conflict`.
+/// The rules about every record of an extract (§8.13) and `id_number_conflict`. Persons are
+/// found by the valid IDs as written: an empty or invalid ID finds no one.
 pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
     let c = &ctx.cols;
-    let w = ctx.w;
+    let by = &ctx.by_id;
 
     // late_prenatal_booking (§8.19).
     for (i, row) in ctx.rows[Src::PrenatalCare.index()].iter().enumerate() {
@@ -1027,41 +1068,23 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
         }
     }
 
-    // registration_without_marriage (§8.15): the couple's kept marriages, not divorces.
-    let couples: Set<(u32, u32)> = ctx.rows[Src::BirthRegistration.index()]
-        .iter()
-        .filter(|row| kept(row))
-        .map(|row| {
-            let p = &w.pregnancies[row.meta.link.index as usize];
-            (p.father, p.mother)
-        })
-        .collect();
-    let mut married: Map<(u32, u32), Vec<NaiveDate>> = Map::default();
-    for row in &ctx.rows[Src::Marriage.index()] {
-        let m = &w.marriages[row.meta.link.index as usize];
-        if !kept(row) || !couples.contains(&(m.man, m.woman)) {
-            continue;
-        }
-        let kind = text_value(&row.cells[c.mar_kind]);
-        if !matches!(kind, Some("结婚" | "结婚登记" | "复婚" | "marriage")) {
-            continue;
-        }
-        if let Some(d) = date_value(&row.cells[c.mar_date]) {
-            married.entry((m.man, m.woman)).or_default().push(d);
-        }
-    }
+    // registration_without_marriage (§8.15): a kept marriage (not divorce) row with the same
+    // valid man and woman IDs, dated strictly before the registration.
     for (i, row) in ctx.rows[Src::BirthRegistration.index()].iter().enumerate() {
         if !kept(row) {
             continue;
         }
-        let p = &w.pregnancies[row.meta.link.index as usize];
         let Some(date) = date_value(&row.cells[c.reg_date]) else {
             continue;
         };
-        let before = married
-            .get(&(p.father, p.mother))
-            .is_some_and(|ds| ds.iter().any(|d| *d < date));
-        if !before {
+        let married = match (valid(row, c.reg_man), valid(row, c.reg_woman)) {
+            (Some(man), Some(woman)) => by
+                .marriages
+                .get(&woman)
+                .is_some_and(|ms| ms.iter().any(|(d, _, m)| *m == Some(man) && *d < date)),
+            _ => false,
+        };
+        if !married {
             out.push(ctx.record_row(
                 "registration_without_marriage",
                 Src::BirthRegistration,
@@ -1071,18 +1094,8 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
         }
     }
 
-    // maternity_claim_without_delivery (§8.16): any kept delivery row of the woman.
-    let mut deliveries: Map<u32, Vec<NaiveDate>> = Map::default();
-    for (pi, pr) in ctx.pregnancy_rows.iter().enumerate() {
-        for &i in &pr.deliveries {
-            if let Some(d) = date_value(&ctx.row(Src::HospitalDelivery, i).cells[c.del_date]) {
-                deliveries
-                    .entry(w.pregnancies[pi].mother)
-                    .or_default()
-                    .push(d);
-            }
-        }
-    }
+    // maternity_claim_without_delivery (§8.16): any kept delivery row under the claimant's
+    // valid ID within ± 180 days.
     for (i, row) in ctx.rows[Src::SocialSecurity.index()].iter().enumerate() {
         if !kept(row) {
             continue;
@@ -1090,11 +1103,12 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
         let Some(claim) = date_value(&row.cells[c.ss_claim]) else {
             continue;
         };
-        let person = w.insured[row.meta.link.index as usize].person;
-        let near = deliveries.get(&person).is_some_and(|ds| {
-            ds.iter()
-                .any(|d| (*d - claim).num_days().abs() <= CLAIM_WINDOW)
-        });
+        let near = valid(row, c.ss_person)
+            .and_then(|id| by.deliveries.get(&id))
+            .is_some_and(|ds| {
+                ds.iter()
+                    .any(|d| (*d - claim).num_days().abs() <= CLAIM_WINDOW)
+            });
         if !near {
             out.push(ctx.record_row(
                 "maternity_claim_without_delivery",
@@ -1105,13 +1119,13 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
         }
     }
 
-    // student_without_household_registration (§8.17): no kept household row of any status.
+    // student_without_household_registration (§8.17): no kept household row of any status
+    // under the pupil's valid ID.
     for (i, row) in ctx.rows[Src::School.index()].iter().enumerate() {
         if !kept(row) {
             continue;
         }
-        let person = w.students[row.meta.link.index as usize].person;
-        let registered = ctx.person_row[person as usize].is_some_and(|r| ctx.hh_kept(r));
+        let registered = valid(row, c.sch_person).is_some_and(|id| by.household.contains_key(&id));
         if !registered {
             out.push(ctx.record_row(
                 "student_without_household_registration",
@@ -1201,77 +1215,4 @@ fn id_number_conflicts(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
             }
         }
     }
-}
-
-/// `ambiguous_link`: among the co-births of a multiple birth, for a pair of birth-level
-/// sources, a birth's record in one source agrees with another co-birth's record in the
-/// other source exactly as well as with its own (documented in the crate's `# The truth`).
-pub(crate) fn ambiguous_links(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Discrepancy>) {
-    let births = ctx.input.births;
-    let mut by_pregnancy: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (b, birth) in births.iter().enumerate() {
-        if birth.origin.child.is_some() {
-            by_pregnancy
-                .entry(birth.origin.pregnancy)
-                .or_default()
-                .push(b);
-        }
-    }
-    let mut groups: Vec<Vec<usize>> = by_pregnancy
-        .into_values()
-        .filter(|g| g.len() >= 2)
-        .collect();
-    groups.sort();
-    // The pairs of birth-level sources, A before B (indexes into `BIRTH_LEVEL`).
-    let pairs: Vec<(usize, usize)> = (0..4)
-        .flat_map(|a| (a + 1..4).map(move |b| (a, b)))
-        .collect();
-    for group in groups {
-        for &(a, b) in &pairs {
-            for &x in &group {
-                let (Some(ax), Some(bx)) = (facts[x].obs[a], facts[x].obs[b]) else {
-                    continue;
-                };
-                let own = agreement(a, b, &ax, &bx);
-                let others = group.iter().filter(|&&y| y != x);
-                let tie = others
-                    .clone()
-                    .any(|&y| facts[y].obs[b].is_some_and(|by| agreement(a, b, &ax, &by) == own))
-                    || others.clone().any(|&y| {
-                        facts[y].obs[a].is_some_and(|ay| agreement(a, b, &ay, &bx) == own)
-                    });
-                if tie {
-                    out.push(birth_row(
-                        &births[x],
-                        "ambiguous_link",
-                        None,
-                        &[BIRTH_LEVEL[a], BIRTH_LEVEL[b]],
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// How two records of sources `a` and `b` (indexes into [`BIRTH_LEVEL`]) agree, per field
-/// both sources record: mother ID (valid values), birth date, sex, birth time to the minute
-/// (delivery and certificate), child ID (household and vaccination, valid values). `None`
-/// where either has no value.
-fn agreement(a: usize, b: usize, x: &Obs, y: &Obs) -> [Option<bool>; 5] {
-    fn cmp<T: PartialEq>(p: Option<T>, q: Option<T>) -> Option<bool> {
-        Some(p? == q?)
-    }
-    let timed = a <= 1 && b <= 1;
-    let child_ids = a >= 2 && b >= 2;
-    [
-        cmp(x.mother.valid(), y.mother.valid()),
-        cmp(x.date, y.date),
-        cmp(x.sex, y.sex),
-        if timed { cmp(x.minute, y.minute) } else { None },
-        if child_ids {
-            cmp(x.child.valid(), y.child.valid())
-        } else {
-            None
-        },
-    ]
 }
