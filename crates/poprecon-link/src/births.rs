@@ -91,7 +91,7 @@ pub(crate) fn build(
             date_source,
             time_ms: recs.iter().find_map(|(_, r)| r.time_ms),
             sex,
-            mother_id: choose_mother(&recs, mothers),
+            mother_id: choose_mother(&recs),
             birth_seq: delivery.and_then(|d| d.birth_seq),
             plurality: delivery.and_then(|d| d.plurality),
             village: None,
@@ -127,33 +127,19 @@ pub(crate) fn build(
     Ok(births)
 }
 
-/// The birth's mother: among the valid mother IDs of its records, one with an active
-/// household row first (a mistyped ID that is still valid is another woman's, rarely in the
-/// registry), then the most frequent, then the first in source order.
-fn choose_mother(
-    recs: &[(Src, &crate::prepare::Rec)],
-    mothers: &HashMap<String, Vec<MotherRow>>,
-) -> Option<String> {
-    let ids: Vec<&String> = recs
-        .iter()
-        .filter_map(|(_, r)| r.mother_id.as_ref())
-        .collect();
-    ids.iter()
-        .enumerate()
-        .max_by_key(|(pos, id)| {
-            let active = mothers
-                .get(id.as_str())
-                .is_some_and(|rows| rows.iter().any(|r| r.active));
-            let count = ids.iter().filter(|x| x == id).count();
-            (active, count, std::cmp::Reverse(*pos))
-        })
-        .map(|(_, id)| (*id).clone())
+/// The birth's mother: the first valid mother ID of its records in source order (delivery,
+/// certificate, household, vaccination), as for its sex and date (domain.md §8.2). A
+/// record that names another woman is reported by `mother_id_mismatch`.
+fn choose_mother(recs: &[(Src, &crate::prepare::Rec)]) -> Option<String> {
+    let mut recs: Vec<&(Src, &crate::prepare::Rec)> = recs.iter().collect();
+    recs.sort_by_key(|(s, _)| *s);
+    recs.iter().find_map(|(_, r)| r.mother_id.clone())
 }
 
 /// Prenatal booking in [birth − 300 d, birth] (the latest); birth registration in
 /// [birth − 730 d, birth + 90 d] (the latest before the birth, else the first after); the
-/// latest marriage registered before the birth (§8.3). Records under a damaged ID that is
-/// the mother's but for a typo count too.
+/// latest marriage registered before the birth (§8.3), found by the mother's valid ID (and,
+/// with [`LinkConfig::damaged_mother_ids`], under a damaged ID that is hers but for a typo).
 fn mother_records(
     births: &mut [Birth],
     input: &LinkInput<'_>,
@@ -203,12 +189,12 @@ fn mother_records(
     for b in births.iter_mut() {
         let Some(m) = &b.mother_id else { continue };
         let d = b.date;
-        let bookings = prenatal.of(m);
+        let bookings = prenatal.of(m, cfg.damaged_mother_ids);
         if let Some(r) = latest(&bookings, d - cfg.prenatal_window_days, d) {
             b.prenatal = Some(r.key.clone());
             b.prenatal_village = r.village.clone();
         }
-        let reg = registration.of(m);
+        let reg = registration.of(m, cfg.damaged_mother_ids);
         b.registration = latest(&reg, d - cfg.registration_days_before, d)
             .or_else(|| {
                 reg.iter()
@@ -217,7 +203,8 @@ fn mother_records(
             })
             .map(|r| r.key.clone());
         // Married strictly before the birth (§8.15 reads "before" so).
-        b.marriage = latest(&marriage.of(m), i32::MIN, d - 1).map(|r| r.key.clone());
+        b.marriage =
+            latest(&marriage.of(m, cfg.damaged_mother_ids), i32::MIN, d - 1).map(|r| r.key.clone());
     }
     Ok(())
 }

@@ -72,6 +72,11 @@ pub struct LinkConfig {
     pub registration_days_after: i32,
     /// Whether the mother's deceased children count in the birth order. Default `true`.
     pub count_deceased_children: bool,
+    /// Whether a booking, birth registration or marriage whose woman's ID is damaged (an
+    /// invalid ID within a few digits of the mother's) counts as hers. Default `false`:
+    /// domain.md finds these records by the mother's ID, so a damaged ID finds nothing and
+    /// is reported by `invalid_value`.
+    pub damaged_mother_ids: bool,
     /// The effective-dated limits on a mother's children, keyed on the birth date.
     /// Default: 2 from 2016-01-01, 3 from 2021-05-31.
     pub policy_limits: Vec<PolicyLimit>,
@@ -96,6 +101,7 @@ impl Default for LinkConfig {
             registration_days_before: 730,
             registration_days_after: 90,
             count_deceased_children: true,
+            damaged_mother_ids: false,
             policy_limits: vec![
                 PolicyLimit {
                     from: NaiveDate::from_ymd_opt(2016, 1, 1).expect("a valid date"),

@@ -239,9 +239,11 @@ impl DatedRows {
     /// The records of the mother with this valid ID: those under her ID, and damaged ones
     /// whose ID is hers but for a typo, a transposition, two digits or a truncation; sorted
     /// by date and key.
-    pub(crate) fn of(&self, id: &str) -> Vec<&Dated> {
+    /// The rows under `id`; with `damaged`, also those whose damaged ID is within a few
+    /// digits of it.
+    pub(crate) fn of(&self, id: &str, damaged: bool) -> Vec<&Dated> {
         let mut out: Vec<&Dated> = self.by_id.get(id).into_iter().flatten().collect();
-        if let Some(digits) = id_digits(Some(id)) {
+        if let Some(digits) = id_digits(Some(id)).filter(|_| damaged) {
             let mut hits: Vec<usize> = Vec::new();
             for part in id_parts(&digits) {
                 hits.extend(self.parts.get(&part).into_iter().flatten());

@@ -1097,7 +1097,7 @@ fn the_mothers_booking_registration_and_marriage_are_found() {
             date: "2024-06-01",
             village: o(V2),
         },
-        // Under a mistyped ID: still hers.
+        // Under a mistyped ID: not found by her ID, unless `damaged_mother_ids` is set.
         Booking {
             key: "YC2".into(),
             mother: o(&typo(&mother, 15)),
@@ -1133,18 +1133,24 @@ fn the_mothers_booking_registration_and_marriage_are_found() {
             date: "2023-10-01",
         },
     ];
-    let out = w.run();
+    let cols = [
+        "prenatal_care_key",
+        "birth_registration_key",
+        "marriage_key",
+        "village",
+        "village_source",
+    ];
     assert_eq!(
-        rows(
-            &out.births,
-            &[
-                "prenatal_care_key",
-                "birth_registration_key",
-                "marriage_key",
-                "village",
-                "village_source"
-            ]
-        ),
+        rows(&w.run().births, &cols),
+        [format!("∅|SY2|J1|{V1}|vaccination")],
+        "YC1, 426 days before the birth, is outside the window; YC2 is not hers"
+    );
+    let fuzzy = LinkConfig {
+        damaged_mother_ids: true,
+        ..LinkConfig::default()
+    };
+    assert_eq!(
+        rows(&w.run_with(&fuzzy).births, &cols),
         [format!("YC2|SY2|J1|{V2}|prenatal_care")]
     );
 }
