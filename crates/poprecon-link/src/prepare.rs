@@ -528,8 +528,8 @@ pub(crate) fn certificates(df: &DataFrame, window: (i32, i32)) -> Result<Prepare
 }
 
 /// Moves each reissue or replacement that has a first certificate of the same child (same
-/// birth date and sex, and same mother ID or child name) into that certificate's
-/// `other_keys`.
+/// birth date and sex, same mother ID or child name, and no other birth time) into that
+/// certificate's `other_keys`. A reissue without one is the child's certificate.
 fn join_reissues(recs: &mut Vec<Rec>) {
     let is_first = |r: &Rec| !matches!(r.issue_type.as_deref(), Some("reissue" | "replacement"));
     let mut firsts: HashMap<(i32, Option<i32>), Vec<usize>> = HashMap::new();
@@ -546,9 +546,14 @@ fn join_reissues(recs: &mut Vec<Rec>) {
             continue;
         }
         let Some(d) = r.date else { continue };
+        // A twin's certificate has the same mother, date and often sex: a birth time to the
+        // minute on both that differs tells the children apart (a reissue may carry a new
+        // name, never a new birth time).
         let same_child = |f: &Rec| {
-            (r.mother_digits.is_some() && f.mother_digits == r.mother_digits)
-                || (r.child_name.is_some() && f.child_name == r.child_name)
+            let other_time = matches!((r.minute(), f.minute()), (Some(a), Some(b)) if a != b);
+            !other_time
+                && ((r.mother_digits.is_some() && f.mother_digits == r.mother_digits)
+                    || (r.child_name.is_some() && f.child_name == r.child_name))
         };
         // Candidates are in key order: the smallest matching key wins.
         target[i] = firsts

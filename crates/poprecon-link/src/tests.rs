@@ -1175,6 +1175,28 @@ fn a_reissued_certificate_joins_the_childs_first_one() {
 }
 
 #[test]
+fn a_twins_reissued_certificate_is_not_joined_to_the_other_twins() {
+    let mut w = World::default();
+    family(&mut w, 1, "2025-08-01", 2, "王小红", "李芳");
+    w.cert[0].time = Some("2025-08-01 00:33");
+    // The co-twin's only certificate is a reissue: same mother, date and sex, another
+    // minute of birth and name.
+    let mut twin = w.cert[0].clone();
+    twin.key = "P349999999".into();
+    twin.issue_type = o("reissue");
+    twin.child_name = o("王小兰");
+    twin.time = Some("2025-08-01 00:21");
+    w.cert.push(twin);
+    let out = w.run();
+    let keys = rows(
+        &out.births,
+        &["birth_certificate_key", "birth_certificate_other_keys"],
+    );
+    assert!(keys.contains(&"P340000001|∅".to_owned()), "{keys:?}");
+    assert!(keys.contains(&"P349999999|∅".to_owned()), "{keys:?}");
+}
+
+#[test]
 fn output_does_not_depend_on_row_order() {
     let mut w = background(30);
     // Some mess, so that every stage has probabilistic work and conflicts.
