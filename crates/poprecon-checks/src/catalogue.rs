@@ -201,7 +201,7 @@ pub static CATALOGUE: [RuleInfo; 22] = [
         "分娩无孕产期保健建册",
         "Delivery without prenatal booking",
         Medium,
-        "deliveries in the period (one row per child; extra copies excluded)",
+        "live births with a delivery (stillbirth deliveries are not births)",
     ),
     info(
         RuleId::BirthWithoutHepb1,
@@ -257,7 +257,7 @@ pub static CATALOGUE: [RuleInfo; 22] = [
         "身份证号与登记信息不符",
         "ID number conflicts with recorded data",
         Medium,
-        "valid child and mother IDs checked in the records of the births",
+        "records of all sources with a valid ID checked, per ID field",
     ),
     info(
         RuleId::ChildOrderMismatch,
@@ -292,7 +292,7 @@ pub static CATALOGUE: [RuleInfo; 22] = [
         "在籍学生无户籍",
         "Student without household registration",
         Medium,
-        "school records",
+        "school records (matched to household records by valid ID only)",
     ),
     info(
         RuleId::DuplicateRecord,

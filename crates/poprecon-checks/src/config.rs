@@ -93,14 +93,12 @@ rule_settings! {
 }
 
 rule_settings! {
-    /// `delivery_without_prenatal_booking`: no prenatal booking of the mother within
-    /// `days_before` days before the delivery.
+    /// `delivery_without_prenatal_booking`: the delivery of a live birth event with no
+    /// prenatal booking of the mother within `days_before` days before it (stillbirth
+    /// deliveries are no births and are not checked).
     DeliveryWithoutPrenatalBookingSettings for DeliveryWithoutPrenatalBooking {
         /// Default `300`.
         days_before: i32 = 300,
-        /// Whether stillbirth deliveries are checked too (a delivery is a delivery row,
-        /// domain.md §8.4). Default `true`.
-        include_stillbirths: bool = true,
     }
 }
 
@@ -158,8 +156,9 @@ rule_settings! {
 }
 
 rule_settings! {
-    /// `id_number_conflict`: a valid ID encodes another birth date or sex than its row
-    /// records, or a mother's ID encodes male sex.
+    /// `id_number_conflict`: in any record of any source, a valid ID encodes another birth
+    /// date or sex than its row records, or a mother's or woman's ID encodes male sex, or a
+    /// man's or father's ID female sex.
     IdNumberConflictSettings for IdNumberConflict {}
 }
 
@@ -191,12 +190,9 @@ rule_settings! {
 }
 
 rule_settings! {
-    /// `student_without_household_registration`: the student is in no household record.
-    StudentWithoutHouseholdRegistrationSettings for StudentWithoutHouseholdRegistration {
-        /// A student without a valid ID is found by name and birth date instead. Default
-        /// `true`.
-        match_name_and_birth_date: bool = true,
-    }
+    /// `student_without_household_registration`: the student's valid ID is in no household
+    /// record (a student without a valid ID is in none).
+    StudentWithoutHouseholdRegistrationSettings for StudentWithoutHouseholdRegistration {}
 }
 
 rule_settings! {

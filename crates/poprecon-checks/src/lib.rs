@@ -27,7 +27,8 @@
 //!
 //! Rules read the records as ingest gives them; a rule whose sources the run does not read
 //! (or that needs linked births when there are none) emits nothing. Record-level rules
-//! (domain.md §8.13) cover every accepted record; the others cover the period's births.
+//! (domain.md §8.13) and `id_number_conflict` cover every accepted record; the others cover
+//! the period's births.
 //! Outputs are sorted by key; the same input gives identical frames. This crate does no IO
 //! and logs no person-level value.
 

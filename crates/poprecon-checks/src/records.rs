@@ -1,6 +1,6 @@
 //! The record-level rules (domain.md §8.13): they cover every accepted record of a source,
-//! not only those of the period's births. `delivery_without_prenatal_booking` is here too:
-//! its unit is the delivery row (§8.4), live or stillborn.
+//! not only those of the period's births. `id_number_conflict` (§8.6) is here too: it
+//! checks every record of every source, one row per record and ID field.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -10,10 +10,10 @@ use polars::prelude::*;
 use crate::catalogue::RuleId;
 use crate::error::ChecksError;
 use crate::frames::{
-    Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION, SCHOOL, SOCIAL_SECURITY, Table,
-    VACCINATION, key_column, key_is_id, null,
+    CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION, SCHOOL,
+    SOCIAL_SECURITY, Table, VACCINATION, key_column, key_is_id, null,
 };
-use crate::rules::{Found, concat_all, date_text, dated_match, field_lit, kv, material, values};
+use crate::rules::{Found, concat_all, date_text, field_lit, kv, material, values};
 
 /// Where a source's record is attributed when it belongs to no birth (domain.md §8.12):
 /// its own village field, then the active household village of these persons.
@@ -209,48 +209,23 @@ pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Found {
     ))
 }
 
-/// `student_without_household_registration` (§8.17): no household row of any status with
-/// the student's ID (valid, else as typed); a student without a valid ID is also found by
-/// name and birth date.
+/// `student_without_household_registration` (§8.17): each school record (one per key) whose
+/// valid normalised `person_id` is the valid `person_id` of no household row of any status.
+/// Students are matched by valid IDs only: an empty or invalid ID on the school row finds
+/// no one, and the rule fires (the ID itself is also reported by `invalid_value`).
 pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Found {
     let (s, h) = (ctx.source(SCHOOL)?, ctx.source(HOUSEHOLD)?);
-    let units = attributed(ctx, s, first_per_key(s)).with_columns([
-        s.any_id("person_id").alias("__pid"),
-        s.valid_id("person_id").alias("__valid"),
-        s.text("name").alias("__name"),
-        s.days("birth_date").alias("__bd"),
-    ]);
+    let units = attributed_all(ctx, s)
+        .sort(["__key", "__row"], SortMultipleOptions::default())
+        .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
+        .with_column(s.valid_id("person_id").alias("__pid"));
     let ids = h
         .lazy()
-        .select([h.any_id("person_id").alias("__hp")])
+        .select([h.valid_id("person_id").alias("__hp")])
         .filter(col("__hp").is_not_null())
         .unique(None, UniqueKeepStrategy::Any);
-    let mut rows = units.clone().anti_join(ids, col("__pid"), col("__hp"));
-    if ctx
-        .cfg
-        .student_without_household_registration
-        .match_name_and_birth_date
-    {
-        let people = h
-            .lazy()
-            .select([
-                h.text("name").alias("__hn"),
-                h.days("birth_date").alias("__hb"),
-            ])
-            .filter(col("__hn").is_not_null().and(col("__hb").is_not_null()))
-            .unique(None, UniqueKeepStrategy::Any);
-        let by_name = units
-            .clone()
-            .filter(col("__valid").is_null())
-            .join(
-                people,
-                [col("__name"), col("__bd")],
-                [col("__hn"), col("__hb")],
-                JoinArgs::new(JoinType::Semi),
-            )
-            .select([col("__key").alias("__nk")]);
-        rows = rows.anti_join(by_name, col("__key"), col("__nk"));
-    }
+    // A null `__pid` matches nothing, so the student stays among the rows.
+    let rows = units.clone().anti_join(ids, col("__pid"), col("__hp"));
     Some((
         record_rows(
             RuleId::StudentWithoutHouseholdRegistration,
@@ -264,71 +239,218 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Found {
     ))
 }
 
-/// `delivery_without_prenatal_booking`: each delivery row of the period (one per key,
-/// extra copies excluded; stillbirths too unless switched off) with no booking of the
-/// mother within the window before it. The mother is the delivery's valid ID, else the
-/// birth's.
-pub(crate) fn delivery_without_prenatal_booking(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
-    let (Some(d), Some(p)) = (ctx.source(DELIVERY), ctx.source(PRENATAL)) else {
+/// The sex an ID field's person must have, or the row's own record of that person.
+enum Holder {
+    /// The person's own ID, against the birth date and sex columns of the same row.
+    Own {
+        birth_date: &'static str,
+        sex: &'static str,
+    },
+    /// The ID of a person of this sex (2 female): a mother, a woman.
+    Of(i32),
+}
+
+const FEMALE: Holder = Holder::Of(2);
+
+/// The ID fields `id_number_conflict` checks, by source: the person's own ID against the
+/// row, and the IDs of mothers and women (§8.6: "a mother's ID encodes male sex"). A man's
+/// or father's ID is not checked (§8.6 names no such case); social security records no sex
+/// or birth date beside its `person_id`.
+const ID_FIELDS: [(&str, &str, Holder); 10] = [
+    (REGISTRATION, "woman_id", FEMALE),
+    (PRENATAL, "mother_id", FEMALE),
+    (DELIVERY, "mother_id", FEMALE),
+    (CERTIFICATE, "mother_id", FEMALE),
+    (
+        VACCINATION,
+        "child_id",
+        Holder::Own {
+            birth_date: "birth_date",
+            sex: "child_sex",
+        },
+    ),
+    (VACCINATION, "mother_id", FEMALE),
+    (
+        HOUSEHOLD,
+        "person_id",
+        Holder::Own {
+            birth_date: "birth_date",
+            sex: "sex",
+        },
+    ),
+    (HOUSEHOLD, "mother_id", FEMALE),
+    (
+        SCHOOL,
+        "person_id",
+        Holder::Own {
+            birth_date: "birth_date",
+            sex: "sex",
+        },
+    ),
+    (MARRIAGE, "woman_id", FEMALE),
+];
+
+/// The birth date a resident ID encodes, as `YYYY-MM-DD` (characters 7–14).
+fn encoded_date(id: Expr) -> Expr {
+    concat_str(
+        [
+            id.clone().str().slice(lit(6), lit(4)),
+            id.clone().str().slice(lit(10), lit(2)),
+            id.str().slice(lit(12), lit(2)),
+        ],
+        "-",
+        false,
+    )
+}
+
+/// The birth date a resident ID encodes as the number `YYYYMMDD`.
+fn encoded_yyyymmdd(id: Expr) -> Expr {
+    id.str().slice(lit(6), lit(8)).cast(DataType::Int32)
+}
+
+/// Days since 1970-01-01 as the number `YYYYMMDD`.
+fn yyyymmdd(days: Expr) -> Expr {
+    let d = days.cast(DataType::Date);
+    d.clone().dt().year().cast(DataType::Int32) * lit(10_000i32)
+        + d.clone().dt().month().cast(DataType::Int32) * lit(100i32)
+        + d.dt().day().cast(DataType::Int32)
+}
+
+/// The sex a resident ID encodes: 1 when its 17th character is odd, else 2.
+fn encoded_sex(id: Expr) -> Expr {
+    let digit = id.str().slice(lit(16), lit(1)).cast(DataType::Int32);
+    when((digit % lit(2i32)).eq(lit(1i32)))
+        .then(lit(1i32))
+        .otherwise(lit(2i32))
+}
+
+/// `id_number_conflict` (§8.6) over every accepted record of every source: a valid ID that
+/// encodes another birth date or sex than the same row records for its person (household
+/// and school `person_id`, vaccination `child_id`, against the row's birth date and sex),
+/// or the ID of a mother or woman that encodes male sex ([`ID_FIELDS`]). One row per record and ID field (a key with several
+/// rows, such as a child's dose rows, is one record: its first conflicting row is shown),
+/// `field` the ID field, the village per §8.12 (the record's first row). Units: the records
+/// with a valid ID in the field and, for an own ID, a birth date or a known sex to compare
+/// it with.
+pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
+    let rule = RuleId::IdNumberConflict;
+    let mut rows = Vec::new();
+    let mut units = Vec::new();
+    for (&source, t) in &ctx.sources {
+        let fields: Vec<(&str, &Holder)> = ID_FIELDS
+            .iter()
+            .filter(|(s, f, _)| *s == source && t.has(f))
+            .map(|(_, f, h)| (*f, h))
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        // Per row and field: checked (`__k<i>`), in conflict (`__c<i>`); then per record,
+        // in one pass over the source: whether any row was checked or conflicts, and the
+        // first conflicting row's values. Dates and sexes are compared as numbers; the
+        // values are written only for the few records in conflict.
+        let mut narrow = vec![col("__key"), col("__row"), col("__village"), col("__birth")];
+        let mut any_checked = lit(false);
+        let mut per_record = vec![col("__village").first(), col("__birth").first()];
+        for (i, (field, holder)) in fields.iter().enumerate() {
+            let id = t.valid_id(field);
+            let (k, c) = (format!("__k{i}"), format!("__c{i}"));
+            let (checked, conflict) = match holder {
+                Holder::Own { birth_date, sex } => {
+                    let recorded = t.days(birth_date);
+                    let sex = t.int(sex);
+                    let sex_known = sex.clone().eq(lit(1i32)).or(sex.clone().eq(lit(2i32)));
+                    let date_conflict = encoded_yyyymmdd(id.clone())
+                        .neq(yyyymmdd(recorded.clone()))
+                        .fill_null(lit(false));
+                    let sex_conflict = sex_known
+                        .clone()
+                        .and(encoded_sex(id.clone()).neq(sex.clone()))
+                        .fill_null(lit(false));
+                    narrow.push(recorded.clone().alias(format!("__rd{i}")));
+                    narrow.push(sex.alias(format!("__rs{i}")));
+                    per_record.extend([
+                        col(format!("__rd{i}")).filter(col(&c)).first(),
+                        col(format!("__rs{i}")).filter(col(&c)).first(),
+                    ]);
+                    (
+                        id.clone()
+                            .is_not_null()
+                            .and(recorded.is_not_null().or(sex_known.fill_null(lit(false)))),
+                        date_conflict.or(sex_conflict),
+                    )
+                }
+                Holder::Of(sex) => (
+                    id.clone().is_not_null(),
+                    encoded_sex(id.clone()).neq(lit(*sex)).fill_null(lit(false)),
+                ),
+            };
+            narrow.extend([id.alias(format!("__id{i}")), checked.clone().alias(&k)]);
+            narrow.push(checked.clone().and(conflict).alias(&c));
+            any_checked = any_checked.or(checked);
+            per_record.extend([
+                col(&k).any(true),
+                col(&c).any(true),
+                col(format!("__id{i}")).filter(col(&c)).first(),
+            ]);
+        }
+        let records = attributed_all(ctx, t)
+            .filter(any_checked)
+            .select(narrow)
+            .sort(["__row"], SortMultipleOptions::default())
+            .group_by_stable([col("__key")])
+            .agg(per_record)
+            .collect()
+            .map_err(ChecksError::frame(source))?;
+        for (i, (field, holder)) in fields.iter().enumerate() {
+            let (k, c) = (format!("__k{i}"), format!("__c{i}"));
+            let of = records.clone().lazy();
+            units.push(record_units(of.clone().filter(col(&k))));
+            let id = col(format!("__id{i}"));
+            let vals = match holder {
+                Holder::Own { .. } => {
+                    let (rd, rs) = (col(format!("__rd{i}")), col(format!("__rs{i}")));
+                    let date_conflict = encoded_yyyymmdd(id.clone())
+                        .neq(yyyymmdd(rd.clone()))
+                        .fill_null(lit(false));
+                    let sex_conflict = rs
+                        .clone()
+                        .eq(lit(1i32))
+                        .or(rs.clone().eq(lit(2i32)))
+                        .and(encoded_sex(id.clone()).neq(rs.clone()))
+                        .fill_null(lit(false));
+                    let shown = |on: &Expr, label: &str, value: Expr| {
+                        when(on.clone())
+                            .then(kv(label, value))
+                            .otherwise(null(DataType::String))
+                    };
+                    values(vec![
+                        shown(
+                            &date_conflict,
+                            "encoded_birth_date",
+                            encoded_date(id.clone()),
+                        ),
+                        shown(&date_conflict, "birth_date", date_text(rd)),
+                        shown(&sex_conflict, "encoded_sex", encoded_sex(id.clone())),
+                        shown(&sex_conflict, "sex", rs),
+                    ])
+                }
+                Holder::Of(_) => values(vec![kv("encoded_sex", encoded_sex(id))]),
+            };
+            rows.push(record_rows(
+                rule,
+                of.filter(col(&c)),
+                source,
+                Some(field),
+                vals,
+                vec![],
+            ));
+        }
+    }
+    if units.is_empty() {
         return Ok(None);
-    };
-    let s = &ctx.cfg.delivery_without_prenatal_booking;
-    let extras = duplicates(ctx, d)?;
-    let copies = extras
-        .lazy()
-        .filter(col("__key").neq(col("__kept")))
-        .select([col("__key").alias("__copy")])
-        .unique(None, UniqueKeepStrategy::Any);
-    let mut lf = first_per_key(d)
-        .anti_join(copies, col("__key"), col("__copy"))
-        .with_column(d.days("delivery_date").alias("__dd"))
-        .filter(
-            col("__dd")
-                .gt_eq(lit(ctx.period.0))
-                .and(col("__dd").lt_eq(lit(ctx.period.1))),
-        );
-    if !s.include_stillbirths {
-        lf = lf.filter(
-            d.text("outcome")
-                .neq(lit("stillbirth"))
-                .fill_null(lit(true)),
-        );
     }
-    let mut mother = d.valid_id("mother_id");
-    if let Some(b) = &ctx.births {
-        let of_birth = b.lazy().select([
-            col(key_column(DELIVERY)).alias("__bk"),
-            col("__mother").alias("__bmother"),
-        ]);
-        lf = lf.left_join(of_birth, col("__key"), col("__bk"));
-        mother = coalesce(&[mother, col("__bmother")]);
-    }
-    let units = attributed(ctx, d, lf).with_column(mother.alias("__mother_id"));
-    let booked = dated_match(
-        units.clone().select([
-            col("__key").alias("__lk"),
-            col("__mother_id").alias("__lm"),
-            col("__dd").alias("__ld"),
-        ]),
-        p.lazy().select([
-            p.valid_id("mother_id").alias("__rm"),
-            p.days("booking_date").alias("__rd"),
-        ]),
-        s.days_before,
-        0,
-    );
-    let rows = units.clone().anti_join(booked, col("__key"), col("__lk"));
-    Ok(Some((
-        record_rows(
-            RuleId::DeliveryWithoutPrenatalBooking,
-            rows,
-            DELIVERY,
-            None,
-            values(vec![kv("delivery_date", date_text(col("__dd")))]),
-            vec![],
-        ),
-        record_units(units),
-    )))
+    Ok(Some((concat_all(rows)?, concat_all(units)?)))
 }
 
 /// Sources whose key names one record: the same key twice is the same record twice.

@@ -1,6 +1,7 @@
 //! The rules over birth events (domain.md §5), and what every rule hands on: its
 //! discrepancy rows and its units (one row per thing the rule checked, for the village
-//! denominators). The record-level rules (§8.13) are in `records.rs`.
+//! denominators). The record-level rules (§8.13) and `id_number_conflict` are in
+//! `records.rs`.
 
 use polars::lazy::dsl::{max_horizontal, min_horizontal, sum_horizontal};
 use polars::prelude::*;
@@ -48,9 +49,7 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
             }
             (RuleId::DuplicateRecord, _) => records::duplicate_record(ctx)?,
             (RuleId::InvalidValue, _) => records::invalid_value(ctx)?,
-            (RuleId::DeliveryWithoutPrenatalBooking, _) => {
-                records::delivery_without_prenatal_booking(ctx)?
-            }
+            (RuleId::IdNumberConflict, _) => records::id_number_conflict(ctx)?,
             (_, None) => None,
             (rule, Some(b)) => birth_rule(ctx, rule, b)?,
         };
@@ -238,6 +237,42 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 birth_units(units),
             ))
         }
+        RuleId::DeliveryWithoutPrenatalBooking => {
+            // The deliveries of live birth events (stillbirth deliveries are no births,
+            // domain.md §8.1), each against the bookings of the birth's mother (§8.2) dated
+            // within the window before the delivery.
+            let Some(p) = ctx.source(PRENATAL) else {
+                return Ok(None);
+            };
+            if !ctx.has_sources(&[DELIVERY]) {
+                return Ok(None);
+            }
+            let live = col("__d_outcome")
+                .neq(lit("stillbirth"))
+                .fill_null(lit(true));
+            let units = b
+                .lazy()
+                .filter(key(DELIVERY).is_not_null().and(live))
+                .with_column(coalesce(&[col("__d_date"), col("__date")]).alias("__dd"));
+            let booked = dated_match(
+                units.clone().select([
+                    col("birth_id").alias("__lk"),
+                    col("__mother").alias("__lm"),
+                    col("__dd").alias("__ld"),
+                ]),
+                p.lazy().select([
+                    p.valid_id("mother_id").alias("__rm"),
+                    p.days("booking_date").alias("__rd"),
+                ]),
+                cfg.delivery_without_prenatal_booking.days_before,
+                0,
+            );
+            let rows = units
+                .clone()
+                .anti_join(booked, col("birth_id"), col("__lk"));
+            let vals = values(vec![kv("delivery_date", date_text(col("__dd")))]);
+            Some((birth_rows(rule, rows, None, vals, &[]), birth_units(units)))
+        }
         RuleId::BirthWithoutHepb1 => {
             if !ctx.has_sources(&[VACCINATION]) {
                 return Ok(None);
@@ -335,7 +370,6 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 Ok(any)
             })?
         }
-        RuleId::IdNumberConflict => Some(id_number_conflict(ctx, b)?),
         RuleId::ChildOrderMismatch => child_order_mismatch(ctx, b)?,
         RuleId::OutOfPolicyBirth => {
             let raw = ctx
@@ -380,7 +414,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
         | RuleId::StudentWithoutHouseholdRegistration
         | RuleId::DuplicateRecord
         | RuleId::InvalidValue
-        | RuleId::DeliveryWithoutPrenatalBooking => unreachable!("record-level rules run apart"),
+        | RuleId::IdNumberConflict => unreachable!("record-level rules run apart"),
     })
 }
 
@@ -436,196 +470,6 @@ pub(crate) fn dated_match(left: LazyFrame, right: LazyFrame, before: i32, after:
         )
         .select([col("__lk")])
         .unique(None, UniqueKeepStrategy::Any)
-}
-
-/// `id_number_conflict` (domain.md §8.6) over the records of the births: the child's ID on
-/// the household and vaccination records against the birth date and sex they record, and
-/// every mother's ID of the births' records (delivery, certificate, household, vaccination,
-/// prenatal booking, birth registration) against male sex. One row per record and ID field.
-fn id_number_conflict(ctx: &Ctx<'_>, b: &Table) -> Result<(LazyFrame, LazyFrame), ChecksError> {
-    let rule = RuleId::IdNumberConflict;
-    let encoded_date = |id: Expr| {
-        concat_str(
-            [
-                id.clone().str().slice(lit(6), lit(4)),
-                id.clone().str().slice(lit(10), lit(2)),
-                id.str().slice(lit(12), lit(2)),
-            ],
-            "-",
-            false,
-        )
-    };
-    let encoded_sex = |id: Expr| {
-        let digit = id.str().slice(lit(16), lit(1)).cast(DataType::Int32);
-        when((digit % lit(2i32)).eq(lit(1i32)))
-            .then(lit(1i32))
-            .otherwise(lit(2i32))
-    };
-    // (source, ID field, ID column, date column, sex column) over one row per record.
-    struct Check {
-        source: &'static str,
-        field: &'static str,
-        frame: LazyFrame,
-        child: bool,
-    }
-    let mut checks: Vec<Check> = Vec::new();
-    let births = |source: &str, id: &str, date: &str, sex: &str| {
-        b.lazy()
-            .filter(col(key_column(source)).is_not_null())
-            .select([
-                col(key_column(source)).alias("__key"),
-                col("birth_id").alias("__birth"),
-                col("village").alias("__village"),
-                col(id).alias("__id"),
-                col(date).alias("__rdate"),
-                col(sex).alias("__rsex"),
-            ])
-    };
-    if ctx.has_sources(&[HOUSEHOLD]) {
-        checks.push(Check {
-            source: HOUSEHOLD,
-            field: "person_id",
-            frame: births(HOUSEHOLD, "__h_pid", "__h_date", "__h_sex"),
-            child: true,
-        });
-        checks.push(Check {
-            source: HOUSEHOLD,
-            field: "mother_id",
-            frame: births(HOUSEHOLD, "__h_mother", "__h_date", "__h_sex"),
-            child: false,
-        });
-    }
-    if ctx.has_sources(&[VACCINATION]) {
-        checks.push(Check {
-            source: VACCINATION,
-            field: "child_id",
-            frame: births(VACCINATION, "__v_child", "__v_date", "__v_sex"),
-            child: true,
-        });
-        checks.push(Check {
-            source: VACCINATION,
-            field: "mother_id",
-            frame: births(VACCINATION, "__v_mother", "__v_date", "__v_sex"),
-            child: false,
-        });
-    }
-    if ctx.has_sources(&[DELIVERY]) {
-        checks.push(Check {
-            source: DELIVERY,
-            field: "mother_id",
-            frame: births(DELIVERY, "__d_mother", "__d_date", "__d_sex"),
-            child: false,
-        });
-    }
-    if ctx.has_sources(&[CERTIFICATE]) {
-        checks.push(Check {
-            source: CERTIFICATE,
-            field: "mother_id",
-            frame: births(CERTIFICATE, "__c_mother", "__c_date", "__c_sex"),
-            child: false,
-        });
-    }
-    for (source, field) in [(PRENATAL, "mother_id"), (REGISTRATION, "woman_id")] {
-        let Some(t) = ctx.source(source) else {
-            continue;
-        };
-        if !b.has(&key_column(source)) {
-            continue;
-        }
-        // Mother-level records: one per key, in the village of (the first of) its births.
-        let of_births = b
-            .lazy()
-            .filter(col(key_column(source)).is_not_null())
-            .group_by([col(key_column(source)).alias("__key")])
-            .agg([
-                col("birth_id").min().alias("__birth"),
-                col("village").min().alias("__village"),
-            ]);
-        let ids = t
-            .lazy()
-            .sort(["__key", "__row"], SortMultipleOptions::default())
-            .group_by([col("__key").alias("__ik")])
-            .agg([t.valid_id(field).first().alias("__id")]);
-        checks.push(Check {
-            source,
-            field,
-            frame: of_births
-                .inner_join(ids, col("__key"), col("__ik"))
-                .with_columns([
-                    null(DataType::Int32).alias("__rdate"),
-                    null(DataType::Int32).alias("__rsex"),
-                ]),
-            child: false,
-        });
-    }
-    let mut rows = Vec::new();
-    let mut units = Vec::new();
-    for c in checks {
-        let id = col("__id");
-        let (conflict, vals, checked) = if c.child {
-            let recorded = date_text(col("__rdate"));
-            let date_conflict = encoded_date(id.clone())
-                .neq(recorded.clone())
-                .fill_null(lit(false));
-            let sex_known = col("__rsex").eq(lit(1i32)).or(col("__rsex").eq(lit(2i32)));
-            let sex_conflict = sex_known
-                .clone()
-                .and(encoded_sex(id.clone()).neq(col("__rsex")))
-                .fill_null(lit(false));
-            let vals = values(vec![
-                when(date_conflict.clone())
-                    .then(kv("encoded_birth_date", encoded_date(id.clone())))
-                    .otherwise(null(DataType::String)),
-                when(date_conflict.clone())
-                    .then(kv("birth_date", recorded))
-                    .otherwise(null(DataType::String)),
-                when(sex_conflict.clone())
-                    .then(kv("encoded_sex", encoded_sex(id.clone())))
-                    .otherwise(null(DataType::String)),
-                when(sex_conflict.clone())
-                    .then(kv("sex", col("__rsex")))
-                    .otherwise(null(DataType::String)),
-            ]);
-            let checked = id.clone().is_not_null().and(
-                col("__rdate")
-                    .is_not_null()
-                    .or(sex_known.fill_null(lit(false))),
-            );
-            (date_conflict.or(sex_conflict), vals, checked)
-        } else {
-            let male = encoded_sex(id.clone()).eq(lit(1i32)).fill_null(lit(false));
-            (
-                male,
-                values(vec![kv("encoded_sex", encoded_sex(id.clone()))]),
-                id.clone().is_not_null(),
-            )
-        };
-        let checked_rows = c
-            .frame
-            .filter(checked)
-            .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First);
-        units.push(
-            checked_rows
-                .clone()
-                .select([col("__village").alias("village")]),
-        );
-        rows.push(
-            checked_rows.filter(conflict).select([
-                col("__village").alias("village"),
-                col("__birth").alias("birth_id"),
-                col("__key").alias(key_column(c.source)),
-                lit(c.field).alias("field"),
-                vals.alias("values"),
-                material(
-                    rule.as_str(),
-                    Some(c.field),
-                    vec![kv(c.source, col("__key"))],
-                )
-                .alias("__material"),
-            ]),
-        );
-    }
-    Ok((concat_all(rows)?, concat_all(units)?))
 }
 
 /// Vertical concatenation of frames with different columns: the union of their columns, in

@@ -746,12 +746,18 @@ fn registration_and_booking_windows() {
             })
             .collect(),
     );
-    let mut still = delivery("D6", &ms[4], "2025-02-01", 1, V2);
-    still.push(("outcome", s("stillbirth")));
+    let stillbirth = |key: &str, m: &str| {
+        let mut r = delivery(key, m, "2025-02-01", 1, V2);
+        r.push(("outcome", s("stillbirth")));
+        r
+    };
     let mut rows: Vec<Row> = (0..5)
         .map(|i| delivery(&format!("D{}", i + 1), &ms[i], "2025-06-01", 1, V1))
         .collect();
-    rows.push(still);
+    // Stillbirth deliveries of the period without a booking: one in no birth (as linkage
+    // gives them), one in a birth given by hand.
+    rows.push(stillbirth("D6", &ms[4]));
+    rows.push(stillbirth("D8", &ms[3]));
     // A delivery outside the period is not checked.
     rows.push(delivery("D7", &ms[4], "2024-12-31", 1, V1));
     fx.add("hospital_delivery", rows);
@@ -764,23 +770,41 @@ fn registration_and_booking_windows() {
             true,
         ));
     }
+    fx.birth(birth("B8", &[("hospital_delivery", "D8")], V1, true));
     let c = fx.run();
     assert_eq!(
         births_of(&c, "birth_without_registration_service"),
-        ["B3", "B4", "B5"]
+        ["B3", "B4", "B5", "B8"]
     );
-    // Every delivery row of the period, stillbirths included.
-    assert_eq!(
-        keys(&c, "delivery_without_prenatal_booking", "hospital_delivery"),
-        ["D2", "D4", "D5", "D6"]
-    );
-    let cfg: ChecksConfig =
-        toml::from_str("[delivery_without_prenatal_booking]\ninclude_stillbirths = false\n")
-            .unwrap();
-    let c = fx.run_with(&cfg, None);
+    // The deliveries of live birth events only: no stillbirth delivery is reported.
     assert_eq!(
         keys(&c, "delivery_without_prenatal_booking", "hospital_delivery"),
         ["D2", "D4", "D5"]
+    );
+    assert_eq!(
+        births_of(&c, "delivery_without_prenatal_booking"),
+        ["B2", "B4", "B5"]
+    );
+    assert_eq!(
+        values_of(
+            &c,
+            "delivery_without_prenatal_booking",
+            "hospital_delivery",
+            "D2"
+        ),
+        "delivery_date=2025-06-01"
+    );
+    // The denominator counts the five live births with a delivery.
+    assert_eq!(
+        village_row(&c, Some(V1), "delivery_without_prenatal_booking"),
+        (3, 5)
+    );
+    // The setting that checked stillbirths is gone: the pipeline names it as an error.
+    assert!(
+        toml::from_str::<ChecksConfig>(
+            "[delivery_without_prenatal_booking]\ninclude_stillbirths = true\n"
+        )
+        .is_err()
     );
 }
 
@@ -1027,6 +1051,189 @@ fn id_number_conflicts_per_record_and_id_field() {
     assert_eq!(fields, ["mother_id", "person_id"]);
 }
 
+#[test]
+fn id_number_conflicts_in_every_record_of_every_source() {
+    // No births at all: the rule reads every record of every source.
+    let (m, man) = (mother(1), rid("19900101", 1));
+    let woman = rid("19920202", 4);
+    let pupil = rid("20150101", 2);
+    let other = rid("20150301", 1);
+    let school = |key: &str, pid: Row, sex: i32, born: &'static str| {
+        [
+            vec![
+                ("student_no", s(key)),
+                ("sex", V::I(sex)),
+                ("birth_date", V::D(born)),
+            ],
+            pid,
+        ]
+        .concat()
+    };
+    let mut fx = Fx::new();
+    fx.add(
+        "school",
+        vec![
+            // A female ID on a male row.
+            school("S1", id("person_id", &pupil), 1, "2015-01-01"),
+            // The ID says born 2015-03-01; the row says 2015-03-02.
+            school("S2", id("person_id", &other), 1, "2015-03-02"),
+            // Agrees.
+            school("S3", id("person_id", &other), 1, "2015-03-01"),
+            // Unknown sex and no birth date: nothing to compare.
+            school("S4", id("person_id", &pupil), 9, "2015-01-01"),
+            // An invalid ID is not read (it is an `invalid_value`).
+            school(
+                "S5",
+                bad_id("person_id", "340302201501010020", "check_digit"),
+                1,
+                "2015-01-01",
+            ),
+        ],
+    )
+    .add(
+        "household",
+        vec![
+            // The pupil's own household row agrees with her ID; it gives her village.
+            [
+                resident(&pupil, V2),
+                vec![("birth_date", V::D("2015-01-01"))],
+            ]
+            .concat(),
+            // A man's ID as a mother's, and a woman's as a father's.
+            [
+                child_row(&rid("20100505", 3), &man, "2010-05-05", 1, "2010-05-10"),
+                id("father_id", &woman),
+            ]
+            .concat(),
+        ],
+    )
+    .add(
+        "birth_registration",
+        vec![
+            [
+                vec![
+                    ("record_id", s("R1")),
+                    ("registration_date", V::D("2024-01-01")),
+                ],
+                id("woman_id", &man),
+                id("man_id", &woman),
+            ]
+            .concat(),
+            [
+                vec![
+                    ("record_id", s("R2")),
+                    ("registration_date", V::D("2024-01-01")),
+                ],
+                id("woman_id", &m),
+                id("man_id", &man),
+            ]
+            .concat(),
+        ],
+    )
+    .add(
+        "marriage",
+        vec![
+            [
+                vec![
+                    ("record_id", s("M1")),
+                    ("kind", s("marriage")),
+                    ("registration_date", V::D("2020-01-01")),
+                ],
+                id("man_id", &woman),
+                id("woman_id", &m),
+            ]
+            .concat(),
+        ],
+    )
+    .add(
+        "birth_certificate",
+        vec![
+            [
+                certificate("C1", &m, "2025-03-02", 1),
+                id("father_id", &woman),
+            ]
+            .concat(),
+        ],
+    )
+    .add(
+        "prenatal_care",
+        vec![
+            [
+                vec![("record_id", s("P1")), ("booking_date", V::D("2024-09-01"))],
+                id("mother_id", &man),
+            ]
+            .concat(),
+        ],
+    )
+    .add(
+        "vaccination",
+        vec![
+            // A child of two dose rows whose ID says female on a male row: one record.
+            [
+                dose("V1", &m, "2025-03-01", "HepB", 1, "2025-03-01"),
+                id("child_id", &rid("20250301", 2)),
+            ]
+            .concat(),
+            [
+                dose("V1", &m, "2025-03-01", "HepB", 2, "2025-04-01"),
+                id("child_id", &rid("20250301", 2)),
+            ]
+            .concat(),
+            // Agrees.
+            [
+                dose("V2", &m, "2025-03-01", "HepB", 1, "2025-03-01"),
+                id("child_id", &rid("20250301", 1)),
+            ]
+            .concat(),
+        ],
+    );
+    let c = fx.run();
+    let rows = of_rule(&c, "id_number_conflict");
+    let mut found: Vec<String> = (0..rows.height())
+        .map(|i| {
+            let source = SOURCES
+                .iter()
+                .find(|src| texts(&rows, &format!("{src}_key"))[i].is_some())
+                .expect("a record key");
+            let key = texts(&rows, &format!("{source}_key"))[i].clone().unwrap();
+            let field = texts(&rows, "field")[i].clone().unwrap();
+            format!("{source}:{key}:{field}")
+        })
+        .collect();
+    found.sort();
+    let child = rid("20100505", 3);
+    // A man's or father's ID is not checked (§8.6 names mothers only).
+    let mut want = vec![
+        "birth_registration:R1:woman_id".to_owned(),
+        format!("household:{child}:mother_id"),
+        "prenatal_care:P1:mother_id".to_owned(),
+        "school:S1:person_id".to_owned(),
+        "school:S2:person_id".to_owned(),
+        "vaccination:V1:child_id".to_owned(),
+    ];
+    want.sort();
+    assert_eq!(found, want);
+    assert_eq!(
+        values_of(&c, "id_number_conflict", "school", "S1"),
+        "encoded_sex=2;sex=1"
+    );
+    assert_eq!(
+        values_of(&c, "id_number_conflict", "school", "S2"),
+        "encoded_birth_date=2015-03-01;birth_date=2015-03-02"
+    );
+    // §8.12: a school record's village is its person's active household village.
+    let s1 = of_rule(&c, "id_number_conflict")
+        .lazy()
+        .filter(col("school_key").eq(lit("S1")))
+        .collect()
+        .unwrap();
+    assert_eq!(texts(&s1, "village"), [Some(V2.to_owned())]);
+    // Units per record and ID field with a valid ID (and, for an own ID, something to
+    // compare it with): in V2 the pupil's school rows S1 and S4 (S4 has a birth date) and
+    // her household row.
+    assert_eq!(village_row(&c, Some(V2), "id_number_conflict"), (1, 3));
+}
+
 // ---------------------------------------------------------------------------------------
 // Birth order and policy
 
@@ -1154,6 +1361,9 @@ fn divorces_do_not_cancel_a_marriage() {
     );
 }
 
+/// An 18-character ID whose date (2015-02-30) does not exist.
+const IMPOSSIBLE_DATE_ID: &str = "340302201502300011";
+
 #[test]
 fn maternity_claims_and_students() {
     let (m1, m2) = (mother(1), mother(2));
@@ -1215,6 +1425,12 @@ fn maternity_claims_and_students() {
                 "2015-01-03",
             ),
             student("S4", vec![], "赵六", "2015-01-04"),
+            student(
+                "S5",
+                bad_id("person_id", IMPOSSIBLE_DATE_ID, "birth_date"),
+                "钱七",
+                "2015-02-28",
+            ),
         ],
     )
     .add(
@@ -1229,6 +1445,11 @@ fn maternity_claims_and_students() {
             ]
             .concat(),
             named,
+            [
+                bad_id("person_id", IMPOSSIBLE_DATE_ID, "birth_date"),
+                vec![("village", s(V1)), ("status", s("active"))],
+            ]
+            .concat(),
         ],
     );
     let c = fx.run();
@@ -1236,18 +1457,18 @@ fn maternity_claims_and_students() {
     assert_eq!(texts(&rows, "social_security_key"), [Some(m2.clone())]);
     // The claim's village: the person's active household village.
     assert_eq!(texts(&rows, "village"), [Some(V2.to_owned())]);
+    // Students are matched by valid IDs only: S3 (no valid ID, though its name and birth
+    // date are in the registry), S4 (no ID) and S5 (an ID with an impossible date, typed
+    // alike on a household row) find no one.
     assert_eq!(
         keys(&c, "student_without_household_registration", "school"),
-        ["S2", "S4"]
+        ["S2", "S3", "S4", "S5"]
     );
-    let cfg: ChecksConfig = toml::from_str(
-        "[student_without_household_registration]\nmatch_name_and_birth_date = false\n",
-    )
-    .unwrap();
-    let c = fx.run_with(&cfg, None);
-    assert_eq!(
-        keys(&c, "student_without_household_registration", "school"),
-        ["S2", "S3", "S4"]
+    assert!(
+        toml::from_str::<ChecksConfig>(
+            "[student_without_household_registration]\nmatch_name_and_birth_date = true\n"
+        )
+        .is_err()
     );
 }
 
