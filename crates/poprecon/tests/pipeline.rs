@@ -1,5 +1,8 @@
-//! The nightly run over the synthetic village: reviewers' decisions through the whole
-//! pipeline.
+//! The nightly run end to end over a synthetic village: its outputs against insta snapshots
+//! (inputs with their hashes, every output table's rows, the jurisdiction's and counties'
+//! indicators, discrepancies per rule, assessment; after an intended change, review them
+//! with `cargo insta review` or `INSTA_UPDATE=always`), and reviewers' decisions through the
+//! whole pipeline. `tests/truth.rs` compares the same tables with the generator's truth.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -129,4 +132,122 @@ fn linkage_decisions_change_the_births_and_are_reported() {
         ),
         "the delivery kept apart is reported without a certificate"
     );
+}
+
+/// A table as text, one `|`-joined line per row, floats rounded to 4 places.
+fn lines(df: &DataFrame, cols: &[&str]) -> String {
+    let cols: Vec<Vec<String>> = cols
+        .iter()
+        .map(|c| {
+            let col = df.column(c).unwrap_or_else(|_| panic!("column `{c}`"));
+            if col.dtype().is_float() {
+                col.cast(&DataType::Float64)
+                    .expect("float")
+                    .f64()
+                    .expect("float")
+                    .iter()
+                    .map(|v| v.map_or("∅".to_owned(), |v| format!("{v:.4}")))
+                    .collect()
+            } else {
+                strs(df, c)
+                    .into_iter()
+                    .map(|v| v.unwrap_or_else(|| "∅".to_owned()))
+                    .collect()
+            }
+        })
+        .collect();
+    let mut out = String::new();
+    for i in 0..df.height() {
+        let row: Vec<&str> = cols.iter().map(|c| c[i].as_str()).collect();
+        out.push_str(&row.join("|"));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_village_run_matches_its_snapshots() {
+    let (dir, pipeline) = village(1);
+    let run = dir.path().join("run");
+    let out = poprecon(
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let mut inputs = String::new();
+    for i in manifest["inputs"].as_array().expect("inputs") {
+        let path = i["path"].as_str().unwrap_or_default();
+        let file = path.rsplit(['/', '\\']).next().unwrap_or_default();
+        inputs.push_str(&format!(
+            "{} {file} {} read={} accepted={} quarantined={}\n",
+            i["source"].as_str().unwrap_or_default(),
+            i["sha256"].as_str().unwrap_or_default(),
+            i["rows_read"],
+            i["rows_accepted"],
+            i["rows_quarantined"]
+        ));
+    }
+    insta::assert_snapshot!("village_inputs", inputs);
+    let outputs: String = manifest["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| format!("{} {}\n", o["file"].as_str().unwrap_or_default(), o["rows"]))
+        .collect();
+    insta::assert_snapshot!("village_outputs", outputs);
+
+    let indicators = read(&run.join("indicators.parquet"))
+        .lazy()
+        .filter(
+            col("level")
+                .eq(lit("jurisdiction"))
+                .or(col("level").eq(lit("county"))),
+        )
+        .collect()
+        .expect("filter");
+    insta::assert_snapshot!(
+        "village_indicators",
+        lines(
+            &indicators,
+            &[
+                "level",
+                "area_code",
+                "basis",
+                "indicator_id",
+                "numerator",
+                "denominator",
+                "value"
+            ]
+        )
+    );
+    let by_rule = read(&run.join("village_discrepancies.parquet"))
+        .lazy()
+        .group_by([col("rule_id")])
+        .agg([col("count").sum(), col("denominator").sum()])
+        .sort(["rule_id"], Default::default())
+        .collect()
+        .expect("group");
+    insta::assert_snapshot!(
+        "village_discrepancies_by_rule",
+        lines(&by_rule, &["rule_id", "count", "denominator"])
+    );
+    let assessment = read(&run.join("assessment.parquet"));
+    let cols: Vec<String> = assessment
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    insta::assert_snapshot!("village_assessment", lines(&assessment, &cols));
 }
