@@ -6,45 +6,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use polars::prelude::*;
 
-fn poprecon(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_poprecon"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("poprecon runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read(path: &Path) -> DataFrame {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetReader::new(file).finish().expect("parquet")
-}
-
-fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
-    df.column(col)
-        .unwrap_or_else(|_| panic!("column `{col}`"))
-        .cast(&DataType::String)
-        .expect("text")
-        .str()
-        .expect("text")
-        .iter()
-        .map(|v| v.map(str::to_owned))
-        .collect()
-}
+mod common;
+use common::*;
 
 /// A synthetic village (seed `seed`) in a temporary folder; returns the folder and the
 /// pipeline file synth wrote there.

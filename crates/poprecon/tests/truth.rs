@@ -15,10 +15,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use polars::prelude::*;
+
+mod common;
+use common::*;
 
 const BIRTH_SOURCES: [&str; 4] = [
     "hospital_delivery",
@@ -54,53 +56,6 @@ const RECORD_RULES: [&str; 7] = [
     "invalid_value",
     "id_number_conflict",
 ];
-
-fn poprecon(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_poprecon"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("poprecon runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success() || out.status.code() == Some(3),
-        "exit {:?}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read(path: &Path) -> DataFrame {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetReader::new(file).finish().expect("parquet")
-}
-
-fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
-    df.column(col)
-        .unwrap_or_else(|_| panic!("column `{col}`"))
-        .cast(&DataType::String)
-        .expect("text")
-        .str()
-        .expect("text")
-        .iter()
-        .map(|v| v.map(str::to_owned))
-        .collect()
-}
-
-fn ints(df: &DataFrame, col: &str) -> Vec<Option<i64>> {
-    df.column(col)
-        .unwrap_or_else(|_| panic!("column `{col}`"))
-        .cast(&DataType::Int64)
-        .expect("integers")
-        .i64()
-        .expect("integers")
-        .iter()
-        .collect()
-}
 
 /// Synth output and a run over it.
 struct Scored {
