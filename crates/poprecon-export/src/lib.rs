@@ -2,9 +2,11 @@
 //!
 //! [`Audience`] decides what leaves the run folder: assessors get aggregates only, with
 //! small counts suppressed ([`suppress_small`]); analysts get person-level rows with every
-//! resident ID masked ([`mask_ids`]); the data team gets everything. Every text cell that a
+//! resident ID masked ([`mask_ids`]); the data team gets everything. An export that must
+//! join across runs replaces identifiers with keyed pseudonyms instead ([`Pseudonymizer`]:
+//! HMAC-SHA256 under a key that never leaves the machine). Every text cell that a
 //! spreadsheet would read as a formula is neutralised ([`neutralize`]). [`write_table`]
-//! writes one table with Chinese (or English) headers.
+//! writes one table with Chinese (or English) headers, applying an [`IdPolicy`].
 
 #[cfg(test)]
 mod tests;
@@ -12,7 +14,9 @@ mod tests;
 use std::borrow::Cow;
 use std::path::Path;
 
+use hmac::{Hmac, Mac};
 use polars::prelude::*;
+use sha2::Sha256;
 
 /// Who an export is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +84,15 @@ pub fn neutralize(s: &str) -> Cow<'_, str> {
 /// Masks every run of 15 or 18 ID characters (digits, with `X` last) in a text:
 /// `340302201601010019` → `340302********0019`.
 pub fn mask_ids(s: &str) -> Cow<'_, str> {
+    replace_ids(s, |id| {
+        let len = id.len();
+        format!("{}{}{}", &id[..6], "*".repeat(len - 10), &id[len - 4..])
+    })
+}
+
+/// Replaces every run of 15 or 18 ID characters (digits, with `X` or `x` last) that is not
+/// part of a longer word or number with `f(run)`.
+fn replace_ids(s: &str, mut f: impl FnMut(&str) -> String) -> Cow<'_, str> {
     let b = s.as_bytes();
     let is_digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut out: Option<String> = None;
@@ -99,9 +112,7 @@ pub fn mask_ids(s: &str) -> Cow<'_, str> {
             if (len == 18 || len == 15) && bounded {
                 let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
                 o.push_str(&s[last..i]);
-                o.push_str(&s[i..i + 6]);
-                o.push_str(&"*".repeat(len - 10));
-                o.push_str(&s[j - 4..j]);
+                o.push_str(&f(&s[i..j]));
                 last = j;
             }
             i = j.max(i + 1);
@@ -116,6 +127,106 @@ pub fn mask_ids(s: &str) -> Cow<'_, str> {
             Cow::Owned(o)
         }
     }
+}
+
+/// The smallest pseudonym key accepted, in bytes: a short key could be found by trying
+/// keys against a known ID.
+pub const MIN_KEY_BYTES: usize = 16;
+
+/// Keyed pseudonyms for identifiers: `P` and the first 16 hex digits of
+/// HMAC-SHA256(key, normalised identifier).
+///
+/// The same key gives the same pseudonym for the same person in every export and every
+/// run, so that pseudonymised exports join with each other; without the key, a pseudonym
+/// cannot be traced back to an ID by hashing candidate IDs (an unkeyed hash could, as the
+/// ID space is small). Resident IDs are normalised first (full-width digits, `x`, spaces,
+/// a legacy 15-digit number upgraded to 18), so every spelling of one ID gives one
+/// pseudonym; other identifiers (record keys) are trimmed.
+#[derive(Clone)]
+pub struct Pseudonymizer {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for Pseudonymizer {
+    /// Never shows the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonymizer(..)")
+    }
+}
+
+/// Why a pseudonym key is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the pseudonym key is {0} bytes long; at least {MIN_KEY_BYTES} are needed")]
+    TooShort(usize),
+}
+
+impl Pseudonymizer {
+    /// A pseudonymizer with `key` (at least [`MIN_KEY_BYTES`] bytes).
+    pub fn new(key: &[u8]) -> Result<Self, KeyError> {
+        if key.len() < MIN_KEY_BYTES {
+            return Err(KeyError::TooShort(key.len()));
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any size");
+        Ok(Pseudonymizer { mac })
+    }
+
+    /// The pseudonym of one identifier; `None` for an empty one.
+    pub fn pseudonym(&self, value: &str) -> Option<String> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        let normalized = poprecon_model::ResidentId::parse(trimmed);
+        let normalized = match &normalized {
+            Ok(id) => id.as_str(),
+            Err(_) => trimmed,
+        };
+        let mut mac = self.mac.clone();
+        mac.update(normalized.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(17);
+        out.push('P');
+        for b in &digest[..8] {
+            out.push_str(&format!("{b:02x}"));
+        }
+        Some(out)
+    }
+
+    /// Replaces every resident ID in a free text (e.g. the `values` of a discrepancy) with
+    /// its pseudonym, where [`mask_ids`] would mask it.
+    pub fn pseudonymize_text<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        replace_ids(s, |id| self.pseudonym(id).unwrap_or_default())
+    }
+}
+
+/// Whether a column holds identifiers of persons or records, pseudonymised whole under
+/// [`IdPolicy::Pseudonymize`]: resident-ID columns (`mother_id`, `person_id`, ...,
+/// `<field>_input`) and record keys (`key`, `record_key`, `<source>_key`, `<source>_other_keys`).
+/// The ids poprecon makes itself (`birth_id`, `discrepancy_id`) and catalogue ids
+/// (`rule_id`, `indicator_id`) are not person identifiers and stay.
+pub fn is_identifier_column(name: &str) -> bool {
+    const NOT_PERSON: [&str; 4] = ["birth_id", "discrepancy_id", "rule_id", "indicator_id"];
+    if NOT_PERSON.contains(&name) {
+        return false;
+    }
+    name == "key"
+        || name.ends_with("_key")
+        || name.ends_with("_keys")
+        || name.ends_with("_id")
+        || name.ends_with("_id_input")
+}
+
+/// What an export does with identifiers.
+#[derive(Debug, Clone, Copy)]
+pub enum IdPolicy<'a> {
+    /// Everything in clear (the data team).
+    Clear,
+    /// Resident IDs in text cells masked (`340302********0019`).
+    Mask,
+    /// Identifier columns ([`is_identifier_column`]) replaced by keyed pseudonyms, a list of
+    /// keys (`;`- or `,`-separated) key by key; resident IDs in any other text cell too.
+    Pseudonymize(&'a Pseudonymizer),
 }
 
 /// Replaces counts below `threshold` (but above 0) in the given columns with null and
@@ -149,14 +260,14 @@ pub fn suppress_small(
 
 /// Writes one table as an XLSX workbook (one sheet) or a UTF-8-with-BOM CSV (which Excel
 /// and WPS open with Chinese intact). `headers` maps column names to the labels people read;
-/// unknown columns keep their names. With `mask`, resident IDs in text cells are masked.
+/// unknown columns keep their names. `ids` says what becomes of identifiers.
 pub fn write_table(
     df: &DataFrame,
     path: &Path,
     format: ExportFormat,
     sheet: &str,
     headers: &dyn Fn(&str) -> Option<String>,
-    mask: bool,
+    ids: IdPolicy<'_>,
 ) -> Result<(), ExportError> {
     let write_err = |message: String| ExportError::Write {
         path: path.to_owned(),
@@ -170,7 +281,7 @@ pub fn write_table(
     let columns: Vec<Vec<Cell>> = df
         .columns()
         .iter()
-        .map(|c| cells(c.as_materialized_series(), mask))
+        .map(|c| cells(c.as_materialized_series(), ids))
         .collect::<PolarsResult<_>>()
         .map_err(|e| ExportError::Table {
             table: sheet.to_owned(),
@@ -235,25 +346,56 @@ enum Cell {
     Text(String),
 }
 
-fn cells(s: &Series, mask: bool) -> PolarsResult<Vec<Cell>> {
+fn cells(s: &Series, ids: IdPolicy<'_>) -> PolarsResult<Vec<Cell>> {
+    let identifiers = is_identifier_column(s.name());
     Ok(match s.dtype() {
-        dt if dt.is_primitive_numeric() => s
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.filter(|x| x.is_finite()).map_or(Cell::Null, Cell::Num))
-            .collect(),
+        // An identifier stored as a number (a spreadsheet's doing) is still an identifier.
+        dt if dt.is_primitive_numeric()
+            && !(identifiers && matches!(ids, IdPolicy::Pseudonymize(_))) =>
+        {
+            s.cast(&DataType::Float64)?
+                .f64()?
+                .iter()
+                .map(|v| v.filter(|x| x.is_finite()).map_or(Cell::Null, Cell::Num))
+                .collect()
+        }
         _ => s
             .cast(&DataType::String)?
             .str()?
             .iter()
-            .map(|v| match v {
-                None => Cell::Null,
-                Some(t) if mask => Cell::Text(mask_ids(t).into_owned()),
-                Some(t) => Cell::Text(t.to_owned()),
+            .map(|v| match (v, ids) {
+                (None, _) => Cell::Null,
+                (Some(t), IdPolicy::Clear) => Cell::Text(t.to_owned()),
+                (Some(t), IdPolicy::Mask) => Cell::Text(mask_ids(t).into_owned()),
+                (Some(t), IdPolicy::Pseudonymize(p)) if identifiers => {
+                    Cell::Text(pseudonymize_keys(p, t))
+                }
+                (Some(t), IdPolicy::Pseudonymize(p)) => {
+                    Cell::Text(p.pseudonymize_text(t).into_owned())
+                }
             })
             .collect(),
     })
+}
+
+/// The pseudonym of an identifier cell; a list of keys (`a;b`, `a,b`) key by key.
+fn pseudonymize_keys(p: &Pseudonymizer, cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len().max(17));
+    let mut rest = cell;
+    loop {
+        let end = rest.find([';', ',']).unwrap_or(rest.len());
+        if let Some(pseudonym) = p.pseudonym(&rest[..end]) {
+            out.push_str(&pseudonym);
+        }
+        match rest[end..].chars().next() {
+            Some(sep) => {
+                out.push(sep);
+                rest = &rest[end + sep.len_utf8()..];
+            }
+            None => break,
+        }
+    }
+    out
 }
 
 fn format_number(x: f64) -> String {

@@ -67,7 +67,15 @@ fn xlsx_and_csv_round_trip_with_labels_and_masks() {
     .unwrap();
     let headers = |c: &str| (c == "mother_id").then(|| "母亲身份证号".to_owned());
     let xlsx = dir.path().join("t.xlsx");
-    write_table(&df, &xlsx, ExportFormat::Xlsx, "明细", &headers, true).unwrap();
+    write_table(
+        &df,
+        &xlsx,
+        ExportFormat::Xlsx,
+        "明细",
+        &headers,
+        IdPolicy::Mask,
+    )
+    .unwrap();
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
     let range = book.worksheet_range("明细").unwrap();
     let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
@@ -77,9 +85,95 @@ fn xlsx_and_csv_round_trip_with_labels_and_masks() {
     assert_eq!(rows[2][1], Data::Float(2.0));
 
     let csv = dir.path().join("t.csv");
-    write_table(&df, &csv, ExportFormat::Csv, "明细", &headers, false).unwrap();
+    write_table(
+        &df,
+        &csv,
+        ExportFormat::Csv,
+        "明细",
+        &headers,
+        IdPolicy::Clear,
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with('\u{FEFF}'));
     assert!(text.contains("340302201601010019"), "data team: in clear");
     assert!(text.contains("\n'=cmd|' /C calc'!A0,2"), "{text}");
+}
+
+const KEY_A: &[u8] = b"0123456789abcdef-key-a";
+const KEY_B: &[u8] = b"0123456789abcdef-key-b";
+
+#[test]
+fn pseudonyms_are_keyed_and_normalised() {
+    let a = Pseudonymizer::new(KEY_A).unwrap();
+    let b = Pseudonymizer::new(KEY_B).unwrap();
+    let p = a.pseudonym("340302201601010019").unwrap();
+    assert_eq!(p.len(), 17);
+    assert!(p.starts_with('P') && p[1..].bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(a.pseudonym("340302201601010019"), Some(p.clone()), "stable");
+    assert_ne!(b.pseudonym("340302201601010019"), Some(p.clone()), "keyed");
+    assert_ne!(a.pseudonym("340302201601010027"), Some(p.clone()));
+    // Every spelling of one ID is one person: full-width digits, spaces, a legacy number.
+    assert_eq!(
+        a.pseudonym(" ３４０３０２２０１６０１０１００１９ "),
+        Some(p.clone())
+    );
+    assert_eq!(a.pseudonym("340302 20160101 0019"), Some(p));
+    assert_eq!(
+        a.pseudonym("340302860101123"),
+        a.pseudonym(
+            poprecon_model::ResidentId::parse("340302860101123")
+                .unwrap()
+                .as_str()
+        )
+    );
+    assert_eq!(a.pseudonym("  "), None);
+    // Not an unkeyed hash: the key changes everything, a record key is pseudonymised too.
+    assert_ne!(a.pseudonym("FM000000001"), b.pseudonym("FM000000001"));
+    assert_eq!(
+        Pseudonymizer::new(b"short").unwrap_err(),
+        KeyError::TooShort(5)
+    );
+    assert!(
+        !format!("{a:?}").contains("0123456789"),
+        "Debug hides the key"
+    );
+}
+
+#[test]
+fn pseudonymised_tables_hold_no_clear_identifier() {
+    let p = Pseudonymizer::new(KEY_A).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let df = df!(
+        "birth_id" => ["B1", "B2"],
+        "mother_id" => [Some("340302201601010019"), None],
+        "household_key" => ["340302202501010015", "340302202501010023"],
+        "birth_certificate_other_keys" => ["Q1;Q2", ""],
+        "values" => ["hospital_delivery=340302201601010019;birth_certificate=Q340000001", "x"],
+        "count" => [1_i64, 2],
+    )
+    .unwrap();
+    let csv = dir.path().join("t.csv");
+    let headers = |_: &str| None;
+    write_table(
+        &df,
+        &csv,
+        ExportFormat::Csv,
+        "t",
+        &headers,
+        IdPolicy::Pseudonymize(&p),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mother = p.pseudonym("340302201601010019").unwrap();
+    let expected_first = format!(
+        "B1,{mother},{},{};{},hospital_delivery={mother};birth_certificate=Q340000001,1",
+        p.pseudonym("340302202501010015").unwrap(),
+        p.pseudonym("Q1").unwrap(),
+        p.pseudonym("Q2").unwrap(),
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], expected_first, "{text}");
+    assert!(lines[2].starts_with("B2,,P"), "{text}");
+    assert!(!text.contains("3403022016"), "{text}");
 }

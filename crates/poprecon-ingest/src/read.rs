@@ -400,6 +400,19 @@ pub fn csv_records_from(
 
 /// Reads the chosen sheet of an XLSX workbook: the first non-empty row is the header.
 pub fn read_xlsx(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
+    // calamine panics on some malformed workbooks (a cell reference whose column letters
+    // overflow its arithmetic, found by fuzzing): a bad extract must stop its source with a
+    // message naming the file, never crash the nightly run.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_xlsx_unguarded(file)))
+        .unwrap_or_else(|_| {
+            Err(IngestError::Xlsx {
+                path: file.path.clone(),
+                message: "the workbook is malformed (the XLSX reader failed on it)".into(),
+            })
+        })
+}
+
+fn read_xlsx_unguarded(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
     let xlsx_err = |message: String| IngestError::Xlsx {
         path: file.path.clone(),
         message,

@@ -560,3 +560,104 @@ fn parallel_gb18030_decoding_equals_whole_file_decoding() {
     assert_eq!(enc, Encoding::Gb18030);
     assert!(decoded == text, "decoded text differs");
 }
+
+/// A ZIP archive of `files`, stored without compression: enough to hand-craft an XLSX that
+/// no spreadsheet writer would produce.
+fn stored_zip(files: &[(&str, &str)]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, body) in files {
+        let (name, body) = (name.as_bytes(), body.as_bytes());
+        let crc = crc32(body);
+        let offset = out.len() as u32;
+        let size = body.len() as u32;
+        let common = |v: &mut Vec<u8>| {
+            v.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // version, flags, stored, time, date
+            v.extend_from_slice(&crc.to_le_bytes());
+            v.extend_from_slice(&size.to_le_bytes());
+            v.extend_from_slice(&size.to_le_bytes());
+            v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            v.extend_from_slice(&[0, 0]); // extra field length
+        };
+        out.extend_from_slice(b"PK\x03\x04");
+        common(&mut out);
+        out.extend_from_slice(name);
+        out.extend_from_slice(body);
+        central.extend_from_slice(b"PK\x01\x02\x14\x00");
+        common(&mut central);
+        central.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
+        central.extend_from_slice(&[0; 4]); // external attributes
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name);
+    }
+    let central_offset = out.len() as u32;
+    let n = files.len() as u16;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&central_offset.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// Found by the `ingest_xlsx` fuzz target: a cell reference whose column letters overflow
+/// made calamine panic ("attempt to multiply with overflow", with the overflow checks of
+/// the dev profile), killing the run. A malformed workbook is an error naming the file.
+#[test]
+fn a_workbook_that_makes_the_xlsx_reader_panic_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = |cell_ref: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>编号</t></is></c></row><row r="2"><c r="{cell_ref}" t="inlineStr"><is><t>x</t></is></c></row></sheetData></worksheet>"#
+        )
+    };
+    let book = |sheet: &str| {
+        stored_zip(&[
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
+            ),
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+            ),
+            ("xl/worksheets/sheet1.xml", sheet),
+        ])
+    };
+    // The hand-made workbook is well formed: with an ordinary reference it is read.
+    let ok = write(dir.path(), "ok.xlsx", &book(&sheet("A2")));
+    let (header, rows) = read::read_xlsx(&InputFile::new(ok, Format::Xlsx)).unwrap();
+    assert_eq!((header, rows.len()), (vec!["编号".to_owned()], 1));
+    // Fourteen column letters overflow a u32 column number.
+    let bad = write(dir.path(), "bad.xlsx", &book(&sheet("ZZZZZZZZZZZZZZ2")));
+    let err = read::read_xlsx(&InputFile::new(bad, Format::Xlsx)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, IngestError::Xlsx { .. }) && msg.contains("bad.xlsx"),
+        "{msg}"
+    );
+}

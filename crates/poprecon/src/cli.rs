@@ -89,6 +89,15 @@ pub enum Command {
     /// column, counts below 5 suppressed. `analyst`: adds the mismatch list and births,
     /// with every resident ID masked (`340302********0019`). `data-team`: everything in
     /// clear. Cells that a spreadsheet would read as a formula are neutralised.
+    ///
+    /// `--pseudonymize` (analyst, data-team) replaces identifiers instead: every ID and
+    /// record-key column, and every resident ID in other text, becomes `P` + 16 hex digits
+    /// of HMAC-SHA256(key, normalised ID). The same key gives the same pseudonym in every
+    /// export and every run, so pseudonymised exports join across runs; without the key a
+    /// pseudonym cannot be traced back. The key (at least 16 bytes) is read from the file
+    /// given by `--key-file` or `POPRECON_PSEUDONYM_KEY_FILE`, else from
+    /// `POPRECON_PSEUDONYM_KEY`; never from the pipeline file. Keep it secret and keep it:
+    /// a new key gives new pseudonyms.
     Export {
         /// The run folder (`--out` of `poprecon run`).
         run: PathBuf,
@@ -104,6 +113,13 @@ pub enum Command {
         /// Language of headers and sheet names: `zh` (default) or `en`.
         #[arg(long, default_value = "zh")]
         lang: poprecon_report::Lang,
+        /// Replace identifiers with keyed pseudonyms (HMAC-SHA256) that join across runs.
+        #[arg(long, alias = "pseudonymise")]
+        pseudonymize: bool,
+        /// The pseudonym key file (default: `POPRECON_PSEUDONYM_KEY_FILE`, else the key in
+        /// `POPRECON_PSEUDONYM_KEY`). It should be readable by its owner only.
+        #[arg(long, value_name = "PATH", requires = "pseudonymize")]
+        key_file: Option<PathBuf>,
     },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
     Plan {
@@ -167,6 +183,8 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                 progress: !cli.quiet,
                 lang: *lang,
                 fail_after: std::env::var("POPRECON_FAIL_AFTER").ok(),
+                fail_write: std::env::var("POPRECON_FAIL_WRITE").ok(),
+                pause_in_write: std::env::var_os("POPRECON_PAUSE_IN_WRITE").map(PathBuf::from),
             };
             crate::run_cmd::run(&plan, out, &opts)
         }
@@ -212,9 +230,24 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             format,
             out,
             lang,
+            pseudonymize,
+            key_file,
         } => {
+            let pseudonymizer = if *pseudonymize {
+                Some(crate::export_cmd::pseudonymizer(
+                    *audience,
+                    key_file.as_deref(),
+                )?)
+            } else {
+                None
+            };
             let out = out.clone().unwrap_or_else(|| run.join("exports"));
-            for path in crate::export_cmd::export(run, *audience, *format, &out, *lang)? {
+            let ids = match (&pseudonymizer, audience) {
+                (Some(p), _) => poprecon_export::IdPolicy::Pseudonymize(p),
+                (None, poprecon_export::Audience::Analyst) => poprecon_export::IdPolicy::Mask,
+                (None, _) => poprecon_export::IdPolicy::Clear,
+            };
+            for path in crate::export_cmd::export(run, *audience, *format, &out, *lang, ids)? {
                 println!("{}", path.display());
             }
             Ok(exit::OK)

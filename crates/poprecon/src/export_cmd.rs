@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use polars::prelude::DataFrame;
-use poprecon_export::{Audience, ExportFormat};
+use poprecon_export::{Audience, ExportFormat, IdPolicy, Pseudonymizer};
 use poprecon_report::Lang;
 
 use crate::run_cmd::read_parquet;
@@ -69,6 +69,7 @@ pub fn export(
     format: ExportFormat,
     out: &Path,
     lang: Lang,
+    ids: IdPolicy<'_>,
 ) -> Result<Vec<PathBuf>> {
     if !run.join("manifest.json").is_file() {
         anyhow::bail!(
@@ -102,12 +103,70 @@ pub fn export(
             item.sheet_en
         };
         let path = out.join(format!("{}_{}.{ext}", item.file, audience_name(audience)));
-        let mask = audience == Audience::Analyst;
-        poprecon_export::write_table(&df, &path, format, sheet, &|c| header(c, lang), mask)
+        poprecon_export::write_table(&df, &path, format, sheet, &|c| header(c, lang), ids)
             .with_context(|| format!("cannot export `{}`", item.file))?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Environment variable holding the pseudonym key itself.
+pub const KEY_ENV: &str = "POPRECON_PSEUDONYM_KEY";
+/// Environment variable naming a file that holds the pseudonym key.
+pub const KEY_FILE_ENV: &str = "POPRECON_PSEUDONYM_KEY_FILE";
+
+/// The pseudonymizer of `--pseudonymize`, with the key from `--key-file`, else the file
+/// named by `POPRECON_PSEUDONYM_KEY_FILE`, else `POPRECON_PSEUDONYM_KEY`. The key never
+/// comes from the pipeline file, which is shared and versioned, and never appears in a
+/// message.
+pub fn pseudonymizer(audience: Audience, key_file: Option<&Path>) -> Result<Pseudonymizer> {
+    if audience == Audience::Assessor {
+        anyhow::bail!(
+            "`--pseudonymize` does not apply to `--for assessor`: assessor exports hold no identifiers"
+        );
+    }
+    let env_file = std::env::var_os(KEY_FILE_ENV).filter(|v| !v.is_empty());
+    let (key, origin) = match key_file
+        .map(Path::to_owned)
+        .or_else(|| env_file.map(PathBuf::from))
+    {
+        Some(path) => (read_key_file(&path)?, format!("`{}`", path.display())),
+        None => match std::env::var_os(KEY_ENV).filter(|v| !v.is_empty()) {
+            Some(v) => (
+                v.into_encoded_bytes(),
+                format!("the environment variable `{KEY_ENV}`"),
+            ),
+            None => anyhow::bail!(
+                "`--pseudonymize` needs a key, and none is set\nhint: keep a secret of at least {} bytes in a file only you can read, e.g. `head -c 32 /dev/urandom | base64 > key && chmod 600 key`, and pass `--key-file key` (or set `{KEY_FILE_ENV}`); or set `{KEY_ENV}`",
+                poprecon_export::MIN_KEY_BYTES
+            ),
+        },
+    };
+    Pseudonymizer::new(&key).with_context(|| format!("the pseudonym key in {origin} is refused"))
+}
+
+/// The key in a file, without surrounding whitespace (an editor's final newline). Warns
+/// when others than the owner may read it.
+fn read_key_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the pseudonym key file `{}`", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: the pseudonym key file `{}` can be read by others (mode {:o})\nhint: `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(bytes.trim_ascii().to_vec())
 }
 
 fn audience_name(a: Audience) -> &'static str {

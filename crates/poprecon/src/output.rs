@@ -1,10 +1,19 @@
 //! Output folders written in full or not at all: everything goes to a temporary sibling
 //! folder, which is renamed into place once complete. A failure leaves the previous folder
 //! untouched and removes the temporary one.
+//!
+//! A process killed outright (SIGKILL, power loss) cannot remove its temporary folder. Each
+//! one therefore holds a marker file locked by its process for as long as it runs; the next
+//! [`StagedDir::new`] for the same target removes the temporary folders whose marker is no
+//! longer locked, and leaves alone anything it did not make.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+/// The marker file of a staging folder, locked by the process writing it.
+const MARKER: &str = ".poprecon-staging";
 
 /// A folder being written; [`StagedDir::commit`] puts it in place.
 #[derive(Debug)]
@@ -12,6 +21,8 @@ pub struct StagedDir {
     target: PathBuf,
     staging: PathBuf,
     committed: bool,
+    /// Holds the lock on the marker until the folder is committed or dropped.
+    _lock: File,
 }
 
 impl StagedDir {
@@ -27,16 +38,23 @@ impl StagedDir {
             .with_context(|| format!("`{}` is not a folder name", target.display()))?
             .to_string_lossy()
             .into_owned();
+        remove_stale(&parent, &name);
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging)
                 .with_context(|| format!("cannot clear `{}`", staging.display()))?;
         }
         create_private_dir(&staging)?;
+        let marker = staging.join(MARKER);
+        let lock = File::create(&marker)
+            .with_context(|| format!("cannot create `{}`", marker.display()))?;
+        lock.lock()
+            .with_context(|| format!("cannot lock `{}`", marker.display()))?;
         Ok(StagedDir {
             target: target.to_owned(),
             staging,
             committed: false,
+            _lock: lock,
         })
     }
 
@@ -69,6 +87,9 @@ impl StagedDir {
                 .with_context(|| format!("cannot move output into `{}`", self.target.display()));
         }
         self.committed = true;
+        // The marker goes once the folder is in place: until then it names the folder as
+        // poprecon's own. Should this fail, a stray hidden file is all that is left.
+        let _ = std::fs::remove_file(self.target.join(MARKER));
         if had_old {
             std::fs::remove_dir_all(&old)
                 .with_context(|| format!("cannot remove the previous `{}`", old.display()))?;
@@ -81,6 +102,49 @@ impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Removes the staging folders of `name` in `parent` left by killed processes: folders
+/// named `.<name>.partial-<pid>` (never a symbolic link) that hold a marker no process
+/// holds locked any more. A folder without the marker is not known to be poprecon's and is
+/// kept; so is one whose marker is locked, which a run is writing now. Best effort: what
+/// cannot be removed stays for the next run.
+fn remove_stale(parent: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!(".{name}.partial-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if pid.is_empty()
+            || !pid.bytes().all(|b| b.is_ascii_digit())
+            || pid == std::process::id().to_string()
+            || !entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(marker) = File::open(path.join(MARKER)) else {
+            continue;
+        };
+        if marker.try_lock().is_ok() {
+            drop(marker);
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(
+                    folder = %path.display(),
+                    "removed the staging folder of an interrupted run"
+                ),
+                Err(e) => tracing::warn!(
+                    folder = %path.display(),
+                    error = %e,
+                    "cannot remove the staging folder of an interrupted run"
+                ),
+            }
         }
     }
 }

@@ -69,6 +69,37 @@ pub struct RunOptions {
     /// Test hook: fail on purpose after this stage (`POPRECON_FAIL_AFTER`), to prove that a
     /// failed run leaves the previous folder intact.
     pub fail_after: Option<String>,
+    /// Test hook: the write of this output file (`births.parquet`, `sources/household.parquet`,
+    /// `report.html`, ...) fails as on a full disk (`POPRECON_FAIL_WRITE`).
+    pub fail_write: Option<String>,
+    /// Test hook: once `births.parquet` is written, create this marker file and block until
+    /// killed (`POPRECON_PAUSE_IN_WRITE`), to prove that a run killed mid-write leaves the
+    /// previous folder intact.
+    pub pause_in_write: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// The injected failure of `POPRECON_FAIL_WRITE` for output file `name`, if any: ENOSPC,
+    /// "No space left on device".
+    fn write_fault(&self, name: &str) -> std::io::Result<()> {
+        const ENOSPC: i32 = 28;
+        match self.fail_write.as_deref() {
+            Some(n) if n == name => Err(std::io::Error::from_raw_os_error(ENOSPC)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The pause of `POPRECON_PAUSE_IN_WRITE`: never returns once the marker is written.
+    fn pause_in_write(&self) -> Result<()> {
+        if let Some(marker) = &self.pause_in_write {
+            std::fs::write(marker, b"paused in the write stage\n")
+                .with_context(|| format!("cannot write `{}`", marker.display()))?;
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Who shows a stage's progress.
@@ -240,7 +271,9 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         let mut write = |name: &str, df: &DataFrame| -> Result<()> {
             let mut df = df.clone();
             let path = dir.join(name);
-            poprecon_ingest::write_parquet(&mut df, &path)
+            opts.write_fault(name)
+                .map_err(polars::prelude::PolarsError::from)
+                .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
             outputs.push(OutputRecord {
                 file: name.to_owned(),
@@ -255,6 +288,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             write(&format!("quarantine/{id}.parquet"), df)?;
         }
         write("births.parquet", &linked.births)?;
+        opts.pause_in_write()?;
         write("links.parquet", &linked.links)?;
         write("ambiguous_links.parquet", &linked.ambiguous)?;
         write("link_diagnostics.parquet", &linked.diagnostics)?;
@@ -279,7 +313,9 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 ingest: &stats,
             },
         )?;
-        std::fs::write(dir.join("report.html"), html).context("cannot write `report.html`")?;
+        opts.write_fault("report.html")
+            .and_then(|()| std::fs::write(dir.join("report.html"), html))
+            .context("cannot write `report.html`")?;
         let n = outputs.len() as u64;
         Ok((outputs, n))
     })?;
@@ -304,11 +340,10 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         outputs,
         alerts: alerts.clone(),
     };
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )
-    .context("cannot write `manifest.json`")?;
+    let manifest = serde_json::to_string_pretty(&manifest)? + "\n";
+    opts.write_fault("manifest.json")
+        .and_then(|()| std::fs::write(dir.join("manifest.json"), manifest))
+        .context("cannot write `manifest.json`")?;
     let dest = staged.commit()?;
     print_summary(&stats)?;
     eprintln!(

@@ -382,3 +382,379 @@ fn verbose_logs_hold_no_personal_data() {
     }
     assert!(checked > 1000, "checked {checked} values");
 }
+
+/// The bundled synthetic sample's pipeline (its paths are relative to the file).
+fn sample_pipeline() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../pipelines/sample.toml")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// Runs the sample into `<dir>/<out>` and checks that the run completed.
+fn run_sample(dir: &Path, out: &str) {
+    let run = poprecon(&["run", &sample_pipeline(), "--out", out], dir);
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+/// Every file under `dir` (relative path → bytes), for byte-for-byte comparisons.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.insert(p.strip_prefix(root).unwrap().to_owned(), bytes);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Names in `dir` that contain `pattern`, sorted.
+fn entries_with(dir: &Path, pattern: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(pattern))
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+#[test]
+fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_sample(d, "run");
+    let before = snapshot(&d.join("run"));
+    assert!(before.len() > 20, "{} files", before.len());
+
+    let marker = d.join("paused");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poprecon"))
+        .args(["-q", "run", &sample_pipeline(), "--out", "run"])
+        .current_dir(d)
+        .env("POPRECON_PAUSE_IN_WRITE", &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Not a timing assertion: a generous bound so that a run that never pauses fails the
+    // test instead of hanging it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
+    while !marker.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before pausing in its write stage");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pause marker after 15 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup runs.
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "{status}");
+
+    assert!(
+        snapshot(&d.join("run")) == before,
+        "the previous run is byte-identical"
+    );
+    let visible: Vec<String> = entries_with(d, "")
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(visible, ["paused", "run"], "no partial folder in sight");
+    let stale = entries_with(d, ".partial-");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(
+        d.join(&stale[0]).join("births.parquet").is_file(),
+        "the run was killed mid-write"
+    );
+
+    // Staging folders the next run must not touch: one without poprecon's marker, and one
+    // whose marker is locked (as by a run writing now).
+    let foreign = d.join(".run.partial-4242424");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("data"), "not poprecon's").unwrap();
+    let busy = d.join(".run.partial-1");
+    std::fs::create_dir(&busy).unwrap();
+    let lock = std::fs::File::create(busy.join(".poprecon-staging")).unwrap();
+    lock.lock().unwrap();
+
+    run_sample(d, "run");
+    assert_eq!(
+        entries_with(d, ".partial-"),
+        [".run.partial-1", ".run.partial-4242424"],
+        "the killed run's staging folder is removed, and only it"
+    );
+    assert!(foreign.join("data").is_file() && busy.join(".poprecon-staging").is_file());
+    let after = snapshot(&d.join("run"));
+    assert!(!after.keys().any(|p| p.ends_with(".poprecon-staging")));
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "the new run is complete"
+    );
+    drop(lock);
+}
+
+#[test]
+fn a_full_disk_fails_the_run_and_keeps_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_sample(d, "run");
+    let before = snapshot(&d.join("run"));
+    for file in ["sources/household.parquet", "manifest.json"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
+            .args(["run", &sample_pipeline(), "--out", "run"])
+            .current_dir(d)
+            .env("POPRECON_FAIL_WRITE", file)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {err}");
+        assert!(
+            err.contains("No space left on device") && err.contains(&format!("{file}`")),
+            "{file}: {err}"
+        );
+        assert!(
+            snapshot(&d.join("run")) == before,
+            "{file}: previous run intact"
+        );
+        assert!(
+            entries_with(d, "partial").is_empty(),
+            "{file}: staging removed"
+        );
+    }
+    full_tmpfs(d, &before);
+}
+
+/// The same on a real full file system, a 1 MiB-too-small tmpfs mounted in a private mount
+/// namespace, where the machine allows it (root with `unshare`, as on CI); elsewhere the
+/// injected error above stands in for it.
+fn full_tmpfs(d: &Path, before: &std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs \"$0\""])
+        .arg(d)
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("no private tmpfs here (needs root and unshare): injected ENOSPC only");
+        return;
+    }
+    let kib: u64 = before
+        .values()
+        .map(|b| (b.len() as u64).div_ceil(4096) * 4)
+        .sum();
+    std::fs::create_dir(d.join("disk")).unwrap();
+    let script = r#"set -e
+mount -t tmpfs -o "size=${SIZE}k" tmpfs disk
+cp -a run disk/run
+set +e
+"$BIN" run "$PIPELINE" --out disk/run 2> stderr.txt
+echo $? > rc.txt
+ls -A disk > listing.txt
+cp -a disk/run after
+"#;
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .current_dir(d)
+        .env("SIZE", (kib + 1024).to_string())
+        .env("BIN", env!("CARGO_BIN_EXE_poprecon"))
+        .env("PIPELINE", sample_pipeline())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    let err = read("stderr.txt");
+    assert_eq!(read("rc.txt").trim(), "1", "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("cannot write `"),
+        "{err}"
+    );
+    assert_eq!(read("listing.txt").trim(), "run", "staging removed");
+    assert!(snapshot(&d.join("after")) == *before, "previous run intact");
+}
+
+#[test]
+fn pseudonymised_exports_join_across_exports_and_need_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_sample(d, "run");
+    let key_a = "correct horse battery staple A";
+    let key_b = "correct horse battery staple B";
+    let export = |out: &str, envs: &[(&str, &str)], extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_poprecon"));
+        cmd.args([
+            "export", "run", "--for", "analyst", "--format", "csv", "--out", out,
+        ])
+        .args(extra)
+        .current_dir(d)
+        .env_remove("POPRECON_PSEUDONYM_KEY")
+        .env_remove("POPRECON_PSEUDONYM_KEY_FILE");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let births =
+        |out: &str| std::fs::read_to_string(d.join(out).join("births_analyst.csv")).unwrap();
+    let column = |csv: &str, name: &str| -> Vec<String> {
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let i = header.iter().position(|h| *h == name).unwrap();
+        lines
+            .map(|l| l.split(',').nth(i).unwrap().to_owned())
+            .collect()
+    };
+
+    // The key from the environment, then the same key from a file: the same pseudonyms.
+    let a1 = export(
+        "a1",
+        &[("POPRECON_PSEUDONYM_KEY", key_a)],
+        &["--pseudonymize"],
+    );
+    assert!(a1.status.success(), "{}", text(&a1.stderr));
+    let key_file = d.join("key");
+    std::fs::write(&key_file, format!("{key_a}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let a2 = export("a2", &[], &["--pseudonymize", "--key-file", "key"]);
+    assert!(a2.status.success(), "{}", text(&a2.stderr));
+    assert!(
+        !text(&a2.stderr).contains("warning"),
+        "{}",
+        text(&a2.stderr)
+    );
+    let (b1, b2) = (births("a1"), births("a2"));
+    assert_eq!(b1, b2, "same key, same pseudonyms");
+    let mothers = column(&b1, "母亲身份证号");
+    let pseudonyms: Vec<&String> = mothers.iter().filter(|m| !m.is_empty()).collect();
+    assert!(pseudonyms.len() > 100, "{} mothers", pseudonyms.len());
+    assert!(
+        pseudonyms
+            .iter()
+            .all(|m| m.len() == 17 && m.starts_with('P')),
+        "{pseudonyms:?}"
+    );
+
+    // Another key: other pseudonyms, for every ID.
+    let bb = export(
+        "b",
+        &[("POPRECON_PSEUDONYM_KEY_FILE", "keyb")],
+        &["--pseudonymize"],
+    );
+    assert_eq!(bb.status.code(), Some(1), "a missing key file is an error");
+    std::fs::write(d.join("keyb"), key_b).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.join("keyb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let bb = export(
+        "b",
+        &[("POPRECON_PSEUDONYM_KEY_FILE", "keyb")],
+        &["--pseudonymize"],
+    );
+    assert!(bb.status.success(), "{}", text(&bb.stderr));
+    #[cfg(unix)]
+    assert!(
+        text(&bb.stderr).contains("warning: the pseudonym key file `keyb` can be read by others"),
+        "{}",
+        text(&bb.stderr)
+    );
+    let other = column(&births("b"), "母亲身份证号");
+    assert_eq!(other.len(), mothers.len());
+    for (x, y) in mothers.iter().zip(&other) {
+        assert!(x.is_empty() == y.is_empty() && (x.is_empty() || x != y));
+    }
+
+    // No clear ID, and no masked one, in any pseudonymised file; the clear IDs of the
+    // data team's export are nowhere.
+    let team = Command::new(env!("CARGO_BIN_EXE_poprecon"))
+        .args([
+            "export",
+            "run",
+            "--for",
+            "data-team",
+            "--format",
+            "csv",
+            "--out",
+            "team",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(team.status.success(), "{}", text(&team.stderr));
+    let team_births = std::fs::read_to_string(d.join("team/births_data_team.csv")).unwrap();
+    let clear_mothers: Vec<String> = column(&team_births, "母亲身份证号")
+        .into_iter()
+        .filter(|m| !m.is_empty())
+        .collect();
+    assert_eq!(clear_mothers.len(), pseudonyms.len());
+    for f in std::fs::read_dir(d.join("a1")).unwrap() {
+        let body = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        let id_like = body // A number's fraction (`14.507918552036198`) is not an ID.
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '.')
+            .any(|t| {
+                (t.len() == 18 || t.len() == 15) && t[..15].bytes().all(|b| b.is_ascii_digit())
+            });
+        assert!(
+            !id_like && !body.contains("****"),
+            "no ID in clear or masked"
+        );
+        assert!(clear_mothers.iter().all(|m| !body.contains(m.as_str())));
+    }
+
+    // No key: a clear error, and nothing written.
+    let none = export("none", &[], &["--pseudonymize"]);
+    assert_eq!(none.status.code(), Some(1));
+    let err = text(&none.stderr);
+    assert!(
+        err.contains("`--pseudonymize` needs a key") && err.contains("POPRECON_PSEUDONYM_KEY"),
+        "{err}"
+    );
+    assert!(!d.join("none").exists());
+    // A short key is refused without being shown.
+    let short = export(
+        "short",
+        &[("POPRECON_PSEUDONYM_KEY", "hunter2")],
+        &["--pseudonymize"],
+    );
+    assert_eq!(short.status.code(), Some(1));
+    let err = text(&short.stderr);
+    assert!(
+        err.contains("at least 16") && !err.contains("hunter2"),
+        "{err}"
+    );
+    // Assessors get no identifiers to pseudonymise.
+    let assessor = Command::new(env!("CARGO_BIN_EXE_poprecon"))
+        .args(["export", "run", "--for", "assessor", "--pseudonymize"])
+        .current_dir(d)
+        .env("POPRECON_PSEUDONYM_KEY", key_a)
+        .output()
+        .unwrap();
+    assert_eq!(
+        assessor.status.code(),
+        Some(1),
+        "{}",
+        text(&assessor.stderr)
+    );
+}
