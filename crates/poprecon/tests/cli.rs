@@ -1,20 +1,13 @@
 //! The binary as a user runs it: exit codes, messages, the output folder.
 //!
-//! This is the one test binary outside `tests/it`: only a test of this package gets
-//! `CARGO_BIN_EXE_poprecon`.
+//! The binary's tests live in this package (only its tests get `CARGO_BIN_EXE_poprecon`):
+//! this file, `pipeline.rs` and `truth.rs`, sharing `common/`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn poprecon(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_poprecon"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("poprecon runs")
-}
+mod common;
+use common::poprecon;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
