@@ -412,7 +412,11 @@ impl World {
 }
 
 fn run_tables(t: &Tables, cfg: &LinkConfig) -> LinkOutput {
-    link(
+    run_decided_tables(t, cfg, &[])
+}
+
+fn run_decided_tables(t: &Tables, cfg: &LinkConfig, decisions: &[LinkDecision]) -> LinkOutput {
+    link_with_decisions(
         &LinkInput {
             hospital_delivery: Some(&t.del),
             birth_certificate: Some(&t.cert),
@@ -426,6 +430,7 @@ fn run_tables(t: &Tables, cfg: &LinkConfig) -> LinkOutput {
             jurisdiction: "3403",
         },
         cfg,
+        decisions,
     )
     .expect("linkage runs")
 }
@@ -682,24 +687,7 @@ fn decision(line: usize, must_link: bool, a: (&str, &str), b: (&str, &str)) -> L
 }
 
 fn run_decided(w: &World, decisions: &[LinkDecision]) -> LinkOutput {
-    let t = w.tables();
-    link_with_decisions(
-        &LinkInput {
-            hospital_delivery: Some(&t.del),
-            birth_certificate: Some(&t.cert),
-            household: Some(&t.hh),
-            vaccination: Some(&t.vac),
-            prenatal_care: Some(&t.book),
-            birth_registration: Some(&t.reg),
-            marriage: Some(&t.mar),
-            as_of: day("2026-01-31"),
-            period: (day("2025-01-01"), day("2025-12-31")),
-            jurisdiction: "3403",
-        },
-        &LinkConfig::default(),
-        decisions,
-    )
-    .expect("linkage runs")
+    run_decided_tables(&w.tables(), &LinkConfig::default(), decisions)
 }
 
 #[test]
