@@ -30,6 +30,15 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
+    // A panic's message may quote the value it failed on (a slice of a name, an ID): only
+    // where it happened is printed. Panics caught on purpose (a malformed workbook in the
+    // XLSX reader) go through this hook too.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!("poprecon: internal error{at} (message withheld: it may quote personal data)");
+    }));
     let cli = cli::Cli::parse();
     cli::init_tracing(cli.verbose, cli.quiet);
     match cli::dispatch(&cli) {

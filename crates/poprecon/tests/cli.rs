@@ -751,3 +751,26 @@ fn pseudonymised_exports_join_across_exports_and_need_a_key() {
         text(&assessor.stderr)
     );
 }
+
+/// A workbook that made calamine panic (found by the `ingest_xlsx` fuzz target): the
+/// source fails with a message naming the file, and the panic's own message, which could
+/// quote a value, is not printed.
+#[test]
+fn a_reader_panic_names_the_file_and_withholds_its_message() {
+    let (dir, pipeline) = fixture();
+    std::fs::write(
+        dir.path().join("bad.xlsx"),
+        include_bytes!("../../../fuzz/seeds/ingest_xlsx/02-calamine-overflow-crash"),
+    )
+    .unwrap();
+    let mut text = std::fs::read_to_string(&pipeline).unwrap();
+    text.push_str("\n[sources.birth_certificate]\npath = \"bad.xlsx\"\n");
+    std::fs::write(&pipeline, text).unwrap();
+    let out = poprecon(&["ingest", "p.toml", "--out", "run"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.xlsx"), "{stderr}");
+    assert!(stderr.contains("message withheld"), "{stderr}");
+    assert!(!stderr.contains("overflow"), "{stderr}");
+    assert!(!dir.path().join("run").exists());
+}
