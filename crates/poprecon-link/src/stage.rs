@@ -266,8 +266,21 @@ fn compare_birth(ctx: &Ctx<'_>, e: &Entity, r: &Rec) -> (Levels, bool, Option<i3
 /// within one edit. Date, sex and village alone fit every child born that day in that
 /// village; they support a link but never make one.
 fn identifies(levels: &Levels) -> bool {
+    // Two mother IDs three or more digits apart, and another disagreement of the same
+    // weight (the father's ID, or the child's name), are two families: the mother's name,
+    // which many women share, then identifies nothing. A record that names the wrong mother
+    // alone still links to its child.
+    let different = |name: &str| {
+        FIELDS
+            .iter()
+            .zip(levels)
+            .any(|(f, &l)| f.name == name && l == f.kind.levels().len() as u8)
+    };
+    let other_family =
+        different("mother_id") && (different("father_id") || different("child_name"));
     FIELDS.iter().zip(levels).any(|(f, &l)| {
         l > 0
+            && !(other_family && f.name == "mother_name")
             && match f.kind {
                 Kind::Id => l <= 5,
                 Kind::Name => l <= 3,
