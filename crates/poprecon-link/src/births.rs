@@ -91,7 +91,9 @@ pub(crate) fn build(
             date_source,
             time_ms: recs.iter().find_map(|(_, r)| r.time_ms),
             sex,
-            mother_id: choose_mother(&recs),
+            // The first valid mother ID in source order, as for sex and date (§8.2); a
+            // record that names another woman is reported by `mother_id_mismatch`.
+            mother_id: recs.iter().find_map(|(_, r)| r.mother_id.clone()),
             birth_seq: delivery.and_then(|d| d.birth_seq),
             plurality: delivery.and_then(|d| d.plurality),
             village: None,
@@ -125,15 +127,6 @@ pub(crate) fn build(
     }
     births.sort_by(|a, b| a.birth_id.cmp(&b.birth_id));
     Ok(births)
-}
-
-/// The birth's mother: the first valid mother ID of its records in source order (delivery,
-/// certificate, household, vaccination), as for its sex and date (domain.md §8.2). A
-/// record that names another woman is reported by `mother_id_mismatch`.
-fn choose_mother(recs: &[(Src, &crate::prepare::Rec)]) -> Option<String> {
-    let mut recs: Vec<&(Src, &crate::prepare::Rec)> = recs.iter().collect();
-    recs.sort_by_key(|(s, _)| *s);
-    recs.iter().find_map(|(_, r)| r.mother_id.clone())
 }
 
 /// Prenatal booking in [birth − 300 d, birth] (the latest); birth registration in
