@@ -516,9 +516,20 @@ pub(crate) fn concat_all(frames: Vec<LazyFrame>) -> Result<LazyFrame, ChecksErro
     concat(aligned, UnionArgs::default()).map_err(err)
 }
 
+/// A value of the pregnancy's first child: the birth of the lowest computed order (the
+/// first-born of twins), on a tie the smallest birth id.
+fn first_child(value: Expr) -> Expr {
+    value
+        .sort_by(
+            [col("birth_order"), col("birth_id")],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .first()
+}
+
 /// `child_order_mismatch` (domain.md §8.14): each birth registration of the births against
 /// the computed order of the pregnancy's first child (the earliest-born births of the
-/// registration, the lowest order among them).
+/// registration, the lowest order among them), reported on that child's birth.
 fn child_order_mismatch(ctx: &Ctx<'_>, b: &Table) -> Result<Found, ChecksError> {
     let rule = RuleId::ChildOrderMismatch;
     let Some(reg) = ctx.source(REGISTRATION) else {
@@ -566,8 +577,8 @@ fn child_order_mismatch(ctx: &Ctx<'_>, b: &Table) -> Result<Found, ChecksError> 
         .agg([
             col("birth_order").min().alias("__computed"),
             col("birth_order").null_count().alias("__undetermined"),
-            col("birth_id").min().alias("__birth"),
-            col("village").min().alias("__village"),
+            first_child(col("birth_id")).alias("__birth"),
+            first_child(col("village")).alias("__village"),
         ]);
     let declared = reg
         .lazy()

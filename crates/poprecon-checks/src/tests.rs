@@ -1239,7 +1239,7 @@ fn id_number_conflicts_in_every_record_of_every_source() {
 
 #[test]
 fn child_order_and_policy() {
-    let (m1, m2, m3) = (mother(1), mother(2), mother(3));
+    let (m1, m2, m3, m4) = (mother(1), mother(2), mother(3), mother(4));
     let reg = |k: &str, m: &str, order: Option<i32>| {
         let mut r = [
             vec![
@@ -1261,6 +1261,7 @@ fn child_order_and_policy() {
             reg("R1", &m1, Some(2)),
             reg("R2", &m2, Some(3)),
             reg("R3", &m3, Some(1)),
+            reg("R4", &m4, Some(1)),
         ],
     );
     let b = |bid: &str, reg: &str, order: Option<i32>, cat: &str| {
@@ -1278,19 +1279,24 @@ fn child_order_and_policy() {
         // Declared 3, computed 4 (and out of policy).
         .birth(b("B3", "R2", Some(4), "higher_outside"))
         // A floating mother: undetermined, skipped.
-        .birth(b("B4", "R3", None, "undetermined"));
+        .birth(b("B4", "R3", None, "undetermined"))
+        // Twins of order 2 and 3, declared 1: reported on the first-born (B9), whatever
+        // the order of the birth ids.
+        .birth(b("B5", "R4", Some(3), "higher_within"))
+        .birth(b("B9", "R4", Some(2), "second_within"));
     let c = fx.run();
     assert_eq!(
         keys(&c, "child_order_mismatch", "birth_registration"),
-        ["R2"]
+        ["R2", "R4"]
     );
+    assert_eq!(births_of(&c, "child_order_mismatch"), ["B3", "B9"]);
     assert_eq!(
         values_of(&c, "child_order_mismatch", "birth_registration", "R2"),
         "declared=3;computed=4"
     );
     assert_eq!(births_of(&c, "out_of_policy_birth"), ["B3"]);
-    assert_eq!(village_row(&c, Some(V1), "out_of_policy_birth"), (1, 3));
-    assert_eq!(village_row(&c, Some(V1), "child_order_mismatch"), (1, 2));
+    assert_eq!(village_row(&c, Some(V1), "out_of_policy_birth"), (1, 5));
+    assert_eq!(village_row(&c, Some(V1), "child_order_mismatch"), (2, 3));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ pub(crate) const FIELDS: [FieldDef; N_FIELDS] = [
 ];
 
 pub(crate) const N_FIELDS: usize = 10;
+pub(crate) const MOTHER_ID: usize = 0;
 pub(crate) const MOTHER_NAME: usize = 1;
 pub(crate) const CHILD_NAME: usize = 2;
+pub(crate) const FATHER_ID: usize = 8;
 
 /// The level of each field, 0 = null.
 pub(crate) type Levels = [u8; N_FIELDS];

@@ -12,7 +12,10 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use rayon::prelude::*;
 
-use crate::compare::{FIELDS, Kind, Levels, N_FIELDS, Tolerances, compare, merge_best};
+use crate::compare::{
+    CHILD_NAME, FATHER_ID, FIELDS, Kind, Levels, MOTHER_ID, MOTHER_NAME, N_FIELDS, Tolerances,
+    compare, merge_best,
+};
 use crate::config::{BlockingKey, BlockingRule, LinkConfig};
 use crate::decisions::{Constraints, StageDecisions};
 use crate::model::{self, Model, TermFreq};
@@ -265,25 +268,30 @@ fn compare_birth(ctx: &Ctx<'_>, e: &Entity, r: &Rec) -> (Levels, bool, Option<i3
 /// Whether a comparison has an identifying agreement: an ID within two digits or a name
 /// within one edit. Date, sex and village alone fit every child born that day in that
 /// village; they support a link but never make one.
-fn identifies(levels: &Levels) -> bool {
-    // Two mother IDs three or more digits apart, and another disagreement of the same
-    // weight (the father's ID, or the child's name), are two families: the mother's name,
-    // which many women share, then identifies nothing. A record that names the wrong mother
-    // alone still links to its child.
-    let different = |name: &str| {
-        FIELDS
-            .iter()
-            .zip(levels)
-            .any(|(f, &l)| f.name == name && l == f.kind.levels().len() as u8)
-    };
-    let other_family =
-        different("mother_id") && (different("father_id") || different("child_name"));
-    FIELDS.iter().zip(levels).any(|(f, &l)| {
+///
+/// Two mother IDs three or more digits apart and another outright disagreement on who the
+/// family is are two families, and a name, which many people share, then identifies
+/// nothing:
+/// - the mother's name, when the father's IDs or the child's names disagree too;
+/// - the child's name, when the father's IDs disagree too. Not when only the mother's
+///   names do: a household row's mother name is read off the row of the woman its mother
+///   ID names, so a wrong mother ID brings a wrong name with it, one mistake, not two.
+///
+/// A record that names the wrong mother alone still links to its child.
+pub(crate) fn identifies(levels: &Levels) -> bool {
+    let different = |i: usize| levels[i] == FIELDS[i].kind.levels().len() as u8;
+    let other_father = different(MOTHER_ID) && different(FATHER_ID);
+    let mother_name_identifies = !(other_father || (different(MOTHER_ID) && different(CHILD_NAME)));
+    FIELDS.iter().enumerate().any(|(i, f)| {
+        let l = levels[i];
         l > 0
-            && !(other_family && f.name == "mother_name")
             && match f.kind {
                 Kind::Id => l <= 5,
-                Kind::Name => l <= 3,
+                Kind::Name => {
+                    l <= 3
+                        && (i != MOTHER_NAME || mother_name_identifies)
+                        && (i != CHILD_NAME || !other_father)
+                }
                 _ => false,
             }
     })

@@ -729,6 +729,149 @@ fn a_household_child_without_a_mother_id_is_the_head_or_spouses() {
     );
 }
 
+/// The household row of another family's child: same name and sex, born a day later in
+/// another village, under another mother (ID and name) and another father.
+fn another_family(w: &mut World, child: &str, date: &'static str) -> String {
+    let mother = rid("340303", "19920202", 8);
+    let father = rid("340303", "19910303", 7);
+    let child_id = rid("340303", &date.replace('-', ""), 5);
+    let household = o("H9999");
+    w.hh.push(Hh {
+        person: mother.clone(),
+        name: o("赵敏"),
+        sex: Some(2),
+        date: Some("1992-02-02"),
+        household_no: household.clone(),
+        relation: o("10"),
+        village: V2.to_owned(),
+        status: o("active"),
+        ..Hh::default()
+    });
+    w.hh.push(Hh {
+        person: child_id.clone(),
+        name: o(child),
+        sex: Some(1),
+        date: Some(date),
+        household_no: household,
+        relation: o("20"),
+        village: V2.to_owned(),
+        reason: o("birth"),
+        status: o("active"),
+        mother: o(&mother),
+        father: o(&father),
+    });
+    child_id
+}
+
+#[test]
+fn a_childs_name_alone_does_not_join_two_families() {
+    let mut w = background(40);
+    family(&mut w, 1, "2025-03-14", 1, "王小明", "李芳");
+    // Family 1's own household row is missing: the other family's child is the only
+    // household candidate of its birth.
+    w.hh.retain(|h| h.name.as_deref() != Some("王小明"));
+    let other = another_family(&mut w, "王小明", "2025-03-15");
+    let births = rows(&w.run().births, &["hospital_delivery_key", "household_key"]);
+    assert!(births.contains(&"FM0001|∅".to_owned()), "{births:?}");
+    assert!(births.contains(&format!("∅|{other}")), "{births:?}");
+    // The same row under family 1's parents and village, her ID mistyped, is her child's.
+    let row =
+        w.hh.iter_mut()
+            .find(|h| h.person == other)
+            .expect("the row");
+    row.mother = Some(typo(&rid("340302", "19900101", 2), 12));
+    row.father = o(&rid("340302", "19880101", 3));
+    row.village = V1.to_owned();
+    let births = rows(&w.run().births, &["hospital_delivery_key", "household_key"]);
+    assert!(births.contains(&format!("FM0001|{other}")), "{births:?}");
+}
+
+/// Levels in [`crate::compare::FIELDS`] order from (field, level name) pairs; the others
+/// null.
+fn levels_of(pairs: &[(&str, &str)]) -> crate::compare::Levels {
+    let mut levels = [0u8; crate::compare::N_FIELDS];
+    for (field, level) in pairs {
+        let (i, f) = crate::compare::FIELDS
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name == *field)
+            .expect("a field");
+        let l = f
+            .kind
+            .levels()
+            .iter()
+            .position(|l| l == level)
+            .expect("a level");
+        levels[i] = l as u8 + 1;
+    }
+    levels
+}
+
+#[test]
+fn a_name_identifies_unless_the_mothers_id_and_another_identity_disagree() {
+    use crate::stage::identifies;
+    let support = [
+        ("child_sex", "same"),
+        ("birth_date", "near"),
+        ("village", "different"),
+    ];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all = support.to_vec();
+        all.extend_from_slice(extra);
+        identifies(&levels_of(&all))
+    };
+    // Date, sex and village alone never identify.
+    assert!(!with(&[]));
+    // A name does, and an ID within two digits.
+    assert!(with(&[("child_name", "exact")]));
+    assert!(with(&[("mother_name", "homophone")]));
+    assert!(with(&[("mother_id", "two_differences")]));
+    // The wrong mother's ID alone: the child's name still identifies.
+    assert!(with(&[("mother_id", "different"), ("child_name", "exact")]));
+    assert!(with(&[
+        ("mother_id", "different"),
+        ("mother_name", "different"),
+        ("child_name", "exact"),
+        ("father_id", "exact"),
+    ]));
+    // Another mother (ID and name) and another father: the child's name is another child's.
+    assert!(!with(&[
+        ("mother_id", "different"),
+        ("mother_name", "different"),
+        ("child_name", "exact"),
+        ("father_id", "different"),
+    ]));
+    // Her name looked up from the wrong ID disagrees with it: one mistake, not two.
+    assert!(with(&[
+        ("mother_id", "different"),
+        ("mother_name", "different"),
+        ("child_name", "exact"),
+    ]));
+    assert!(!with(&[
+        ("mother_id", "different"),
+        ("father_id", "different"),
+        ("child_name", "exact"),
+    ]));
+    // And the mother's name, under another mother's ID with another child's name or father.
+    assert!(!with(&[
+        ("mother_id", "different"),
+        ("mother_name", "exact"),
+        ("child_name", "different"),
+    ]));
+    assert!(!with(&[
+        ("mother_id", "different"),
+        ("mother_name", "exact"),
+        ("father_id", "different"),
+    ]));
+    // The father's ID identifies on its own, whatever the names say.
+    assert!(with(&[
+        ("mother_id", "different"),
+        ("mother_name", "different"),
+        ("child_name", "exact"),
+        ("father_id", "exact"),
+    ]));
+}
+
 #[test]
 fn a_cannot_link_decision_keeps_two_records_apart() {
     let mut w = background(20);
