@@ -202,12 +202,13 @@ impl Pseudonymizer {
 
 /// Whether a column holds identifiers of persons or records, pseudonymised whole under
 /// [`IdPolicy::Pseudonymize`]: resident-ID columns (`mother_id`, `person_id`, ...,
-/// `<field>_input`) and record keys (`key`, `record_key`, `<source>_key`, `<source>_other_keys`).
-/// The ids poprecon makes itself (`birth_id`, `discrepancy_id`) and catalogue ids
-/// (`rule_id`, `indicator_id`) are not person identifiers and stay.
+/// `<field>_input`), record keys (`key`, `record_key`, `<source>_key`,
+/// `<source>_other_keys`) and the ids poprecon derives from record keys (`birth_id`,
+/// `discrepancy_id`): those are unkeyed hashes of keys that may be resident IDs, which
+/// anyone can recompute from candidate IDs. Catalogue ids (`rule_id`, `indicator_id`) stay.
 pub fn is_identifier_column(name: &str) -> bool {
-    const NOT_PERSON: [&str; 4] = ["birth_id", "discrepancy_id", "rule_id", "indicator_id"];
-    if NOT_PERSON.contains(&name) {
+    const CATALOGUE: [&str; 2] = ["rule_id", "indicator_id"];
+    if CATALOGUE.contains(&name) {
         return false;
     }
     name == "key"

@@ -118,7 +118,7 @@ pub const CATALOGUE: [Indicator; 14] = [
         "hepb1_timely_rate",
         "乙肝疫苗首针及时接种率",
         "Timely hepatitis B birth dose rate",
-        "live births among the denominator with HepB dose 1 on the birth date or the next day",
+        "live births among the denominator with HepB dose 1 dated no later than the day after the birth date (not late)",
         "live births born on or before as_of − 7 days",
         Some(0.95),
         false,

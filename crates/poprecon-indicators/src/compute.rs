@@ -442,7 +442,9 @@ fn membership(
             let den = born_by(cfg.hepb1_after_days);
             let lag =
                 col("hepb1_date").cast(DataType::Int32) - col("birth_date").cast(DataType::Int32);
-            let timely = lag.is_between(lit(0), lit(cfg.hepb1_within_days), ClosedInterval::Both);
+            // Timely is not late (`late_hepb1`): a dose dated before the birth date (one of
+            // the two dates is wrong) is not late, so it is timely.
+            let timely = lag.lt_eq(lit(cfg.hepb1_within_days));
             (
                 den.clone().and(has("vaccination", threshold)).and(timely),
                 den,

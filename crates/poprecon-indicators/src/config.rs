@@ -126,7 +126,8 @@ pub struct IndicatorConfig {
     /// `hepb1_timely_rate` counts births born on or before as_of − this.
     pub hepb1_after_days: i32,
     /// HepB dose 1 is timely when given at most this many days after the birth date (24 h
-    /// read on dates: the same or the next day).
+    /// read on dates: the same or the next day; a dose dated before the birth date is not
+    /// late, so timely, as for `late_hepb1`).
     pub hepb1_within_days: i32,
     /// A booking is early before this many completed weeks of gestation.
     pub early_booking_weeks: i32,
