@@ -23,6 +23,9 @@ pub(crate) const N_FIELDS: usize = 10;
 pub(crate) const MOTHER_ID: usize = 0;
 pub(crate) const MOTHER_NAME: usize = 1;
 pub(crate) const CHILD_NAME: usize = 2;
+pub(crate) const CHILD_SEX: usize = 3;
+pub(crate) const BIRTH_DATE: usize = 4;
+pub(crate) const INSTITUTION: usize = 6;
 pub(crate) const FATHER_ID: usize = 8;
 
 /// The level of each field, 0 = null.

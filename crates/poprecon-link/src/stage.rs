@@ -13,8 +13,8 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use rayon::prelude::*;
 
 use crate::compare::{
-    CHILD_NAME, FATHER_ID, FIELDS, Kind, Levels, MOTHER_ID, MOTHER_NAME, N_FIELDS, Tolerances,
-    compare, merge_best,
+    BIRTH_DATE, CHILD_NAME, CHILD_SEX, FATHER_ID, FIELDS, INSTITUTION, Kind, Levels, MOTHER_ID,
+    MOTHER_NAME, N_FIELDS, Tolerances, compare, merge_best,
 };
 use crate::config::{BlockingKey, BlockingRule, LinkConfig};
 use crate::decisions::{Constraints, StageDecisions};
@@ -262,7 +262,15 @@ fn compare_birth(ctx: &Ctx<'_>, e: &Entity, r: &Rec) -> (Levels, bool, Option<i3
             gap = Some(gap.map_or(g, |x| x.min(g)));
         }
     }
-    (acc, det, gap)
+    // The same mother and date are a co-twin's too: not deterministic for another child.
+    (acc, det && !another_child(&acc), gap)
+}
+
+/// Whether a comparison disagrees outright on both the child's name and sex: another child
+/// of the same mother (a co-twin, a sibling), whatever else agrees.
+fn another_child(levels: &Levels) -> bool {
+    let different = |i: usize| levels[i] == FIELDS[i].kind.levels().len() as u8;
+    different(CHILD_NAME) && different(CHILD_SEX)
 }
 
 /// Whether a comparison has an identifying agreement: an ID within two digits or a name
@@ -272,16 +280,26 @@ fn compare_birth(ctx: &Ctx<'_>, e: &Entity, r: &Rec) -> (Levels, bool, Option<i3
 /// Two mother IDs three or more digits apart and another outright disagreement on who the
 /// family is are two families, and a name, which many people share, then identifies
 /// nothing:
-/// - the mother's name, when the father's IDs or the child's names disagree too;
+/// - the mother's name, when the father's IDs or the child's names disagree too, or when
+///   neither the birth date nor the institution is the same: a common name and a date a
+///   few days off do not outweigh an ID that names another woman;
 /// - the child's name, when the father's IDs disagree too. Not when only the mother's
 ///   names do: a household row's mother name is read off the row of the woman its mother
 ///   ID names, so a wrong mother ID brings a wrong name with it, one mistake, not two.
 ///
-/// A record that names the wrong mother alone still links to its child.
+/// A record that names the wrong mother alone still links to its child. A record that
+/// disagrees on both the child's name and sex is another child ([`another_child`]): nothing
+/// identifies it.
 pub(crate) fn identifies(levels: &Levels) -> bool {
+    if another_child(levels) {
+        return false;
+    }
     let different = |i: usize| levels[i] == FIELDS[i].kind.levels().len() as u8;
     let other_father = different(MOTHER_ID) && different(FATHER_ID);
-    let mother_name_identifies = !(other_father || (different(MOTHER_ID) && different(CHILD_NAME)));
+    // Another specific agreement: the same birth date, or the same institution.
+    let seconded = levels[BIRTH_DATE] == 1 || levels[INSTITUTION] == 1;
+    let mother_name_identifies =
+        !(other_father || (different(MOTHER_ID) && (different(CHILD_NAME) || !seconded)));
     FIELDS.iter().enumerate().any(|(i, f)| {
         let l = levels[i];
         l > 0

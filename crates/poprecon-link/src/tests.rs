@@ -826,6 +826,27 @@ fn a_name_identifies_unless_the_mothers_id_and_another_identity_disagree() {
     assert!(with(&[("child_name", "exact")]));
     assert!(with(&[("mother_name", "homophone")]));
     assert!(with(&[("mother_id", "two_differences")]));
+    // The mother's name under another woman's ID: only with the same birth date or
+    // institution (a common name and a date a few days off are another family).
+    assert!(with(&[
+        ("mother_id", "different"),
+        ("mother_name", "exact"),
+        ("institution", "exact"),
+    ]));
+    assert!(!with(&[
+        ("mother_id", "different"),
+        ("mother_name", "exact")
+    ]));
+    assert!(!with(&[
+        ("mother_id", "different"),
+        ("mother_name", "exact"),
+        ("birth_date", "within"),
+    ]));
+    assert!(with(&[
+        ("mother_id", "different"),
+        ("mother_name", "exact"),
+        ("birth_date", "exact"),
+    ]));
     // The wrong mother's ID alone: the child's name still identifies.
     assert!(with(&[("mother_id", "different"), ("child_name", "exact")]));
     assert!(with(&[
@@ -862,6 +883,18 @@ fn a_name_identifies_unless_the_mothers_id_and_another_identity_disagree() {
         ("mother_id", "different"),
         ("mother_name", "exact"),
         ("father_id", "different"),
+    ]));
+    // Another child of the same parents (a co-twin): its name and sex both disagree.
+    assert!(!with(&[
+        ("mother_id", "exact"),
+        ("father_id", "exact"),
+        ("child_name", "different"),
+        ("child_sex", "different"),
+    ]));
+    assert!(with(&[
+        ("mother_id", "exact"),
+        ("child_name", "one_edit"),
+        ("child_sex", "different"),
     ]));
     // The father's ID identifies on its own, whatever the names say.
     assert!(with(&[
@@ -1046,6 +1079,71 @@ fn twins_are_told_apart_by_sex_and_birth_time() {
         &format!("FM9002|P349000002|{}|2", rid("340302", "20250505", 54))
     );
     assert_eq!(out.ambiguous.height(), 0, "{:?}", out.ambiguous);
+}
+
+#[test]
+fn a_twins_household_row_does_not_go_to_the_co_twin_its_father_names() {
+    let mut w = background(20);
+    let mother = rid("340302", "19920303", 40);
+    let father = rid("340302", "19900404", 41);
+    for (key, seq, sex, time) in [
+        ("FM9001", 1, 1, "2025-07-19 10:41"),
+        ("FM9002", 2, 2, "2025-07-19 10:48"),
+    ] {
+        w.del.push(Del {
+            key: key.into(),
+            mother: o(&mother),
+            mother_name: o("孙丽"),
+            date: "2025-07-19",
+            time: Some(time),
+            institution: o(HOSPITAL),
+            plurality: Some(2),
+            seq: Some(seq),
+            sex: Some(sex),
+            village: o(V2),
+            ..Del::default()
+        });
+    }
+    // Only the girl has a certificate, naming the father; only the boy a household row,
+    // naming him too. Mother, date and father agree with the girl's birth as well: the
+    // boy's name and sex do not.
+    w.cert.push(Cert {
+        key: "P349000002".into(),
+        child_name: o("郑可欣"),
+        sex: Some(2),
+        date: "2025-07-19",
+        time: Some("2025-07-19 10:48"),
+        institution: o(HOSPITAL),
+        mother: o(&mother),
+        mother_name: o("孙丽"),
+        father: o(&father),
+        ..Cert::default()
+    });
+    let boy = rid("340302", "20250719", 51);
+    w.hh.push(Hh {
+        person: boy.clone(),
+        name: o("郑浩然"),
+        sex: Some(1),
+        date: Some("2025-07-19"),
+        village: V2.into(),
+        mother: o(&mother),
+        father: o(&father),
+        status: o("active"),
+        ..Hh::default()
+    });
+    let births = rows(
+        &w.run().births,
+        &[
+            "hospital_delivery_key",
+            "birth_certificate_key",
+            "household_key",
+        ],
+    );
+    assert!(births.contains(&format!("FM9001|∅|{boy}")), "{births:?}");
+    assert!(
+        births.contains(&"FM9002|P349000002|∅".to_owned()),
+        "{births:?}"
+    );
 }
 
 #[test]
