@@ -1008,19 +1008,19 @@ fn a_must_link_decision_joins_records_linkage_would_leave_apart() {
     );
 }
 
-#[test]
-fn twins_are_told_apart_by_sex_and_birth_time() {
-    let mut w = background(20);
-    let mother = rid("340302", "19920303", 40);
-    for (key, seq, sex, time) in [
-        ("FM9001", 1, 2, "2025-05-05 08:00"),
-        ("FM9002", 2, 2, "2025-05-05 08:07"),
-    ] {
+/// The deliveries of twins of 孙丽 (`mother`) in V2, each (key, seq, sex, time).
+fn twin_deliveries(
+    w: &mut World,
+    mother: &str,
+    date: &'static str,
+    twins: [(&str, i32, i32, &'static str); 2],
+) {
+    for (key, seq, sex, time) in twins {
         w.del.push(Del {
             key: key.into(),
-            mother: o(&mother),
+            mother: o(mother),
             mother_name: o("孙丽"),
-            date: "2025-05-05",
+            date,
             time: Some(time),
             institution: o(HOSPITAL),
             plurality: Some(2),
@@ -1030,6 +1030,21 @@ fn twins_are_told_apart_by_sex_and_birth_time() {
             ..Del::default()
         });
     }
+}
+
+#[test]
+fn twins_are_told_apart_by_sex_and_birth_time() {
+    let mut w = background(20);
+    let mother = rid("340302", "19920303", 40);
+    twin_deliveries(
+        &mut w,
+        &mother,
+        "2025-05-05",
+        [
+            ("FM9001", 1, 2, "2025-05-05 08:00"),
+            ("FM9002", 2, 2, "2025-05-05 08:07"),
+        ],
+    );
     // Certificates in the other order, same sex: only the minute tells them apart.
     for (key, name, time) in [
         ("P349000002", "郑可欣", "2025-05-05 08:07"),
@@ -1086,24 +1101,15 @@ fn a_twins_household_row_does_not_go_to_the_co_twin_its_father_names() {
     let mut w = background(20);
     let mother = rid("340302", "19920303", 40);
     let father = rid("340302", "19900404", 41);
-    for (key, seq, sex, time) in [
-        ("FM9001", 1, 1, "2025-07-19 10:41"),
-        ("FM9002", 2, 2, "2025-07-19 10:48"),
-    ] {
-        w.del.push(Del {
-            key: key.into(),
-            mother: o(&mother),
-            mother_name: o("孙丽"),
-            date: "2025-07-19",
-            time: Some(time),
-            institution: o(HOSPITAL),
-            plurality: Some(2),
-            seq: Some(seq),
-            sex: Some(sex),
-            village: o(V2),
-            ..Del::default()
-        });
-    }
+    twin_deliveries(
+        &mut w,
+        &mother,
+        "2025-07-19",
+        [
+            ("FM9001", 1, 1, "2025-07-19 10:41"),
+            ("FM9002", 2, 2, "2025-07-19 10:48"),
+        ],
+    );
     // Only the girl has a certificate, naming the father; only the boy a household row,
     // naming him too. Mother, date and father agree with the girl's birth as well: the
     // boy's name and sex do not.
