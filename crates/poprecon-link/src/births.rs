@@ -307,6 +307,27 @@ fn birth_orders(
             .or_default()
             .insert(ctx.rec(Src::Household, h).key.as_str());
     }
+    // Co-births without a delivery's `birth_seq` are ranked by birth time (the earlier
+    // minute first; without a time, after those with one), then birth id.
+    let mut co_births: HashMap<(&str, i32), Vec<usize>> = HashMap::new();
+    for &i in &local {
+        let b = &births[i];
+        if let Some(m) = &b.mother_id {
+            co_births.entry((m.as_str(), b.date)).or_default().push(i);
+        }
+    }
+    let mut time_rank: HashMap<usize, i32> = HashMap::new();
+    for group in co_births.values_mut().filter(|g| g.len() > 1) {
+        group.sort_by(|&a, &b| {
+            let key = |i: usize| (births[i].time_ms.is_none(), births[i].time_ms);
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| births[a].birth_id.cmp(&births[b].birth_id))
+        });
+        for (r, &i) in group.iter().enumerate() {
+            time_rank.insert(i, r as i32 + 1);
+        }
+    }
     let mut orders: Vec<(usize, i32)> = Vec::with_capacity(local.len());
     for &i in &local {
         let b = &births[i];
@@ -340,7 +361,11 @@ fn birth_orders(
         }
         earlier.sort_unstable();
         earlier.dedup();
-        let rank = b.birth_seq.unwrap_or(1).max(1);
+        let rank = b
+            .birth_seq
+            .or_else(|| time_rank.get(&i).copied())
+            .unwrap_or(1)
+            .max(1);
         orders.push((i, earlier.len() as i32 + rank));
     }
     for (i, o) in orders {

@@ -1293,6 +1293,44 @@ fn birth_order_counts_the_mothers_earlier_children() {
 }
 
 #[test]
+fn twins_without_a_delivery_take_their_orders_by_birth_time() {
+    let mut w = World::default();
+    family(&mut w, 1, "2025-08-01", 1, "王小明", "李芳");
+    let mother = w.del[0].mother.clone();
+    // No delivery, no vaccination, no household row of the twins: two certificates, the
+    // girl's minute earlier, and an earlier child under her ID.
+    w.del.clear();
+    w.vac.clear();
+    w.hh.retain(|h| h.name.as_deref() != Some("王小明"));
+    w.cert[0].time = Some("2025-08-01 09:30");
+    let girl = Cert {
+        key: "P340000009".into(),
+        child_name: o("王小红"),
+        sex: Some(2),
+        time: Some("2025-08-01 09:12"),
+        ..w.cert[0].clone()
+    };
+    w.cert.push(girl);
+    w.hh.push(Hh {
+        person: rid("340302", "20190202", 11),
+        sex: Some(1),
+        date: Some("2019-02-02"),
+        household_no: o("H0001"),
+        relation: o("20"),
+        village: V1.into(),
+        status: o("active"),
+        mother,
+        ..Hh::default()
+    });
+    let mut births = rows(
+        &w.run().births,
+        &["birth_certificate_key", "birth_seq", "birth_order"],
+    );
+    births.sort();
+    assert_eq!(births, ["P340000001|∅|3", "P340000009|∅|2"]);
+}
+
+#[test]
 fn a_mother_without_an_active_household_row_is_floating() {
     let mut w = World::default();
     family(&mut w, 1, "2025-08-01", 2, "王小红", "李芳");

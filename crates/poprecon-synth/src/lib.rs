@@ -100,9 +100,10 @@
 //! 2021-05-31, deceased children counted; `as_of` and the period of the [`SynthConfig`].
 //! (A village's truth is computed from that village's rows: the generator's persons are
 //! unique across the run and all their records lie in their village, so an ID as written
-//! finds the same rows there as in the whole extract, but for the rare injected value that
-//! happens to be a real person's ID in another village: a wrong mother ID, or one of the
-//! 1 in 11 truncated `…000` IDs that pass their check.)
+//! finds the same rows there as in the whole extract. A wrong mother ID is written under
+//! an address code no person holds, so it finds nothing anywhere; the rare exception is
+//! one of the 1 in 11 truncated `…000` IDs that pass their check and happen to be a real
+//! person's in another village.)
 //!
 //! A birth's records: its birth-level records above (a child's vaccination values are alike
 //! on each dose row); the registration and booking found under its mother ID (§8.3).

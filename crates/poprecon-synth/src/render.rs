@@ -1287,9 +1287,11 @@ impl Renderer<'_> {
         }
     }
 
-    /// A valid ID of another woman: same address code, another birth date and sequence.
+    /// A valid ID of another woman, born within four years of her, that no person of the
+    /// run holds (an address code of [`world::UNISSUED_ADDRESSES`]).
     fn other_woman_id(&mut self, id: &str) -> String {
-        let addr: u32 = id[..6].parse().unwrap_or(self.village.county);
+        let addr =
+            world::UNISSUED_ADDRESSES[self.rng.random_range(0..world::UNISSUED_ADDRESSES.len())];
         let y: i32 = id[6..10].parse().unwrap_or(1990);
         let birth = NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or(self.cal.start)
             + days(self.rng.random_range(-1500..1500));

@@ -42,6 +42,12 @@ pub(crate) const EXTERNAL_ADDRESSES: [u32; 10] = [
     320321, 320382, 321323, 321324, 410526, 411422, 411424, 370826, 371721, 330106,
 ];
 
+/// Address codes no person's ID is issued under (Jiangsu and Henan counties outside
+/// [`EXTERNAL_ADDRESSES`]): a wrong mother ID written under one of them is nobody's, so
+/// that the truth, computed village by village, finds through it what the whole extract
+/// holds: nothing.
+pub(crate) const UNISSUED_ADDRESSES: [u32; 4] = [320322, 320324, 410527, 410922];
+
 /// The dates that frame a run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Calendar {
