@@ -299,13 +299,24 @@ impl<'a> Ctx<'a> {
         for (i, p) in persons.iter().enumerate() {
             let pid = format!("__p{i}_pid");
             let village = format!("__p{i}_village");
-            let active = self.active.clone().lazy().select([
-                col("__a_pid").alias(&pid),
-                col("__a_village").alias(&village),
-            ]);
-            lf = lf
-                .with_column(t.valid_id(p).alias(&pid))
-                .left_join(active, col(&pid), col(&pid));
+            lf = lf.with_column(t.valid_id(p).alias(&pid));
+            // The registry's millions of residents narrowed first to the IDs this source
+            // names (a semi-join hashes the few), so that the left join does not hash them
+            // all for every source and ID field.
+            let named = lf
+                .clone()
+                .select([col(&pid).alias("__named")])
+                .filter(col("__named").is_not_null());
+            let active = self
+                .active
+                .clone()
+                .lazy()
+                .semi_join(named, col("__a_pid"), col("__named"))
+                .select([
+                    col("__a_pid").alias(&pid),
+                    col("__a_village").alias(&village),
+                ]);
+            lf = lf.left_join(active, col(&pid), col(&pid));
             fallbacks.push(col(&village));
         }
         let fallback = coalesce(&fallbacks);

@@ -42,15 +42,31 @@ fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> LazyFrame {
     if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
         return df.clone().lazy();
     }
+    let started = std::time::Instant::now();
     let lf = attributed(ctx, t, t.lazy());
     match lf.clone().collect() {
         Ok(df) => {
+            tracing::debug!(
+                source = t.name.as_str(),
+                seconds = started.elapsed().as_secs_f64(),
+                "attributed"
+            );
             ctx.attributed
                 .borrow_mut()
                 .insert(t.name.clone(), df.clone());
             df.lazy()
         }
         // The error surfaces where the plan is collected, with its table named.
+        Err(_) => lf,
+    }
+}
+
+/// A rule's base (its records, attributed), computed once: the rule's rows and its
+/// denominator both read it, and as two plans they would each repeat the joins of the
+/// attribution. An error is left to surface where the plan is collected.
+fn computed_once(lf: LazyFrame) -> LazyFrame {
+    match lf.clone().collect() {
+        Ok(df) => df.lazy(),
         Err(_) => lf,
     }
 }
@@ -91,9 +107,11 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
 pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
     let t = ctx.source(PRENATAL)?;
     let weeks = t.int("booking_gestational_weeks");
-    let units = attributed(ctx, t, first_per_key(t))
-        .with_column(weeks.alias("__weeks"))
-        .filter(col("__weeks").is_not_null());
+    let units = computed_once(
+        attributed(ctx, t, first_per_key(t))
+            .with_column(weeks.alias("__weeks"))
+            .filter(col("__weeks").is_not_null()),
+    );
     let rows = units
         .clone()
         .filter(col("__weeks").gt_eq(lit(ctx.cfg.late_prenatal_booking.weeks)));
@@ -116,11 +134,11 @@ pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
 /// else as typed.
 pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Found {
     let (r, m) = (ctx.source(REGISTRATION)?, ctx.source(MARRIAGE)?);
-    let units = attributed(ctx, r, first_per_key(r)).with_columns([
+    let units = computed_once(attributed(ctx, r, first_per_key(r)).with_columns([
         r.days("registration_date").alias("__rd"),
         r.any_id("man_id").alias("__man"),
         r.any_id("woman_id").alias("__woman"),
-    ]);
+    ]));
     let marriages = m
         .lazy()
         .filter(m.text("kind").eq(lit("marriage")).fill_null(lit(false)))
@@ -219,11 +237,12 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Found {
         .sort(["__key", "__row"], SortMultipleOptions::default())
         .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
         .with_column(s.valid_id("person_id").alias("__pid"));
+    // No `unique` on the registry's millions of IDs: an anti-join only asks whether one is
+    // there.
     let ids = h
         .lazy()
         .select([h.valid_id("person_id").alias("__hp")])
-        .filter(col("__hp").is_not_null())
-        .unique(None, UniqueKeepStrategy::Any);
+        .filter(col("__hp").is_not_null());
     // A null `__pid` matches nothing, so the student stays among the rows.
     let rows = units.clone().anti_join(ids, col("__pid"), col("__hp"));
     Some((
@@ -345,13 +364,14 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
         if fields.is_empty() {
             continue;
         }
-        // Per row and field: checked (`__k<i>`), in conflict (`__c<i>`); then per record,
-        // in one pass over the source: whether any row was checked or conflicts, and the
-        // first conflicting row's values. Dates and sexes are compared as numbers; the
-        // values are written only for the few records in conflict.
+        // Per row and field: checked (`__k<i>`), in conflict (`__c<i>`). A record is
+        // checked when any of its rows is, in conflict when any is, and shows its first
+        // conflicting row's values; its village and birth are its first row's. Dates and
+        // sexes are compared as numbers. Keys are nearly all unique and conflicts rare: a
+        // group-by over millions of keys would cost most of the stage, so records are
+        // found by `unique` (first row per key) and semi-joins instead.
         let mut narrow = vec![col("__key"), col("__row"), col("__village"), col("__birth")];
         let mut any_checked = lit(false);
-        let mut per_record = vec![col("__village").first(), col("__birth").first()];
         for (i, (field, holder)) in fields.iter().enumerate() {
             let id = t.valid_id(field);
             let (k, c) = (format!("__k{i}"), format!("__c{i}"));
@@ -369,10 +389,6 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
                         .fill_null(lit(false));
                     narrow.push(recorded.clone().alias(format!("__rd{i}")));
                     narrow.push(sex.alias(format!("__rs{i}")));
-                    per_record.extend([
-                        col(format!("__rd{i}")).filter(col(&c)).first(),
-                        col(format!("__rs{i}")).filter(col(&c)).first(),
-                    ]);
                     (
                         id.clone()
                             .is_not_null()
@@ -388,24 +404,45 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             narrow.extend([id.alias(format!("__id{i}")), checked.clone().alias(&k)]);
             narrow.push(checked.clone().and(conflict).alias(&c));
             any_checked = any_checked.or(checked);
-            per_record.extend([
-                col(&k).any(true),
-                col(&c).any(true),
-                col(format!("__id{i}")).filter(col(&c)).first(),
-            ]);
         }
-        let records = attributed_all(ctx, t)
+        let checked_rows = attributed_all(ctx, t)
             .filter(any_checked)
             .select(narrow)
             .sort(["__row"], SortMultipleOptions::default())
-            .group_by_stable([col("__key")])
-            .agg(per_record)
+            .collect()
+            .map_err(ChecksError::frame(source))?;
+        let first_rows = checked_rows
+            .clone()
+            .lazy()
+            .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
+            .select([col("__key"), col("__village"), col("__birth")])
             .collect()
             .map_err(ChecksError::frame(source))?;
         for (i, (field, holder)) in fields.iter().enumerate() {
             let (k, c) = (format!("__k{i}"), format!("__c{i}"));
-            let of = records.clone().lazy();
-            units.push(record_units(of.clone().filter(col(&k))));
+            let checked_keys = checked_rows
+                .clone()
+                .lazy()
+                .filter(col(&k))
+                .select([col("__key").alias("__ck")]);
+            units.push(record_units(first_rows.clone().lazy().semi_join(
+                checked_keys,
+                col("__key"),
+                col("__ck"),
+            )));
+            // The first conflicting row of each record in conflict, with the record's
+            // village and birth.
+            let mut shown = vec![col("__key"), col(format!("__id{i}"))];
+            if matches!(holder, Holder::Own { .. }) {
+                shown.extend([col(format!("__rd{i}")), col(format!("__rs{i}"))]);
+            }
+            let conflicts = checked_rows
+                .clone()
+                .lazy()
+                .filter(col(&c))
+                .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
+                .select(shown)
+                .inner_join(first_rows.clone().lazy(), col("__key"), col("__key"));
             let id = col(format!("__id{i}"));
             let vals = match holder {
                 Holder::Own { .. } => {
@@ -439,7 +476,7 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             };
             rows.push(record_rows(
                 rule,
-                of.filter(col(&c)),
+                conflicts,
                 source,
                 Some(field),
                 vals,
