@@ -1,0 +1,52 @@
+//! The checks of the synthetic city: every rule of the catalogue over ~35 k linked births
+//! and the nine sources (~7 M rows, ~4 M of them the household registry).
+//!
+//! The data are those of the `link` bench (see `common`); they are linked once, then only
+//! [`poprecon_checks::run_checks`] is timed, with the synthetic pipeline's `[rules]`.
+//!
+//! Run: `cargo bench -p poprecon-benches --bench checks`. `POPRECON_BENCH_SCALE` picks
+//! another scale (`village`, `county`, `city`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use poprecon_checks::{CheckInput, run_checks};
+use poprecon_link::{LinkConfig, link};
+
+mod common;
+use common::{data, link_input};
+
+// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn bench_checks(c: &mut Criterion) {
+    let d = data();
+    let linked = link(&link_input(&d), &LinkConfig::default()).expect("linkage runs");
+    let mut input = CheckInput::new(d.plan.as_of, d.plan.period)
+        .with_births(&linked.births)
+        .with_ambiguous(&linked.ambiguous)
+        .with_villages(d.plan.divisions.villages.keys().cloned());
+    for (id, df) in &d.tables {
+        input = input.with_source(id, df);
+    }
+    let checked = run_checks(&input, &d.plan.rules).expect("the checks run");
+    eprintln!(
+        "{} births, {} discrepancies, {} village rows",
+        linked.births.height(),
+        checked.discrepancies.height(),
+        checked.village_discrepancies.height()
+    );
+    let mut group = c.benchmark_group("checks");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(60));
+    group.bench_function(format!("synthetic_{}", d.scale), |b| {
+        b.iter(|| run_checks(black_box(&input), &d.plan.rules).expect("the checks run"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_checks);
+criterion_main!(benches);
