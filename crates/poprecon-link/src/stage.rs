@@ -626,6 +626,8 @@ fn assign(
     }
     // Losers: an unlinked record whose candidate birth took another record, and a birth
     // left without a record of this source whose candidate record went to another birth.
+    // Not when the weights are equal: that is a tie, reported as one above.
+    let outweighed = |loser: usize, winner: usize| cands[winner].weight - cands[loser].weight > eps;
     for (r, taken) in r_taken.iter().enumerate() {
         if taken.is_some() {
             continue;
@@ -635,7 +637,7 @@ fn assign(
             if !eligible(c, 1) {
                 continue;
             }
-            if let Some(w) = e_taken[c.e as usize] {
+            if let Some(w) = e_taken[c.e as usize].filter(|&w| outweighed(j, w)) {
                 push_outweighed(&mut found, src, Party::Birth(c.e), cands, j, w, |c| {
                     Party::Record(src, c.r)
                 });
@@ -648,7 +650,7 @@ fn assign(
             if !eligible(c, 1) {
                 continue;
             }
-            if let Some(w) = r_taken[c.r as usize] {
+            if let Some(w) = r_taken[c.r as usize].filter(|&w| outweighed(j, w)) {
                 push_outweighed(&mut found, src, Party::Record(src, c.r), cands, j, w, |c| {
                     Party::Birth(c.e)
                 });

@@ -1214,6 +1214,17 @@ fn indistinguishable_twins_are_reported_as_ambiguous() {
         amb.contains(&"birth_certificate|P349000001|tie|FM9002|false".to_owned()),
         "{amb:?}"
     );
+    // One certificate for the two: a tie, and the twin left without it was not outweighed.
+    w.cert.retain(|c| c.key != "P349000002");
+    let amb = rows(
+        &w.run().ambiguous,
+        &["contested_key", "kind", "candidate_key", "linked"],
+    );
+    assert!(
+        amb.contains(&"P349000001|tie|FM9002|false".to_owned()),
+        "{amb:?}"
+    );
+    assert!(!amb.iter().any(|r| r.contains("outweighed")), "{amb:?}");
 }
 
 #[test]
