@@ -23,16 +23,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn ingest(plan: &Plan, id: &str) -> DataFrame {
     let sp = plan.source(id).expect("the pipeline reads the source");
-    poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
-        source: sp.source,
-        files: &sp.files,
-        columns: &sp.columns,
-        known_villages: Some(plan.divisions.village_codes()),
-        allow_empty: sp.allow_empty,
-        progress: None,
-    })
-    .expect("the extract ingests")
-    .records
+    poprecon_ingest::ingest(&plan.ingest_config(sp))
+        .expect("the extract ingests")
+        .records
 }
 
 fn pairs(df: &DataFrame, a: &str, b: &str) -> BTreeSet<(String, String)> {

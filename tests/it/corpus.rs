@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use polars::prelude::*;
-use poprecon_ingest::{IngestConfig, IngestError, SourceOutput};
+use poprecon_ingest::{IngestError, SourceOutput};
 use poprecon_pipeline::Plan;
 
 use crate::support::*;
@@ -71,14 +71,7 @@ fn case(name: &str, bytes: &[u8], encoding: &str, expect: Expect) {
 fn ingest_one(pipeline: &Path) -> Result<SourceOutput, IngestError> {
     let plan = Plan::load(pipeline).unwrap();
     let sp = &plan.sources[0];
-    poprecon_ingest::ingest(&IngestConfig {
-        source: sp.source,
-        files: &sp.files,
-        columns: &sp.columns,
-        known_villages: Some(plan.divisions.village_codes()),
-        allow_empty: sp.allow_empty,
-        progress: None,
-    })
+    poprecon_ingest::ingest(&plan.ingest_config(sp))
 }
 
 fn lines(rows: &[&str]) -> Vec<u8> {

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use poprecon_ingest::{IngestConfig, SourceOutput};
+use poprecon_ingest::SourceOutput;
 use poprecon_pipeline::Plan;
 
 /// A folder with the real Bengbu division table and a pipeline file written by the test.
@@ -52,15 +52,7 @@ pub fn ingest_pipeline(pipeline: &Path) -> Vec<SourceOutput> {
     plan.sources
         .iter()
         .map(|sp| {
-            poprecon_ingest::ingest(&IngestConfig {
-                source: sp.source,
-                files: &sp.files,
-                columns: &sp.columns,
-                known_villages: Some(plan.divisions.village_codes()),
-                allow_empty: sp.allow_empty,
-                progress: None,
-            })
-            .unwrap_or_else(|e| panic!("{e}"))
+            poprecon_ingest::ingest(&plan.ingest_config(sp)).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect()
 }

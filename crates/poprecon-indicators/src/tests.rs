@@ -958,15 +958,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
         poprecon_pipeline::Plan::load(&dir.join("pipeline.toml")).expect("the pipeline loads");
     let mut tables = BTreeMap::new();
     for sp in &plan.sources {
-        let out = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
-            source: sp.source,
-            files: &sp.files,
-            columns: &sp.columns,
-            known_villages: Some(plan.divisions.village_codes()),
-            allow_empty: sp.allow_empty,
-            progress: None,
-        })
-        .expect("the extracts ingest");
+        let out = poprecon_ingest::ingest(&plan.ingest_config(sp)).expect("the extracts ingest");
         tables.insert(sp.source.id().to_owned(), out.records);
     }
     let linked = poprecon_link::link(

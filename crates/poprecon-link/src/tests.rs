@@ -1723,15 +1723,8 @@ fn ingest_pipeline(
     let plan = poprecon_pipeline::Plan::load(pipeline).expect("the synthetic pipeline loads");
     let mut tables = BTreeMap::new();
     for sp in &plan.sources {
-        let out = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
-            source: sp.source,
-            files: &sp.files,
-            columns: &sp.columns,
-            known_villages: Some(plan.divisions.village_codes()),
-            allow_empty: sp.allow_empty,
-            progress: None,
-        })
-        .expect("the synthetic extracts ingest");
+        let out = poprecon_ingest::ingest(&plan.ingest_config(sp))
+            .expect("the synthetic extracts ingest");
         tables.insert(sp.source.id().to_owned(), out.records);
     }
     (plan, tables)

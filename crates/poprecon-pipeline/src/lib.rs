@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use poprecon_ingest::{Format, InputFile, Source};
+use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
 
 pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
 pub use divisions::Divisions;
@@ -79,6 +79,20 @@ pub struct SourcePlan {
 }
 
 impl Plan {
+    /// How ingest reads one of the plan's sources: its files and column map, village codes
+    /// checked against the division table, no progress callback (set `progress` on the
+    /// result to have one).
+    pub fn ingest_config<'a>(&'a self, sp: &'a SourcePlan) -> IngestConfig<'a> {
+        IngestConfig {
+            source: sp.source,
+            files: &sp.files,
+            columns: &sp.columns,
+            known_villages: Some(self.divisions.village_codes()),
+            allow_empty: sp.allow_empty,
+            progress: None,
+        }
+    }
+
     /// Reads, checks and resolves a pipeline file. Paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Plan, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {

@@ -558,14 +558,7 @@ fn ingest_agrees_with_the_truth() {
     let mut seen_q = BTreeSet::new();
     let mut seen_inv = BTreeSet::new();
     for sp in &plan.sources {
-        let cfg = poprecon_ingest::IngestConfig {
-            source: sp.source,
-            files: &sp.files,
-            columns: &sp.columns,
-            known_villages: Some(plan.divisions.village_codes()),
-            allow_empty: sp.allow_empty,
-            progress: None,
-        };
+        let cfg = plan.ingest_config(sp);
         let result = poprecon_ingest::ingest(&cfg).expect("ingest succeeds");
         let id = sp.source.id();
         let expected = &summary

@@ -93,12 +93,8 @@ pub fn ingest_source(plan: &Plan, sp: &SourcePlan, progress: bool) -> Result<Sou
     bar.set_prefix(id);
     let tick = |n: u64| bar.inc(n);
     let cfg = IngestConfig {
-        source: sp.source,
-        files: &sp.files,
-        columns: &sp.columns,
-        known_villages: Some(plan.divisions.village_codes()),
-        allow_empty: sp.allow_empty,
         progress: Some(&tick),
+        ..plan.ingest_config(sp)
     };
     let output = poprecon_ingest::ingest(&cfg);
     bar.finish_and_clear();
