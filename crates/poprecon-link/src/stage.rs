@@ -269,8 +269,12 @@ fn compare_birth(ctx: &Ctx<'_>, e: &Entity, r: &Rec) -> (Levels, bool, Option<i3
 /// Whether a comparison disagrees outright on both the child's name and sex: another child
 /// of the same mother (a co-twin, a sibling), whatever else agrees.
 fn another_child(levels: &Levels) -> bool {
-    let different = |i: usize| levels[i] == FIELDS[i].kind.levels().len() as u8;
-    different(CHILD_NAME) && different(CHILD_SEX)
+    different(levels, CHILD_NAME) && different(levels, CHILD_SEX)
+}
+
+/// Whether field `i` disagrees outright (its last level).
+fn different(levels: &Levels, i: usize) -> bool {
+    levels[i] == FIELDS[i].kind.levels().len() as u8
 }
 
 /// Whether a comparison has an identifying agreement: an ID within two digits or a name
@@ -294,7 +298,7 @@ pub(crate) fn identifies(levels: &Levels) -> bool {
     if another_child(levels) {
         return false;
     }
-    let different = |i: usize| levels[i] == FIELDS[i].kind.levels().len() as u8;
+    let different = |i: usize| different(levels, i);
     let other_father = different(MOTHER_ID) && different(FATHER_ID);
     // Another specific agreement: the same birth date, or the same institution.
     let seconded = levels[BIRTH_DATE] == 1 || levels[INSTITUTION] == 1;
