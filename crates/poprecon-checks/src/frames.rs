@@ -302,10 +302,11 @@ impl<'a> Ctx<'a> {
             lf = lf.with_column(t.valid_id(p).alias(&pid));
             // The registry's millions of residents narrowed first to the IDs this source
             // names (a semi-join hashes the few), so that the left join does not hash them
-            // all for every source and ID field.
-            let named = lf
-                .clone()
-                .select([col(&pid).alias("__named")])
+            // all for every source and ID field. Read off the table itself, not `lf`,
+            // whose joins would run a second time.
+            let named = t
+                .lazy()
+                .select([t.valid_id(p).alias("__named")])
                 .filter(col("__named").is_not_null());
             let active = self
                 .active
