@@ -201,7 +201,7 @@ pub static CATALOGUE: [RuleInfo; 22] = [
         "分娩无孕产期保健建册",
         "Delivery without prenatal booking",
         Medium,
-        "live births with a delivery (stillbirth deliveries are not births)",
+        "deliveries: live births with a delivery and stillbirth deliveries of the period",
     ),
     info(
         RuleId::BirthWithoutHepb1,

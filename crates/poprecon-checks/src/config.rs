@@ -93,9 +93,9 @@ rule_settings! {
 }
 
 rule_settings! {
-    /// `delivery_without_prenatal_booking`: the delivery of a live birth event with no
-    /// prenatal booking of the mother within `days_before` days before it (stillbirth
-    /// deliveries are no births and are not checked).
+    /// `delivery_without_prenatal_booking`: a delivery (a live birth event's, or a
+    /// stillbirth's delivery row of the period, domain.md §8.4) with no prenatal booking of
+    /// the mother within `days_before` days before it.
     DeliveryWithoutPrenatalBookingSettings for DeliveryWithoutPrenatalBooking {
         /// Default `300`.
         days_before: i32 = 300,

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use poprecon_model::ResidentId;
 
 use crate::catalogue::RuleId;
 use crate::error::ChecksError;
@@ -104,6 +105,36 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
 
 /// `late_prenatal_booking` (§8.19): every booking at the set number of completed weeks or
 /// later.
+/// The stillbirths' deliveries (domain.md §8.4): every accepted delivery row with outcome
+/// `stillbirth` dated in the period, one per key, the extra copy of a duplicate excluded,
+/// attributed by §8.12 (they belong to no birth: linkage joins live births only). Columns
+/// of the source plus `__village`, `__birth` (null), `__dd` (delivery date as days) and
+/// `__lm` (the valid mother ID as written). `None` without a delivery source.
+pub(crate) fn stillbirth_deliveries(ctx: &Ctx<'_>) -> Result<Option<LazyFrame>, ChecksError> {
+    let Some(d) = ctx.source(DELIVERY) else {
+        return Ok(None);
+    };
+    let extras = duplicates(ctx, d)?
+        .lazy()
+        .select([col("__key").alias("__extra")]);
+    let lf = attributed_all(ctx, d)
+        .with_columns([
+            d.days("delivery_date").alias("__dd"),
+            d.valid_id("mother_id").alias("__lm"),
+        ])
+        .filter(
+            d.text("outcome")
+                .eq(lit("stillbirth"))
+                .fill_null(lit(false))
+                .and(col("__dd").gt_eq(lit(ctx.period.0)))
+                .and(col("__dd").lt_eq(lit(ctx.period.1))),
+        )
+        .sort(["__key", "__row"], SortMultipleOptions::default())
+        .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
+        .anti_join(extras, col("__key"), col("__extra"));
+    Ok(Some(computed_once(lf)))
+}
+
 pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
     let t = ctx.source(PRENATAL)?;
     let weeks = t.int("booking_gestational_weeks");
@@ -175,9 +206,13 @@ pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Found {
 }
 
 /// `maternity_claim_without_delivery` (§8.16): one row per claim (person and claim date);
-/// any delivery row of that woman, live or stillborn, within ± the window counts.
-pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Found {
-    let (s, d) = (ctx.source(SOCIAL_SECURITY)?, ctx.source(DELIVERY)?);
+/// any delivery row of that woman, live or stillborn, within ± the window counts: one that
+/// names her by her ID as written, or one that linkage attached to one of her births under a
+/// blank or damaged ID (§8.23).
+pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
+    let (Some(s), Some(d)) = (ctx.source(SOCIAL_SECURITY), ctx.source(DELIVERY)) else {
+        return Ok(None);
+    };
     let window = ctx.cfg.maternity_claim_without_delivery.window_days;
     let units = attributed_all(ctx, s)
         .with_columns([
@@ -190,13 +225,31 @@ pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Found {
             SortMultipleOptions::default(),
         )
         .unique_stable(Some(cols(["__key", "__claim"])), UniqueKeepStrategy::First);
-    let deliveries = d
-        .lazy()
-        .select([
-            d.any_id("mother_id").alias("__dm"),
-            d.days("delivery_date").alias("__dd"),
-        ])
-        .filter(col("__dm").is_not_null());
+    let mut deliveries = d.lazy().select([
+        d.any_id("mother_id").alias("__dm"),
+        d.days("delivery_date").alias("__dd"),
+    ]);
+    // A delivery linked to one of her births is hers whatever ID it carries (§8.16, §8.23):
+    // the birth's mother (the first valid mother ID of its records) with the delivery row's
+    // date.
+    if let Some(b) = &ctx.births {
+        let linked = b
+            .lazy()
+            .filter(col(key_column(DELIVERY)).is_not_null())
+            .select([
+                col("__mother").alias("__dm"),
+                coalesce(&[col("__d_date"), col("__date")]).alias("__dd"),
+            ]);
+        deliveries = concat(
+            [deliveries, linked],
+            UnionArgs {
+                rechunk: false,
+                ..Default::default()
+            },
+        )
+        .map_err(ChecksError::frame(DELIVERY))?;
+    }
+    let deliveries = deliveries.filter(col("__dm").is_not_null());
     let delivered = units
         .clone()
         .inner_join(deliveries, col("__pid"), col("__dm"))
@@ -214,7 +267,7 @@ pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Found {
         JoinArgs::new(JoinType::Anti),
     );
     let claim = date_text(col("__claim"));
-    Some((
+    Ok(Some((
         record_rows(
             RuleId::MaternityClaimWithoutDelivery,
             rows,
@@ -224,28 +277,115 @@ pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Found {
             vec![kv("claim", claim)],
         ),
         record_units(units),
-    ))
+    )))
 }
 
 /// `student_without_household_registration` (§8.17): each school record (one per key) whose
-/// valid normalised `person_id` is the valid `person_id` of no household row of any status.
-/// Students are matched by valid IDs only: an empty or invalid ID on the school row finds
-/// no one, and the rule fires (the ID itself is also reported by `invalid_value`).
-pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Found {
-    let (s, h) = (ctx.source(SCHOOL)?, ctx.source(HOUSEHOLD)?);
-    let units = attributed_all(ctx, s)
-        .sort(["__key", "__row"], SortMultipleOptions::default())
-        .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
-        .with_column(s.valid_id("person_id").alias("__pid"));
-    // No `unique` on the registry's millions of IDs: an anti-join only asks whether one is
+/// pupil has no household row of any status. The pupil is identified by the valid
+/// normalised `person_id`; where it is blank or invalid, by the ID inside the national
+/// student number (`G` + the 18-character ID) when that ID is valid; failing both, by name,
+/// sex and birth date matching exactly one household row (none or several identify no one,
+/// and the rule fires).
+pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
+    let (Some(s), Some(h)) = (ctx.source(SCHOOL), ctx.source(HOUSEHOLD)) else {
+        return Ok(None);
+    };
+    let units = computed_once(
+        attributed_all(ctx, s)
+            .sort(["__key", "__row"], SortMultipleOptions::default())
+            .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
+            .with_column(s.valid_id("person_id").alias("__pid")),
+    );
+    // The IDs inside the student numbers of the pupils without a valid ID field: few rows,
+    // checked here by the model's GB 11643 rules.
+    let err = ChecksError::frame(SCHOOL);
+    let number = if s.has("student_no") {
+        s.text("student_no")
+    } else {
+        col("__key")
+    };
+    let blank = units
+        .clone()
+        .filter(col("__pid").is_null())
+        .select([col("__key"), number.alias("__no")])
+        .collect()
+        .map_err(&err)?;
+    let (mut keys, mut ids) = (Vec::new(), Vec::new());
+    let no = blank.column("__no").map_err(&err)?.str().map_err(&err)?;
+    let key = blank.column("__key").map_err(&err)?.str().map_err(&err)?;
+    for (k, n) in key.iter().zip(no.iter()) {
+        let inner = n.map(str::trim).and_then(|n| n.strip_prefix(['G', 'g']));
+        if let (Some(k), Some(id)) = (k, inner.and_then(|i| ResidentId::parse(i).ok())) {
+            keys.push(k.to_owned());
+            ids.push(id.as_str().to_owned());
+        }
+    }
+    let from_number = DataFrame::new(
+        keys.len(),
+        vec![
+            Column::new("__nk".into(), keys),
+            Column::new("__nid".into(), ids),
+        ],
+    )
+    .map_err(&err)?;
+    let units = units
+        .left_join(from_number.lazy(), col("__key"), col("__nk"))
+        .with_column(coalesce(&[col("__pid"), col("__nid")]).alias("__pid"));
+    let units = computed_once(units);
+    // No `unique` on the registry's millions of IDs: a semi-join only asks whether one is
     // there.
     let ids = h
         .lazy()
         .select([h.valid_id("person_id").alias("__hp")])
         .filter(col("__hp").is_not_null());
-    // A null `__pid` matches nothing, so the student stays among the rows.
-    let rows = units.clone().anti_join(ids, col("__pid"), col("__hp"));
-    Some((
+    let by_id = units
+        .clone()
+        .filter(col("__pid").is_not_null())
+        .semi_join(ids, col("__pid"), col("__hp"))
+        .select([col("__key").alias("__reg")]);
+    // Failing both IDs: name, sex and birth date against the registry, narrowed first to
+    // the names of those pupils.
+    let person = |t: &Table, p: &str| {
+        [
+            t.text("name").alias(format!("__{p}n")),
+            t.int("sex").alias(format!("__{p}s")),
+            t.days("birth_date").alias(format!("__{p}b")),
+        ]
+    };
+    let unnamed = units
+        .clone()
+        .filter(col("__pid").is_null())
+        .select(
+            std::iter::once(col("__key"))
+                .chain(person(s, "s"))
+                .collect::<Vec<_>>(),
+        )
+        .filter(
+            col("__sn")
+                .is_not_null()
+                .and(col("__ss").is_not_null())
+                .and(col("__sb").is_not_null()),
+        );
+    let candidates =
+        h.lazy()
+            .select(person(h, "h"))
+            .semi_join(unnamed.clone(), col("__hn"), col("__sn"));
+    let by_person = unnamed
+        .join(
+            candidates,
+            [col("__sn"), col("__ss"), col("__sb")],
+            [col("__hn"), col("__hs"), col("__hb")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("__key")])
+        .agg([len().alias("__matches")])
+        .filter(col("__matches").eq(lit(1u32)))
+        .select([col("__key").alias("__reg")]);
+    let registered = concat([by_id, by_person], UnionArgs::default()).map_err(&err)?;
+    let rows = units
+        .clone()
+        .anti_join(registered, col("__key"), col("__reg"));
+    Ok(Some((
         record_rows(
             RuleId::StudentWithoutHouseholdRegistration,
             rows,
@@ -255,7 +395,7 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Found {
             vec![],
         ),
         record_units(units),
-    ))
+    )))
 }
 
 /// The sex an ID field's person must have, or the row's own record of that person.

@@ -42,10 +42,10 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
             (RuleId::LatePrenatalBooking, _) => records::late_prenatal_booking(ctx),
             (RuleId::RegistrationWithoutMarriage, _) => records::registration_without_marriage(ctx),
             (RuleId::MaternityClaimWithoutDelivery, _) => {
-                records::maternity_claim_without_delivery(ctx)
+                records::maternity_claim_without_delivery(ctx)?
             }
             (RuleId::StudentWithoutHouseholdRegistration, _) => {
-                records::student_without_household_registration(ctx)
+                records::student_without_household_registration(ctx)?
             }
             (RuleId::DuplicateRecord, _) => records::duplicate_record(ctx)?,
             (RuleId::InvalidValue, _) => records::invalid_value(ctx)?,
@@ -238,9 +238,9 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             ))
         }
         RuleId::DeliveryWithoutPrenatalBooking => {
-            // The deliveries of live birth events (stillbirth deliveries are no births,
-            // domain.md §8.1), each against the bookings of the birth's mother (§8.2) dated
-            // within the window before the delivery.
+            // Every delivery (domain.md §8.4): those of live birth events, each against the
+            // bookings of the birth's mother (§8.2, through linkage) dated within the
+            // window before the delivery, and below the stillbirths' deliveries.
             let Some(p) = ctx.source(PRENATAL) else {
                 return Ok(None);
             };
@@ -270,8 +270,47 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             let rows = units
                 .clone()
                 .anti_join(booked, col("birth_id"), col("__lk"));
-            let vals = values(vec![kv("delivery_date", date_text(col("__dd")))]);
-            Some((birth_rows(rule, rows, None, vals, &[]), birth_units(units)))
+            let vals = || values(vec![kv("delivery_date", date_text(col("__dd")))]);
+            let mut all_rows = vec![birth_rows(rule, rows, None, vals(), &[])];
+            let mut all_units = vec![birth_units(units)];
+            // The stillbirths' deliveries count too (§8.4): each against the bookings of
+            // the mother its row names; they belong to no birth, so the row is the record's.
+            if let Some(still) = records::stillbirth_deliveries(ctx)? {
+                let booked = dated_match(
+                    still.clone().select([
+                        col("__key").alias("__lk"),
+                        col("__lm"),
+                        col("__dd").alias("__ld"),
+                    ]),
+                    p.lazy().select([
+                        p.valid_id("mother_id").alias("__rm"),
+                        p.days("booking_date").alias("__rd"),
+                    ]),
+                    cfg.delivery_without_prenatal_booking.days_before,
+                    0,
+                );
+                let rows = still.clone().anti_join(booked, col("__key"), col("__lk"));
+                let anchor = concat_str([lit(format!("{DELIVERY}=")), col("__key")], "", false);
+                let mut cols = vec![
+                    col("__village").alias("village"),
+                    col("__birth").alias("birth_id"),
+                ];
+                cols.extend(BIRTH_SOURCES.iter().map(|s| {
+                    if *s == DELIVERY {
+                        col("__key").alias(key_column(s))
+                    } else {
+                        null(DataType::String).alias(key_column(s))
+                    }
+                }));
+                cols.extend([
+                    field_lit(None).alias("field"),
+                    vals().alias("values"),
+                    material(rule.as_str(), None, vec![anchor]).alias("__material"),
+                ]);
+                all_rows.push(rows.select(cols));
+                all_units.push(still.select([col("__village").alias("village")]));
+            }
+            Some((concat_all(all_rows)?, concat_all(all_units)?))
         }
         RuleId::BirthWithoutHepb1 => {
             if !ctx.has_sources(&[VACCINATION]) {

@@ -776,14 +776,15 @@ fn registration_and_booking_windows() {
         births_of(&c, "birth_without_registration_service"),
         ["B3", "B4", "B5", "B8"]
     );
-    // The deliveries of live birth events only: no stillbirth delivery is reported.
+    // Every delivery of the period (§8.4): the stillbirths' too, once each, whether or not
+    // a birth holds them; the stillbirth outside the period (D7 is live and outside) is not.
     assert_eq!(
         keys(&c, "delivery_without_prenatal_booking", "hospital_delivery"),
-        ["D2", "D4", "D5"]
+        ["D2", "D4", "D5", "D6", "D8"]
     );
     assert_eq!(
         births_of(&c, "delivery_without_prenatal_booking"),
-        ["B2", "B4", "B5"]
+        ["B2", "B4", "B5", "B8"]
     );
     assert_eq!(
         values_of(
@@ -794,10 +795,24 @@ fn registration_and_booking_windows() {
         ),
         "delivery_date=2025-06-01"
     );
-    // The denominator counts the five live births with a delivery.
+    // The denominators count the five live births' deliveries and the stillbirth of B8 in
+    // its birth's village, and the stillbirth of no birth in its own residence village.
     assert_eq!(
         village_row(&c, Some(V1), "delivery_without_prenatal_booking"),
-        (3, 5)
+        (4, 6)
+    );
+    assert_eq!(
+        village_row(&c, Some(V2), "delivery_without_prenatal_booking"),
+        (1, 1)
+    );
+    assert_eq!(
+        values_of(
+            &c,
+            "delivery_without_prenatal_booking",
+            "hospital_delivery",
+            "D6"
+        ),
+        "delivery_date=2025-02-01"
     );
     // The setting that checked stillbirths is gone: the pipeline names it as an error.
     assert!(
@@ -1372,7 +1387,7 @@ const IMPOSSIBLE_DATE_ID: &str = "340302201502300011";
 
 #[test]
 fn maternity_claims_and_students() {
-    let (m1, m2) = (mother(1), mother(2));
+    let (m1, m2, m3) = (mother(1), mother(2), mother(3));
     let claim = |m: &str, scheme: &str, date: &'static str| {
         [
             id("person_id", m),
@@ -1382,13 +1397,27 @@ fn maternity_claims_and_students() {
     };
     let mut still = delivery("D1", &m1, "2024-06-01", 1, V1);
     still.push(("outcome", s("stillbirth")));
+    // m3's delivery carries an Excel-damaged mother ID, but linkage joined it to her birth
+    // through her certificate: the delivery is hers (§8.23).
+    let damaged = [
+        vec![("record_id", s("D3"))],
+        bad_id("mother_id", "340302199501010000", "excel_trailing_zeros"),
+        vec![
+            ("delivery_date", V::D("2024-06-01")),
+            ("child_sex", V::I(1)),
+            ("outcome", s("live")),
+            ("residence_village", s(V1)),
+        ],
+    ]
+    .concat();
     let s1 = rid("20150101", 1);
     let s2 = rid("20150102", 3);
-    let student = |k: &str, pid: Row, name: &str, born: &'static str| {
+    let student = |k: &str, pid: Row, name: &str, sex: i32, born: &'static str| {
         [
             vec![
                 ("student_no", s(k)),
                 ("name", s(name)),
+                ("sex", V::I(sex)),
                 ("birth_date", V::D(born)),
             ],
             pid,
@@ -1397,6 +1426,19 @@ fn maternity_claims_and_students() {
     };
     let mut named = resident(&rid("20150103", 5), V2);
     named.extend([("name", s("张三")), ("birth_date", V::D("2015-01-03"))]);
+    // Two household rows alike in name, sex and birth date: they identify no one.
+    let twin_named = |seq: u32| {
+        [
+            id("person_id", &rid("20150108", seq)),
+            vec![
+                ("village", s(V1)),
+                ("name", s("孙八")),
+                ("sex", V::I(1)),
+                ("birth_date", V::D("2015-01-08")),
+            ],
+        ]
+        .concat()
+    };
     let mut fx = Fx::new();
     fx.add(
         "social_security",
@@ -1407,6 +1449,8 @@ fn maternity_claims_and_students() {
             claim(&m1, "employee_medical", "2024-11-28"),
             // 181 days after.
             claim(&m2, "maternity", "2024-11-29"),
+            // 30 days after the delivery linkage found under a damaged ID.
+            claim(&m3, "maternity", "2024-07-01"),
             {
                 let mut r = id("person_id", &m2);
                 r.push(("scheme", s("pension")));
@@ -1416,27 +1460,39 @@ fn maternity_claims_and_students() {
     )
     .add(
         "hospital_delivery",
-        vec![still, delivery("D2", &m2, "2024-06-01", 1, V1)],
+        vec![still, delivery("D2", &m2, "2024-06-01", 1, V1), damaged],
+    )
+    .add(
+        "birth_certificate",
+        vec![certificate("C3", &m3, "2024-06-01", 1)],
     )
     .add(
         "school",
         vec![
-            student("S1", id("person_id", &s1), "李四", "2015-01-01"),
-            student("S2", id("person_id", &s2), "王五", "2015-01-02"),
-            // No valid ID, but the name and birth date are in the registry.
+            student("S1", id("person_id", &s1), "李四", 1, "2015-01-01"),
+            student("S2", id("person_id", &s2), "王五", 1, "2015-01-02"),
+            // No valid ID, but name, sex and birth date are one household row's.
             student(
                 "S3",
                 bad_id("person_id", "34030220150103005", "length"),
                 "张三",
+                2,
                 "2015-01-03",
             ),
-            student("S4", vec![], "赵六", "2015-01-04"),
+            student("S4", vec![], "赵六", 1, "2015-01-04"),
             student(
                 "S5",
                 bad_id("person_id", IMPOSSIBLE_DATE_ID, "birth_date"),
                 "钱七",
+                1,
                 "2015-02-28",
             ),
+            // A blank ID field; the student number holds a registered child's ID.
+            student(&format!("G{s1}"), vec![], "李四", 1, "2015-01-01"),
+            // The student number's ID is valid but nobody's in the registry.
+            student(&format!("G{s2}"), vec![], "王五", 1, "2015-01-02"),
+            // Name, sex and birth date match two household rows.
+            student("S8", vec![], "孙八", 1, "2015-01-08"),
         ],
     )
     .add(
@@ -1451,6 +1507,8 @@ fn maternity_claims_and_students() {
             ]
             .concat(),
             named,
+            twin_named(1),
+            twin_named(3),
             [
                 bad_id("person_id", IMPOSSIBLE_DATE_ID, "birth_date"),
                 vec![("village", s(V1)), ("status", s("active"))],
@@ -1458,17 +1516,24 @@ fn maternity_claims_and_students() {
             .concat(),
         ],
     );
+    fx.birth(birth(
+        "B3",
+        &[("hospital_delivery", "D3"), ("birth_certificate", "C3")],
+        V1,
+        false,
+    ));
     let c = fx.run();
     let rows = of_rule(&c, "maternity_claim_without_delivery");
     assert_eq!(texts(&rows, "social_security_key"), [Some(m2.clone())]);
     // The claim's village: the person's active household village.
     assert_eq!(texts(&rows, "village"), [Some(V2.to_owned())]);
-    // Students are matched by valid IDs only: S3 (no valid ID, though its name and birth
-    // date are in the registry), S4 (no ID) and S5 (an ID with an impossible date, typed
-    // alike on a household row) find no one.
+    // §8.17: the ID field, else the ID inside the student number, else name, sex and
+    // birth date matching exactly one household row. S3 is found by its name; S4 (no ID,
+    // no such name), S5 (an ID with an impossible date, typed alike on a household row),
+    // the number of a child nobody registered and S8 (two rows alike) find no one.
     assert_eq!(
         keys(&c, "student_without_household_registration", "school"),
-        ["S2", "S3", "S4", "S5"]
+        [format!("G{s2}").as_str(), "S2", "S4", "S5", "S8"]
     );
     assert!(
         toml::from_str::<ChecksConfig>(

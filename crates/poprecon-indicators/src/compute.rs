@@ -295,20 +295,7 @@ pub(crate) fn facts(
         None => lf.with_column(lit(NULL).cast(DataType::String).alias("household_village")),
     };
     // The institution's village (occurrence basis).
-    let institutions = DataFrame::new(
-        cfg.institutions.len(),
-        vec![
-            Column::new(
-                "inst_name".into(),
-                cfg.institutions.keys().cloned().collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "occurrence_village".into(),
-                cfg.institutions.values().cloned().collect::<Vec<_>>(),
-            ),
-        ],
-    )
-    .map_err(err("institutions"))?;
+    let institutions = institutions_frame(cfg)?;
     lf = lf
         .with_column(coalesce(&[col("hd_institution"), col("bc_institution")]).alias("institution"))
         .join(
@@ -386,6 +373,235 @@ pub(crate) fn facts(
         ])),
     };
     Ok(lf.with_column(mismatch.alias("mismatch")))
+}
+
+/// The indicators that count deliveries rather than births (domain.md §8.4): a stillbirth's
+/// delivery is one of their units too.
+pub(crate) fn counts_deliveries(id: &str) -> bool {
+    matches!(
+        id,
+        "prenatal_booking_rate" | "early_prenatal_booking_rate" | "floating_prenatal_booking_rate"
+    )
+}
+
+/// Columns of a delivery row that are not its content: two rows equal in every other column
+/// are one delivery entered twice (`duplicate_record`, §8.18).
+const NOT_CONTENT: [&str; 5] = [
+    "record_id",
+    "record_key",
+    "source_file",
+    "source_line",
+    "invalid_fields",
+];
+
+/// The stillbirths' deliveries (domain.md §8.4), the units the delivery indicators count
+/// besides the live births' deliveries: one row per accepted delivery row with outcome
+/// `stillbirth` dated in the period, one per key, the extra copy of a duplicate left out.
+/// Linkage joins live births only, so the mother is the row's valid `mother_id`: her booking
+/// (the latest within `booking_window_days` before the delivery, as linkage picks a birth's),
+/// floating status and household village are found by it. Columns: `hospital_delivery_key`,
+/// `prenatal_care_key`, `pc_booking_gestational_weeks`, `floating`, `village` (the delivery's
+/// residence, else the booking's, else the mother's active household village: the steps of
+/// §4 a delivery has), `household_village`, `occurrence_village`. `None` without a delivery
+/// table.
+pub(crate) fn stillbirths(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<Option<LazyFrame>, IndicatorError> {
+    let Some(d) = input.sources.get("hospital_delivery").filter(|d| {
+        ["record_key", "outcome", "delivery_date"]
+            .iter()
+            .all(|c| has_col(d, c))
+    }) else {
+        return Ok(None);
+    };
+    let (start, end) = period(input, cfg)?;
+    let text = |df: &DataFrame, c: &str| {
+        if has_col(df, c) {
+            col(c).cast(DataType::String)
+        } else {
+            lit(NULL).cast(DataType::String)
+        }
+    };
+    let days = |c: &str| col(c).cast(DataType::Date).cast(DataType::Int32);
+    let mut order = Vec::new();
+    for c in ["source_file", "source_line"] {
+        if has_col(d, c) {
+            order.push(c);
+        }
+    }
+    order.push("record_key");
+    let content: Vec<PlSmallStr> = d
+        .get_column_names()
+        .into_iter()
+        .filter(|c| !NOT_CONTENT.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let date = col("delivery_date").cast(DataType::Date);
+    let still = d
+        .clone()
+        .lazy()
+        .filter(
+            col("record_key")
+                .is_not_null()
+                .and(col("outcome").eq(lit("stillbirth")).fill_null(lit(false)))
+                .and(date.is_between(lit(start), lit(end), ClosedInterval::Both)),
+        )
+        .sort(order, SortMultipleOptions::default())
+        .unique_stable(Some(cols(["record_key"])), UniqueKeepStrategy::First)
+        .unique_stable(Some(cols(content)), UniqueKeepStrategy::First)
+        .select([
+            col("record_key").alias("hospital_delivery_key"),
+            text(d, "mother_id").alias("__sm"),
+            days("delivery_date").alias("__sd"),
+            text(d, "residence_village").alias("__sres"),
+            text(d, "institution").alias("institution"),
+        ])
+        .cache();
+    // Her booking: the latest within the window before the delivery.
+    let booking_cols = ["record_key", "mother_id", "booking_date"];
+    let booking = match input
+        .sources
+        .get("prenatal_care")
+        .filter(|p| booking_cols.iter().all(|c| has_col(p, c)))
+    {
+        Some(p) => {
+            let weeks = if has_col(p, "booking_gestational_weeks") {
+                col("booking_gestational_weeks").cast(DataType::Int32)
+            } else {
+                lit(NULL).cast(DataType::Int32)
+            };
+            let window = input.booking_window_days;
+            let found = still
+                .clone()
+                .select([
+                    col("hospital_delivery_key").alias("__bk"),
+                    col("__sm"),
+                    col("__sd"),
+                ])
+                .join(
+                    p.clone().lazy().select([
+                        col("mother_id").cast(DataType::String).alias("__pm"),
+                        days("booking_date").alias("__pd"),
+                        col("record_key").alias("prenatal_care_key"),
+                        weeks.alias("pc_booking_gestational_weeks"),
+                        text(p, "residence_village").alias("__pres"),
+                    ]),
+                    [col("__sm")],
+                    [col("__pm")],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .filter(
+                    col("__pd")
+                        .gt_eq(col("__sd") - lit(window))
+                        .and(col("__pd").lt_eq(col("__sd"))),
+                )
+                .sort_by_exprs(
+                    [col("__bk"), col("__pd"), col("prenatal_care_key")],
+                    SortMultipleOptions::default()
+                        .with_order_descending_multi(vec![false, true, false]),
+                )
+                .unique_stable(Some(cols(["__bk"])), UniqueKeepStrategy::First)
+                .select([
+                    col("__bk"),
+                    col("prenatal_care_key"),
+                    col("pc_booking_gestational_weeks"),
+                    col("__pres"),
+                ]);
+            still.clone().join(
+                found,
+                [col("hospital_delivery_key")],
+                [col("__bk")],
+                JoinArgs::new(JoinType::Left),
+            )
+        }
+        None => still.clone().with_columns([
+            lit(NULL).cast(DataType::String).alias("prenatal_care_key"),
+            lit(NULL)
+                .cast(DataType::Int32)
+                .alias("pc_booking_gestational_weeks"),
+            lit(NULL).cast(DataType::String).alias("__pres"),
+        ]),
+    };
+    // Her active household village; none: floating (§8.8).
+    let lf = match input
+        .sources
+        .get("household")
+        .filter(|h| ["person_id", "village"].iter().all(|c| has_col(h, c)))
+    {
+        Some(h) => {
+            let active = if has_col(h, "status") {
+                col("status").is_null().or(col("status").eq(lit("active")))
+            } else {
+                lit(true)
+            };
+            let mothers = h
+                .clone()
+                .lazy()
+                .filter(col("person_id").is_not_null().and(active))
+                .select([
+                    col("person_id").cast(DataType::String).alias("__hp"),
+                    col("village").cast(DataType::String).alias("__hv"),
+                ])
+                .semi_join(still.clone(), col("__hp"), col("__sm"))
+                .group_by([col("__hp")])
+                .agg([
+                    col("__hv").is_not_null().any(true).alias("__active"),
+                    col("__hv").drop_nulls().min().alias("household_village"),
+                ]);
+            booking
+                .join(
+                    mothers,
+                    [col("__sm")],
+                    [col("__hp")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .with_column(col("__active").is_null().alias("floating"))
+        }
+        None => booking.with_columns([
+            lit(NULL).cast(DataType::String).alias("household_village"),
+            lit(true).alias("floating"),
+        ]),
+    };
+    let institutions = institutions_frame(cfg)?;
+    Ok(Some(
+        lf.with_column(
+            coalesce(&[col("__sres"), col("__pres"), col("household_village")]).alias("village"),
+        )
+        .join(
+            institutions.lazy(),
+            [col("institution")],
+            [col("inst_name")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            col("hospital_delivery_key"),
+            col("prenatal_care_key"),
+            col("pc_booking_gestational_weeks"),
+            col("floating"),
+            col("village"),
+            col("household_village"),
+            col("occurrence_village"),
+        ]),
+    ))
+}
+
+/// The institution → village table of the occurrence basis.
+fn institutions_frame(cfg: &IndicatorConfig) -> Result<DataFrame, IndicatorError> {
+    DataFrame::new(
+        cfg.institutions.len(),
+        vec![
+            Column::new(
+                "inst_name".into(),
+                cfg.institutions.keys().cloned().collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "occurrence_village".into(),
+                cfg.institutions.values().cloned().collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(err("institutions"))
 }
 
 /// Whether the birth has source `s`, counting a probabilistic link only at or above
@@ -483,15 +699,26 @@ fn area_column(basis: Basis) -> &'static str {
 
 /// One row per (indicator, basis, birth attributed to a village of the jurisdiction, or to
 /// none: those count for the jurisdiction only):
-/// `basis`, `indicator_id`, `area_code` (the village), `birth_id`, `in_numerator`,
-/// `in_denominator`, `in_numerator_strict`, `in_numerator_loose`.
+/// `basis`, `indicator_id`, `area_code` (the village), `birth_id` (null for a stillbirth's
+/// delivery), `hospital_delivery_key`, `in_numerator`, `in_denominator`,
+/// `in_numerator_strict`, `in_numerator_loose`.
 pub(crate) fn membership_frame(
     input: &IndicatorInput<'_>,
     cfg: &IndicatorConfig,
 ) -> Result<LazyFrame, IndicatorError> {
     let resolved = cfg.resolved()?;
     let facts = facts(input, cfg)?.cache();
+    let stillbirths = stillbirths(input, cfg)?.map(LazyFrame::cache);
     let mut parts = Vec::new();
+    let in_jurisdiction = |area: &Expr| {
+        area.clone().is_null().or(area
+            .clone()
+            .str()
+            .len_chars()
+            .eq(lit(12u32))
+            .and(area.clone().str().starts_with(lit(input.jurisdiction)))
+            .fill_null(lit(false)))
+    };
     for r in &resolved {
         let (num, den) = membership(&r.id, cfg, input.as_of, None);
         let (strict, loose) = match linked_source(&r.id) {
@@ -512,26 +739,45 @@ pub(crate) fn membership_frame(
                     // A birth without a village on this basis (no attribution, a floating
                     // mother's household, an unknown institution) counts for the
                     // jurisdiction only.
-                    .filter(
-                        area.clone().is_null().or(area
-                            .clone()
-                            .str()
-                            .len_chars()
-                            .eq(lit(12u32))
-                            .and(area.clone().str().starts_with(lit(input.jurisdiction)))
-                            .fill_null(lit(false))),
-                    )
+                    .filter(in_jurisdiction(&area))
                     .select([
                         lit(basis.as_str()).alias("basis"),
                         lit(r.id.as_str()).alias("indicator_id"),
-                        area.alias("area_code"),
+                        area.clone().alias("area_code"),
                         col("birth_id"),
+                        col("hospital_delivery_key"),
                         num.clone().alias("in_numerator"),
                         den.clone().alias("in_denominator"),
                         strict.clone().alias("in_numerator_strict"),
                         loose.clone().alias("in_numerator_loose"),
                     ]),
             );
+            // The stillbirths' deliveries: units of the delivery indicators, and of no
+            // other, though their areas get a row of every indicator (§8.21).
+            if let Some(still) = &stillbirths {
+                let (num, den) = if counts_deliveries(&r.id) {
+                    (num.clone(), den.clone())
+                } else {
+                    (lit(false), lit(false))
+                };
+                parts.push(
+                    still.clone().filter(in_jurisdiction(&area)).select([
+                        lit(basis.as_str()).alias("basis"),
+                        lit(r.id.as_str()).alias("indicator_id"),
+                        area.alias("area_code"),
+                        lit(NULL).cast(DataType::String).alias("birth_id"),
+                        col("hospital_delivery_key"),
+                        num.alias("in_numerator"),
+                        den.alias("in_denominator"),
+                        lit(NULL)
+                            .cast(DataType::Boolean)
+                            .alias("in_numerator_strict"),
+                        lit(NULL)
+                            .cast(DataType::Boolean)
+                            .alias("in_numerator_loose"),
+                    ]),
+                );
+            }
         }
     }
     if parts.is_empty() {

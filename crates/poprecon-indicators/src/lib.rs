@@ -6,7 +6,8 @@
 //! denominator, value, `low_n` mark and Wilson 95 % interval, and for the coverage
 //! indicators the numerators at a strict and a loose match threshold. Villages are counted
 //! from births; every higher level adds its villages' numerators and denominators, never
-//! rates. Every area with at least one birth gets every indicator, 0/0 included.
+//! rates. Every area with at least one birth or delivery gets every indicator, 0/0
+//! included (§8.21).
 //!
 //! [`drill_through`] gives the births behind each village row, [`data_quality`] the
 //! completeness, invalid share and timeliness of each source per village, and [`assess`]
@@ -19,8 +20,13 @@
 //!
 //! # Readings
 //!
-//! - A *delivery* is a birth with a linked hospital delivery (one per child); stillbirth
-//!   deliveries are not births and are not counted.
+//! - A *delivery* (§8.4) is an accepted delivery row, live birth or stillbirth: a birth with
+//!   a linked hospital delivery (one per child), or a stillbirth's delivery row dated in the
+//!   period (one per key, the extra copy of a duplicate left out). The delivery indicators
+//!   (`prenatal_booking_rate`, `early_prenatal_booking_rate`,
+//!   `floating_prenatal_booking_rate`) count both; a stillbirth is no birth and counts in
+//!   no other indicator. Linkage joins no stillbirth, so its mother is the row's valid
+//!   `mother_id`, and its booking the latest within [`IndicatorInput::booking_window_days`].
 //! - Where a denominator is restricted (born on or before as_of − 30 d and the like), the
 //!   numerator counts only births of the denominator, so that a rate never exceeds 1.
 //! - `birth_info_accuracy_rate`'s mismatch is computed from the four birth-level source
@@ -76,6 +82,10 @@ pub struct IndicatorInput<'a> {
     /// The `discrepancies` table of `poprecon_checks`, if the mismatches are to be taken
     /// from it rather than recomputed.
     pub discrepancies: Option<&'a DataFrame>,
+    /// The window in which linkage found a birth's prenatal booking (days before the
+    /// birth, `[linkage] prenatal_window_days`): a stillbirth's delivery, which linkage
+    /// does not join, finds its booking in the same window.
+    pub booking_window_days: i32,
     /// Date of the extracts.
     pub as_of: NaiveDate,
     /// The run's period (birth dates, both ends included).
@@ -108,8 +118,8 @@ pub fn compute(
 /// The births behind every village row of [`compute`]: one row per indicator, basis and
 /// birth in its numerator or denominator, with columns `indicator_id`, `basis`,
 /// `area_code` (the village; null for a birth with no village on that basis, which counts
-/// for the jurisdiction only), `birth_id`, `in_numerator`, `in_denominator`, sorted in that
-/// order. A township's (county's …) births are the rows whose `area_code` starts with its
+/// for the jurisdiction only), `birth_id` (null for a stillbirth's delivery, §8.4),
+/// `hospital_delivery_key`, `in_numerator`, `in_denominator`, sorted in that order. A township's (county's …) births are the rows whose `area_code` starts with its
 /// code; the jurisdiction's are all rows.
 pub fn drill_through(
     input: &IndicatorInput<'_>,
@@ -122,11 +132,18 @@ pub fn drill_through(
             col("basis"),
             col("area_code"),
             col("birth_id"),
+            col("hospital_delivery_key"),
             col("in_numerator"),
             col("in_denominator"),
         ])
         .sort(
-            ["indicator_id", "basis", "area_code", "birth_id"],
+            [
+                "indicator_id",
+                "basis",
+                "area_code",
+                "birth_id",
+                "hospital_delivery_key",
+            ],
             SortMultipleOptions::default(),
         )
         .collect()

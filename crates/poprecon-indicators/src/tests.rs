@@ -156,6 +156,7 @@ fn check(births: &DataFrame, cfg: &IndicatorConfig) -> DataFrame {
             births,
             sources: &sources,
             discrepancies: None,
+            booking_window_days: 300,
             as_of: day("2026-01-31"),
             period: (day("2025-01-01"), day("2025-12-31")),
             jurisdiction: "3403",
@@ -983,6 +984,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
                 births,
                 sources: tables,
                 discrepancies: None,
+                booking_window_days: 300,
                 as_of: plan.as_of,
                 period: plan.period,
                 jurisdiction: &plan.jurisdiction,
@@ -1076,6 +1078,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
             births: &linked.births,
             sources: &tables,
             discrepancies: None,
+            booking_window_days: 300,
             as_of: plan.as_of,
             period: plan.period,
             jurisdiction: &plan.jurisdiction,
@@ -1107,6 +1110,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
             births: &linked.births,
             sources: &tables,
             discrepancies: None,
+            booking_window_days: 300,
             as_of: plan.as_of,
             period: plan.period,
             jurisdiction: &plan.jurisdiction,
@@ -1168,4 +1172,175 @@ fn unknown_codes_roll_up_only_to_known_areas() {
             "{unknown} is not a known area"
         );
     }
+}
+
+/// Runs [`compute`] over `births` and the given source tables.
+fn check_with(
+    births: &DataFrame,
+    sources: &BTreeMap<String, DataFrame>,
+    cfg: &IndicatorConfig,
+) -> DataFrame {
+    let n = names();
+    compute(
+        &IndicatorInput {
+            births,
+            sources,
+            discrepancies: None,
+            booking_window_days: 300,
+            as_of: day("2026-01-31"),
+            period: (day("2025-01-01"), day("2025-12-31")),
+            jurisdiction: "3403",
+            divisions: Divisions {
+                counties: &n.counties,
+                townships: &n.townships,
+                villages: &n.villages,
+            },
+        },
+        cfg,
+    )
+    .expect("indicators compute")
+}
+
+/// A stillbirth's delivery is a delivery (domain.md §8.4): it counts in the three delivery
+/// indicators, found by its own mother ID (booking, floating), once however often it was
+/// entered, and in no birth indicator; a village whose only delivery is a stillbirth gets
+/// every indicator (§8.21).
+#[test]
+fn stillbirth_deliveries_count_in_the_delivery_indicators_only() {
+    let v3 = "340311100001";
+    let date_col = |name: &str, v: &[&str]| {
+        Column::new(name.into(), v.iter().map(|d| day(d)).collect::<Vec<_>>())
+    };
+    let str_col = |name: &str, v: &[Option<&str>]| {
+        Column::new(
+            name.into(),
+            v.iter().map(|s| s.map(str::to_owned)).collect::<Vec<_>>(),
+        )
+    };
+    // D1: a stillbirth in V3, mother M1 (booked at 10 weeks, active in the registry), and
+    // its copy D1b; D2: a stillbirth of floating M2, no booking, no residence (in no
+    // village); D3: a stillbirth of 2024 (outside the period); D4: live (linkage's).
+    let deliveries = DataFrame::new(
+        5,
+        vec![
+            str_col(
+                "record_key",
+                &[Some("D1"), Some("D1b"), Some("D2"), Some("D3"), Some("D4")],
+            ),
+            str_col(
+                "record_id",
+                &[Some("D1"), Some("D1b"), Some("D2"), Some("D3"), Some("D4")],
+            ),
+            str_col(
+                "mother_id",
+                &[Some("M1"), Some("M1"), Some("M2"), Some("M1"), Some("M1")],
+            ),
+            date_col(
+                "delivery_date",
+                &[
+                    "2025-03-01",
+                    "2025-03-01",
+                    "2025-04-01",
+                    "2024-03-01",
+                    "2025-06-01",
+                ],
+            ),
+            str_col(
+                "outcome",
+                &[
+                    Some("stillbirth"),
+                    Some("stillbirth"),
+                    Some("stillbirth"),
+                    Some("stillbirth"),
+                    Some("live"),
+                ],
+            ),
+            str_col(
+                "residence_village",
+                &[Some(v3), Some(v3), None, Some(v3), Some(V1)],
+            ),
+        ],
+    )
+    .expect("deliveries");
+    let bookings = DataFrame::new(
+        1,
+        vec![
+            str_col("record_key", &[Some("P9")]),
+            str_col("mother_id", &[Some("M1")]),
+            date_col("booking_date", &["2024-09-01"]),
+            Column::new("booking_gestational_weeks".into(), [10i32]),
+        ],
+    )
+    .expect("bookings");
+    let household = DataFrame::new(
+        1,
+        vec![
+            str_col("person_id", &[Some("M1")]),
+            str_col("village", &[Some(V1)]),
+            str_col("status", &[Some("active")]),
+        ],
+    )
+    .expect("household");
+    let sources: BTreeMap<String, DataFrame> = [
+        ("hospital_delivery".to_owned(), deliveries),
+        ("prenatal_care".to_owned(), bookings),
+        ("household".to_owned(), household),
+    ]
+    .into();
+    let one = births(&[B {
+        village: V1,
+        date: "2025-06-01",
+        sex: 1,
+        delivery: true,
+        ..B::default()
+    }]);
+    let df = check_with(&one, &sources, &IndicatorConfig::default());
+    // V3 holds only D1: every indicator, the delivery ones counting it.
+    let v3_rows = df
+        .clone()
+        .lazy()
+        .filter(col("area_code").eq(lit(v3)))
+        .collect()
+        .expect("filter");
+    assert_eq!(
+        v3_rows
+            .column("indicator_id")
+            .expect("ids")
+            .n_unique()
+            .expect("unique"),
+        CATALOGUE.len()
+    );
+    assert_eq!(row(&df, "village", v3, "live_births").0, 0);
+    assert_eq!(
+        row(&df, "village", v3, "prenatal_booking_rate"),
+        (1, Some(1), Some(1.0))
+    );
+    assert_eq!(
+        row(&df, "village", v3, "early_prenatal_booking_rate"),
+        (1, Some(1), Some(1.0))
+    );
+    assert_eq!(
+        row(&df, "village", v3, "floating_prenatal_booking_rate").1,
+        Some(0)
+    );
+    // The jurisdiction: the live birth's delivery (no booking), D1 (booked) and D2
+    // (floating, no booking, no village).
+    assert_eq!(
+        row(&df, "jurisdiction", "3403", "prenatal_booking_rate"),
+        (1, Some(3), Some(1.0 / 3.0))
+    );
+    assert_eq!(
+        row(
+            &df,
+            "jurisdiction",
+            "3403",
+            "floating_prenatal_booking_rate"
+        ),
+        (0, Some(1), Some(0.0))
+    );
+    assert_eq!(row(&df, "jurisdiction", "3403", "live_births").0, 1);
+    assert_eq!(
+        row(&df, "jurisdiction", "3403", "hospital_delivery_rate"),
+        (1, Some(1), Some(1.0))
+    );
 }

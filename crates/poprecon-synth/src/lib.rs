@@ -116,7 +116,7 @@
 //! | `birth_without_household_registration` | non-floating mother, date ≤ `as_of` − 60, no household row | the birth's birth-level records |
 //! | `household_birth_without_certificate` | kept household row, reason 出生, birth date as written in the period, whose birth has no certificate | household |
 //! | `birth_without_registration_service` | no registration under the mother ID in [date − 730, date + 90] (always, without a mother ID) | the birth's birth-level records |
-//! | `delivery_without_prenatal_booking` | birth (a live birth event) with a delivery and no booking under the mother ID in [date − 300, date]; stillbirth deliveries are not reported | delivery |
+//! | `delivery_without_prenatal_booking` | every delivery (§8.4): a birth with a delivery and no booking under the mother ID in [date − 300, date]; and a kept stillbirth delivery row (not an extra copy) dated in the period with no booking under its own valid `mother_id` in [delivery − 300, delivery] (no `birth_id`; village per §8.12) | delivery |
 //! | `birth_without_hepb1` | date ≤ `as_of` − 7, no kept row of 乙肝疫苗 dose 1 | the birth's birth-level records |
 //! | `late_hepb1` | the earliest HepB dose 1 more than 1 day after the birth's date | vaccination |
 //! | `late_prenatal_booking` | every kept booking at ≥ 13 weeks | prenatal care |
@@ -126,8 +126,8 @@
 //! | `child_order_mismatch` | a registration found for a birth whose declared `child_order` differs from the computed order of the first birth (lowest `birth_id`) that found it; skipped when either is unknown | registration |
 //! | `out_of_policy_birth` | computed order above the limit on the birth's date | the birth's birth-level records |
 //! | `registration_without_marriage` | every kept registration with no kept 结婚 row whose valid (`man_id`, `woman_id`) are the registration's valid (`man_id`, `woman_id`), dated strictly before it; an empty or invalid ID on either record finds none | registration |
-//! | `maternity_claim_without_delivery` | every kept social-security row with a claim date and no kept delivery row (live, stillbirth or extra copy) whose valid `mother_id` is the row's valid `person_id`, within ± 180 d; an invalid `person_id` finds none | social security |
-//! | `student_without_household_registration` | every kept school row whose valid `person_id` is the valid `person_id` of no kept household row (any status); an empty or invalid ID finds none | school |
+//! | `maternity_claim_without_delivery` | every kept social-security row with a claim date and, within ± 180 d of it, neither a kept delivery row (live, stillbirth or extra copy) whose valid `mother_id` is the row's valid `person_id` nor the delivery (date as written) of a birth whose mother ID is that `person_id` (§8.23: linkage found it under a damaged ID); an invalid `person_id` finds none | social security |
+//! | `student_without_household_registration` | every kept school row whose pupil has no kept household row (any status): the pupil is the valid `person_id`; where it is empty or invalid, the valid ID inside `student_no` (`G` + ID); failing both, the one kept household row with the same name, sex and birth date as written (none, or several, finds none) (§8.17) | school |
 //! | `duplicate_record` | every extra copy of a duplicated delivery (it has the larger record id) | delivery (the copy) |
 //! | `invalid_value` | exactly the rows of `invalid_values.parquet` | the record |
 //!
@@ -155,11 +155,15 @@
 //! (`residence`, `household`, `occurrence`), `indicator_id`, `numerator` and `denominator`
 //! (Int64; the denominator null for `live_births`); sorted by basis (in that order), level
 //! (in that order), area code, and indicator in the order of §6. Every area with at least
-//! one birth event on a basis has all 14 indicators, 0/0 included.
+//! one birth event or delivery on a basis has all 14 indicators, 0/0 included.
 //!
-//! Units: the births of `births.parquet`, each counted once per basis. The delivery
-//! indicators count the live births' deliveries (the 妇幼卫生年报 use 活产数 as their
-//! denominator): a stillbirth's delivery counts in no indicator. The area a birth counts in:
+//! Units: the births of `births.parquet`, each counted once per basis, and the deliveries
+//! (§8.4): a live birth's kept delivery row, and every kept stillbirth delivery row (not an
+//! extra copy) dated in the period, which counts in the three delivery indicators only. A
+//! stillbirth's mother is found by its row's valid `mother_id` (floating, booking, household
+//! village); its residence area is the delivery's residence, else its booking's, else the
+//! mother's active household village; an area with only a stillbirth's delivery still has
+//! all 14 indicators (§8.21). The area a birth counts in:
 //!
 //! - `residence`: the birth's `village`.
 //! - `household`: the mother's active household village (none when she is floating).
@@ -191,9 +195,9 @@
 //! limit) among births with a computed order; `birth_info_accuracy_rate` no sex, date or
 //! mother-ID mismatch among births with records in at least two of the four birth-level
 //! sources; `floating_birth_share`; `higher_order_birth_share` order ≥ 3 among births with a
-//! computed order. Per birth with a kept delivery: `prenatal_booking_rate` with a booking
-//! under the mother ID within 300 days before, `early_prenatal_booking_rate` at under 13
-//! weeks, `floating_prenatal_booking_rate` the same among floating mothers' births.
+//! computed order. Per delivery: `prenatal_booking_rate` with a booking under the mother ID
+//! within 300 days before, `early_prenatal_booking_rate` at under 13 weeks,
+//! `floating_prenatal_booking_rate` the same among floating mothers' deliveries.
 //! Numerators count only units of their denominators.
 //!
 //! Generation is deterministic: each village draws from its own ChaCha8 stream seeded by

@@ -246,6 +246,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             births: &linked.births,
             sources: &records,
             discrepancies: None,
+            booking_window_days: plan.linkage.prenatal_window_days,
             as_of: plan.as_of,
             period: plan.period,
             jurisdiction: &plan.jurisdiction,

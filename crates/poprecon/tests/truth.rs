@@ -107,6 +107,7 @@ fn identities(
 ) -> BTreeMap<String, BTreeMap<String, usize>> {
     let rules = strs(df, "rule_id");
     let fields = strs(df, "field");
+    let birth_ids = strs(df, "birth_id");
     let keys: Vec<Vec<Option<String>>> = ALL_SOURCES
         .iter()
         .map(|s| strs(df, &format!("{s}_key")))
@@ -117,7 +118,9 @@ fn identities(
         if NOT_IN_TRUTH.contains(&rule.as_str()) {
             continue;
         }
-        let id = if RECORD_RULES.contains(&rule.as_str()) {
+        // A rule about births fires on a record of no birth too (a stillbirth's delivery
+        // without a booking, §8.4): such a row is known by its record keys.
+        let id = if RECORD_RULES.contains(&rule.as_str()) || birth_ids[i].is_none() {
             let involved: Vec<String> = ALL_SOURCES
                 .iter()
                 .zip(&keys)

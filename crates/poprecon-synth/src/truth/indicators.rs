@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::rules::{BirthFacts, Ctx, limit_on};
+use super::rules::{BirthFacts, Ctx, StillbirthFacts, limit_on};
 use super::{Counts, Level, VillageTruth, add_counts};
 use crate::divisions::Divisions;
 use crate::world::days;
@@ -45,8 +45,48 @@ fn occurrence(ctx: &Ctx<'_>, institution: u8) -> (Level, String) {
     }
 }
 
-/// Counts the village's births: each adds its counts to its leaf on each basis.
-pub(crate) fn tally(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut VillageTruth) {
+/// Adds a unit's counts to its leaf on each basis (residence, household, occurrence); a
+/// unit without an area on a basis counts for the jurisdiction only.
+fn add_leaves(out: &mut VillageTruth, leaves: [Option<(Level, String)>; 3], c: &Counts) {
+    for (basis, leaf) in leaves.into_iter().enumerate() {
+        let key = leaf.unwrap_or((Level::Jurisdiction, String::new()));
+        add_counts(
+            out.leaves
+                .entry((basis as u8, key.0, key.1))
+                .or_insert([[0; 2]; 14]),
+            c,
+        );
+    }
+}
+
+/// The three delivery indicators of one delivery (§8.4): booked, booked before 13 weeks,
+/// and the same among floating mothers.
+fn delivery_counts(c: &mut Counts, booked: bool, weeks: Option<i64>, floating: bool) {
+    let early = booked && weeks.is_some_and(|w| w < 13);
+    c[PRENATAL] = [n(booked), 1];
+    c[EARLY] = [n(early), 1];
+    c[FLOATING_PRENATAL] = [n(floating && booked), n(floating)];
+}
+
+/// Counts the village's births and the stillbirths' deliveries: each adds its counts to
+/// its leaf on each basis. A stillbirth's delivery counts in the delivery indicators only
+/// (§8.4), and its area gets every indicator (§8.21).
+pub(crate) fn tally(
+    ctx: &Ctx<'_>,
+    facts: &[BirthFacts],
+    stillbirths: &[StillbirthFacts],
+    out: &mut VillageTruth,
+) {
+    for s in stillbirths {
+        let mut c: Counts = [[0; 2]; 14];
+        delivery_counts(&mut c, s.booking.is_some(), s.booking_weeks, s.floating);
+        let leaves = [
+            s.village.clone().map(|v| (Level::Village, v)),
+            s.mother_village.clone().map(|v| (Level::Village, v)),
+            Some(occurrence(ctx, s.institution)),
+        ];
+        add_leaves(out, leaves, &c);
+    }
     let as_of = ctx.input.cal.as_of;
     for f in facts {
         let mut c: Counts = [[0; 2]; 14];
@@ -59,13 +99,9 @@ pub(crate) fn tally(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut VillageTruth)
         let registrable = !f.floating && due(60);
         c[4] = [n(registrable && has(2)), n(registrable)];
         c[5] = [n(f.registration.is_some()), 1];
-        // The delivery indicators count the live births' deliveries (活产数 as denominator).
+        // A live birth's delivery; the stillbirths' deliveries are counted above.
         if has(0) {
-            let booked = f.booking.is_some();
-            let early = booked && f.booking_weeks.is_some_and(|w| w < 13);
-            c[PRENATAL] = [n(booked), 1];
-            c[EARLY] = [n(early), 1];
-            c[FLOATING_PRENATAL] = [n(f.floating && booked), n(f.floating)];
+            delivery_counts(&mut c, f.booking.is_some(), f.booking_weeks, f.floating);
         }
         let timely = f.hepb1.is_some_and(|d| (d - f.date).num_days() <= 1);
         c[8] = [n(due(7) && timely), n(due(7))];
@@ -83,15 +119,7 @@ pub(crate) fn tally(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut VillageTruth)
             f.mother_village.clone().map(|v| (Level::Village, v)),
             f.institution.map(|i| occurrence(ctx, i)),
         ];
-        for (basis, leaf) in leaves.into_iter().enumerate() {
-            let key = leaf.unwrap_or((Level::Jurisdiction, String::new()));
-            add_counts(
-                out.leaves
-                    .entry((basis as u8, key.0, key.1))
-                    .or_insert([[0; 2]; 14]),
-                &c,
-            );
-        }
+        add_leaves(out, leaves, &c);
     }
 }
 

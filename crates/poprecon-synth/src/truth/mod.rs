@@ -149,9 +149,11 @@ pub(crate) fn village(input: &VillageInput<'_>) -> VillageTruth {
     let mut out = VillageTruth::default();
     let facts = ctx.birth_facts();
     ctx.attach(&facts);
+    let stillbirths = ctx.stillbirth_facts();
     rules::birth_rules(&ctx, &facts, &mut out.discrepancies);
-    rules::record_rules(&ctx, &mut out.discrepancies);
-    indicators::tally(&ctx, &facts, &mut out);
+    rules::stillbirth_rules(&ctx, &stillbirths, &mut out.discrepancies);
+    rules::record_rules(&ctx, &facts, &mut out.discrepancies);
+    indicators::tally(&ctx, &facts, &stillbirths, &mut out);
     out.births = ctx.mother_sides(&facts);
     out
 }

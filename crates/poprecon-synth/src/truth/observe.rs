@@ -297,6 +297,25 @@ pub(crate) fn relation_code(label: &str) -> Option<u8> {
     })
 }
 
+/// The resident ID inside a national student number (全国学籍号 = `G` + the 18-character
+/// ID, §8.17), when that ID is valid.
+pub(crate) fn student_no_id(cell: &Cell) -> Option<[u8; 18]> {
+    let t = text_value(cell)?;
+    let rest = t.strip_prefix(['G', 'g'])?;
+    parse_id(rest).valid()
+}
+
+/// A name as ingest compares it: trimmed, runs of spaces (full-width ones included) folded
+/// into one ASCII space; `None` when empty.
+pub(crate) fn name_value(cell: &Cell) -> Option<String> {
+    let t = text_value(cell)?;
+    let folded: Vec<&str> = t
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    (!folded.is_empty()).then(|| folded.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use super::observe::{
-    IdValue, date_value, id_conflicts, id_is_valid_male, id_value, int_value, relation_code,
-    sex_value, text_value,
+    IdValue, date_value, id_conflicts, id_is_valid_male, id_value, int_value, name_value,
+    relation_code, sex_value, student_no_id, text_value,
 };
 use super::{Discrepancy, RULES, VillageInput, key_slot};
 use crate::render::{BirthTruth, Role, Row};
@@ -87,6 +87,7 @@ struct Cols {
     vac_date: usize,
     vac_village: usize,
     hh_person: usize,
+    hh_name: usize,
     hh_sex: usize,
     hh_birth: usize,
     hh_no: usize,
@@ -96,7 +97,9 @@ struct Cols {
     hh_reason: usize,
     hh_status: usize,
     hh_mother: usize,
+    sch_no: usize,
     sch_person: usize,
+    sch_name: usize,
     sch_sex: usize,
     sch_birth: usize,
     mar_kind: usize,
@@ -146,6 +149,7 @@ impl Cols {
             vac_date: col(Vaccination, "vaccination_date"),
             vac_village: col(Vaccination, "residence_village"),
             hh_person: col(Household, "person_id"),
+            hh_name: col(Household, "name"),
             hh_sex: col(Household, "sex"),
             hh_birth: col(Household, "birth_date"),
             hh_no: col(Household, "household_no"),
@@ -155,7 +159,9 @@ impl Cols {
             hh_reason: col(Household, "registration_reason"),
             hh_status: col(Household, "status"),
             hh_mother: col(Household, "mother_id"),
+            sch_no: col(School, "student_no"),
             sch_person: col(School, "person_id"),
+            sch_name: col(School, "name"),
             sch_sex: col(School, "sex"),
             sch_birth: col(School, "birth_date"),
             mar_kind: col(Marriage, "kind"),
@@ -202,6 +208,8 @@ struct ById<'a> {
     deliveries: Map<Id, Vec<NaiveDate>>,
     /// Maternity claims by `person_id`: (claim date, row).
     claims: Map<Id, Vec<(NaiveDate, usize)>>,
+    /// Kept household rows (any status) by name, sex and birth date as written: how many.
+    persons: HashMap<(String, u8, NaiveDate), usize>,
 }
 
 /// A birth-level record's values as written.
@@ -218,6 +226,8 @@ pub(crate) struct Obs {
 pub(crate) struct BirthFacts {
     /// Per birth-level source in [`BIRTH_LEVEL`] order.
     pub obs: [Option<Obs>; 4],
+    /// The mother ID: the first valid `mother_id` of the birth's records (§8.2).
+    pub mother: Option<Id>,
     pub sex: Option<u8>,
     /// The birth's date (§8.2).
     pub date: NaiveDate,
@@ -242,6 +252,26 @@ pub(crate) struct BirthFacts {
     pub mismatch: [bool; 3],
     /// The delivering institution (index into the village's institutions).
     pub institution: Option<u8>,
+}
+
+/// A stillbirth's delivery row of the period: a delivery (§8.4) that is no birth (§8.1).
+/// Its mother is found by the row's valid `mother_id` alone: linkage attaches no stillbirth.
+#[derive(Debug)]
+pub(crate) struct StillbirthFacts {
+    /// The delivery row.
+    pub row: usize,
+    /// No kept, active household row under the row's mother ID (or no valid ID) (§8.8).
+    pub floating: bool,
+    /// The village of the mother's active household row as written.
+    pub mother_village: Option<String>,
+    /// The attribution of §4 over what a delivery has: its residence, its booking's
+    /// residence, the mother's active household village.
+    pub village: Option<String>,
+    /// Her booking dated in [delivery − 300 d, delivery] and its gestational weeks.
+    pub booking: Option<usize>,
+    pub booking_weeks: Option<i64>,
+    /// The delivering institution (index into the village's institutions).
+    pub institution: u8,
 }
 
 impl BirthFacts {
@@ -575,6 +605,7 @@ impl<'a> Ctx<'a> {
         let institution = child_rows.delivery.map(|_| p.institution);
         BirthFacts {
             obs,
+            mother,
             sex,
             date,
             floating,
@@ -590,6 +621,49 @@ impl<'a> Ctx<'a> {
             mismatch,
             institution,
         }
+    }
+
+    /// The stillbirth deliveries of the period (delivery date as written inside it), the
+    /// extra copy of a duplicate excluded, in row order.
+    pub(crate) fn stillbirth_facts(&self) -> Vec<StillbirthFacts> {
+        let c = &self.cols;
+        let (start, end) = (self.input.cal.start, self.input.cal.end);
+        let src = Src::HospitalDelivery;
+        let mut out = Vec::new();
+        for (i, row) in self.rows[src.index()].iter().enumerate() {
+            if !kept(row) || row.meta.role != Role::Stillbirth {
+                continue;
+            }
+            let Some(date) = date_value(&row.cells[c.del_date]) else {
+                continue;
+            };
+            if date < start || date > end {
+                continue;
+            }
+            let mother = valid(row, c.del_mother);
+            let mother_row = mother.as_ref().and_then(|m| self.active_row(m));
+            let mother_village =
+                mother_row.and_then(|r| self.hh_text(r, c.hh_village).map(str::to_owned));
+            let booking = mother.as_ref().and_then(|m| self.booking_of(m, date));
+            let booking_weeks =
+                booking.and_then(|b| int_value(&self.row(Src::PrenatalCare, b).cells[c.pc_weeks]));
+            let village = self
+                .own_village(src, i)
+                .or_else(|| booking.and_then(|b| self.own_village(Src::PrenatalCare, b)))
+                .map(str::to_owned)
+                .or_else(|| mother_village.clone());
+            let institution = self.w.pregnancies[row.meta.link.index as usize].institution;
+            out.push(StillbirthFacts {
+                row: i,
+                floating: mother_row.is_none(),
+                mother_village,
+                village,
+                booking,
+                booking_weeks,
+                institution,
+            });
+        }
+        out
     }
 
     /// Her booking dated in [birth − 300 d, birth]: the latest (on one date, the smallest
@@ -846,6 +920,13 @@ impl<'a> ById<'a> {
             if let Some(id) = valid(row, c.hh_person) {
                 by.household.entry(id).or_default().push(i);
             }
+            if let (Some(name), Some(sex), Some(born)) = (
+                name_value(&row.cells[c.hh_name]),
+                sex_value(&row.cells[c.hh_sex]),
+                date_value(&row.cells[c.hh_birth]),
+            ) {
+                *by.persons.entry((name, sex, born)).or_default() += 1;
+            }
             match id_value(&row.cells[c.hh_mother]) {
                 IdValue::Valid(id) => by.children.entry(id).or_default().push(i),
                 IdValue::Blank => {
@@ -1054,11 +1135,41 @@ pub(crate) fn birth_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Dis
     }
 }
 
+/// `delivery_without_prenatal_booking` over the stillbirths' deliveries (§8.4): a delivery
+/// row that belongs to no birth, so its row carries no `birth_id` and its village is the
+/// record's own (§8.12).
+pub(crate) fn stillbirth_rules(
+    ctx: &Ctx<'_>,
+    stillbirths: &[StillbirthFacts],
+    out: &mut Vec<Discrepancy>,
+) {
+    for s in stillbirths.iter().filter(|s| s.booking.is_none()) {
+        let mut d = ctx.record_row(
+            "delivery_without_prenatal_booking",
+            Src::HospitalDelivery,
+            s.row,
+            None,
+        );
+        // A rule about a delivery, not one of §8.13: matched by its key like a birth's.
+        d.source = None;
+        d.record_key = None;
+        out.push(d);
+    }
+}
+
 /// The rules about every record of an extract (§8.13) and `id_number_conflict`. Persons are
 /// found by the valid IDs as written: an empty or invalid ID finds no one.
-pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
+pub(crate) fn record_rules(ctx: &Ctx<'_>, facts: &[BirthFacts], out: &mut Vec<Discrepancy>) {
     let c = &ctx.cols;
     let by = &ctx.by_id;
+    // The delivery dates of each mother's births as linkage found them (§8.23): a birth's
+    // delivery row is its mother's whatever ID that row carries.
+    let mut linked: Map<Id, Vec<NaiveDate>> = Map::default();
+    for f in facts {
+        if let (Some(m), Some(d)) = (f.mother, f.obs[0].and_then(|x| x.date)) {
+            linked.entry(m).or_default().push(d);
+        }
+    }
 
     // late_prenatal_booking (§8.19).
     for (i, row) in ctx.rows[Src::PrenatalCare.index()].iter().enumerate() {
@@ -1094,8 +1205,8 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
         }
     }
 
-    // maternity_claim_without_delivery (§8.16): any kept delivery row under the claimant's
-    // valid ID within ± 180 days.
+    // maternity_claim_without_delivery (§8.16, §8.23): any kept delivery row under the
+    // claimant's valid ID, or the delivery of one of her births, within ± 180 days.
     for (i, row) in ctx.rows[Src::SocialSecurity.index()].iter().enumerate() {
         if !kept(row) {
             continue;
@@ -1103,12 +1214,14 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
         let Some(claim) = date_value(&row.cells[c.ss_claim]) else {
             continue;
         };
-        let near = valid(row, c.ss_person)
-            .and_then(|id| by.deliveries.get(&id))
-            .is_some_and(|ds| {
-                ds.iter()
-                    .any(|d| (*d - claim).num_days().abs() <= CLAIM_WINDOW)
-            });
+        let near = valid(row, c.ss_person).is_some_and(|id| {
+            by.deliveries
+                .get(&id)
+                .into_iter()
+                .chain(linked.get(&id))
+                .flatten()
+                .any(|d| (*d - claim).num_days().abs() <= CLAIM_WINDOW)
+        });
         if !near {
             out.push(ctx.record_row(
                 "maternity_claim_without_delivery",
@@ -1120,12 +1233,26 @@ pub(crate) fn record_rules(ctx: &Ctx<'_>, out: &mut Vec<Discrepancy>) {
     }
 
     // student_without_household_registration (§8.17): no kept household row of any status
-    // under the pupil's valid ID.
+    // for the pupil, identified by the ID field, else the ID inside the student number,
+    // else name, sex and birth date matching exactly one kept household row.
     for (i, row) in ctx.rows[Src::School.index()].iter().enumerate() {
         if !kept(row) {
             continue;
         }
-        let registered = valid(row, c.sch_person).is_some_and(|id| by.household.contains_key(&id));
+        let id = valid(row, c.sch_person).or_else(|| student_no_id(&row.cells[c.sch_no]));
+        let registered = match id {
+            Some(id) => by.household.contains_key(&id),
+            None => match (
+                name_value(&row.cells[c.sch_name]),
+                sex_value(&row.cells[c.sch_sex]),
+                date_value(&row.cells[c.sch_birth]),
+            ) {
+                (Some(name), Some(sex), Some(born)) => {
+                    by.persons.get(&(name, sex, born)) == Some(&1)
+                }
+                _ => false,
+            },
+        };
         if !registered {
             out.push(ctx.record_row(
                 "student_without_household_registration",
