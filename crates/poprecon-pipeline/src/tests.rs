@@ -223,3 +223,169 @@ fn every_source_has_a_distinct_id_and_a_declared_key() {
         assert_eq!(source_by_id(s.id()).map(|x| x.id()), Some(s.id()));
     }
 }
+
+/// `[sources.<s>.codes.<field>]` extends a coded field's list: the plan carries the
+/// spellings to every file of the source; a field that is not coded, or a value that is
+/// not one of the field's codes, is an error naming the key.
+#[test]
+fn code_extensions_are_checked_and_carried_to_every_file() {
+    let (_dir, path) = setup(&pipeline(
+        r#"
+[sources.hospital_delivery]
+path = "x/d*.csv"
+[sources.hospital_delivery.codes.outcome]
+"活胎娩出" = "live"
+"#,
+    ));
+    let plan = Plan::load(&path).unwrap();
+    let sp = plan.source("hospital_delivery").unwrap();
+    assert_eq!(sp.files.len(), 2);
+    for f in &sp.files {
+        assert_eq!(f.codes["outcome"]["活胎娩出"], "live");
+    }
+    let err = load_err(
+        "[sources.hospital_delivery]\npath = \"x/d1.csv\"\n[sources.hospital_delivery.codes.mother_name]\n\"x\" = \"y\"\n",
+    );
+    assert!(
+        err.contains("sources.hospital_delivery.codes.mother_name")
+            && err.contains("no coded field")
+            && err.contains("`outcome`"),
+        "{err}"
+    );
+    let err = load_err(
+        "[sources.social_security]\npath = \"x/d1.csv\"\n[sources.social_security.codes.scheme]\n\"新农合\" = \"farmers\"\n",
+    );
+    assert!(
+        err.contains("sources.social_security.codes.scheme")
+            && err.contains("`farmers`")
+            && err.contains("`resident_medical`"),
+        "{err}"
+    );
+}
+
+/// One division table as users hold it (行政区划: a code and a name per level, GBK CSV,
+/// township and county codes padded to 12 digits, areas repeated on every village row)
+/// gives the same divisions as the three-file form.
+#[test]
+fn one_division_table_in_gbk_with_padded_codes() {
+    let extra = "[sources.household]\npath = \"x/house.parquet\"\n";
+    let (dir, path) =
+        setup(&pipeline(extra).replace(DIVISIONS, "[divisions]\npath = \"行政区划.csv\"\n"));
+    let table = "省份,区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n\
+        安徽省,340302000000,龙子湖区,340302001000,东风街道,340302001001,东风社区居委会\n\
+        安徽省,340302000000,龙子湖区,340302001000,东风街道,340302001002,勤俭里社区居委会\n\
+        安徽省,340302000000,龙子湖区,340302001000,东风街道,340302001002,勤俭里社区居委会\n";
+    std::fs::write(
+        dir.path().join("行政区划.csv"),
+        encoding_rs::GB18030.encode(table).0,
+    )
+    .unwrap();
+    let plan = Plan::load(&path).unwrap();
+    let three = {
+        let (_d, p) = setup(&pipeline(extra));
+        Plan::load(&p).unwrap().divisions
+    };
+    assert_eq!(plan.divisions.counties, three.counties);
+    assert_eq!(plan.divisions.townships, three.townships);
+    assert_eq!(plan.divisions.villages, three.villages);
+    assert_eq!(plan.divisions.name("340302001"), Some("东风街道"));
+    assert_eq!(plan.divisions.village_codes().len(), 2);
+
+    // The same table as XLSX, with other headers mapped in the pipeline.
+    let xlsx = dir.path().join("areas.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let rows = [
+        [
+            "县区划",
+            "县名",
+            "乡镇(街道)代码",
+            "乡镇(街道)名称",
+            "村(居)代码",
+            "村(居)名称",
+        ],
+        [
+            "340302",
+            "龙子湖区",
+            "340302001",
+            "东风街道",
+            "340302001001",
+            "东风社区居委会",
+        ],
+        [
+            "340302",
+            "龙子湖区",
+            "340302001",
+            "东风街道",
+            "340302001002",
+            "勤俭里社区居委会",
+        ],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    book.save(&xlsx).unwrap();
+    std::fs::write(
+        &path,
+        pipeline(extra).replace(
+            DIVISIONS,
+            "[divisions]\npath = \"areas.xlsx\"\n[divisions.columns]\ncounty_code = \"县区划\"\ncounty_name = [\"县名称\", \"县名\"]\n",
+        ),
+    )
+    .unwrap();
+    let plan = Plan::load(&path).unwrap();
+    assert_eq!(plan.divisions.villages, three.villages);
+    assert_eq!(plan.divisions.counties, three.counties);
+}
+
+#[test]
+fn division_table_problems_name_the_file_line_and_column() {
+    let extra = "[sources.household]\npath = \"x/house.parquet\"\n";
+    let one = |table: &str| {
+        let (dir, path) =
+            setup(&pipeline(extra).replace(DIVISIONS, "[divisions]\npath = \"areas.csv\"\n"));
+        std::fs::write(dir.path().join("areas.csv"), table).unwrap();
+        let err = Plan::load(&path).unwrap_err().to_string();
+        (dir, err)
+    };
+    let (_d, err) =
+        one("村居代码,村居名称,乡镇代码,乡镇名称\n340302001001,甲,340302001,东风街道\n");
+    assert!(
+        err.contains("areas.csv")
+            && err.contains("county_code")
+            && err.contains("`区县代码`")
+            && err.contains("[divisions.columns]"),
+        "{err}"
+    );
+    let header = "区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n";
+    let (_d, err) = one(&format!(
+        "{header}340302,龙子湖区,340302001,东风街道,340302001001,甲\n340302,龙子湖区,340302001,东风镇,340302001002,乙\n"
+    ));
+    assert!(
+        err.contains("areas.csv") && err.contains("line 3") && err.contains("`340302001`"),
+        "{err}"
+    );
+    let (_d, err) = one(&format!(
+        "{header}340302,龙子湖区,340302001111,东风街道,340302001001,甲\n"
+    ));
+    assert!(
+        err.contains("line 2") && err.contains("township code"),
+        "{err}"
+    );
+    let (_d, err) = one(&format!(
+        "{header}340302,龙子湖区,340303001,东风街道,340302001001,甲\n"
+    ));
+    assert!(err.contains("not in township"), "{err}");
+    // Both forms at once, or neither, is a setting error naming `divisions`.
+    let err = load_err("").replace('\n', " ");
+    assert!(err.contains("reads no source"), "{err}");
+    let (_dir, path) =
+        setup(&pipeline(extra).replace("[divisions]\n", "[divisions]\npath = \"areas.csv\"\n"));
+    let err = Plan::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("`divisions`") && err.contains("either one table"),
+        "{err}"
+    );
+}

@@ -774,3 +774,86 @@ fn a_reader_panic_names_the_file_and_withholds_its_message() {
     assert!(!stderr.contains("overflow"), "{stderr}");
     assert!(!dir.path().join("run").exists());
 }
+
+/// Unknown code values are listed with their counts in the summary and the manifest;
+/// `validate` names an optional field it found no column for, and the run warns of it.
+#[test]
+fn unknown_codes_and_missing_optional_columns_are_reported() {
+    let (dir, pipeline) = fixture();
+    let delivery = "分娩记录编号,产妇身份证号,产妇姓名,分娩时间,新生儿性别,妊娠结局,现住址村居代码\n\
+        D1,340302201601010019,王芳,2025-03-04 10:20,女,活产,340302001001\n\
+        D2,340302201601010018,李娜,2025-03-05,男,活胎,340302001001\n\
+        D3,340302201601010017,张丽,2025-03-06,男,活胎,340302001001\n";
+    std::fs::write(
+        dir.path().join("delivery.csv"),
+        encoding_rs::GB18030.encode(delivery).0,
+    )
+    .unwrap();
+    let validate = poprecon(&["validate", "p.toml"], dir.path());
+    let stdout = text(&validate.stdout);
+    assert!(
+        stdout.contains("no column for: ") && stdout.contains("residence_village (现居住地)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("现住址村居代码"), "{stdout}");
+    let run = poprecon(&["run", "p.toml", "--out", "run"], dir.path());
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("no column for optional fields") && stderr.contains("residence_village"),
+        "{stderr}"
+    );
+    let stdout = text(&run.stdout);
+    assert!(
+        stdout.contains("unknown outcome values: 活胎 (2)"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["unknown_codes"],
+        serde_json::json!([{"source": "hospital_delivery", "field": "outcome", "value": "活胎", "rows": 2}])
+    );
+    // With the spelling mapped in the pipeline, nothing is unknown.
+    let mapped = std::fs::read_to_string(&pipeline).unwrap()
+        + "\n[sources.hospital_delivery.codes.outcome]\n\"活胎\" = \"live\"\n";
+    std::fs::write(&pipeline, mapped).unwrap();
+    let run = poprecon(&["run", "p.toml", "--out", "run2"], dir.path());
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(
+        !text(&run.stdout).contains("unknown outcome"),
+        "{}",
+        text(&run.stdout)
+    );
+}
+
+/// A header-only extract stops the run with a message naming its source and its file (the
+/// Parquet type errors are tested in `poprecon-ingest`).
+#[test]
+fn errors_name_the_source_the_file_and_the_column() {
+    let (dir, _) = fixture();
+    std::fs::write(
+        dir.path().join("marriage.csv"),
+        "登记编号,登记类型,男方身份证号,女方身份证号,登记日期\n",
+    )
+    .unwrap();
+    let out = poprecon(&["run", "p.toml", "--out", "run"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("source `marriage`")
+            && err.contains("marriage.csv")
+            && err.contains("no rows"),
+        "{err}"
+    );
+}
