@@ -4,11 +4,13 @@
 //! is an error naming the key and the file). [`Plan::load`] checks it and resolves it into
 //! a [`Plan`]: the jurisdiction, `as_of`, `period`, the division table ([`Divisions`]) and,
 //! per source, the files to read ([`SourcePlan`]). The plan knows every source poprecon
-//! reads ([`all_sources`]); executing it is the binary's business.
+//! reads ([`all_sources`]); executing it is the binary's business. [`init::draft`] writes a
+//! first pipeline file for a folder of extracts, recognising each file by its headers.
 
 mod config;
 mod divisions;
 mod error;
+pub mod init;
 #[cfg(test)]
 mod tests;
 

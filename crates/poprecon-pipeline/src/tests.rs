@@ -389,3 +389,72 @@ fn division_table_problems_name_the_file_line_and_column() {
         "{err}"
     );
 }
+
+/// `init`: each file goes to the source whose required headers it has and whose fields it
+/// covers best (a household extract also has the social-security key); a workbook's data
+/// sheet is found behind a cover sheet; a file that matches no source is listed, not
+/// guessed; the drafted pipeline loads.
+#[test]
+fn init_recognises_sources_sheets_and_division_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("hh.csv"),
+        "公民身份号码,姓名,户籍地村代码,与户主关系,备注\n340302201601010019,甲,340302001001,户主,\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("notes.csv"), "备注,说明\nx,y\n").unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet()
+        .set_name("说明")
+        .unwrap()
+        .write_string(0, 0, "婚姻登记数据")
+        .unwrap();
+    let sheet = book.add_worksheet().set_name("数据").unwrap();
+    for (c, h) in [
+        "登记编号",
+        "登记类型",
+        "男方身份证号",
+        "女方身份证号",
+        "登记日期",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+        sheet.write_string(1, c as u16, "1").unwrap();
+    }
+    book.save(d.join("marriage.xlsx")).unwrap();
+    std::fs::write(
+        d.join("areas.csv"),
+        "区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n340302,龙子湖区,340302001,东风街道,340302001001,东风社区居委会\n",
+    )
+    .unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+    let draft = init::draft(d, d, today).unwrap();
+    let found: Vec<(&str, usize)> = draft
+        .recognised
+        .iter()
+        .map(|(_, s, n, _)| (*s, *n))
+        .collect();
+    assert_eq!(found, [("household", 4), ("marriage", 5)]);
+    assert_eq!(draft.unrecognised, [d.join("notes.csv")]);
+    assert!(draft.divisions_found);
+    let t = &draft.text;
+    assert!(t.contains("sheet = \"数据\""), "{t}");
+    assert!(t.contains("path = \"areas.csv\""), "{t}");
+    assert!(t.contains("jurisdiction = \"340302001001\""), "{t}");
+    assert!(t.contains("as_of = 2026-02-01"), "{t}");
+    assert!(t.contains("start = 2025-01-01, end = 2025-12-31"), "{t}");
+    assert!(t.contains("headers no field reads: 备注"), "{t}");
+    assert!(t.contains("no column found for: sex (性别)"), "{t}");
+    assert!(t.contains("#   notes.csv"), "{t}");
+    let path = d.join("p.toml");
+    std::fs::write(&path, t).unwrap();
+    let plan = Plan::load(&path).unwrap();
+    assert_eq!(plan.sources.len(), 2);
+    assert_eq!(
+        plan.source("marriage").unwrap().files[0].sheet.as_deref(),
+        Some("数据")
+    );
+}
