@@ -354,6 +354,22 @@ fn write_source(w: &mut String, source: &'static dyn Source, files: &[&Extract],
             }
         }
     }
+    // A header that ends like one of a missing field's usual headers (`现住址村居代码` and
+    // `现居住地村居代码`) is offered as a commented guess, never mapped: a wrong map would
+    // read a column as something it is not.
+    for (i, f) in fields.iter().enumerate() {
+        if !found_in(i).is_empty() {
+            continue;
+        }
+        if let Some(h) = guess(f, &unread) {
+            let _ = writeln!(
+                w,
+                "# {} = {}   # check: a guess from the header's ending; uncomment (under the columns) if right",
+                f.name,
+                quote(h)
+            );
+        }
+    }
     if !unread.is_empty() {
         let _ = writeln!(
             w,
@@ -364,6 +380,32 @@ fn write_source(w: &mut String, source: &'static dyn Source, files: &[&Extract],
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+}
+
+/// The one unread header that begins with the first character and ends with the last
+/// four characters of one of the field's usual headers (`现住址村居代码` for
+/// `现居住地村居代码`), if exactly one does.
+fn guess<'a>(f: &poprecon_ingest::FieldSpec, unread: &[&'a String]) -> Option<&'a String> {
+    let shapes: Vec<(char, String)> = f
+        .aliases
+        .iter()
+        .map(|a| normalize_header(a))
+        .filter(|a| a.chars().count() >= 5)
+        .filter_map(|a| {
+            let skip = a.chars().count() - 4;
+            Some((a.chars().next()?, a.chars().skip(skip).collect()))
+        })
+        .collect();
+    let mut hits = unread.iter().filter(|h| {
+        let h = normalize_header(h);
+        shapes
+            .iter()
+            .any(|(first, end)| h.starts_with(*first) && h.ends_with(end.as_str()))
+    });
+    match (hits.next(), hits.next()) {
+        (Some(h), None) => Some(h),
+        _ => None,
     }
 }
 

@@ -400,7 +400,7 @@ fn init_recognises_sources_sheets_and_division_tables() {
     let d = dir.path();
     std::fs::write(
         d.join("hh.csv"),
-        "公民身份号码,姓名,户籍地村代码,与户主关系,备注\n340302201601010019,甲,340302001001,户主,\n",
+        "公民身份号码,姓名,户籍地村代码,与户主关系,备注,户籍变动登记原因\n340302201601010019,甲,340302001001,户主,,\n",
     )
     .unwrap();
     std::fs::write(d.join("notes.csv"), "备注,说明\nx,y\n").unwrap();
@@ -449,6 +449,11 @@ fn init_recognises_sources_sheets_and_division_tables() {
     assert!(t.contains("headers no field reads: 备注"), "{t}");
     assert!(t.contains("no column found for: sex (性别)"), "{t}");
     assert!(t.contains("#   notes.csv"), "{t}");
+    // `户籍变动登记原因` has the shape of `户口登记原因`: offered, commented out.
+    assert!(
+        t.contains("# registration_reason = \"户籍变动登记原因\"   # check: a guess"),
+        "{t}"
+    );
     let path = d.join("p.toml");
     std::fs::write(&path, t).unwrap();
     let plan = Plan::load(&path).unwrap();

@@ -155,6 +155,10 @@ pub enum Command {
         pipeline: PathBuf,
     },
     /// Checks a pipeline file and the headers of every input it names, without running it.
+    ///
+    /// Prints per file its format and encoding, the headers no field reads, and the optional
+    /// fields it has no column for (they would be empty in every row). A Parquet column whose
+    /// type does not fit its field (integers in a date column) fails here too.
     Validate {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
@@ -164,8 +168,9 @@ pub enum Command {
     /// Writes `<OUT>/<source>.parquet` (accepted rows, canonical columns),
     /// `<OUT>/quarantine/<source>.parquet` (rejected rows with file, line, raw cells and
     /// reason) and `<OUT>/ingest.json` (the counts), then prints a table per source:
-    /// read / accepted / quarantined by reason / invalid fields by kind. The folder is
-    /// written in full or not at all.
+    /// read / accepted / quarantined by reason / invalid fields by kind / the values of
+    /// coded fields that no code list knows, with their counts (map them under
+    /// `[sources.<s>.codes.<field>]`). The folder is written in full or not at all.
     Ingest {
         /// The pipeline file (TOML).
         pipeline: PathBuf,

@@ -188,10 +188,15 @@ pub fn print_plan(plan: &Plan) -> Result<()> {
     writeln!(out, "period     {} to {}", plan.period.0, plan.period.1)?;
     writeln!(
         out,
-        "divisions  {} counties, {} townships, {} villages",
+        "divisions  {} counties, {} townships, {} villages (jurisdiction: {})",
         plan.divisions.counties.len(),
         plan.divisions.townships.len(),
-        plan.divisions.villages.len()
+        plan.divisions.villages.len(),
+        plan.divisions
+            .villages
+            .keys()
+            .filter(|c| c.starts_with(&plan.jurisdiction))
+            .count()
     )?;
     writeln!(out, "sources")?;
     for sp in &plan.sources {
@@ -221,6 +226,13 @@ pub fn print_plan(plan: &Plan) -> Result<()> {
         }
         for (field, headers) in &sp.columns {
             writeln!(out, "    column {field} <- {}", headers.join(" | "))?;
+        }
+        for (field, spellings) in &sp.codes {
+            let listed: Vec<String> = spellings
+                .iter()
+                .map(|(spelling, code)| format!("{spelling} -> {code}"))
+                .collect();
+            writeln!(out, "    codes {field}: {}", listed.join(", "))?;
         }
     }
     Ok(())

@@ -955,7 +955,7 @@ fn sources_lists_fields_headers_kinds_and_labels() {
 #[test]
 fn unknown_codes_and_missing_optional_columns_are_reported() {
     let (dir, pipeline) = fixture();
-    let delivery = "分娩记录编号,产妇身份证号,产妇姓名,分娩时间,新生儿性别,妊娠结局,现住址村居代码\n\
+    let delivery = "分娩记录编号,产妇身份证号,产妇姓名,分娩时间,新生儿性别,妊娠结局,住址村居编码\n\
         D1,340302201601010019,王芳,2025-03-04 10:20,女,活产,340302001001\n\
         D2,340302201601010018,李娜,2025-03-05,男,活胎,340302001001\n\
         D3,340302201601010017,张丽,2025-03-06,男,活胎,340302001001\n";
@@ -970,7 +970,7 @@ fn unknown_codes_and_missing_optional_columns_are_reported() {
         stdout.contains("no column for: ") && stdout.contains("residence_village (现居住地)"),
         "{stdout}"
     );
-    assert!(stdout.contains("现住址村居代码"), "{stdout}");
+    assert!(stdout.contains("住址村居编码"), "{stdout}");
     let run = poprecon(&["run", "p.toml", "--out", "run"], dir.path());
     assert!(
         matches!(run.status.code(), Some(0 | 3)),
