@@ -340,7 +340,8 @@ fn impossible_dates_and_codes() {
 #[test]
 fn parquet_with_wrong_types() {
     let fx = Fixture::new();
-    // IDs stored as floats (precision lost) and dates stored as integers and text.
+    // Dates stored as integers: `20150501` or an Excel serial `42000`? Nothing says, so the
+    // file is an error naming the source, the file, the column and both types.
     let mut df = df!(
         "登记编号" => [1_i64, 2, 3],
         "登记类型" => ["结婚", "离婚", "结婚"],
@@ -350,7 +351,27 @@ fn parquet_with_wrong_types() {
     )
     .unwrap();
     poprecon_ingest::write_parquet(&mut df, &fx.path("m.parquet")).unwrap();
-    let out = ingest_one(&fx.pipeline("[sources.marriage]\npath = \"m.parquet\"\n")).unwrap();
+    let pipeline = fx.pipeline("[sources.marriage]\npath = \"m.parquet\"\n");
+    let err = ingest_one(&pipeline).unwrap_err().to_string();
+    assert!(
+        err.contains("source `marriage`")
+            && err.contains("m.parquet")
+            && err.contains("`登记日期`")
+            && err.contains("expected a date, a date-time or text")
+            && err.contains("found i64"),
+        "{err}"
+    );
+    // IDs stored as floats (precision lost) and dates as text: read, the IDs flagged.
+    let mut df = df!(
+        "登记编号" => [1_i64, 2, 3],
+        "登记类型" => ["结婚", "离婚", "结婚"],
+        "男方身份证号" => [3.4030219900101e17, 3.4030219900101e17, 3.4030219900101e17],
+        "女方身份证号" => ["340302201601010019", "340302201601010019", "bad"],
+        "登记日期" => ["20150501", "2014-12-27", "20150230"],
+    )
+    .unwrap();
+    poprecon_ingest::write_parquet(&mut df, &fx.path("m.parquet")).unwrap();
+    let out = ingest_one(&pipeline).unwrap();
     assert_eq!(out.stats.read, 3);
     assert_eq!(out.stats.accepted, 2);
     assert_eq!(

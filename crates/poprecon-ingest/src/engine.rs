@@ -10,12 +10,13 @@ use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use poprecon_model::{
     DateError, DateValue, ResidentId, Sex, VillageCode, normalize_id, normalize_name, parse_date,
+    parse_month,
 };
 use rayon::prelude::*;
 
 use crate::error::IngestError;
 use crate::read::{self, Cell, Format, InputFile, RawRow, float_text};
-use crate::schema::{FieldKind, FieldSpec, Source};
+use crate::schema::{CodeTable, FieldKind, FieldSpec, Source, code_key};
 
 /// Rows per unit of parallel work.
 const CHUNK_ROWS: usize = 16_384;
@@ -80,7 +81,19 @@ pub struct SourceStats {
     pub quarantine_reasons: BTreeMap<String, u64>,
     /// `field:reason` → kept rows flagged so.
     pub invalid_fields: BTreeMap<String, u64>,
+    /// Coded field → value no code list knows → rows (flagged `unknown_code`). Only
+    /// values that look like codes are listed; at most [`UNKNOWN_CODES_LISTED`] per field,
+    /// the rest counted under [`OTHER_VALUES`].
+    pub unknown_codes: BTreeMap<String, BTreeMap<String, u64>>,
 }
+
+/// Most distinct unknown values listed per coded field.
+pub const UNKNOWN_CODES_LISTED: usize = 50;
+/// The key under which unknown values beyond the listed ones are counted.
+pub const OTHER_VALUES: &str = "(other values)";
+/// The key under which unknown values that do not look like codes (long text, long runs of
+/// digits: possibly personal data) are counted instead of being listed.
+pub const NOT_LISTED: &str = "(not listed: not a code)";
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FileStats {
@@ -93,6 +106,8 @@ pub struct FileStats {
     pub quarantined: u64,
     /// Headers that no field reads, so that nothing is ignored without being said.
     pub unmapped_headers: Vec<String>,
+    /// Optional fields for which the file has no column: they are empty in every row.
+    pub missing_fields: Vec<String>,
 }
 
 /// Ingests one source: all its files, in order.
@@ -106,11 +121,18 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     let mut frames = Vec::new();
     let mut quarantine = Vec::new();
     for file in cfg.files {
-        let (file_stats, chunks) = ingest_file(cfg, &layout, file)?;
+        let (file_stats, chunks) =
+            ingest_file(cfg, &layout, file).map_err(|e| e.in_source(source.id()))?;
         for chunk in chunks {
             stats.read += chunk.read;
             for (k, n) in chunk.invalid_counts {
                 *stats.invalid_fields.entry(k).or_default() += n;
+            }
+            for (field, values) in chunk.unknown_codes {
+                let entry = stats.unknown_codes.entry(field.to_owned()).or_default();
+                for (value, n) in values {
+                    *entry.entry(value).or_default() += n;
+                }
             }
             for q in &chunk.quarantine {
                 *stats
@@ -141,6 +163,9 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
         }
     };
     tracing::debug!(seconds = t.elapsed().as_secs_f64(), "concatenated");
+    for values in stats.unknown_codes.values_mut() {
+        bound_listed(values);
+    }
     stats.accepted = records.height() as u64;
     stats.quarantined = quarantine.len() as u64;
     if stats.read != stats.accepted + stats.quarantined {
@@ -160,26 +185,142 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     })
 }
 
+/// Keeps the most frequent [`UNKNOWN_CODES_LISTED`] values (ties by value) and counts the
+/// rest under [`OTHER_VALUES`].
+fn bound_listed(values: &mut BTreeMap<String, u64>) {
+    if values.len() <= UNKNOWN_CODES_LISTED {
+        return;
+    }
+    let mut all: Vec<(String, u64)> = std::mem::take(values).into_iter().collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: u64 = all[UNKNOWN_CODES_LISTED..].iter().map(|(_, n)| n).sum();
+    all.truncate(UNKNOWN_CODES_LISTED);
+    values.extend(all);
+    *values.entry(OTHER_VALUES.to_owned()).or_default() += rest;
+}
+
+#[cfg(test)]
+pub(crate) fn bound_listed_for_tests(values: &mut BTreeMap<String, u64>) {
+    bound_listed(values);
+}
+
+/// Whether an unknown value of a coded field may be listed: short, and without a run of
+/// digits long enough to be (part of) an ID or a phone number. Anything else might be
+/// personal data that landed in a coded column.
+fn listable_code(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 7 {
+            return false;
+        }
+    }
+    text.chars().count() <= 24
+}
+
+/// Each field's code list with the file's extensions.
+fn code_tables(
+    source: &dyn Source,
+    file: &InputFile,
+) -> Result<Vec<Option<CodeTable>>, IngestError> {
+    source
+        .fields()
+        .iter()
+        .map(|f| match f.kind {
+            FieldKind::Code(map) => CodeTable::new(map, file.codes.get(f.name))
+                .map(Some)
+                .map_err(|(spelling, code)| IngestError::UnknownCanonicalCode {
+                    source_id: source.id(),
+                    field: f.name,
+                    spelling,
+                    code,
+                    known: map
+                        .codes()
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
 /// Reads a file's header only and resolves it, for `poprecon validate`.
 pub fn check_header(
     source: &dyn Source,
     file: &InputFile,
     columns: &BTreeMap<String, Vec<String>>,
 ) -> Result<FileStats, IngestError> {
+    check_header_unnamed(source, file, columns).map_err(|e| e.in_source(source.id()))
+}
+
+fn check_header_unnamed(
+    source: &dyn Source,
+    file: &InputFile,
+    columns: &BTreeMap<String, Vec<String>>,
+) -> Result<FileStats, IngestError> {
+    code_tables(source, file)?;
+    if file.format == Format::Parquet {
+        let (header, types) = read::parquet_schema(file)?;
+        let mapping = resolve_header(source, &header, columns, &file.path)?;
+        check_parquet_types(source, &mapping, &header, &types, &file.path)?;
+        return Ok(file_stats(source, file, "", &[], &header, &mapping));
+    }
     let (header, encoding) = match file.format {
         Format::Csv => {
             let (text, enc) = read::read_text(file)?;
             let header = csv_header(&mut read::csv_records(&text, file.delimiter), file)?;
             (header, enc.as_str())
         }
-        Format::Xlsx => (read::read_xlsx(file)?.0, ""),
         Format::Parquet => (read::read_parquet(file)?.0, ""),
+        Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods => {
+            (read::read_workbook(file)?.0, "")
+        }
     };
     let mapping = resolve_header(source, &header, columns, &file.path)?;
-    Ok(file_stats(file, encoding, &[], &header, &mapping))
+    Ok(file_stats(source, file, encoding, &[], &header, &mapping))
+}
+
+/// A typed Parquet column must hold what its field is: dates (or text) for a date field,
+/// anything but dates for the others. Integers in a date column would otherwise be read as
+/// `yyyymmdd` numbers or Excel serials, which they may not be.
+fn check_parquet_types(
+    source: &dyn Source,
+    mapping: &[Option<usize>],
+    header: &[String],
+    types: &[DataType],
+    path: &Path,
+) -> Result<(), IngestError> {
+    for (f, column) in source.fields().iter().zip(mapping) {
+        let Some(i) = *column else { continue };
+        let dtype = &types[i];
+        let is_date_field = matches!(
+            f.kind,
+            FieldKind::Date | FieldKind::DateTime | FieldKind::Month
+        );
+        let temporal = matches!(dtype, DataType::Date | DataType::Datetime(..));
+        let text = matches!(dtype, DataType::String | DataType::Null);
+        let (ok, expected) = if is_date_field {
+            (temporal || text, "a date, a date-time or text")
+        } else {
+            (!temporal, "text or a number")
+        };
+        if !ok {
+            return Err(IngestError::ParquetType {
+                path: path.to_owned(),
+                column: header[i].clone(),
+                field: f.name,
+                expected,
+                found: dtype.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn file_stats(
+    source: &dyn Source,
     file: &InputFile,
     encoding: &str,
     chunks: &[ChunkOut],
@@ -201,6 +342,13 @@ fn file_stats(
             .enumerate()
             .filter(|(i, h)| !used.contains(i) && !h.trim().is_empty())
             .map(|(_, h)| h.clone())
+            .collect(),
+        missing_fields: source
+            .fields()
+            .iter()
+            .zip(mapping)
+            .filter(|(f, m)| m.is_none() && !f.required)
+            .map(|(f, _)| f.name.to_owned())
             .collect(),
     }
 }
@@ -250,6 +398,7 @@ fn ingest_file(
                 mapping: &mapping,
                 header: &header,
                 file: path_str,
+                codes: code_tables(cfg.source, file)?,
             };
             // Without a quote character no cell can hold a line end, so the body can be cut
             // at line ends and parsed in parallel (the usual case for system exports).
@@ -321,13 +470,17 @@ fn ingest_file(
             let chunks: Vec<ChunkOut> = chunks.into_iter().map(|(_, c)| c).collect();
             finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks)
         }
-        Format::Xlsx | Format::Parquet => {
-            let (header, rows) = if file.format == Format::Xlsx {
-                read::read_xlsx(file)?
+        Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods | Format::Parquet => {
+            let (header, rows, types) = if file.format == Format::Parquet {
+                read::read_parquet_typed(file)?
             } else {
-                read::read_parquet(file)?
+                let (header, rows) = read::read_workbook(file)?;
+                (header, rows, Vec::new())
             };
             let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
+            if file.format == Format::Parquet {
+                check_parquet_types(cfg.source, &mapping, &header, &types, &file.path)?;
+            }
             let ctx = Ctx {
                 cfg,
                 key_column: key_column(cfg.source, &mapping),
@@ -335,6 +488,7 @@ fn ingest_file(
                 mapping: &mapping,
                 header: &header,
                 file: path_str,
+                codes: code_tables(cfg.source, file)?,
             };
             let chunks: Vec<ChunkOut> = rows
                 .par_chunks(CHUNK_ROWS)
@@ -360,7 +514,10 @@ fn finish_file(
         });
     }
     tracing::debug!(rows, "read file");
-    Ok((file_stats(file, encoding, &chunks, header, mapping), chunks))
+    Ok((
+        file_stats(cfg.source, file, encoding, &chunks, header, mapping),
+        chunks,
+    ))
 }
 
 fn key_column(source: &dyn Source, mapping: &[Option<usize>]) -> Option<usize> {
@@ -506,7 +663,9 @@ impl Layout {
                     columns.push((f.name.to_owned(), ColKind::Date));
                     columns.push((format!("{}_time", f.name), ColKind::Datetime));
                 }
-                FieldKind::Date => columns.push((f.name.to_owned(), ColKind::Date)),
+                FieldKind::Date | FieldKind::Month => {
+                    columns.push((f.name.to_owned(), ColKind::Date));
+                }
                 FieldKind::Sex | FieldKind::Int { .. } => {
                     columns.push((f.name.to_owned(), ColKind::I32));
                 }
@@ -688,6 +847,8 @@ struct Ctx<'a> {
     mapping: &'a [Option<usize>],
     header: &'a [String],
     file: Arc<str>,
+    /// Per field, its code table (coded fields only).
+    codes: Vec<Option<CodeTable>>,
 }
 
 struct QuarantineRow {
@@ -703,6 +864,7 @@ struct ChunkOut {
     frame: DataFrame,
     quarantine: Vec<QuarantineRow>,
     invalid_counts: BTreeMap<String, u64>,
+    unknown_codes: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
 
 /// Why a cell could not become a value.
@@ -726,6 +888,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
     let mut builders = ctx.layout.builders(rows.len());
     let mut quarantine = Vec::new();
     let mut invalid_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unknown_codes: BTreeMap<&'static str, BTreeMap<String, u64>> = BTreeMap::new();
     let mut values: Vec<Value> = vec![Value::Null; fields.len()];
     let mut flags: Vec<(&'static str, &'static str)> = Vec::new();
     let mut flag_text = String::new();
@@ -749,7 +912,8 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
         }
         for (i, f) in fields.iter().enumerate() {
             let cell = ctx.mapping[i].map_or(Cell::Empty, |c| row.cell(c));
-            let (value, invalid) = parse_cell(f, cell, ctx.cfg.known_villages);
+            let (value, invalid) =
+                parse_cell(f, cell, ctx.cfg.known_villages, ctx.codes[i].as_ref());
             if let Some(inv) = invalid {
                 if f.required && inv.bad_date {
                     quarantine.push(quarantine_row("invalid_required_date", Some(f.name)));
@@ -767,6 +931,28 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
             values: &mut values,
             flags: &mut flags,
         });
+        for &(field, reason) in &flags {
+            if reason != "unknown_code" {
+                continue;
+            }
+            let cell = fields
+                .iter()
+                .position(|f| f.name == field)
+                .and_then(|i| ctx.mapping[i])
+                .map_or(Cell::Empty, |c| row.cell(c));
+            if let Some(text) = cell_text(cell) {
+                let value = if listable_code(&text) {
+                    code_key(&text)
+                } else {
+                    NOT_LISTED.to_owned()
+                };
+                *unknown_codes
+                    .entry(field)
+                    .or_default()
+                    .entry(value)
+                    .or_default() += 1;
+            }
+        }
         let mut b = builders.iter_mut();
         b.next().expect("file column").push_str(Some(&ctx.file));
         if let Some(Builder::I64(_, v)) = b.next() {
@@ -812,6 +998,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
         frame,
         quarantine,
         invalid_counts,
+        unknown_codes,
     }
 }
 
@@ -922,22 +1109,30 @@ fn parse_cell(
     f: &FieldSpec,
     cell: Cell<'_>,
     known_villages: Option<&HashSet<String>>,
+    code: Option<&CodeTable>,
 ) -> (Value, Option<Invalid>) {
     let invalid = |reason| (Value::Null, Some(Invalid::new(reason)));
     match f.kind {
-        FieldKind::Date | FieldKind::DateTime => {
+        FieldKind::Date | FieldKind::DateTime | FieldKind::Month => {
+            let month = f.kind == FieldKind::Month;
             let parsed = match cell {
                 Cell::Empty => return (Value::Null, None),
                 Cell::Date(d) => Ok(d),
+                Cell::Int(i) if month => month_from_number(i as f64),
+                Cell::Float(x) if month => month_from_number(x),
                 Cell::Int(i) => date_from_number(i as f64),
                 Cell::Float(x) => date_from_number(x),
+                Cell::Text(s) if month => match parse_month(s) {
+                    Err(DateError::Empty) => return (Value::Null, None),
+                    other => other.map(DateValue::Date),
+                },
                 Cell::Text(s) => match parse_date(s) {
                     Err(DateError::Empty) => return (Value::Null, None),
                     other => other,
                 },
             };
             match parsed {
-                Ok(d) if f.kind == FieldKind::Date => (Value::Date(d.date()), None),
+                Ok(d) if f.kind != FieldKind::DateTime => (Value::Date(d.date()), None),
                 Ok(d) => (Value::DateTime(d.date(), d.datetime()), None),
                 Err(e) => (
                     Value::Null,
@@ -1023,11 +1218,16 @@ fn parse_cell(
                     Ok(c) => (Value::Str(c.as_str().to_owned()), None),
                     Err(_) => invalid("certificate_format"),
                 },
-                FieldKind::Code(map) => match map.lookup(&text) {
-                    Some(code) => (Value::Str(code.to_owned()), None),
-                    None => invalid("unknown_code"),
-                },
-                FieldKind::Date | FieldKind::DateTime | FieldKind::ResidentId => {
+                FieldKind::Code(map) => {
+                    match code.map_or_else(|| map.lookup(&text), |t| t.lookup(&text)) {
+                        Some(code) => (Value::Str(code.to_owned()), None),
+                        None => invalid("unknown_code"),
+                    }
+                }
+                FieldKind::Date
+                | FieldKind::DateTime
+                | FieldKind::Month
+                | FieldKind::ResidentId => {
                     unreachable!("handled above")
                 }
             }
@@ -1045,6 +1245,15 @@ fn date_from_number(x: f64) -> Result<DateValue, DateError> {
         Some(t) => Ok(DateValue::DateTime(t)),
         None => Err(DateError::Unrecognised),
     }
+}
+
+/// A number in a month column: `201909` as a number is a month; anything else is read as
+/// a date would be (`20190901`, an Excel serial).
+fn month_from_number(x: f64) -> Result<DateValue, DateError> {
+    if x.fract() == 0.0 && (190_001.0..=299_912.0).contains(&x) {
+        return parse_month(&format!("{x:.0}")).map(DateValue::Date);
+    }
+    date_from_number(x)
 }
 
 /// Whole numbers as extracts write them: `2`, `2.0`, `第2孩`, `二孩`, `3剂`, full-width digits.

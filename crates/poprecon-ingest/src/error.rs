@@ -93,6 +93,16 @@ pub enum IngestError {
         field: String,
         known: String,
     },
+    #[error(
+        "source `{source_id}`: the pipeline maps `{spelling}` of field `{field}` to `{code}`, which is not one of its codes\nhint: the codes of `{field}` are {known}"
+    )]
+    UnknownCanonicalCode {
+        source_id: &'static str,
+        field: &'static str,
+        spelling: String,
+        code: String,
+        known: String,
+    },
     #[error("`{}`: cannot read the workbook: {message}", path.display())]
     Xlsx { path: PathBuf, message: String },
     #[error("`{}` has no sheet `{sheet}`\nhint: its sheets are `{available}`", path.display())]
@@ -103,6 +113,23 @@ pub enum IngestError {
     },
     #[error("`{}`: cannot read the Parquet file: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
+    #[error(
+        "`{}`, column `{column}` (field `{field}`): expected {expected}, found {found}\nhint: a column of this type would be read as something it is not; export it as {expected}",
+        path.display()
+    )]
+    ParquetType {
+        path: PathBuf,
+        column: String,
+        field: &'static str,
+        expected: &'static str,
+        found: String,
+    },
+    /// Any of the other errors, with the source whose file it is about.
+    #[error("source `{source_id}`: {error}")]
+    InSource {
+        source_id: &'static str,
+        error: Box<IngestError>,
+    },
     #[error("source `{source_id}`: building the canonical table failed: {message}")]
     Frame {
         source_id: &'static str,
@@ -117,4 +144,28 @@ pub enum IngestError {
         accepted: u64,
         quarantined: u64,
     },
+}
+
+impl IngestError {
+    /// The error with the source it concerns, unless it names it already.
+    pub fn in_source(self, source_id: &'static str) -> IngestError {
+        match self {
+            IngestError::InSource { .. }
+            | IngestError::Frame { .. }
+            | IngestError::Conservation { .. }
+            | IngestError::UnknownCanonicalCode { .. } => self,
+            error => IngestError::InSource {
+                source_id,
+                error: Box::new(error),
+            },
+        }
+    }
+
+    /// The error itself, without the source it was reported for.
+    pub fn inner(&self) -> &IngestError {
+        match self {
+            IngestError::InSource { error, .. } => error.inner(),
+            other => other,
+        }
+    }
 }

@@ -29,13 +29,16 @@ mod tests;
 use std::path::Path;
 
 pub use engine::{
-    FileStats, INVALID_FIELDS, IngestConfig, RECORD_KEY, RowCheck, SOURCE_FILE, SOURCE_LINE,
-    SourceOutput, SourceStats, Value, check_header, ingest, normalize_header, parse_bool,
-    parse_number, parse_small_int, resolve_header,
+    FileStats, INVALID_FIELDS, IngestConfig, NOT_LISTED, OTHER_VALUES, RECORD_KEY, RowCheck,
+    SOURCE_FILE, SOURCE_LINE, SourceOutput, SourceStats, UNKNOWN_CODES_LISTED, Value, check_header,
+    ingest, normalize_header, parse_bool, parse_number, parse_small_int, resolve_header,
 };
 pub use error::IngestError;
 pub use read::{Encoding, Format, InputFile};
-pub use schema::{CodeMap, FieldKind, FieldSpec, Source, aliases, field, vocab};
+pub use schema::{
+    CodeExtensions, CodeMap, CodeTable, FieldKind, FieldSpec, Source, aliases, code_key, field,
+    vocab,
+};
 
 use polars::prelude::*;
 

@@ -17,16 +17,26 @@ use crate::error::IngestError;
 pub enum Format {
     Csv,
     Xlsx,
+    /// Excel 97–2003 workbook (BIFF8).
+    Xls,
+    /// Excel binary workbook.
+    Xlsb,
+    /// OpenDocument spreadsheet (WPS, LibreOffice).
+    Ods,
     Parquet,
 }
 
 impl Format {
-    /// The format a file name suggests (`.csv`/`.txt`, `.xlsx`/`.xlsm`, `.parquet`/`.pq`).
+    /// The format a file name suggests (`.csv`/`.tsv`/`.txt`, `.xlsx`/`.xlsm`, `.xls`,
+    /// `.xlsb`, `.ods`, `.parquet`/`.pq`).
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "csv" | "txt" | "tsv" => Some(Format::Csv),
             "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "xls" => Some(Format::Xls),
+            "xlsb" => Some(Format::Xlsb),
+            "ods" => Some(Format::Ods),
             "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
         }
@@ -36,8 +46,27 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
+            Format::Xlsb => "xlsb",
+            Format::Ods => "ods",
             Format::Parquet => "parquet",
         }
+    }
+
+    /// A spreadsheet workbook, read sheet by sheet through calamine.
+    pub fn is_workbook(self) -> bool {
+        matches!(
+            self,
+            Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods
+        )
+    }
+}
+
+/// The CSV delimiter a file name suggests: tab for `.tsv`, else a comma.
+pub fn default_delimiter(path: &Path) -> u8 {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("tsv") => b'\t',
+        _ => b',',
     }
 }
 
@@ -75,17 +104,22 @@ pub struct InputFile {
     pub delimiter: u8,
     /// XLSX: the sheet to read; the first sheet when `None`.
     pub sheet: Option<String>,
+    /// Extra spellings of coded fields (`[sources.<s>.codes.<field>]`), the same for every
+    /// file of a source.
+    pub codes: crate::schema::CodeExtensions,
 }
 
 impl InputFile {
-    /// A file read with the defaults of its format.
+    /// A file read with the defaults of its format (tab-separated for `.tsv`).
     pub fn new(path: impl Into<PathBuf>, format: Format) -> Self {
+        let path = path.into();
         InputFile {
-            path: path.into(),
+            delimiter: default_delimiter(&path),
+            path,
             format,
             encoding: Encoding::Auto,
-            delimiter: b',',
             sheet: None,
+            codes: crate::schema::CodeExtensions::new(),
         }
     }
 }
@@ -398,7 +432,72 @@ pub fn csv_records_from(
     })
 }
 
-/// Reads the chosen sheet of an XLSX workbook: the first non-empty row is the header.
+/// Reads the chosen sheet of a workbook (XLSX, XLS, XLSB or ODS, by the file's declared
+/// format): the first non-empty row is the header.
+pub fn read_workbook(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
+    read_xlsx(file)
+}
+
+/// The sheet names of a workbook, in order.
+pub fn sheet_names(file: &InputFile) -> Result<Vec<String>, IngestError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> Result<Vec<String>, IngestError> { Ok(open_book(file)?.sheet_names()) },
+    ))
+    .unwrap_or_else(|_| {
+        Err(IngestError::Xlsx {
+            path: file.path.clone(),
+            message: "the workbook is malformed (the workbook reader failed on it)".into(),
+        })
+    })
+}
+
+/// Opens a workbook through calamine's auto opener, which goes by the file name; a file
+/// whose name does not say its declared format is opened as that format.
+fn open_book(
+    file: &InputFile,
+) -> Result<calamine::Sheets<std::io::BufReader<std::fs::File>>, IngestError> {
+    use calamine::{Sheets, open_workbook};
+    let err = |message: String| IngestError::Xlsx {
+        path: file.path.clone(),
+        message,
+    };
+    let meta = std::fs::metadata(&file.path).map_err(|source| IngestError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    if meta.len() == 0 {
+        return Err(IngestError::EmptyFile {
+            path: file.path.clone(),
+        });
+    }
+    // calamine's opener matches extensions case-sensitively.
+    let named = file
+        .path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.chars().all(|c| c.is_ascii_lowercase()));
+    if named && Format::from_path(&file.path) == Some(file.format) {
+        return calamine::open_workbook_auto(&file.path).map_err(|e| err(e.to_string()));
+    }
+    let path = &file.path;
+    Ok(match file.format {
+        Format::Xls => {
+            Sheets::Xls(open_workbook(path).map_err(|e: calamine::XlsError| err(e.to_string()))?)
+        }
+        Format::Xlsb => {
+            Sheets::Xlsb(open_workbook(path).map_err(|e: calamine::XlsbError| err(e.to_string()))?)
+        }
+        Format::Ods => {
+            Sheets::Ods(open_workbook(path).map_err(|e: calamine::OdsError| err(e.to_string()))?)
+        }
+        _ => {
+            Sheets::Xlsx(open_workbook(path).map_err(|e: calamine::XlsxError| err(e.to_string()))?)
+        }
+    })
+}
+
+/// Reads the chosen sheet of a workbook: the first non-empty row is the header. (Named for
+/// the first format it read; it reads every workbook format.)
 pub fn read_xlsx(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
     // calamine panics on some malformed workbooks (a cell reference whose column letters
     // overflow its arithmetic, found by fuzzing): a bad extract must stop its source with a
@@ -417,17 +516,7 @@ fn read_xlsx_unguarded(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>),
         path: file.path.clone(),
         message,
     };
-    let meta = std::fs::metadata(&file.path).map_err(|source| IngestError::Io {
-        path: file.path.clone(),
-        source,
-    })?;
-    if meta.len() == 0 {
-        return Err(IngestError::EmptyFile {
-            path: file.path.clone(),
-        });
-    }
-    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file.path)
-        .map_err(|e: calamine::XlsxError| xlsx_err(e.to_string()))?;
+    let mut book = open_book(file)?;
     let names = book.sheet_names();
     let sheet = match &file.sheet {
         Some(s) if names.contains(s) => s.clone(),
@@ -514,6 +603,32 @@ fn owned_from_xlsx(cell: &Data) -> OwnedCell {
 /// Reads a Parquet extract. Typed columns keep their types (dates stay dates, integers stay
 /// exact); everything else is read as text.
 pub fn read_parquet(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
+    read_parquet_typed(file).map(|(header, rows, _)| (header, rows))
+}
+
+/// The column names and types of a Parquet file, from its footer alone.
+pub fn parquet_schema(file: &InputFile) -> Result<(Vec<String>, Vec<DataType>), IngestError> {
+    let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    let schema = ParquetReader::new(f)
+        .schema()
+        .map_err(|e| IngestError::Parquet {
+            path: file.path.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(schema
+        .iter_values()
+        .map(|field| (field.name.to_string(), DataType::from_arrow_field(field)))
+        .unzip())
+}
+
+/// [`read_parquet`], with each column's type.
+#[allow(clippy::type_complexity)]
+pub fn read_parquet_typed(
+    file: &InputFile,
+) -> Result<(Vec<String>, Vec<OwnedRow>, Vec<DataType>), IngestError> {
     let pq_err = |message: String| IngestError::Parquet {
         path: file.path.clone(),
         message,
@@ -530,6 +645,7 @@ pub fn read_parquet(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), In
         .iter()
         .map(|s| s.to_string())
         .collect();
+    let types: Vec<DataType> = df.columns().iter().map(|c| c.dtype().clone()).collect();
     let height = df.height();
     let mut rows: Vec<OwnedRow> = (0..height)
         .map(|i| OwnedRow {
@@ -544,7 +660,7 @@ pub fn read_parquet(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), In
             row.cells.push(cell);
         }
     }
-    Ok((header, rows))
+    Ok((header, rows, types))
 }
 
 fn parquet_cells(s: &Series) -> PolarsResult<Vec<OwnedCell>> {
@@ -630,4 +746,94 @@ pub(crate) fn split_body(
         start = end;
     }
     out
+}
+
+/// A whole table as text, for small reference tables (the division table): the header and
+/// each non-empty row with its line (CSV), sheet row (workbooks) or row number (Parquet).
+/// Cells read as a person sees them in the source (numbers without `.0`).
+pub fn read_table(file: &InputFile) -> Result<TextTable, IngestError> {
+    match file.format {
+        Format::Csv => {
+            let (text, encoding) = read_text(file)?;
+            let mut records = csv_records(&text, file.delimiter);
+            let header = match records.next() {
+                Some(Ok(row)) => row.record.iter().map(str::to_owned).collect(),
+                Some(Err(e)) => return Err(csv_table_error(&file.path, &e)),
+                None => {
+                    return Err(IngestError::EmptyFile {
+                        path: file.path.clone(),
+                    });
+                }
+            };
+            let mut rows = Vec::new();
+            for r in records {
+                let r = r.map_err(|e| csv_table_error(&file.path, &e))?;
+                if r.record.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                rows.push((r.line, r.record.iter().map(str::to_owned).collect()));
+            }
+            Ok(TextTable {
+                header,
+                rows,
+                encoding: Some(encoding),
+            })
+        }
+        _ => {
+            let (header, owned) = if file.format == Format::Parquet {
+                read_parquet(file)?
+            } else {
+                read_workbook(file)?
+            };
+            let rows = owned
+                .into_iter()
+                .map(|r| (r.line, r.cells.iter().map(OwnedCell::text).collect()))
+                .collect();
+            Ok(TextTable {
+                header,
+                rows,
+                encoding: None,
+            })
+        }
+    }
+}
+
+/// A table read as text by [`read_table`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTable {
+    pub header: Vec<String>,
+    /// `(line, cells)` of each non-empty row.
+    pub rows: Vec<(u64, Vec<String>)>,
+    /// The encoding used for a CSV file (the detected one for `auto`).
+    pub encoding: Option<Encoding>,
+}
+
+/// The header of a file, and the encoding a CSV file was read in, without reading its rows
+/// beyond what the format requires.
+pub fn read_header(file: &InputFile) -> Result<(Vec<String>, Option<Encoding>), IngestError> {
+    match file.format {
+        Format::Csv => {
+            let (text, encoding) = read_text(file)?;
+            match csv_records(&text, file.delimiter).next() {
+                Some(Ok(row)) => Ok((
+                    row.record.iter().map(str::to_owned).collect(),
+                    Some(encoding),
+                )),
+                Some(Err(e)) => Err(csv_table_error(&file.path, &e)),
+                None => Err(IngestError::EmptyFile {
+                    path: file.path.clone(),
+                }),
+            }
+        }
+        Format::Parquet => Ok((parquet_schema(file)?.0, None)),
+        _ => Ok((read_workbook(file)?.0, None)),
+    }
+}
+
+fn csv_table_error(path: &Path, e: &csv::Error) -> IngestError {
+    IngestError::Csv {
+        path: path.to_owned(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    }
 }

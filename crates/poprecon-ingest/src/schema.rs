@@ -21,6 +21,9 @@ pub enum FieldKind {
     Sex,
     /// A calendar date.
     Date,
+    /// A month-precision date (an enrolment month): `2019-09`, `201909`, `2019年9月` and
+    /// `2019/9` read as the first day of the month; a whole date is kept as written.
+    Month,
     /// A date with an optional time: `<field>` is the date, `<field>_time` the date-time
     /// where a time was given.
     DateTime,
@@ -36,7 +39,37 @@ pub enum FieldKind {
     Code(&'static CodeMap),
 }
 
-/// A closed vocabulary. Spellings are compared after trimming and ASCII lower-casing.
+impl FieldKind {
+    /// The kind's name for people and for `poprecon sources`: `text`, `resident_id`,
+    /// `date`, `month`, `int`, `code` ….
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Name => "name",
+            FieldKind::ResidentId => "resident_id",
+            FieldKind::Village => "village",
+            FieldKind::AreaCode => "area_code",
+            FieldKind::Sex => "sex",
+            FieldKind::Date => "date",
+            FieldKind::DateTime => "datetime",
+            FieldKind::Month => "month",
+            FieldKind::Int { .. } => "int",
+            FieldKind::Float { .. } => "float",
+            FieldKind::Bool => "bool",
+            FieldKind::Certificate => "certificate",
+            FieldKind::Code(_) => "code",
+        }
+    }
+}
+
+/// A coded field's extra spellings from the pipeline (`[sources.<s>.codes.<field>]`):
+/// field → (spelling → canonical code of the field's [`CodeMap`]).
+pub type CodeExtensions =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
+/// A closed vocabulary: a national or industry code list, its usual labels and the
+/// canonical English code each stands for. Spellings are compared after NFKC, trimming
+/// and ASCII lower-casing.
 #[derive(Debug, PartialEq)]
 pub struct CodeMap {
     /// The vocabulary's name, used in reason codes and messages.
@@ -48,11 +81,85 @@ pub struct CodeMap {
 impl CodeMap {
     /// The canonical code of a spelling, if the vocabulary knows it.
     pub fn lookup(&self, raw: &str) -> Option<&'static str> {
-        let raw = raw.trim();
+        let key = code_key(raw);
         self.entries
             .iter()
-            .find(|(spelling, _)| spelling.eq_ignore_ascii_case(raw))
+            .find(|(spelling, _)| code_key(spelling) == key)
             .map(|(_, code)| *code)
+    }
+
+    /// The canonical codes, each once, in the order of the list.
+    pub fn codes(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for (_, code) in self.entries {
+            if !out.contains(code) {
+                out.push(code);
+            }
+        }
+        out
+    }
+
+    /// The canonical code `code` as a static string, if it is one of this list's codes.
+    pub fn canonical(&self, code: &str) -> Option<&'static str> {
+        self.entries
+            .iter()
+            .map(|(_, c)| *c)
+            .find(|c| *c == code.trim())
+    }
+}
+
+/// A spelling as code lists compare it: NFKC (full-width letters, digits and brackets
+/// folded), trimmed, ASCII lower case.
+pub fn code_key(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let trimmed = raw.trim();
+    if trimmed.is_ascii() {
+        return trimmed.to_ascii_lowercase();
+    }
+    let folded: String = trimmed.nfkc().collect();
+    folded.trim().to_ascii_lowercase()
+}
+
+/// A [`CodeMap`] with the pipeline's extensions, ready for lookups during ingest.
+#[derive(Debug, Clone)]
+pub struct CodeTable {
+    map: &'static CodeMap,
+    spellings: std::collections::HashMap<String, &'static str>,
+}
+
+impl CodeTable {
+    /// The map's spellings, then the extensions (which win where both name a spelling).
+    /// An extension whose value is not one of the map's codes is returned as the error.
+    pub fn new(
+        map: &'static CodeMap,
+        extensions: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<Self, (String, String)> {
+        let mut spellings: std::collections::HashMap<String, &'static str> = map
+            .entries
+            .iter()
+            .map(|(spelling, code)| (code_key(spelling), *code))
+            .collect();
+        for (spelling, code) in extensions.into_iter().flatten() {
+            let canonical = map
+                .canonical(code)
+                .ok_or_else(|| (spelling.clone(), code.clone()))?;
+            spellings.insert(code_key(spelling), canonical);
+        }
+        Ok(CodeTable { map, spellings })
+    }
+
+    /// The canonical code of a cell's text.
+    pub fn lookup(&self, raw: &str) -> Option<&'static str> {
+        // Most cells are already in normal form: no allocation for them.
+        if let Some(code) = self.spellings.get(raw) {
+            return Some(*code);
+        }
+        self.spellings.get(&code_key(raw)).copied()
+    }
+
+    /// The underlying code list.
+    pub fn map(&self) -> &'static CodeMap {
+        self.map
     }
 }
 
@@ -122,15 +229,26 @@ pub mod vocab {
         entries: &[
             ("正常", "active"),
             ("在册", "active"),
+            ("在籍", "active"),
+            ("正常户口", "active"),
             ("active", "active"),
             ("1", "active"),
             ("迁出", "moved_out"),
+            ("已迁出", "moved_out"),
+            ("户口迁出", "moved_out"),
             ("moved_out", "moved_out"),
             ("2", "moved_out"),
             ("死亡", "deceased"),
+            ("死亡注销", "deceased"),
+            ("已死亡", "deceased"),
             ("deceased", "deceased"),
             ("3", "deceased"),
             ("注销", "cancelled"),
+            ("已注销", "cancelled"),
+            ("户口注销", "cancelled"),
+            ("出国注销", "cancelled"),
+            ("出国(境)定居注销", "cancelled"),
+            ("服兵役注销", "cancelled"),
             ("cancelled", "cancelled"),
             ("4", "cancelled"),
         ],
@@ -147,6 +265,9 @@ pub mod aliases {
         "居住地村居代码",
         "居住地村代码",
         "现住址村级代码",
+        "现住址村居代码",
+        "现住址村代码",
+        "现住地村居代码",
         "现居住地代码",
     ];
 }

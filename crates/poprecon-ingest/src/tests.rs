@@ -338,11 +338,23 @@ fn header_problems_are_errors_naming_the_file() {
 
     let empty = write(dir.path(), "empty.csv", b"");
     let err = run(&[csv_file(empty)]).unwrap_err();
-    assert!(matches!(err, IngestError::EmptyFile { .. }), "{err}");
+    assert!(
+        matches!(err.inner(), IngestError::EmptyFile { .. }),
+        "{err}"
+    );
 
     let header_only = write(dir.path(), "header.csv", format!("{HEADER}\n").as_bytes());
     let err = run(&[csv_file(header_only.clone())]).unwrap_err();
-    assert!(matches!(err, IngestError::HeaderOnly { .. }), "{err}");
+    assert!(
+        matches!(err.inner(), IngestError::HeaderOnly { .. }),
+        "{err}"
+    );
+    // A header-only extract names its source as well as its file.
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("source `test_source`: ") && msg.contains("header.csv"),
+        "{msg}"
+    );
     let ok = run_with(&[csv_file(header_only)], &BTreeMap::new(), true).unwrap();
     assert_eq!((ok.stats.read, ok.records.height()), (0, 0));
     // The empty table still has every canonical column: file, line and key, one per field
@@ -660,4 +672,341 @@ fn a_workbook_that_makes_the_xlsx_reader_panic_is_an_error() {
         matches!(err, IngestError::Xlsx { .. }) && msg.contains("bad.xlsx"),
         "{msg}"
     );
+}
+
+static MONTH_FIELDS: &[F] = &[
+    F::new("student_no", "学籍号", K::Text)
+        .required()
+        .aliases(&["学籍号"]),
+    F::new("enrolment_date", "入学日期", K::Month).aliases(&["入学年月"]),
+];
+
+#[derive(Debug)]
+struct MonthSource;
+
+impl Source for MonthSource {
+    fn id(&self) -> &'static str {
+        "month_source"
+    }
+    fn label_zh(&self) -> &'static str {
+        "月份"
+    }
+    fn fields(&self) -> &'static [F] {
+        MONTH_FIELDS
+    }
+    fn key_field(&self) -> &'static str {
+        "student_no"
+    }
+}
+
+fn run_source(source: &dyn Source, files: &[InputFile]) -> Result<SourceOutput, IngestError> {
+    ingest(&IngestConfig {
+        source,
+        files,
+        columns: &BTreeMap::new(),
+        known_villages: None,
+        allow_empty: false,
+        progress: None,
+    })
+}
+
+/// domain.md §3: month-precision fields read `2019-09`, `201909`, `2019年9月` and `2019/9`
+/// as the first day of the month and are not invalid; a month that does not exist is.
+#[test]
+fn month_fields_read_as_the_first_of_the_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "学籍号,入学年月\nS1,2019-09\nS2,201909\nS3,2019年9月\nS4,2019/9\nS5,2019-09-02\nS6,2019-13\nS7,\n";
+    let path = write(dir.path(), "school.csv", text.as_bytes());
+    let out = run_source(&MonthSource, &[csv_file(path)]).unwrap();
+    let t = &out.records;
+    assert_eq!(
+        strings(t, "enrolment_date"),
+        [
+            Some("2019-09-01".into()),
+            Some("2019-09-01".into()),
+            Some("2019-09-01".into()),
+            Some("2019-09-01".into()),
+            Some("2019-09-02".into()),
+            None,
+            None,
+        ]
+    );
+    assert_eq!(
+        strings(t, INVALID_FIELDS),
+        [
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some("enrolment_date:impossible_date".into()),
+            None
+        ]
+    );
+    assert_eq!(t.column("enrolment_date").unwrap().dtype(), &DataType::Date);
+}
+
+/// domain.md §3: a value no code list knows is flagged, kept, and counted with its value in
+/// the summary; values that may be personal data are counted without being listed; the
+/// pipeline's extensions map new spellings to canonical codes.
+#[test]
+fn unknown_codes_are_counted_and_extensions_map_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_outcome =
+        |key: &str, outcome: &str| GOOD.replacen("D001", key, 1).replacen("活产", outcome, 1);
+    let text = rows(&[
+        &with_outcome("D1", "活产"),
+        &with_outcome("D2", "死胎"),
+        &with_outcome("D3", " 死胎 "),
+        &with_outcome("D4", "340302201601010019"),
+        &with_outcome("D5", "ＬＩＶＥ"),
+    ]);
+    let path = write(dir.path(), "d.csv", text.as_bytes());
+    let out = run(&[csv_file(path.clone())]).unwrap();
+    assert_eq!((out.stats.read, out.stats.accepted), (5, 5));
+    assert_eq!(out.stats.invalid_fields["outcome:unknown_code"], 4);
+    let expected: BTreeMap<String, u64> = [
+        ("live".to_owned(), 1),
+        ("死胎".to_owned(), 2),
+        (NOT_LISTED.to_owned(), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(out.stats.unknown_codes["outcome"], expected);
+    let json = serde_json::to_string(&out.stats).unwrap();
+    assert!(!json.contains("340302201601010019"), "{json}");
+
+    let mut file = csv_file(path);
+    file.codes.insert(
+        "outcome".into(),
+        [
+            ("死胎".to_owned(), "stillbirth".to_owned()),
+            ("LIVE".to_owned(), "live".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let out = run(std::slice::from_ref(&file)).unwrap();
+    assert_eq!(
+        strings(&out.records, "outcome"),
+        [
+            Some("live".into()),
+            Some("stillbirth".into()),
+            Some("stillbirth".into()),
+            None,
+            Some("live".into())
+        ]
+    );
+    assert_eq!(out.stats.invalid_fields["outcome:unknown_code"], 1);
+    assert_eq!(out.stats.unknown_codes["outcome"].len(), 1);
+
+    file.codes.insert(
+        "outcome".into(),
+        [("死胎".to_owned(), "dead".to_owned())]
+            .into_iter()
+            .collect(),
+    );
+    let err = run(&[file]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, IngestError::UnknownCanonicalCode { .. })
+            && msg.contains("test_source")
+            && msg.contains("`outcome`")
+            && msg.contains("`dead`")
+            && msg.contains("`stillbirth`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_code_lists_are_bounded() {
+    let mut values: BTreeMap<String, u64> = (0..UNKNOWN_CODES_LISTED + 5)
+        .map(|i| (format!("v{i:03}"), 1 + (i as u64 % 3)))
+        .collect();
+    let total: u64 = values.values().sum();
+    crate::engine::bound_listed_for_tests(&mut values);
+    assert_eq!(values.len(), UNKNOWN_CODES_LISTED + 1);
+    assert_eq!(values.values().sum::<u64>(), total);
+    assert!(values.contains_key(OTHER_VALUES));
+}
+
+/// Every failure of a source names the source as well as the file (and the line or the
+/// column where there is one); a Parquet column whose type is not its field's is an error
+/// naming the file, the column, the type expected and the type found; optional fields
+/// without a column are listed.
+#[test]
+fn errors_name_source_file_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = write(
+        dir.path(),
+        "missing.csv",
+        "编号,分娩时间\nD1,2025-01-01\n".as_bytes(),
+    );
+    let err = run(&[csv_file(missing)]).unwrap_err().to_string();
+    assert!(
+        err.contains("source `test_source`")
+            && err.contains("missing.csv")
+            && err.contains("`mother_id`"),
+        "{err}"
+    );
+
+    // Integers in a date column: an error, not 9 k dates made up from numbers.
+    let mut df = df!(
+        "编号" => ["D1", "D2"],
+        "母亲身份证号" => ["340302201601010019", "340302201601010019"],
+        "分娩时间" => [45_000i64, 20_250_304],
+    )
+    .unwrap();
+    let pq = dir.path().join("delivery.parquet");
+    write_parquet(&mut df, &pq).unwrap();
+    let file = InputFile::new(&pq, Format::Parquet);
+    for err in [
+        run(std::slice::from_ref(&file)).unwrap_err(),
+        check_header(&TestSource, &file, &BTreeMap::new()).unwrap_err(),
+    ] {
+        let msg = err.to_string();
+        assert!(
+            matches!(err.inner(), IngestError::ParquetType { .. })
+                && msg.contains("source `test_source`")
+                && msg.contains("delivery.parquet")
+                && msg.contains("column `分娩时间`")
+                && msg.contains("field `delivery_date`")
+                && msg.contains("expected a date")
+                && msg.contains("found i64"),
+            "{msg}"
+        );
+    }
+    // Typed dates and text dates are what a date column should hold.
+    let mut df = df!(
+        "编号" => ["D1"],
+        "母亲身份证号" => ["340302201601010019"],
+        "分娩时间" => ["2025-03-04"],
+        "结局" => ["活产"],
+    )
+    .unwrap();
+    write_parquet(&mut df, &pq).unwrap();
+    let stats = check_header(&TestSource, &file, &BTreeMap::new()).unwrap();
+    assert_eq!(
+        stats.missing_fields,
+        [
+            "mother_name",
+            "child_sex",
+            "plurality",
+            "residence_village",
+            "registration_date"
+        ]
+    );
+    let out = run(std::slice::from_ref(&file)).unwrap();
+    assert_eq!(out.stats.files[0].missing_fields, stats.missing_fields);
+}
+
+/// The rows of `rows(&[GOOD])` as an OpenDocument spreadsheet (what WPS and LibreOffice
+/// save), written by hand: a stored ZIP with the mimetype, the manifest and the content.
+fn ods_book(rows: &[Vec<&str>]) -> Vec<u8> {
+    let mut content = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="分娩">"#,
+    );
+    for row in rows {
+        content.push_str("<table:table-row>");
+        for cell in row {
+            if cell.is_empty() {
+                content.push_str("<table:table-cell/>");
+            } else if let Ok(x) = cell.parse::<f64>()
+                && cell.len() < 4
+            {
+                content.push_str(&format!(
+                    r#"<table:table-cell office:value-type="float" office:value="{x}"><text:p>{cell}</text:p></table:table-cell>"#
+                ));
+            } else {
+                content.push_str(&format!(
+                    r#"<table:table-cell office:value-type="string"><text:p>{cell}</text:p></table:table-cell>"#
+                ));
+            }
+        }
+        content.push_str("</table:table-row>");
+    }
+    content.push_str("</table:table></office:spreadsheet></office:body></office:document-content>");
+    stored_zip(&[
+        ("mimetype", "application/vnd.oasis.opendocument.spreadsheet"),
+        (
+            "META-INF/manifest.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
+        ),
+        ("content.xml", &content),
+    ])
+}
+
+/// `.xlsx`, `.ods` and `.tsv` extracts give the table the same rows give as CSV; `.xls` and
+/// `.xlsb` go to calamine's readers of those formats (no writer for them is at hand, so
+/// the test checks the dispatch: an XLSX named `.xls` is read as XLS and fails, naming the
+/// file).
+#[test]
+fn workbook_formats_and_tsv_give_the_csv_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let second = "D002,11010519491231002X,李娜,2025-03-05,男,2,死产,340302001001,2025/3/6";
+    let csv = write(dir.path(), "d.csv", rows(&[GOOD, second]).as_bytes());
+    let expected = run(&[csv_file(csv)])
+        .unwrap()
+        .records
+        .drop_many([SOURCE_FILE, SOURCE_LINE]);
+
+    let cells: Vec<Vec<&str>> = std::iter::once(HEADER)
+        .chain([GOOD, second])
+        .map(|l| l.split(',').collect())
+        .collect();
+
+    let tsv_text: String = cells.iter().map(|r| r.join("\t") + "\n").collect();
+    let tsv = write(dir.path(), "d.tsv", tsv_text.as_bytes());
+    let tsv_file = InputFile::new(&tsv, Format::from_path(&tsv).unwrap());
+    assert_eq!(tsv_file.delimiter, b'\t');
+    let out = run(&[tsv_file]).unwrap();
+    assert!(
+        out.records
+            .drop_many([SOURCE_FILE, SOURCE_LINE])
+            .equals_missing(&expected)
+    );
+
+    let ods = write(dir.path(), "d.ods", &ods_book(&cells));
+    assert_eq!(Format::from_path(&ods), Some(Format::Ods));
+    let out = run(&[InputFile::new(&ods, Format::Ods)]).unwrap();
+    let got = out.records.drop_many([SOURCE_FILE, SOURCE_LINE]);
+    assert!(got.equals_missing(&expected), "{got}\n{expected}");
+    assert_eq!(ints(&out.records, SOURCE_LINE), [Some(2), Some(3)]);
+    assert_eq!(
+        read::sheet_names(&InputFile::new(&ods, Format::Ods)).unwrap(),
+        ["分娩"]
+    );
+
+    let xlsx = dir.path().join("d.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in cells.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    book.save(&xlsx).unwrap();
+    let out = run(&[InputFile::new(&xlsx, Format::Xlsx)]).unwrap();
+    assert!(
+        out.records
+            .drop_many([SOURCE_FILE, SOURCE_LINE])
+            .equals_missing(&expected)
+    );
+    // A name that does not say the format: the declared format decides.
+    let dat = dir.path().join("d.dat");
+    std::fs::copy(&xlsx, &dat).unwrap();
+    let out = run(&[InputFile::new(&dat, Format::Xlsx)]).unwrap();
+    assert_eq!(out.stats.accepted, 2);
+
+    for (name, format) in [("old.xls", Format::Xls), ("bin.xlsb", Format::Xlsb)] {
+        let path = dir.path().join(name);
+        std::fs::copy(&xlsx, &path).unwrap();
+        assert_eq!(Format::from_path(&path), Some(format));
+        let err = run(&[InputFile::new(&path, format)]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err.inner(), IngestError::Xlsx { .. }) && msg.contains(name),
+            "{msg}"
+        );
+    }
 }

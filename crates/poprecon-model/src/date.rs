@@ -76,6 +76,57 @@ pub fn parse_date(raw: &str) -> Result<DateValue, DateError> {
     parse_normalized(normalized.trim())
 }
 
+/// Parses a cell of a month-precision field (an enrolment month): the first day of the month.
+///
+/// Months: `2019-09`, `2019/9`, `2019.9`, `201909`, `2019年9月` (month of one or two digits,
+/// full-width characters folded, surrounding whitespace trimmed). A whole date in any form
+/// [`parse_date`] accepts is kept as that date, with any time of day dropped. A month
+/// outside 1–12 (`2019-13`) is [`DateError::Impossible`].
+pub fn parse_month(raw: &str) -> Result<chrono::NaiveDate, DateError> {
+    match parse_date(raw) {
+        Ok(d) => return Ok(d.date()),
+        Err(DateError::Unrecognised) => {}
+        Err(e) => return Err(e),
+    }
+    let trimmed = raw.trim();
+    let normalized: String;
+    let s = if trimmed.is_ascii() {
+        trimmed
+    } else {
+        normalized = trimmed.nfkc().collect();
+        normalized.trim()
+    };
+    let mut c = Cursor { rest: s };
+    let lead = c.digits();
+    let (year, month) = match lead.len() {
+        6 => (number(&lead[..4]), number(&lead[4..])),
+        4 => {
+            let end = if c.eat("年") {
+                Some("月")
+            } else if c.eat("-") || c.eat("/") || c.eat(".") {
+                None
+            } else {
+                return Err(DateError::Unrecognised);
+            };
+            let month = c.short_number().ok_or(DateError::Unrecognised)?;
+            if let Some(end) = end
+                && !c.eat(end)
+            {
+                return Err(DateError::Unrecognised);
+            }
+            (number(lead), month)
+        }
+        _ => return Err(DateError::Unrecognised),
+    };
+    if !c.rest.is_empty() {
+        return Err(DateError::Unrecognised);
+    }
+    i32::try_from(year)
+        .ok()
+        .and_then(|year| NaiveDate::from_ymd_opt(year, month, 1))
+        .ok_or(DateError::Impossible)
+}
+
 /// Converts a serial date of Excel's 1900 date system: serial 1 is 1900-01-01, and the
 /// fraction is the time of day, rounded to the second.
 ///

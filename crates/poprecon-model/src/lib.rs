@@ -6,7 +6,8 @@
 //!   Its `Display` and `Debug` are masked: use [`ResidentId::as_str`] for the clear value.
 //! - [`VillageCode`]: a 12-digit statistical village code with its administrative prefixes.
 //! - [`Sex`]: GB/T 2261.1 codes.
-//! - [`DateValue`]: a date or a date-time, from [`parse_date`] or [`excel_serial_to_datetime`].
+//! - [`DateValue`]: a date or a date-time, from [`parse_date`] or [`excel_serial_to_datetime`];
+//!   [`parse_month`] for month-precision fields (`2019-09` is 2019-09-01).
 //! - [`CertificateNo`]: a birth certificate number (出生医学证明编号).
 //! - [`normalize_name`]: the normal form in which person names are compared.
 //!
@@ -22,7 +23,7 @@ pub mod sex;
 pub mod village;
 
 pub use certificate::{CertificateError, CertificateNo};
-pub use date::{DateError, DateValue, excel_serial_to_datetime, parse_date};
+pub use date::{DateError, DateValue, excel_serial_to_datetime, parse_date, parse_month};
 pub use id::{IdDamage, IdKind, ResidentId, check_character, normalize_id};
 pub use name::normalize_name;
 pub use sex::Sex;

@@ -580,3 +580,31 @@ fn date_part_len(format: &str) -> usize {
         .or_else(|| format.find("日").map(|i| i + "日".len()))
         .unwrap_or("%Y%m%d".len())
 }
+
+#[test]
+fn month_precision_values_read_as_the_first_of_the_month() {
+    for raw in [
+        "2019-09",
+        "2019-9",
+        "201909",
+        "2019年9月",
+        "2019年09月",
+        "2019/9",
+        "2019.09",
+        " ２０１９－０９ ",
+    ] {
+        assert_eq!(parse_month(raw), Ok(ymd(2019, 9, 1)), "{raw:?}");
+    }
+    // A whole date stays that date; a time of day is dropped.
+    assert_eq!(parse_month("2019-09-02"), Ok(ymd(2019, 9, 2)));
+    assert_eq!(parse_month("2019年9月2日 8时"), Ok(ymd(2019, 9, 2)));
+    assert_eq!(parse_month("2019-13"), Err(DateError::Impossible));
+    assert_eq!(parse_month("201900"), Err(DateError::Impossible));
+    assert_eq!(parse_month("20190230"), Err(DateError::Impossible));
+    for raw in ["2019", "2019-", "2019年9", "19-09", "2019-09x", "九月"] {
+        assert_eq!(parse_month(raw), Err(DateError::Unrecognised), "{raw:?}");
+    }
+    assert_eq!(parse_month("  "), Err(DateError::Empty));
+    // A date field does not take a month: only month-precision fields do.
+    assert_eq!(parse_date("2019-09"), Err(DateError::Unrecognised));
+}

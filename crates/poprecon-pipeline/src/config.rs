@@ -97,13 +97,33 @@ impl DateSetting {
     }
 }
 
-/// `[divisions]`: the division table, as three CSV files with `code,name` columns first.
-#[derive(Debug, Clone, Deserialize)]
+/// `[divisions]`: the division table, either one table (`path`: 行政区划 with a code and a
+/// name column per level, in any format and encoding ingest reads) or three CSV files
+/// (`counties`, `townships`, `villages`) whose first columns are `code,name`.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DivisionsConfig {
-    pub counties: PathBuf,
-    pub townships: PathBuf,
-    pub villages: PathBuf,
+    /// One table with a row per village (CSV UTF-8/GBK, XLSX, XLS, ODS, Parquet).
+    pub path: Option<PathBuf>,
+    /// The table's format; from the file name when absent.
+    pub format: Option<Format>,
+    /// CSV only: `auto` (default), `utf-8`, `gb18030`.
+    pub encoding: Option<Encoding>,
+    /// CSV only: one character, or `tab`; `,` by default (tab for `.tsv`).
+    pub delimiter: Option<String>,
+    /// Workbooks only: the sheet; the first one by default.
+    pub sheet: Option<String>,
+    /// Column of each level's code and name (`village_code`, `village_name`,
+    /// `township_code`, `township_name`, `county_code`, `county_name`) where the table's
+    /// header is not one of the usual ones (村居代码, 乡镇名称, 区县代码 …).
+    #[serde(default)]
+    pub columns: BTreeMap<String, OneOrMany>,
+    /// Three-file form: counties (6-digit codes).
+    pub counties: Option<PathBuf>,
+    /// Three-file form: townships (9-digit codes).
+    pub townships: Option<PathBuf>,
+    /// Three-file form: villages (12-digit codes).
+    pub villages: Option<PathBuf>,
 }
 
 /// `[sources.<id>]`: where a source's extracts are and how to read them.
@@ -129,6 +149,10 @@ pub struct SourceConfig {
     /// Canonical field → source header (or a list of headers tried in order).
     #[serde(default)]
     pub columns: BTreeMap<String, OneOrMany>,
+    /// `[sources.<s>.codes.<field>]`: extra spellings of a coded field, each mapped to one
+    /// of the field's canonical codes (`"城乡居民养老" = "resident_pension"`).
+    #[serde(default)]
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,8 @@ pub enum PipelineError {
         key: String,
         message: String,
     },
+    #[error("division table: {message}")]
+    DivisionFile { message: String },
     #[error("division table `{}`, line {line}: {message}", path.display())]
     Division {
         path: PathBuf,

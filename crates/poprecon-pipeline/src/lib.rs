@@ -4,11 +4,13 @@
 //! is an error naming the key and the file). [`Plan::load`] checks it and resolves it into
 //! a [`Plan`]: the jurisdiction, `as_of`, `period`, the division table ([`Divisions`]) and,
 //! per source, the files to read ([`SourcePlan`]). The plan knows every source poprecon
-//! reads ([`all_sources`]); executing it is the binary's business.
+//! reads ([`all_sources`]); executing it is the binary's business. [`init::draft`] writes a
+//! first pipeline file for a folder of extracts, recognising each file by its headers.
 
 mod config;
 mod divisions;
 mod error;
+pub mod init;
 #[cfg(test)]
 mod tests;
 
@@ -19,7 +21,7 @@ use chrono::NaiveDate;
 use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
 
 pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
-pub use divisions::Divisions;
+pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns};
 pub use error::PipelineError;
 
 /// Every source poprecon reads, health side first, in the order of domain.md §2.
@@ -75,6 +77,9 @@ pub struct SourcePlan {
     pub files: Vec<InputFile>,
     /// Canonical field → source headers, overriding the source's aliases.
     pub columns: BTreeMap<String, Vec<String>>,
+    /// Coded field → extra spellings → canonical code (`[sources.<s>.codes.<field>]`),
+    /// checked against the field's code list; every file of the source carries them.
+    pub codes: poprecon_ingest::CodeExtensions,
     pub allow_empty: bool,
 }
 
@@ -129,11 +134,8 @@ impl Plan {
         if period.0 > period.1 {
             return Err(invalid("pipeline.period", "`start` is after `end`".into()));
         }
-        let divisions = Divisions::load(
-            &base.join(&config.divisions.counties),
-            &base.join(&config.divisions.townships),
-            &base.join(&config.divisions.villages),
-        )?;
+        let divisions = load_divisions(&config.divisions, base)
+            .map_err(|e| e.unwrap_or_else(|(key, message)| invalid(&key, message)))?;
         if !divisions
             .villages
             .keys()
@@ -189,6 +191,8 @@ impl Plan {
                     ),
                 ));
             }
+            let codes = resolve_codes(source, &sc.codes)
+                .map_err(|(k, m)| invalid(&format!("{key}.codes{k}"), m))?;
             let mut inputs = Vec::with_capacity(files.len());
             for f in files {
                 let format = match sc.format {
@@ -197,35 +201,28 @@ impl Plan {
                         invalid(
                             &key,
                             format!(
-                                "cannot tell the format of `{}` from its name\nhint: set `format = \"csv\"`, `\"xlsx\"` or `\"parquet\"`",
+                                "cannot tell the format of `{}` from its name\nhint: set `format = \"csv\"`, `\"xlsx\"`, `\"xls\"`, `\"xlsb\"`, `\"ods\"` or `\"parquet\"`",
                                 f.display()
                             ),
                         )
                     })?,
                 };
-                let delimiter = match sc.delimiter.as_deref() {
-                    None => b',',
-                    Some("\\t" | "\t" | "tab") => b'\t',
-                    Some(d) if d.len() == 1 => d.as_bytes()[0],
-                    Some(_) => {
-                        return Err(invalid(
-                            &format!("{key}.delimiter"),
-                            "must be one ASCII character (or `tab`)".into(),
-                        ));
-                    }
-                };
+                let delimiter = parse_delimiter(sc.delimiter.as_deref(), &f)
+                    .map_err(|m| invalid(&format!("{key}.delimiter"), m))?;
                 inputs.push(InputFile {
                     path: f,
                     format,
                     encoding: sc.encoding.unwrap_or_default(),
                     delimiter,
                     sheet: sc.sheet.clone(),
+                    codes: codes.clone(),
                 });
             }
             sources.push(SourcePlan {
                 source,
                 files: inputs,
                 columns,
+                codes,
                 allow_empty: sc.allow_empty,
             });
         }
@@ -289,5 +286,145 @@ impl Plan {
     /// The plan of one source, if the pipeline reads it.
     pub fn source(&self, id: &str) -> Option<&SourcePlan> {
         self.sources.iter().find(|s| s.source.id() == id)
+    }
+}
+
+/// Checks a source's `[codes]` tables: each names a coded field of the source, and maps
+/// each spelling to one of that field's canonical codes. The error is the key suffix
+/// (`.scheme`) and the message.
+fn resolve_codes(
+    source: &dyn Source,
+    codes: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<poprecon_ingest::CodeExtensions, (String, String)> {
+    let coded: Vec<(&str, &'static poprecon_ingest::CodeMap)> = source
+        .fields()
+        .iter()
+        .filter_map(|f| match f.kind {
+            poprecon_ingest::FieldKind::Code(map) => Some((f.name, map)),
+            _ => None,
+        })
+        .collect();
+    let quoted = |items: &mut dyn Iterator<Item = &str>| {
+        items
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = poprecon_ingest::CodeExtensions::new();
+    for (field, spellings) in codes {
+        let Some((_, map)) = coded.iter().find(|(name, _)| name == field) else {
+            return Err((
+                format!(".{field}"),
+                format!(
+                    "`{}` has no coded field `{field}`; its coded fields are {}",
+                    source.id(),
+                    quoted(&mut coded.iter().map(|(n, _)| *n))
+                ),
+            ));
+        };
+        let mut checked = BTreeMap::new();
+        for (spelling, code) in spellings {
+            if spelling.trim().is_empty() {
+                return Err((format!(".{field}"), "maps an empty spelling".into()));
+            }
+            if map.canonical(code).is_none() {
+                return Err((
+                    format!(".{field}"),
+                    format!(
+                        "maps `{spelling}` to `{code}`, which is not a code of `{field}`; its codes are {}",
+                        quoted(&mut map.codes().into_iter())
+                    ),
+                ));
+            }
+            checked.insert(spelling.clone(), code.trim().to_owned());
+        }
+        out.insert(field.clone(), checked);
+    }
+    Ok(out)
+}
+
+/// The division table of `[divisions]`: one table (`path`) or three files. A wrong setting
+/// is `Err(Err((key, message)))`; a table that cannot be read, `Err(Ok(error))`.
+fn load_divisions(
+    d: &DivisionsConfig,
+    base: &Path,
+) -> Result<Divisions, Result<PipelineError, (String, String)>> {
+    let three = [&d.counties, &d.townships, &d.villages];
+    match (&d.path, three) {
+        (Some(path), [None, None, None]) => {
+            let full = base.join(path);
+            if !full.is_file() {
+                return Err(Err((
+                    "divisions.path".into(),
+                    format!("file `{}` does not exist", full.display()),
+                )));
+            }
+            let format = match d.format {
+                Some(f) => f,
+                None => Format::from_path(&full).ok_or_else(|| {
+                    Err((
+                        "divisions.path".to_owned(),
+                        format!(
+                            "cannot tell the format of `{}` from its name\nhint: set `format` under `[divisions]`",
+                            full.display()
+                        ),
+                    ))
+                })?,
+            };
+            let delimiter = parse_delimiter(d.delimiter.as_deref(), &full)
+                .map_err(|m| Err(("divisions.delimiter".to_owned(), m)))?;
+            let file = InputFile {
+                delimiter,
+                encoding: d.encoding.unwrap_or_default(),
+                sheet: d.sheet.clone(),
+                ..InputFile::new(full, format)
+            };
+            let columns: BTreeMap<String, Vec<String>> = d
+                .columns
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into_vec()))
+                .collect();
+            if let Some(unknown) = columns
+                .keys()
+                .find(|k| !DIVISION_COLUMNS.iter().any(|(name, _, _)| name == k))
+            {
+                return Err(Err((
+                    format!("divisions.columns.{unknown}"),
+                    format!(
+                        "is not a column of the division table; they are {}",
+                        DIVISION_COLUMNS
+                            .iter()
+                            .map(|(n, _, _)| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )));
+            }
+            Divisions::load_table(&file, &columns).map_err(Ok)
+        }
+        (None, [Some(c), Some(t), Some(v)]) => {
+            if d.format.is_some() || d.encoding.is_some() || d.sheet.is_some() || !d.columns.is_empty() {
+                return Err(Err((
+                    "divisions".into(),
+                    "`format`, `encoding`, `sheet` and `columns` apply to a one-table `path`, not to `counties`/`townships`/`villages`".into(),
+                )));
+            }
+            Divisions::load(&base.join(c), &base.join(t), &base.join(v)).map_err(Ok)
+        }
+        _ => Err(Err((
+            "divisions".into(),
+            "must name either one table (`path = \"行政区划.xlsx\"`) or the three files `counties`, `townships` and `villages`".into(),
+        ))),
+    }
+}
+
+/// A `delimiter` setting: one ASCII character or `tab`; by default tab for `.tsv` and a
+/// comma otherwise.
+fn parse_delimiter(setting: Option<&str>, path: &Path) -> Result<u8, String> {
+    match setting {
+        None => Ok(poprecon_ingest::read::default_delimiter(path)),
+        Some("\\t" | "\t" | "tab") => Ok(b'\t'),
+        Some(d) if d.len() == 1 => Ok(d.as_bytes()[0]),
+        Some(_) => Err("must be one ASCII character (or `tab`)".into()),
     }
 }

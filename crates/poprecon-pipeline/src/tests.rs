@@ -223,3 +223,243 @@ fn every_source_has_a_distinct_id_and_a_declared_key() {
         assert_eq!(source_by_id(s.id()).map(|x| x.id()), Some(s.id()));
     }
 }
+
+/// `[sources.<s>.codes.<field>]` extends a coded field's list: the plan carries the
+/// spellings to every file of the source; a field that is not coded, or a value that is
+/// not one of the field's codes, is an error naming the key.
+#[test]
+fn code_extensions_are_checked_and_carried_to_every_file() {
+    let (_dir, path) = setup(&pipeline(
+        r#"
+[sources.hospital_delivery]
+path = "x/d*.csv"
+[sources.hospital_delivery.codes.outcome]
+"活胎娩出" = "live"
+"#,
+    ));
+    let plan = Plan::load(&path).unwrap();
+    let sp = plan.source("hospital_delivery").unwrap();
+    assert_eq!(sp.files.len(), 2);
+    for f in &sp.files {
+        assert_eq!(f.codes["outcome"]["活胎娩出"], "live");
+    }
+    let err = load_err(
+        "[sources.hospital_delivery]\npath = \"x/d1.csv\"\n[sources.hospital_delivery.codes.mother_name]\n\"x\" = \"y\"\n",
+    );
+    assert!(
+        err.contains("sources.hospital_delivery.codes.mother_name")
+            && err.contains("no coded field")
+            && err.contains("`outcome`"),
+        "{err}"
+    );
+    let err = load_err(
+        "[sources.social_security]\npath = \"x/d1.csv\"\n[sources.social_security.codes.scheme]\n\"新农合\" = \"farmers\"\n",
+    );
+    assert!(
+        err.contains("sources.social_security.codes.scheme")
+            && err.contains("`farmers`")
+            && err.contains("`resident_medical`"),
+        "{err}"
+    );
+}
+
+/// One division table as users hold it (行政区划: a code and a name per level, GBK CSV,
+/// township and county codes padded to 12 digits, areas repeated on every village row)
+/// gives the same divisions as the three-file form.
+#[test]
+fn one_division_table_in_gbk_with_padded_codes() {
+    let extra = "[sources.household]\npath = \"x/house.parquet\"\n";
+    let (dir, path) =
+        setup(&pipeline(extra).replace(DIVISIONS, "[divisions]\npath = \"行政区划.csv\"\n"));
+    let table = "省份,区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n\
+        安徽省,340302000000,龙子湖区,340302001000,东风街道,340302001001,东风社区居委会\n\
+        安徽省,340302000000,龙子湖区,340302001000,东风街道,340302001002,勤俭里社区居委会\n\
+        安徽省,340302000000,龙子湖区,340302001000,东风街道,340302001002,勤俭里社区居委会\n";
+    std::fs::write(
+        dir.path().join("行政区划.csv"),
+        encoding_rs::GB18030.encode(table).0,
+    )
+    .unwrap();
+    let plan = Plan::load(&path).unwrap();
+    let three = {
+        let (_d, p) = setup(&pipeline(extra));
+        Plan::load(&p).unwrap().divisions
+    };
+    assert_eq!(plan.divisions.counties, three.counties);
+    assert_eq!(plan.divisions.townships, three.townships);
+    assert_eq!(plan.divisions.villages, three.villages);
+    assert_eq!(plan.divisions.name("340302001"), Some("东风街道"));
+    assert_eq!(plan.divisions.village_codes().len(), 2);
+
+    // The same table as XLSX, with other headers mapped in the pipeline.
+    let xlsx = dir.path().join("areas.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let rows = [
+        [
+            "县区划",
+            "县名",
+            "乡镇(街道)代码",
+            "乡镇(街道)名称",
+            "村(居)代码",
+            "村(居)名称",
+        ],
+        [
+            "340302",
+            "龙子湖区",
+            "340302001",
+            "东风街道",
+            "340302001001",
+            "东风社区居委会",
+        ],
+        [
+            "340302",
+            "龙子湖区",
+            "340302001",
+            "东风街道",
+            "340302001002",
+            "勤俭里社区居委会",
+        ],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    book.save(&xlsx).unwrap();
+    std::fs::write(
+        &path,
+        pipeline(extra).replace(
+            DIVISIONS,
+            "[divisions]\npath = \"areas.xlsx\"\n[divisions.columns]\ncounty_code = \"县区划\"\ncounty_name = [\"县名称\", \"县名\"]\n",
+        ),
+    )
+    .unwrap();
+    let plan = Plan::load(&path).unwrap();
+    assert_eq!(plan.divisions.villages, three.villages);
+    assert_eq!(plan.divisions.counties, three.counties);
+}
+
+#[test]
+fn division_table_problems_name_the_file_line_and_column() {
+    let extra = "[sources.household]\npath = \"x/house.parquet\"\n";
+    let one = |table: &str| {
+        let (dir, path) =
+            setup(&pipeline(extra).replace(DIVISIONS, "[divisions]\npath = \"areas.csv\"\n"));
+        std::fs::write(dir.path().join("areas.csv"), table).unwrap();
+        let err = Plan::load(&path).unwrap_err().to_string();
+        (dir, err)
+    };
+    let (_d, err) =
+        one("村居代码,村居名称,乡镇代码,乡镇名称\n340302001001,甲,340302001,东风街道\n");
+    assert!(
+        err.contains("areas.csv")
+            && err.contains("county_code")
+            && err.contains("`区县代码`")
+            && err.contains("[divisions.columns]"),
+        "{err}"
+    );
+    let header = "区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n";
+    let (_d, err) = one(&format!(
+        "{header}340302,龙子湖区,340302001,东风街道,340302001001,甲\n340302,龙子湖区,340302001,东风镇,340302001002,乙\n"
+    ));
+    assert!(
+        err.contains("areas.csv") && err.contains("line 3") && err.contains("`340302001`"),
+        "{err}"
+    );
+    let (_d, err) = one(&format!(
+        "{header}340302,龙子湖区,340302001111,东风街道,340302001001,甲\n"
+    ));
+    assert!(
+        err.contains("line 2") && err.contains("township code"),
+        "{err}"
+    );
+    let (_d, err) = one(&format!(
+        "{header}340302,龙子湖区,340303001,东风街道,340302001001,甲\n"
+    ));
+    assert!(err.contains("not in township"), "{err}");
+    // Both forms at once, or neither, is a setting error naming `divisions`.
+    let err = load_err("").replace('\n', " ");
+    assert!(err.contains("reads no source"), "{err}");
+    let (_dir, path) =
+        setup(&pipeline(extra).replace("[divisions]\n", "[divisions]\npath = \"areas.csv\"\n"));
+    let err = Plan::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("`divisions`") && err.contains("either one table"),
+        "{err}"
+    );
+}
+
+/// `init`: each file goes to the source whose required headers it has and whose fields it
+/// covers best (a household extract also has the social-security key); a workbook's data
+/// sheet is found behind a cover sheet; a file that matches no source is listed, not
+/// guessed; the drafted pipeline loads.
+#[test]
+fn init_recognises_sources_sheets_and_division_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("hh.csv"),
+        "公民身份号码,姓名,户籍地村代码,与户主关系,备注,户籍变动登记原因\n340302201601010019,甲,340302001001,户主,,\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("notes.csv"), "备注,说明\nx,y\n").unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet()
+        .set_name("说明")
+        .unwrap()
+        .write_string(0, 0, "婚姻登记数据")
+        .unwrap();
+    let sheet = book.add_worksheet().set_name("数据").unwrap();
+    for (c, h) in [
+        "登记编号",
+        "登记类型",
+        "男方身份证号",
+        "女方身份证号",
+        "登记日期",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+        sheet.write_string(1, c as u16, "1").unwrap();
+    }
+    book.save(d.join("marriage.xlsx")).unwrap();
+    std::fs::write(
+        d.join("areas.csv"),
+        "区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n340302,龙子湖区,340302001,东风街道,340302001001,东风社区居委会\n",
+    )
+    .unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+    let draft = init::draft(d, d, today).unwrap();
+    let found: Vec<(&str, usize)> = draft
+        .recognised
+        .iter()
+        .map(|(_, s, n, _)| (*s, *n))
+        .collect();
+    assert_eq!(found, [("household", 4), ("marriage", 5)]);
+    assert_eq!(draft.unrecognised, [d.join("notes.csv")]);
+    assert!(draft.divisions_found);
+    let t = &draft.text;
+    assert!(t.contains("sheet = \"数据\""), "{t}");
+    assert!(t.contains("path = \"areas.csv\""), "{t}");
+    assert!(t.contains("jurisdiction = \"340302001001\""), "{t}");
+    assert!(t.contains("as_of = 2026-02-01"), "{t}");
+    assert!(t.contains("start = 2025-01-01, end = 2025-12-31"), "{t}");
+    assert!(t.contains("headers no field reads: 备注"), "{t}");
+    assert!(t.contains("no column found for: sex (性别)"), "{t}");
+    assert!(t.contains("#   notes.csv"), "{t}");
+    // `户籍变动登记原因` has the shape of `户口登记原因`: offered, commented out.
+    assert!(
+        t.contains("# registration_reason = \"户籍变动登记原因\"   # check: a guess"),
+        "{t}"
+    );
+    let path = d.join("p.toml");
+    std::fs::write(&path, t).unwrap();
+    let plan = Plan::load(&path).unwrap();
+    assert_eq!(plan.sources.len(), 2);
+    assert_eq!(
+        plan.source("marriage").unwrap().files[0].sheet.as_deref(),
+        Some("数据")
+    );
+}

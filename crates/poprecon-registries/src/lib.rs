@@ -7,68 +7,172 @@
 
 use poprecon_ingest::{CodeMap, FieldKind as K, FieldSpec as F, RowCheck, Source, Value, vocab};
 
-/// Why a person was entered in the household register.
+/// Why a person was entered in the household register (户口登记/变动原因, as public-security
+/// household systems write it): a birth, a move in, or anything else.
 pub static REGISTRATION_REASON: CodeMap = CodeMap {
     name: "registration_reason",
     entries: &[
         ("出生", "birth"),
         ("出生登记", "birth"),
+        ("出生申报", "birth"),
+        ("出生入户", "birth"),
+        ("新生儿入户", "birth"),
+        ("出生补录", "birth"),
         ("birth", "birth"),
         ("迁入", "move_in"),
+        ("户口迁入", "move_in"),
+        ("迁移入户", "move_in"),
+        ("省外迁入", "move_in"),
+        ("市外迁入", "move_in"),
+        ("县外迁入", "move_in"),
+        ("省内迁入", "move_in"),
+        ("市内迁入", "move_in"),
+        ("县内迁入", "move_in"),
+        ("投靠迁入", "move_in"),
+        ("投亲靠友", "move_in"),
+        ("婚迁", "move_in"),
+        ("婚姻迁入", "move_in"),
+        ("学生迁入", "move_in"),
+        ("复员退伍", "move_in"),
+        ("复退转迁入", "move_in"),
+        ("工作调动", "move_in"),
+        ("回国定居", "move_in"),
         ("move_in", "move_in"),
+        ("收养", "other"),
+        ("恢复户口", "other"),
+        ("补录", "other"),
+        ("户口补录", "other"),
         ("其他", "other"),
         ("other", "other"),
     ],
 };
 
-/// Marriage registration business.
+/// Marriage registration business (婚姻登记业务类型): 结婚 and 复婚 make a marriage, a
+/// certificate re-issued (补领) records the same one; 离婚 a divorce.
 pub static MARRIAGE_KIND: CodeMap = CodeMap {
     name: "marriage_kind",
     entries: &[
         ("结婚", "marriage"),
         ("结婚登记", "marriage"),
         ("复婚", "marriage"),
+        ("复婚登记", "marriage"),
+        ("补领结婚证", "marriage"),
+        ("补发结婚证", "marriage"),
         ("marriage", "marriage"),
         ("离婚", "divorce"),
         ("离婚登记", "divorce"),
+        ("协议离婚", "divorce"),
+        ("补领离婚证", "divorce"),
+        ("补发离婚证", "divorce"),
         ("divorce", "divorce"),
     ],
 };
 
-/// Social-insurance schemes.
+/// Social-insurance schemes (险种类型, the code list AAE140 of the human-resources and
+/// social-security information systems, with its usual labels and older names): pension,
+/// unemployment, medical, work-injury and maternity insurance, employee and resident.
 pub static SCHEME: CodeMap = CodeMap {
     name: "scheme",
     entries: &[
-        ("职工基本医疗保险", "employee_medical"),
-        ("职工医保", "employee_medical"),
-        ("employee_medical", "employee_medical"),
-        ("城乡居民基本医疗保险", "resident_medical"),
-        ("居民医保", "resident_medical"),
-        ("resident_medical", "resident_medical"),
-        ("生育保险", "maternity"),
-        ("maternity", "maternity"),
+        // 110: employees' basic pension.
+        ("110", "employee_pension"),
+        ("企业职工基本养老保险", "employee_pension"),
+        ("企业基本养老保险", "employee_pension"),
+        ("职工基本养老保险", "employee_pension"),
+        ("城镇职工基本养老保险", "employee_pension"),
+        ("城镇企业职工基本养老保险", "employee_pension"),
+        ("企业养老保险", "employee_pension"),
+        ("职工养老保险", "employee_pension"),
+        ("城职养老保险", "employee_pension"),
+        ("employee_pension", "employee_pension"),
+        // 120: government and public institutions.
+        ("120", "public_sector_pension"),
+        ("机关事业单位养老保险", "public_sector_pension"),
+        ("机关事业单位基本养老保险", "public_sector_pension"),
+        ("机关养老保险", "public_sector_pension"),
+        ("public_sector_pension", "public_sector_pension"),
+        // 170: residents' basic pension (and the rural and urban schemes it merged).
+        ("170", "resident_pension"),
+        ("城乡居民基本养老保险", "resident_pension"),
+        ("城乡居民养老保险", "resident_pension"),
+        ("城乡居民社会养老保险", "resident_pension"),
+        ("居民养老保险", "resident_pension"),
+        ("新型农村社会养老保险", "resident_pension"),
+        ("新农保", "resident_pension"),
+        ("城镇居民社会养老保险", "resident_pension"),
+        ("城居保", "resident_pension"),
+        ("resident_pension", "resident_pension"),
+        // A pension whose scheme the extract does not say.
         ("基本养老保险", "pension"),
-        ("职工基本养老保险", "pension"),
-        ("城乡居民基本养老保险", "pension"),
+        ("养老保险", "pension"),
         ("pension", "pension"),
+        // 210: unemployment.
+        ("210", "unemployment"),
         ("失业保险", "unemployment"),
+        ("unemployment", "unemployment"),
+        // 310: employees' basic medical insurance.
+        ("310", "employee_medical"),
+        ("职工基本医疗保险", "employee_medical"),
+        ("城镇职工基本医疗保险", "employee_medical"),
+        ("职工医疗保险", "employee_medical"),
+        ("职工医保", "employee_medical"),
+        ("城职医疗保险", "employee_medical"),
+        ("employee_medical", "employee_medical"),
+        // 320, 330: supplementary medical schemes on top of the employees' one.
+        ("320", "supplementary_medical"),
+        ("330", "supplementary_medical"),
+        ("公务员医疗补助", "supplementary_medical"),
+        ("大额医疗费用补助", "supplementary_medical"),
+        ("大额医疗保险", "supplementary_medical"),
+        ("大病医疗保险", "supplementary_medical"),
+        ("企业补充医疗保险", "supplementary_medical"),
+        ("补充医疗保险", "supplementary_medical"),
+        ("supplementary_medical", "supplementary_medical"),
+        // 390: residents' basic medical insurance (and the schemes it merged).
+        ("390", "resident_medical"),
+        ("城乡居民基本医疗保险", "resident_medical"),
+        ("城乡居民医疗保险", "resident_medical"),
+        ("居民基本医疗保险", "resident_medical"),
+        ("居民医保", "resident_medical"),
+        ("城镇居民基本医疗保险", "resident_medical"),
+        ("新型农村合作医疗", "resident_medical"),
+        ("新农合", "resident_medical"),
+        ("resident_medical", "resident_medical"),
+        // 410: work injury.
+        ("410", "work_injury"),
         ("工伤保险", "work_injury"),
+        ("work_injury", "work_injury"),
+        // 510: maternity.
+        ("510", "maternity"),
+        ("生育保险", "maternity"),
+        ("职工生育保险", "maternity"),
+        ("maternity", "maternity"),
+        ("长期护理保险", "long_term_care"),
+        ("long_term_care", "long_term_care"),
     ],
 };
 
-/// Insurance status.
+/// Insurance status (个人参保/缴费状态, AAC008/AAC031: 1 参保缴费, 2 暂停缴费, 3 终止缴费).
 pub static INSURANCE_STATUS: CodeMap = CodeMap {
     name: "insurance_status",
     entries: &[
+        ("1", "active"),
         ("参保缴费", "active"),
         ("正常参保", "active"),
         ("正常缴费", "active"),
+        ("在保", "active"),
         ("正常", "active"),
         ("active", "active"),
+        ("2", "suspended"),
         ("暂停缴费", "suspended"),
+        ("暂停参保", "suspended"),
+        ("中断缴费", "suspended"),
         ("暂停", "suspended"),
         ("suspended", "suspended"),
+        ("3", "terminated"),
         ("终止参保", "terminated"),
+        ("终止缴费", "terminated"),
+        ("停保", "terminated"),
         ("终止", "terminated"),
         ("terminated", "terminated"),
     ],
@@ -230,7 +334,7 @@ static SCHOOL_FIELDS: &[F] = &[
     F::new("birth_date", "出生日期", K::Date).aliases(&["出生日期"]),
     F::new("school", "学校名称", K::Text).aliases(&["学校名称", "学校"]),
     F::new("grade", "年级", K::Text).aliases(&["年级"]),
-    F::new("enrolment_date", "入学日期", K::Date).aliases(&["入学日期", "入学年月"]),
+    F::new("enrolment_date", "入学日期", K::Month).aliases(&["入学日期", "入学年月", "入学时间"]),
 ];
 
 /// School enrolment (学籍).
@@ -352,5 +456,40 @@ mod tests {
             let key = poprecon_ingest::field(s, s.key_field()).expect("key field declared");
             assert!(key.required, "{}: the key is required", s.id());
         }
+    }
+
+    /// The social-insurance schemes of the national list (AAE140) and their usual labels:
+    /// pension, unemployment, medical, work injury and maternity, employee and resident.
+    #[test]
+    fn every_national_scheme_is_known() {
+        for (label, code) in [
+            ("企业职工基本养老保险", "employee_pension"),
+            ("110", "employee_pension"),
+            ("机关事业单位养老保险", "public_sector_pension"),
+            ("城乡居民基本养老保险", "resident_pension"),
+            ("新农保", "resident_pension"),
+            ("失业保险", "unemployment"),
+            ("职工基本医疗保险", "employee_medical"),
+            ("城镇职工基本医疗保险", "employee_medical"),
+            ("城乡居民基本医疗保险", "resident_medical"),
+            ("新型农村合作医疗", "resident_medical"),
+            ("大额医疗费用补助", "supplementary_medical"),
+            ("工伤保险", "work_injury"),
+            ("生育保险", "maternity"),
+            ("510", "maternity"),
+        ] {
+            assert_eq!(SCHEME.lookup(label), Some(code), "{label}");
+        }
+        assert_eq!(INSURANCE_STATUS.lookup("2"), Some("suspended"));
+        assert_eq!(
+            vocab::HOUSEHOLD_STATUS.lookup("出国（境）定居注销"),
+            Some("cancelled")
+        );
+    }
+
+    #[test]
+    fn school_enrolment_is_month_precision() {
+        let f = poprecon_ingest::field(&School, "enrolment_date").unwrap();
+        assert_eq!(f.kind, K::Month);
     }
 }

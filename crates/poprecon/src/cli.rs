@@ -121,12 +121,44 @@ pub enum Command {
         #[arg(long, value_name = "PATH", requires = "pseudonymize")]
         key_file: Option<PathBuf>,
     },
+    /// Drafts a commented pipeline file for a folder of extracts: the first hour's work.
+    ///
+    /// Each file's source is recognised from its headers (scored against every source's
+    /// accepted headers: `poprecon sources`), with the CSV encoding detected, the best sheet
+    /// of a workbook, a column map per source, the fields without a column and the headers
+    /// no field reads listed as comments, and the division table found (one 行政区划 table,
+    /// or three `code,name` files). The jurisdiction is what the table's villages share;
+    /// `as_of` is today and the period last calendar year: check the lines marked
+    /// `check:`, then run `poprecon validate`.
+    Init {
+        /// The folder of extracts (searched recursively; hidden files skipped).
+        extracts_dir: PathBuf,
+        /// Where to write the pipeline file (default: `EXTRACTS_DIR/pipeline.toml`). Paths
+        /// in it are relative to its folder.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prints every source's fields: name, Chinese label, kind, whether required, the
+    /// headers recognised for it, and the codes of coded fields; then the division table's
+    /// columns. `--json` prints the same as JSON.
+    Sources {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
     Plan {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
     },
     /// Checks a pipeline file and the headers of every input it names, without running it.
+    ///
+    /// Prints per file its format and encoding, the headers no field reads, and the optional
+    /// fields it has no column for (they would be empty in every row). A Parquet column whose
+    /// type does not fit its field (integers in a date column) fails here too.
     Validate {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
@@ -136,8 +168,9 @@ pub enum Command {
     /// Writes `<OUT>/<source>.parquet` (accepted rows, canonical columns),
     /// `<OUT>/quarantine/<source>.parquet` (rejected rows with file, line, raw cells and
     /// reason) and `<OUT>/ingest.json` (the counts), then prints a table per source:
-    /// read / accepted / quarantined by reason / invalid fields by kind. The folder is
-    /// written in full or not at all.
+    /// read / accepted / quarantined by reason / invalid fields by kind / the values of
+    /// coded fields that no code list knows, with their counts (map them under
+    /// `[sources.<s>.codes.<field>]`). The folder is written in full or not at all.
     Ingest {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
@@ -250,6 +283,18 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             for path in crate::export_cmd::export(run, *audience, *format, &out, *lang, ids)? {
                 println!("{}", path.display());
             }
+            Ok(exit::OK)
+        }
+        Command::Init {
+            extracts_dir,
+            out,
+            force,
+        } => {
+            crate::init_cmd::init(extracts_dir, out.as_deref(), *force)?;
+            Ok(exit::OK)
+        }
+        Command::Sources { json } => {
+            crate::init_cmd::sources(*json)?;
             Ok(exit::OK)
         }
         Command::Plan { pipeline } => {

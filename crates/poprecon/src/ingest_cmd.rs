@@ -48,6 +48,14 @@ pub fn validate(plan: &Plan) -> Result<()> {
                             stats.unmapped_headers.join(", ")
                         )?;
                     }
+                    if !stats.missing_fields.is_empty() {
+                        writeln!(
+                            out,
+                            "      no column for: {}\n      hint: these fields will be empty; if the file has them under other headers, map them under `[sources.{}.columns]`",
+                            labelled_fields(sp.source, &stats.missing_fields),
+                            sp.source.id()
+                        )?;
+                    }
                 }
                 Err(e) => {
                     problems += 1;
@@ -99,6 +107,16 @@ pub fn ingest_source(plan: &Plan, sp: &SourcePlan, progress: bool) -> Result<Sou
     let output = poprecon_ingest::ingest(&cfg);
     bar.finish_and_clear();
     let output = output?;
+    for file in &output.stats.files {
+        if !file.missing_fields.is_empty() {
+            tracing::warn!(
+                source = id,
+                file = %file.path,
+                fields = %labelled_fields(sp.source, &file.missing_fields),
+                "no column for optional fields: they are empty for every row of this file"
+            );
+        }
+    }
     tracing::info!(
         read = output.stats.read,
         accepted = output.stats.accepted,
@@ -141,6 +159,22 @@ pub fn print_summary(all: &[SourceStats]) -> Result<()> {
         for (kind, n) in &s.invalid_fields {
             writeln!(out, "{:<20}   invalid {kind}: {n}", "")?;
         }
+        for (field, values) in &s.unknown_codes {
+            let listed: Vec<String> = values.iter().map(|(v, n)| format!("{v} ({n})")).collect();
+            writeln!(
+                out,
+                "{:<20}   unknown {field} values: {}",
+                "",
+                listed.join(", ")
+            )?;
+        }
+        if !s.unknown_codes.is_empty() {
+            writeln!(
+                out,
+                "{:<20}   hint: map them under `[sources.{}.codes.<field>]` in the pipeline",
+                "", s.source
+            )?;
+        }
     }
     Ok(())
 }
@@ -154,10 +188,15 @@ pub fn print_plan(plan: &Plan) -> Result<()> {
     writeln!(out, "period     {} to {}", plan.period.0, plan.period.1)?;
     writeln!(
         out,
-        "divisions  {} counties, {} townships, {} villages",
+        "divisions  {} counties, {} townships, {} villages (jurisdiction: {})",
         plan.divisions.counties.len(),
         plan.divisions.townships.len(),
-        plan.divisions.villages.len()
+        plan.divisions.villages.len(),
+        plan.divisions
+            .villages
+            .keys()
+            .filter(|c| c.starts_with(&plan.jurisdiction))
+            .count()
     )?;
     writeln!(out, "sources")?;
     for sp in &plan.sources {
@@ -176,16 +215,37 @@ pub fn print_plan(plan: &Plan) -> Result<()> {
                     f.encoding.as_str(),
                     (f.delimiter as char).escape_default()
                 ),
-                poprecon_ingest::Format::Xlsx => {
-                    format!("xlsx, sheet {}", f.sheet.as_deref().unwrap_or("(first)"))
-                }
                 poprecon_ingest::Format::Parquet => "parquet".to_owned(),
+                workbook => format!(
+                    "{}, sheet {}",
+                    workbook.as_str(),
+                    f.sheet.as_deref().unwrap_or("(first)")
+                ),
             };
             writeln!(out, "    {} [{detail}]", f.path.display())?;
         }
         for (field, headers) in &sp.columns {
             writeln!(out, "    column {field} <- {}", headers.join(" | "))?;
         }
+        for (field, spellings) in &sp.codes {
+            let listed: Vec<String> = spellings
+                .iter()
+                .map(|(spelling, code)| format!("{spelling} -> {code}"))
+                .collect();
+            writeln!(out, "    codes {field}: {}", listed.join(", "))?;
+        }
     }
     Ok(())
+}
+
+/// `residence_village (现居住地), mother_name (产妇姓名)`.
+fn labelled_fields(source: &dyn poprecon_ingest::Source, fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| match poprecon_ingest::field(source, f) {
+            Some(spec) => format!("{f} ({})", spec.label_zh),
+            None => f.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -6,6 +6,7 @@
 mod cli;
 mod export_cmd;
 mod ingest_cmd;
+mod init_cmd;
 mod output;
 mod report_cmd;
 mod run_cmd;

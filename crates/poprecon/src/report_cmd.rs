@@ -38,6 +38,11 @@ pub fn render(
         .iter()
         .chain(&plan.divisions.townships)
         .chain(&plan.divisions.villages)
+        // A national or provincial division table holds far more areas than the report
+        // shows: only the jurisdiction's are embedded.
+        .filter(|(c, _)| {
+            c.starts_with(&plan.jurisdiction) || plan.jurisdiction.starts_with(c.as_str())
+        })
         .map(|(c, n)| (c.clone(), n.clone()))
         .collect();
     let rule_names: Vec<(String, String, String)> = poprecon_checks::CATALOGUE

@@ -30,6 +30,9 @@ pub struct Manifest {
     pub previous_run: Option<String>,
     pub decisions: Option<String>,
     pub inputs: Vec<InputRecord>,
+    /// Values of coded fields that no code list knows, with their row counts (codes only:
+    /// values that could be personal data are counted, not listed).
+    pub unknown_codes: Vec<UnknownCodeRecord>,
     pub stages: Vec<StageRecord>,
     pub outputs: Vec<OutputRecord>,
     pub alerts: Vec<String>,
@@ -44,6 +47,14 @@ pub struct InputRecord {
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnknownCodeRecord {
+    pub source: String,
+    pub field: String,
+    pub value: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -337,6 +348,19 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             .as_ref()
             .map(|d| d.display().to_string()),
         inputs: input_records(&stats, &inputs),
+        unknown_codes: stats
+            .iter()
+            .flat_map(|s| {
+                s.unknown_codes.iter().flat_map(move |(field, values)| {
+                    values.iter().map(move |(value, rows)| UnknownCodeRecord {
+                        source: s.source.clone(),
+                        field: field.clone(),
+                        value: value.clone(),
+                        rows: *rows,
+                    })
+                })
+            })
+            .collect(),
         stages: stages.records,
         outputs,
         alerts: alerts.clone(),

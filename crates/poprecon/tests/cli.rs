@@ -774,3 +774,261 @@ fn a_reader_panic_names_the_file_and_withholds_its_message() {
     assert!(!stderr.contains("overflow"), "{stderr}");
     assert!(!dir.path().join("run").exists());
 }
+
+/// Copies a folder, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The first hour: `init` on a folder holding the sample's nine extracts and its division
+/// files writes a pipeline that recognises every source, passes `validate` and runs.
+#[test]
+fn init_drafts_a_pipeline_that_validates_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/sample");
+    let county = dir.path().join("county");
+    copy_dir(&sample.join("extracts"), &county.join("extracts"));
+    copy_dir(&sample.join("divisions"), &county.join("divisions"));
+    let out = poprecon(&["init", "county"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("not recognised"), "{stdout}");
+    let written = std::fs::read_to_string(county.join("pipeline.toml")).unwrap();
+    for source in [
+        "birth_registration",
+        "prenatal_care",
+        "hospital_delivery",
+        "birth_certificate",
+        "vaccination",
+        "household",
+        "school",
+        "marriage",
+        "social_security",
+    ] {
+        assert!(
+            written.contains(&format!("[sources.{source}]")),
+            "{source} not recognised:\n{written}"
+        );
+    }
+    assert!(written.contains("jurisdiction = \"3403"), "{written}");
+    assert!(
+        written.contains("villages = \"divisions/villages.csv\""),
+        "{written}"
+    );
+    assert!(written.contains("encoding = \"gb18030\""), "{written}");
+    assert!(written.contains("[sources.household.columns]"), "{written}");
+
+    // It does not overwrite without `--force`.
+    let again = poprecon(&["init", "county"], dir.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("--force"));
+
+    let validate = poprecon(&["validate", "county/pipeline.toml"], dir.path());
+    assert!(
+        validate.status.success(),
+        "{}\n{}",
+        text(&validate.stdout),
+        text(&validate.stderr)
+    );
+    assert_eq!(
+        text(&validate.stdout).matches("\nok ").count(),
+        9,
+        "{}",
+        text(&validate.stdout)
+    );
+    let run = poprecon(
+        &["-q", "run", "county/pipeline.toml", "--out", "run"],
+        dir.path(),
+    );
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(dir.path().join("run/report.html").is_file());
+}
+
+/// `init` finds a one-table division table (GBK CSV, padded codes) and the pipeline it
+/// writes reads it.
+#[test]
+fn init_recognises_one_division_table_and_a_tsv_extract() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let table = "区县代码,区县名称,乡镇代码,乡镇名称,村居代码,村居名称\n\
+        340302000000,龙子湖区,340302001000,东风街道,340302001001,东风社区居委会\n\
+        340302000000,龙子湖区,340302001000,东风街道,340302001002,勤俭里社区居委会\n";
+    std::fs::write(d.join("行政区划.csv"), encoding_rs::GB18030.encode(table).0).unwrap();
+    std::fs::write(
+        d.join("婚姻.tsv"),
+        "登记编号\t登记类型\t男方身份证号\t女方身份证号\t登记日期\t备注\n\
+         M1\t结婚\t34030219900101001X\t340302201601010019\t2015-05-01\t\n",
+    )
+    .unwrap();
+    let out = poprecon(&["init", ".", "--out", "p.toml"], d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(d.join("p.toml")).unwrap();
+    assert!(written.contains("path = \"行政区划.csv\""), "{written}");
+    assert!(
+        written.contains("jurisdiction = \"340302001\""),
+        "{written}"
+    );
+    assert!(written.contains("[sources.marriage]"), "{written}");
+    assert!(
+        written.contains("headers no field reads: 备注"),
+        "{written}"
+    );
+    let validate = poprecon(&["validate", "p.toml"], d);
+    assert!(
+        validate.status.success(),
+        "{}\n{}",
+        text(&validate.stdout),
+        text(&validate.stderr)
+    );
+    let plan = poprecon(&["plan", "p.toml"], d);
+    assert!(
+        text(&plan.stdout).contains("delimiter `\\t`"),
+        "{}",
+        text(&plan.stdout)
+    );
+}
+
+#[test]
+fn sources_lists_fields_headers_kinds_and_labels() {
+    let out = poprecon(&["sources", "--json"], Path::new("."));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = v["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 9);
+    let school = sources.iter().find(|s| s["id"] == "school").unwrap();
+    assert_eq!(school["label_zh"], "学籍");
+    let enrolment = school["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "enrolment_date")
+        .unwrap();
+    assert_eq!(enrolment["kind"], "month");
+    assert!(
+        enrolment["headers"]
+            .as_array()
+            .unwrap()
+            .contains(&"入学年月".into())
+    );
+    let ss = sources
+        .iter()
+        .find(|s| s["id"] == "social_security")
+        .unwrap();
+    let scheme = ss["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "scheme")
+        .unwrap();
+    assert!(
+        scheme["codes"]
+            .as_array()
+            .unwrap()
+            .contains(&"resident_pension".into())
+    );
+    assert_eq!(v["divisions"][0]["name"], "village_code");
+    let out = poprecon(&["sources"], Path::new("."));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("hospital_delivery 住院分娩")
+            && t.contains("*record_id")
+            && t.contains("村居代码"),
+        "{t}"
+    );
+}
+
+/// Unknown code values are listed with their counts in the summary and the manifest;
+/// `validate` names an optional field it found no column for, and the run warns of it.
+#[test]
+fn unknown_codes_and_missing_optional_columns_are_reported() {
+    let (dir, pipeline) = fixture();
+    let delivery = "分娩记录编号,产妇身份证号,产妇姓名,分娩时间,新生儿性别,妊娠结局,住址村居编码\n\
+        D1,340302201601010019,王芳,2025-03-04 10:20,女,活产,340302001001\n\
+        D2,340302201601010018,李娜,2025-03-05,男,活胎,340302001001\n\
+        D3,340302201601010017,张丽,2025-03-06,男,活胎,340302001001\n";
+    std::fs::write(
+        dir.path().join("delivery.csv"),
+        encoding_rs::GB18030.encode(delivery).0,
+    )
+    .unwrap();
+    let validate = poprecon(&["validate", "p.toml"], dir.path());
+    let stdout = text(&validate.stdout);
+    assert!(
+        stdout.contains("no column for: ") && stdout.contains("residence_village (现居住地)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("住址村居编码"), "{stdout}");
+    let run = poprecon(&["run", "p.toml", "--out", "run"], dir.path());
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("no column for optional fields") && stderr.contains("residence_village"),
+        "{stderr}"
+    );
+    let stdout = text(&run.stdout);
+    assert!(
+        stdout.contains("unknown outcome values: 活胎 (2)"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["unknown_codes"],
+        serde_json::json!([{"source": "hospital_delivery", "field": "outcome", "value": "活胎", "rows": 2}])
+    );
+    // With the spelling mapped in the pipeline, nothing is unknown.
+    let mapped = std::fs::read_to_string(&pipeline).unwrap()
+        + "\n[sources.hospital_delivery.codes.outcome]\n\"活胎\" = \"live\"\n";
+    std::fs::write(&pipeline, mapped).unwrap();
+    let run = poprecon(&["run", "p.toml", "--out", "run2"], dir.path());
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(
+        !text(&run.stdout).contains("unknown outcome"),
+        "{}",
+        text(&run.stdout)
+    );
+}
+
+/// A header-only extract stops the run with a message naming its source and its file (the
+/// Parquet type errors are tested in `poprecon-ingest`).
+#[test]
+fn errors_name_the_source_the_file_and_the_column() {
+    let (dir, _) = fixture();
+    std::fs::write(
+        dir.path().join("marriage.csv"),
+        "登记编号,登记类型,男方身份证号,女方身份证号,登记日期\n",
+    )
+    .unwrap();
+    let out = poprecon(&["run", "p.toml", "--out", "run"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("source `marriage`")
+            && err.contains("marriage.csv")
+            && err.contains("no rows"),
+        "{err}"
+    );
+}
