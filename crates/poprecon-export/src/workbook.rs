@@ -265,7 +265,7 @@ impl AssessorWorkbook<'_> {
                 &styles.group,
             )?;
             ws.write_string_with_format(header_row, c, self.l("value"), &styles.header)?;
-            ws.write_string_with_format(header_row, c + 1, &self.column("target"), &styles.header)?;
+            ws.write_string_with_format(header_row, c + 1, self.column("target"), &styles.header)?;
             ws.set_column_width(c, 10)?;
             ws.set_column_width(c + 1, 9)?;
         }
@@ -411,7 +411,7 @@ impl AssessorWorkbook<'_> {
         )?;
         let header_row = 2u32;
         for (c, (key, width)) in columns.iter().enumerate() {
-            ws.write_string_with_format(header_row, c as u16, &self.column(key), &styles.header)?;
+            ws.write_string_with_format(header_row, c as u16, self.column(key), &styles.header)?;
             ws.set_column_width(c as u16, *width)?;
         }
         let mut order: Vec<usize> = (0..rows.level.len())
@@ -431,7 +431,7 @@ impl AssessorWorkbook<'_> {
             let unit = unit_of(id);
             ws.write_string(row, 0, rows.area_code[i].as_deref().unwrap_or(""))?;
             ws.write_string(row, 1, rows.area_name[i].as_deref().unwrap_or(""))?;
-            ws.write_string(row, 2, &self.indicator_name(id))?;
+            ws.write_string(row, 2, self.indicator_name(id))?;
             let basis = rows.basis[i].as_deref().unwrap_or("");
             ws.write_string(row, 3, basis_label(self.lang, basis).unwrap_or(basis))?;
             let cell = Cell {
@@ -573,7 +573,7 @@ impl AssessorWorkbook<'_> {
                 .iter()
                 .map(|b| basis_label(self.lang, b).unwrap_or(b))
                 .collect();
-            ws.write_string_with_format(row, 9, &bases.join("、"), &styles.wrap)?;
+            ws.write_string_with_format(row, 9, bases.join("、"), &styles.wrap)?;
             ws.write_datetime_with_format(row, 10, &as_of, &styles.date)?;
             ws.write_datetime_with_format(row, 11, &start, &styles.date)?;
             ws.write_datetime_with_format(row, 12, &end, &styles.date)?;
@@ -903,14 +903,15 @@ impl Summary {
     /// the others; equal scores share a rank (1, 2, 2, 4). No score, no rank.
     fn rank(&self, i: usize) -> Option<usize> {
         let me = &self.areas[i];
-        let key = |a: &Area| a.score.map(|s| (!a.veto, s));
-        let mine = key(me)?;
+        // (vetoed, score): not vetoed beats vetoed, then the higher score.
+        let key = |a: &Area| a.score.map(|s| (a.veto, s));
+        let (vetoed, score) = key(me)?;
         let better = self
             .areas
             .iter()
             .filter(|a| a.level == me.level)
             .filter_map(key)
-            .filter(|k| k.0 > mine.0 || (k.0 == mine.0 && k.1 > mine.1))
+            .filter(|&(v, s)| (!v && vetoed) || (v == vetoed && s > score))
             .count();
         Some(better + 1)
     }

@@ -26,6 +26,8 @@ pub struct Indicator {
     pub lower_is_better: bool,
 }
 
+// One argument per column of the catalogue table below, which reads as a table.
+#[allow(clippy::too_many_arguments)]
 const fn ind(
     id: &'static str,
     name_zh: &'static str,
