@@ -1015,6 +1015,36 @@ fn keep_prunes_the_oldest_runs() {
     }
     assert_eq!(history(&d.join("root")), ["n2", "n3"]);
     assert_eq!(manifest_of(&d.join("root/latest"))["run_id"], "n3");
+    // `--previous` still names the run to compare with: a run folder, or a root's latest.
+    let other = poprecon(
+        &[
+            "run",
+            "p.toml",
+            "--out",
+            "other",
+            "--previous",
+            "root/runs/n2",
+        ],
+        d,
+    );
+    assert!(
+        matches!(other.status.code(), Some(0 | 3)),
+        "{}",
+        text(&other.stderr)
+    );
+    let previous = manifest_of(&d.join("other/latest"))["previous_run"].clone();
+    assert_eq!(previous, "root/runs/n2");
+    let other = poprecon(
+        &["run", "p.toml", "--out", "other", "--previous", "root"],
+        d,
+    );
+    assert!(
+        matches!(other.status.code(), Some(0 | 3)),
+        "{}",
+        text(&other.stderr)
+    );
+    let previous = manifest_of(&d.join("other/latest"))["previous_run"].clone();
+    assert_eq!(previous, "root/runs/n3");
     // The same id twice is refused; so is a run id that is no plain folder name.
     let again = poprecon(&["run", "p.toml", "--out", "root", "--run-id", "n3"], d);
     assert_eq!(again.status.code(), Some(1));
