@@ -1491,3 +1491,51 @@ fn poprecon_indicator_ids() -> Vec<&'static str> {
         "higher_order_birth_share",
     ]
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`, where the machine has it) the
+/// log is coloured, and `NO_COLOR` turns the colour off: colour follows the terminal, not
+/// only `NO_COLOR`.
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    let (dir, _) = fixture();
+    let d = dir.path();
+    let bin = env!("CARGO_BIN_EXE_poprecon");
+    let on_pty = |no_color: bool, out: &str| -> Option<String> {
+        let mut cmd = Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!("{bin} -v run p.toml --out {out}"),
+            "/dev/null",
+        ])
+        .current_dir(d)
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let o = cmd.output().ok().filter(|o| o.status.code().is_some())?;
+        Some(text(&o.stdout))
+    };
+    // Select Graphic Rendition sequences (`ESC [ … m`): colour and weight, not the
+    // progress bar's cursor moves.
+    let sgr = |s: &str| {
+        s.split('\u{1b}')
+            .skip(1)
+            .filter(|rest| {
+                rest.strip_prefix('[').is_some_and(|r| {
+                    r.find(|c: char| !(c.is_ascii_digit() || c == ';'))
+                        .is_some_and(|i| r[i..].starts_with('m'))
+                })
+            })
+            .count()
+    };
+    let Some(coloured) = on_pty(false, "a") else {
+        eprintln!("no `script` here: the terminal half of this test did not run");
+        return;
+    };
+    assert!(coloured.contains("stage done"), "{coloured}");
+    assert!(sgr(&coloured) > 0, "coloured on a terminal: {coloured:?}");
+    let plain = on_pty(true, "b").unwrap();
+    assert!(plain.contains("stage done"), "{plain}");
+    assert_eq!(sgr(&plain), 0, "NO_COLOR: {plain:?}");
+}
