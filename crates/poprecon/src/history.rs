@@ -3,8 +3,8 @@
 //! run off the same root.
 //!
 //! `latest` is a relative symbolic link (`latest -> runs/<run_id>`). A run folder is staged
-//! as `runs/.run.partial-<pid>` and renamed to its own new name, so no run folder is ever
-//! replaced; once it is in place, a new link is made beside `latest` and renamed over it.
+//! as `ROOT/.run.partial-<pid>` (outside `runs/`, where a glob would find it) and renamed to
+//! `runs/<run_id>`, its own new name, so no run folder is ever replaced; once it is in place, a new link is made beside `latest` and renamed over it.
 //! rename(2) replaces the link atomically: a reader (a BI tool, the report's user, the next
 //! night's lifecycle) sees the previous run or the new one, never a half-written one, and
 //! `ROOT/latest/report.html` always opens. Where symbolic links are not available
@@ -25,7 +25,7 @@ pub const RUNS: &str = "runs";
 pub const LATEST: &str = "latest";
 /// The lock file of a root.
 pub const LOCK: &str = ".poprecon.lock";
-/// The stem of the staging folders of runs (`runs/.run.partial-<pid>`).
+/// The stem of the staging folders of runs (`ROOT/.run.partial-<pid>`).
 pub const STAGING_STEM: &str = "run";
 
 /// A run root, locked for as long as this value lives.

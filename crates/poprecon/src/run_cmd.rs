@@ -186,7 +186,11 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         }
         None => root.unique_id(&run_id(plan)),
     };
-    let staged = StagedDir::with_stem(&root.run_dir(&run_id), crate::history::STAGING_STEM)?;
+    let staged = StagedDir::staged_in(
+        &root.run_dir(&run_id),
+        root.root(),
+        crate::history::STAGING_STEM,
+    )?;
     let dir = staged.path().to_owned();
     create_private_dir(&dir.join("quarantine"))?;
     create_private_dir(&dir.join("sources"))?;

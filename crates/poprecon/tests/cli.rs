@@ -475,7 +475,8 @@ fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
     run_sample(d, "run");
     let before = snapshot(&d.join("run/latest"));
     assert!(before.len() > 20, "{} files", before.len());
-    let runs = d.join("run/runs");
+    let root = d.join("run");
+    let runs = root.join("runs");
 
     let marker = d.join("paused");
     let mut child = Command::new(env!("CARGO_BIN_EXE_poprecon"))
@@ -512,39 +513,38 @@ fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
         .filter(|n| !n.starts_with('.'))
         .collect();
     assert_eq!(visible, ["paused", "run"], "no partial folder in sight");
-    let visible_runs: Vec<String> = entries_with(&runs, "")
-        .into_iter()
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    assert_eq!(
-        visible_runs.len(),
-        1,
-        "no partial run in sight: {visible_runs:?}"
-    );
-    let stale = entries_with(&runs, ".partial-");
+    // Not even a hidden one under `runs/`, where a reader's glob (`runs/*/…`) would find it.
+    let in_runs = entries_with(&runs, "");
+    assert_eq!(in_runs.len(), 1, "no partial run in `runs/`: {in_runs:?}");
+    let stale = entries_with(&root, ".partial-");
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert!(
-        runs.join(&stale[0]).join("births.parquet").is_file(),
+        root.join(&stale[0]).join("births.parquet").is_file(),
         "the run was killed mid-write"
     );
 
     // Staging folders the next run must not touch: one without poprecon's marker, and one
     // whose marker is locked (as by a run writing now).
-    let foreign = runs.join(".run.partial-4242424");
+    let foreign = root.join(".run.partial-4242424");
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("data"), "not poprecon's").unwrap();
-    let busy = runs.join(".run.partial-1");
+    let busy = root.join(".run.partial-1");
     std::fs::create_dir(&busy).unwrap();
     let lock = std::fs::File::create(busy.join(".poprecon-staging")).unwrap();
     lock.lock().unwrap();
 
     run_sample(d, "run");
     assert_eq!(
-        entries_with(&runs, ".partial-"),
+        entries_with(&root, ".partial-"),
         [".run.partial-1", ".run.partial-4242424"],
         "the killed run's staging folder is removed, and only it"
     );
     assert!(foreign.join("data").is_file() && busy.join(".poprecon-staging").is_file());
+    assert_eq!(
+        entries_with(&runs, "").len(),
+        2,
+        "the new run joined the history"
+    );
     let after = snapshot(&d.join("run/latest"));
     assert!(!after.keys().any(|p| p.ends_with(".poprecon-staging")));
     assert_eq!(
@@ -580,7 +580,7 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_one() {
             "{file}: previous run intact"
         );
         assert!(
-            entries_with(&d.join("run/runs"), "partial").is_empty(),
+            entries_with(&d.join("run"), "partial").is_empty(),
             "{file}: staging removed"
         );
         assert_eq!(
@@ -615,7 +615,8 @@ cp -a run disk/run
 set +e
 "$BIN" run "$PIPELINE" --out disk/run 2> stderr.txt
 echo $? > rc.txt
-ls -A disk/run/runs > listing.txt
+ls -A disk/run > listing.txt
+ls -A disk/run/runs > runs.txt
 cp -a disk/run after
 "#;
     let out = Command::new("unshare")
@@ -635,10 +636,11 @@ cp -a disk/run after
         err.contains("No space left on device") && err.contains("cannot write `"),
         "{err}"
     );
+    assert!(!read("listing.txt").contains("partial"), "staging removed");
     assert_eq!(
-        read("listing.txt").trim(),
+        read("runs.txt").trim(),
         entries_with(&d.join("run/runs"), "")[0],
-        "staging removed, no run added"
+        "no run added"
     );
     assert!(
         snapshot(&d.join("after/latest")) == *before,
