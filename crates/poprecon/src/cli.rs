@@ -104,9 +104,9 @@ pub enum Command {
     /// `assessor`: indicators, assessment and per-village counts only, no person-level
     /// column, counts below 5 suppressed. As XLSX, one formatted workbook named with the
     /// jurisdiction, period and as_of (考核汇总: areas down, indicators across, score, rank
-    /// and veto; one sheet per level; 指标说明); as CSV, the long tables for machines. `analyst`: adds the mismatch list and births,
-    /// with every resident ID masked (`340302********0019`). `data-team`: everything in
-    /// clear. Cells that a spreadsheet would read as a formula are neutralised.
+    /// and veto; one sheet per level; 指标说明); as CSV, the long tables for machines.
+    /// `analyst`: adds the mismatch list and births, with every resident ID masked
+    /// (`340302********0019`). `data-team`: everything in clear. Cells that a spreadsheet would read as a formula are neutralised.
     ///
     /// `--pseudonymize` (analyst, data-team) replaces identifiers instead: every ID and
     /// record-key column, and every resident ID in other text, becomes `P` + 16 hex digits
