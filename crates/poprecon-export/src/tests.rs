@@ -271,7 +271,7 @@ fn the_workbook_pivots_scores_ranks_and_vetoes() {
     );
     let s = x.worksheet_range("考核汇总").unwrap();
     // Areas down in the table's order, one item across, then score, rank, veto, reason.
-    assert_eq!(text(&s, 2, 3), "住院分娩率（15分）");
+    assert_eq!(text(&s, 2, 3), "住院分娩率\n（15分）");
     let row = |r: u32| -> Vec<String> { (0..9).map(|c| text(&s, r, c)).collect() };
     assert_eq!(
         row(4),
@@ -314,6 +314,11 @@ fn the_workbook_pivots_scores_ranks_and_vetoes() {
             .unwrap();
         xml
     };
+    // The printed title: the size code first, so the title's leading digits stay text.
+    assert!(
+        xml.contains("<oddHeader>&amp;C&amp;12&amp;\"-,Bold\"蚌埠市（3403）"),
+        "{xml}"
+    );
     for rule in [
         "AND(ISNUMBER(D5),D5&gt;=0.98)",
         "AND(ISNUMBER(D5),D5&lt;0.9)",

@@ -204,8 +204,9 @@ impl AssessorWorkbook<'_> {
         ws.set_print_fit_to_pages(1, 0);
         ws.set_print_center_horizontally(true);
         ws.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
-        // `&` starts a code in a page header: double it in the title.
-        ws.set_header(format!("&C&\"-,Bold\"&12{}", title.replace('&', "&&")));
+        // `&` starts a code in a page header: double it in the title. The font size goes
+        // first: digits right after `&12` would be read as part of the size.
+        ws.set_header(format!("&C&12&\"-,Bold\"{}", title.replace('&', "&&")));
         ws.set_footer(match self.lang {
             Lang::Zh => "&C第 &P 页，共 &N 页",
             Lang::En => "&CPage &P of &N",
@@ -248,13 +249,19 @@ impl AssessorWorkbook<'_> {
                 header_row: 3,
             },
         )?;
-        // Row 2: each item's name (and weight) over its two columns; row 3: the headers.
+        // Row 2: each item's name (and weight) over its two columns, on two lines where it
+        // is long; row 3: the headers.
         let header_row = 3u32;
+        ws.set_row_height(2, 30)?;
         for (i, item) in s.items.iter().enumerate() {
             let c = fixed + 2 * i as u16;
+            // The weight on a line of its own, so that a long name breaks where it should.
             let weight = item
                 .weight
-                .map(|w| format!("（{}{}）", trim_float(w), self.l("item_weight")))
+                .map(|w| match self.lang {
+                    Lang::Zh => format!("\n（{}{}）", trim_float(w), self.l("item_weight")),
+                    Lang::En => format!("\n({} {})", trim_float(w), self.l("item_weight")),
+                })
                 .unwrap_or_default();
             ws.merge_range(
                 2,
@@ -577,6 +584,18 @@ impl AssessorWorkbook<'_> {
             ws.write_datetime_with_format(row, 10, &as_of, &styles.date)?;
             ws.write_datetime_with_format(row, 11, &start, &styles.date)?;
             ws.write_datetime_with_format(row, 12, &end, &styles.date)?;
+            // Spreadsheets do not all grow a row for wrapped text: give it the lines its
+            // longest cell needs.
+            let lines = [
+                (name, headers[0].1),
+                (definition.as_str(), headers[2].1),
+                (numerator, headers[3].1),
+                (denominator, headers[4].1),
+            ]
+            .iter()
+            .map(|(text, width)| (display_width(text) / width).ceil().max(1.0))
+            .fold(1.0, f64::max);
+            ws.set_row_height(row, 15.0 * lines)?;
         }
         let last = (first + present.len() as u32)
             .saturating_sub(1)
@@ -982,6 +1001,13 @@ fn column_name(c: u16) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The width of a text in column-width units: a Chinese character takes two.
+fn display_width(text: &str) -> f64 {
+    text.chars()
+        .map(|c| if c.is_ascii() { 1.0 } else { 2.0 })
+        .sum()
 }
 
 /// `15` for 15.0, `7.5` for 7.5.

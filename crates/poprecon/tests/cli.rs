@@ -1302,7 +1302,7 @@ fn the_assessors_workbook_of_the_sample_run() {
         title.starts_with("3403 2025-01-01至2025-12-31") && title.contains("考核汇总"),
         "{title}"
     );
-    assert_eq!(cell(&summary, 2, 3), "住院分娩率（15分）");
+    assert_eq!(cell(&summary, 2, 3), "住院分娩率\n（15分）");
     let headers: Vec<String> = (0..summary.end().unwrap().1 + 1)
         .map(|c| cell(&summary, 3, c))
         .collect();
