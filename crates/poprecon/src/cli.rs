@@ -173,6 +173,14 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// Whether to draw progress bars (on a terminal only, as indicatif decides): not with
+    /// `--quiet`, nor with `--log-format json`, whose stderr is for machines.
+    fn progress(&self) -> bool {
+        !self.quiet && self.log_format == crate::logging::LogFormat::Text
+    }
+}
+
 pub fn dispatch(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Run {
@@ -190,7 +198,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             }
             let opts = crate::run_cmd::RunOptions {
                 previous: previous.clone(),
-                progress: !cli.quiet,
+                progress: cli.progress(),
                 quiet: cli.quiet,
                 keep: keep.map(|n| n as usize),
                 run_id: run_id.clone(),
@@ -213,7 +221,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             cfg.sample_villages = *sample_villages;
             cfg.rows_per_village = *rows_per_village;
             let started = std::time::Instant::now();
-            let bar = crate::output::spinner(!cli.quiet);
+            let bar = crate::output::spinner(cli.progress());
             let summary =
                 poprecon_synth::generate(&cfg, out, &|msg| bar.set_message(msg.to_owned()));
             bar.finish_and_clear();
@@ -281,7 +289,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::Ingest { pipeline, out } => {
             let plan = load(pipeline)?;
-            crate::ingest_cmd::ingest(&plan, out, !cli.quiet)?;
+            crate::ingest_cmd::ingest(&plan, out, cli.progress())?;
             Ok(exit::OK)
         }
     }

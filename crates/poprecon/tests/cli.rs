@@ -1502,16 +1502,12 @@ fn colour_on_a_terminal_unless_no_color() {
     let (dir, _) = fixture();
     let d = dir.path();
     let bin = env!("CARGO_BIN_EXE_poprecon");
-    let on_pty = |no_color: bool, out: &str| -> Option<String> {
+    let on_pty = |no_color: bool, args: &str| -> Option<String> {
         let mut cmd = Command::new("script");
-        cmd.args([
-            "-qec",
-            &format!("{bin} -v run p.toml --out {out}"),
-            "/dev/null",
-        ])
-        .current_dir(d)
-        .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR");
+        cmd.args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .current_dir(d)
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR");
         if no_color {
             cmd.env("NO_COLOR", "1");
         }
@@ -1531,13 +1527,20 @@ fn colour_on_a_terminal_unless_no_color() {
             })
             .count()
     };
-    let Some(coloured) = on_pty(false, "a") else {
+    let Some(coloured) = on_pty(false, "-v run p.toml --out a") else {
         eprintln!("no `script` here: the terminal half of this test did not run");
         return;
     };
     assert!(coloured.contains("stage done"), "{coloured}");
     assert!(sgr(&coloured) > 0, "coloured on a terminal: {coloured:?}");
-    let plain = on_pty(true, "b").unwrap();
+    let plain = on_pty(true, "-v run p.toml --out b").unwrap();
     assert!(plain.contains("stage done"), "{plain}");
     assert_eq!(sgr(&plain), 0, "NO_COLOR: {plain:?}");
+    // JSON lines even on a terminal: no colour, no progress bar between them.
+    let json = on_pty(false, "--log-format json -v run p.toml --out c").unwrap();
+    assert!(json.contains("stage done"), "{json}");
+    assert!(
+        !json.contains('\u{1b}'),
+        "escape code in JSON logs: {json:?}"
+    );
 }
