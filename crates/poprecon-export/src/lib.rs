@@ -7,9 +7,16 @@
 //! HMAC-SHA256 under a key that never leaves the machine). Every text cell that a
 //! spreadsheet would read as a formula is neutralised ([`neutralize`]). [`write_table`]
 //! writes one table with Chinese (or English) headers, applying an [`IdPolicy`].
+//! [`AssessorWorkbook`] writes the assessors' one formatted workbook of a run.
 
 #[cfg(test)]
 mod tests;
+mod workbook;
+
+pub use workbook::{
+    AssessorWorkbook, COUNT_FORMAT, DATE_FORMAT, PERCENT_FORMAT, RATIO_FORMAT, SCORE_FORMAT,
+    SUPPRESSED_MARK,
+};
 
 use std::borrow::Cow;
 use std::path::Path;

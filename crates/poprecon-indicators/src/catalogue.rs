@@ -12,6 +12,12 @@ pub struct Indicator {
     pub numerator: &'static str,
     /// What the denominator counts (empty for `live_births`, a count).
     pub denominator: &'static str,
+    /// The definition people read (统计口径说明), in Chinese.
+    pub definition_zh: &'static str,
+    /// The numerator in Chinese words.
+    pub numerator_zh: &'static str,
+    /// The denominator in Chinese words (empty for `live_births`).
+    pub denominator_zh: &'static str,
     /// The default target of an assessment (`None`: not assessed by default). Rates are
     /// fractions (0.98), the sex ratio is boys per 100 girls.
     pub target: Option<f64>,
@@ -20,12 +26,15 @@ pub struct Indicator {
     pub lower_is_better: bool,
 }
 
+// One argument per column of the catalogue table below, which reads as a table.
+#[allow(clippy::too_many_arguments)]
 const fn ind(
     id: &'static str,
     name_zh: &'static str,
     name_en: &'static str,
     numerator: &'static str,
     denominator: &'static str,
+    zh: [&'static str; 3],
     target: Option<f64>,
     lower_is_better: bool,
 ) -> Indicator {
@@ -35,6 +44,9 @@ const fn ind(
         name_en,
         numerator,
         denominator,
+        definition_zh: zh[0],
+        numerator_zh: zh[1],
+        denominator_zh: zh[2],
         target,
         lower_is_better,
     }
@@ -48,6 +60,7 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Live births",
         "live birth events",
         "",
+        ["统计期内出生的活产婴儿数（出生事件数）", "活产婴儿数", ""],
         None,
         false,
     ),
@@ -57,6 +70,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Sex ratio at birth",
         "male live births",
         "female live births (value = numerator / denominator × 100)",
+        [
+            "活产男婴数与活产女婴数之比乘以100（正常范围103–107，县级及以上判断）",
+            "活产男婴数",
+            "活产女婴数",
+        ],
         Some(107.0),
         true,
     ),
@@ -66,6 +84,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Hospital delivery rate",
         "live births with a hospital delivery",
         "live births",
+        [
+            "有住院分娩记录的活产数占活产数的比例",
+            "有住院分娩记录的活产数",
+            "活产数",
+        ],
         Some(0.98),
         false,
     ),
@@ -75,6 +98,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Birth certificate issuance rate",
         "live births with a certificate among the denominator",
         "live births born on or before as_of − 30 days",
+        [
+            "出生满30天的活产中已签发出生医学证明的比例",
+            "分母中已签发出生医学证明的活产数",
+            "在数据截止日期30天前（含）出生的活产数",
+        ],
         Some(0.98),
         false,
     ),
@@ -84,6 +112,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Household birth registration rate",
         "births to non-floating mothers with a household record among the denominator",
         "births to non-floating mothers born on or before as_of − 60 days",
+        [
+            "非流动人口母亲所生、出生满60天的婴儿中已办理户籍出生登记的比例",
+            "分母中有户籍记录的出生数",
+            "非流动人口母亲所生、在数据截止日期60天前（含）出生的婴儿数",
+        ],
         Some(0.95),
         false,
     ),
@@ -93,6 +126,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Birth registration service rate",
         "live births with the mother's birth registration",
         "live births",
+        [
+            "母亲办理了生育登记的活产数占活产数的比例",
+            "母亲已办理生育登记的活产数",
+            "活产数",
+        ],
         Some(0.90),
         false,
     ),
@@ -102,6 +140,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Prenatal booking rate",
         "deliveries with the mother's prenatal booking",
         "deliveries (live births with a hospital delivery)",
+        [
+            "产妇在分娩前建立孕产期保健手册的比例",
+            "有孕产期保健建册记录的分娩数",
+            "分娩数（有住院分娩记录的活产）",
+        ],
         Some(0.90),
         false,
     ),
@@ -111,6 +154,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Early prenatal booking rate",
         "deliveries booked before 13 weeks of gestation",
         "deliveries (live births with a hospital delivery)",
+        [
+            "产妇在孕13周前建册的比例",
+            "孕13周前建册的分娩数",
+            "分娩数（有住院分娩记录的活产）",
+        ],
         Some(0.80),
         false,
     ),
@@ -120,6 +168,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Timely hepatitis B birth dose rate",
         "live births among the denominator with HepB dose 1 dated no later than the day after the birth date (not late)",
         "live births born on or before as_of − 7 days",
+        [
+            "出生满7天的活产中乙肝疫苗首针于出生当天或次日接种的比例",
+            "分母中乙肝疫苗首针及时接种的活产数",
+            "在数据截止日期7天前（含）出生的活产数",
+        ],
         Some(0.95),
         false,
     ),
@@ -129,6 +182,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Family planning policy compliance rate",
         "births with a known order within the limit in force (or no limit in force)",
         "births with a known order",
+        [
+            "孩次可判定的出生中符合生育政策的比例",
+            "孩次在当时政策限额内（或无限额）的出生数",
+            "孩次可判定的出生数",
+        ],
         Some(0.95),
         false,
     ),
@@ -138,6 +196,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Birth information accuracy rate",
         "births seen in ≥ 2 birth-level sources with no sex, date or mother-ID mismatch",
         "births seen in ≥ 2 birth-level sources",
+        [
+            "在两个及以上来源出现的出生中，性别、出生日期、母亲身份证号均一致的比例",
+            "两个及以上来源出现且无性别、日期、母亲身份证号不一致的出生数",
+            "在两个及以上出生相关来源出现的出生数",
+        ],
         Some(0.98),
         false,
     ),
@@ -147,6 +210,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Share of births to floating mothers",
         "births to floating mothers",
         "live births",
+        [
+            "流动人口母亲所生活产数占活产数的比例",
+            "流动人口母亲所生的活产数",
+            "活产数",
+        ],
         None,
         false,
     ),
@@ -156,6 +224,11 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Prenatal booking rate of floating mothers",
         "floating mothers' deliveries with a prenatal booking",
         "floating mothers' deliveries",
+        [
+            "流动人口产妇建立孕产期保健手册的比例",
+            "流动人口产妇有建册记录的分娩数",
+            "流动人口产妇的分娩数",
+        ],
         Some(0.85),
         false,
     ),
@@ -165,10 +238,37 @@ pub const CATALOGUE: [Indicator; 14] = [
         "Higher-order birth share",
         "births of order 3 or more",
         "births with a known order",
+        [
+            "孩次可判定的出生中第三孩及以上的比例",
+            "孩次为3及以上的出生数",
+            "孩次可判定的出生数",
+        ],
         None,
         true,
     ),
 ];
+
+/// How an indicator's value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A count (`live_births`).
+    Count,
+    /// Per 100 (`sex_ratio_at_birth`: boys per 100 girls).
+    Per100,
+    /// A fraction shown as a percentage.
+    Share,
+}
+
+impl Indicator {
+    /// How the value reads.
+    pub fn unit(&self) -> Unit {
+        match self.id {
+            "live_births" => Unit::Count,
+            "sex_ratio_at_birth" => Unit::Per100,
+            _ => Unit::Share,
+        }
+    }
+}
 
 /// The catalogue entry of `id`.
 pub fn indicator(id: &str) -> Option<&'static Indicator> {

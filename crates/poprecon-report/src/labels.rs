@@ -147,6 +147,22 @@ const COLUMN_LABELS: &[(&str, &str, &str)] = &[
     ("birth_id", "出生事件编号", "Birth id"),
     ("first_seen", "首次发现日期", "First seen"),
     ("suppressed", "小数抑制", "Suppressed"),
+    (
+        "numerator_strict",
+        "分子(严格匹配)",
+        "Numerator (strict links)",
+    ),
+    ("decided", "已有审核决定", "Decided"),
+    ("decision", "审核决定", "Decision"),
+    ("decided_by", "审核人", "Decided by"),
+    ("decided_on", "决定日期", "Decided on"),
+    ("decision_reason", "决定理由", "Decision reason"),
+    ("queued", "待处理", "Queued"),
+    (
+        "numerator_loose",
+        "分子(宽松匹配)",
+        "Numerator (loose links)",
+    ),
     ("hospital_delivery_key", "住院分娩记录号", "Delivery key"),
     (
         "birth_certificate_key",
@@ -163,6 +179,62 @@ const COLUMN_LABELS: &[(&str, &str, &str)] = &[
     ("floating", "流动人口", "Floating"),
     ("birth_order", "孩次", "Birth order"),
     ("policy_category", "政策类别", "Policy category"),
+];
+
+/// Words of exports that the page does not use (key, Chinese, English): area levels, yes
+/// and no, and the assessors' workbook.
+const EXPORT_LABELS: &[(&str, &str, &str)] = &[
+    ("level_jurisdiction", "全辖区", "Jurisdiction"),
+    ("level_city", "市", "City"),
+    ("level_county", "县(区)", "County"),
+    ("level_township", "乡镇(街道)", "Township"),
+    ("level_village", "村(居)", "Village"),
+    ("yes", "是", "yes"),
+    ("no", "否", "no"),
+    ("score", "总得分", "Score"),
+    ("rank", "名次", "Rank"),
+    ("item_weight", "分", "points"),
+    ("indicator_code", "指标代码", "Indicator id"),
+    ("definition", "定义", "Definition"),
+    ("unit", "单位", "Unit"),
+    ("unit_count", "人", "count"),
+    ("unit_per100", "男婴/100女婴", "boys per 100 girls"),
+    ("unit_share", "%", "%"),
+    ("period_start", "统计期间起", "Period from"),
+    ("period_end", "统计期间止", "Period to"),
+    ("bases", "统计口径", "Bases"),
+    ("rule_name", "核查规则", "Rule"),
+    ("sheet_summary", "考核汇总", "Assessment"),
+    ("sheet_definitions", "指标说明", "Definitions"),
+    (
+        "sheet_village_discrepancies",
+        "各村核查问题",
+        "Village discrepancies",
+    ),
+    ("sheet_suffix_indicators", "指标", " indicators"),
+    (
+        "summary_title",
+        "目标管理责任制考核汇总",
+        "target responsibility assessment",
+    ),
+    ("indicators_title", "指标", "indicators"),
+    ("definitions_title", "考核指标说明", "indicator definitions"),
+    (
+        "village_discrepancies_title",
+        "各村(居)数据核查问题",
+        "discrepancies per village",
+    ),
+    (
+        "legend_summary",
+        "值达到目标值为绿色，介于最低值与目标值之间为黄色，未达最低值为红色；* 为分子或分母小于{n}的小数抑制；总得分满分100，名次按总得分排列，一票否决的地区排在最后。",
+        "Green: value at or beyond the target; amber: between floor and target; red: short of the floor. * = suppressed (numerator or denominator below {n}). Score out of 100; ranked by score, vetoed areas last.",
+    ),
+    (
+        "legend_level",
+        "分子或分母小于{n}的行已做小数抑制（分子、分母、值和置信区间不显示）；分母小于样本量下限的比率标为“样本量小”，仅供参考。",
+        "Rows with a numerator or denominator below {n} are suppressed (counts, value and interval not shown); rates on a small denominator are marked and indicative only.",
+    ),
+    ("title_as_of", "数据截止", "as of"),
 ];
 
 fn pick(
@@ -183,7 +255,24 @@ pub fn column_label(lang: Lang, column: &str) -> Option<&'static str> {
 
 /// One label.
 pub fn label(lang: Lang, key: &str) -> &'static str {
-    pick(LABELS, lang, key).unwrap_or("")
+    pick(LABELS, lang, key)
+        .or_else(|| pick(EXPORT_LABELS, lang, key))
+        .unwrap_or("")
+}
+
+/// The name of an area level (`county` → 县(区)), if it is one.
+pub fn level_label(lang: Lang, level: &str) -> Option<&'static str> {
+    pick(EXPORT_LABELS, lang, &format!("level_{level}"))
+}
+
+/// The name of a counting basis (`residence` → 现居住地), if it is one.
+pub fn basis_label(lang: Lang, basis: &str) -> Option<&'static str> {
+    pick(LABELS, lang, &format!("basis_{basis}"))
+}
+
+/// 是/否 (yes/no).
+pub fn yes_no(lang: Lang, value: bool) -> &'static str {
+    label(lang, if value { "yes" } else { "no" })
 }
 
 /// Every label of a language, for the page's script.

@@ -12,7 +12,7 @@ mod tests;
 use polars::prelude::*;
 use serde_json::{Value as Json, json};
 
-pub use labels::{Lang, column_label, label};
+pub use labels::{Lang, basis_label, column_label, label, level_label, yes_no};
 
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]

@@ -13,8 +13,10 @@ Exit codes:
   3  `run` completed and wrote its folder, but an alert of the pipeline's `[alerts]` fired
      (e.g. new high-severity discrepancies)
 
-Logs go to stderr (`-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides). They never
-contain an ID number, a name or a birth date: rows are referred to by source, file and line.";
+Logs go to stderr (`-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides), coloured only
+on a terminal without `NO_COLOR`; `--log-format json` makes every stderr line a JSON object.
+They never contain an ID number, a name or a birth date: rows are referred to by source, file
+and line.";
 
 /// Cross-validates birth, health and registry records and measures them per village.
 #[derive(Debug, Parser)]
@@ -26,6 +28,9 @@ pub struct Cli {
     /// Only errors on stderr; no progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// `text` (default) or `json`: one JSON object per stderr line, for schedulers.
+    #[arg(long, global = true, default_value = "text", value_name = "FORMAT")]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,26 +39,37 @@ pub struct Cli {
 pub enum Command {
     /// Runs the nightly job: ingest → link → check → measure → write.
     ///
-    /// The run folder holds `manifest.json` (inputs with size, sha256 and row counts; each
+    /// `--out ROOT` keeps the history: each run is the folder `ROOT/runs/<run_id>/` and
+    /// `ROOT/latest` points at the last complete one (open `ROOT/latest/report.html`). A
+    /// run folder holds `manifest.json` (inputs with size, sha256 and row counts; each
     /// stage's rows and seconds), `births.parquet`, `links.parquet`,
-    /// `discrepancies.parquet` (new/open/resolved against the previous run),
+    /// `discrepancies.parquet` (new/open/resolved against `latest`),
     /// `village_discrepancies.parquet`, `indicators.parquet`, `assessment.parquet`,
-    /// `data_quality.parquet`, `report.html`, `sources/` and `quarantine/`. It is written to
-    /// a temporary folder and renamed into place: a failed run leaves the previous folder
-    /// untouched.
+    /// `data_quality.parquet`, `report.html`, `sources/` and `quarantine/`; every table
+    /// starts with `run_id` and `as_of` columns, so `ROOT/runs/*/indicators.parquet` reads
+    /// as one series. The folder is written to a temporary folder and renamed into place,
+    /// then `latest` moves: a failed run leaves the history untouched. A second run on the
+    /// same root is refused while one is running (`ROOT/.poprecon.lock`).
     Run {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
-        /// The run folder (replaced when the run succeeds).
-        #[arg(long, default_value = "out/run")]
+        /// The run root: `ROOT/runs/<run_id>/` and `ROOT/latest`.
+        #[arg(long, default_value = "out/run", value_name = "ROOT")]
         out: PathBuf,
         /// Date of the extracts, overriding the pipeline's `as_of` (YYYY-MM-DD).
         #[arg(long, value_name = "DATE")]
         as_of: Option<chrono::NaiveDate>,
-        /// Last night's run folder, for new/open/resolved (default: the `--out` folder being
-        /// replaced, if it holds a run).
+        /// Last night's run folder (or a run root), for new/open/resolved (default: the
+        /// root's `latest` run, if any).
         #[arg(long, value_name = "DIR")]
         previous: Option<PathBuf>,
+        /// Keep only the newest N runs in `ROOT/runs` after this one (default: keep all).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+        /// The run's id, e.g. a scheduler's `20260131T021500` (default:
+        /// `<UTC time>-<as_of>`). Ids should sort by time: `--keep` removes the first ones.
+        #[arg(long, value_name = "ID")]
+        run_id: Option<String>,
         /// Language of `report.html`: `zh` (default) or `en`.
         #[arg(long, default_value = "zh")]
         lang: poprecon_report::Lang,
@@ -86,9 +102,11 @@ pub enum Command {
     /// Exports a run's tables for people, as XLSX (Excel/WPS) or CSV.
     ///
     /// `assessor`: indicators, assessment and per-village counts only, no person-level
-    /// column, counts below 5 suppressed. `analyst`: adds the mismatch list and births,
-    /// with every resident ID masked (`340302********0019`). `data-team`: everything in
-    /// clear. Cells that a spreadsheet would read as a formula are neutralised.
+    /// column, counts below 5 suppressed. As XLSX, one formatted workbook named with the
+    /// jurisdiction, period and as_of (考核汇总: areas down, indicators across, score, rank
+    /// and veto; one sheet per level; 指标说明); as CSV, the long tables for machines.
+    /// `analyst`: adds the mismatch list and births, with every resident ID masked
+    /// (`340302********0019`). `data-team`: everything in clear. Cells that a spreadsheet would read as a formula are neutralised.
     ///
     /// `--pseudonymize` (analyst, data-team) replaces identifiers instead: every ID and
     /// record-key column, and every resident ID in other text, becomes `P` + 16 hex digits
@@ -99,7 +117,8 @@ pub enum Command {
     /// `POPRECON_PSEUDONYM_KEY`; never from the pipeline file. Keep it secret and keep it:
     /// a new key gives new pseudonyms.
     Export {
-        /// The run folder (`--out` of `poprecon run`).
+        /// A run root (`--out` of `poprecon run`: its `latest` run) or one run folder
+        /// (`ROOT/runs/<run_id>`).
         run: PathBuf,
         /// assessor, analyst or data-team.
         #[arg(long = "for", value_name = "AUDIENCE")]
@@ -107,7 +126,8 @@ pub enum Command {
         /// xlsx or csv.
         #[arg(long, default_value = "xlsx")]
         format: poprecon_export::ExportFormat,
-        /// Where to write the files (default: `<RUN>/exports`).
+        /// Where to write the files (default: `ROOT/exports/<run_id>/`, outside the run
+        /// folder, which `--keep` may remove).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Language of headers and sheet names: `zh` (default) or `en`.
@@ -153,6 +173,9 @@ pub enum Command {
     Plan {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
+        /// Print the plan as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Checks a pipeline file and the headers of every input it names, without running it.
     ///
@@ -162,6 +185,9 @@ pub enum Command {
     Validate {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
+        /// Print the result as one JSON object on stdout (exit 1 still means a problem).
+        #[arg(long)]
+        json: bool,
     },
     /// Reads every source of a pipeline into canonical Parquet tables.
     ///
@@ -180,22 +206,12 @@ pub enum Command {
     },
 }
 
-pub fn init_tracing(verbose: u8, quiet: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .init();
+impl Cli {
+    /// Whether to draw progress bars (on a terminal only, as indicatif decides): not with
+    /// `--quiet`, nor with `--log-format json`, whose stderr is for machines.
+    fn progress(&self) -> bool {
+        !self.quiet && self.log_format == crate::logging::LogFormat::Text
+    }
 }
 
 pub fn dispatch(cli: &Cli) -> Result<u8> {
@@ -205,6 +221,8 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             out,
             as_of,
             previous,
+            keep,
+            run_id,
             lang,
         } => {
             let mut plan = load(pipeline)?;
@@ -213,7 +231,10 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             }
             let opts = crate::run_cmd::RunOptions {
                 previous: previous.clone(),
-                progress: !cli.quiet,
+                progress: cli.progress(),
+                quiet: cli.quiet,
+                keep: keep.map(|n| n as usize),
+                run_id: run_id.clone(),
                 lang: *lang,
                 fail_after: std::env::var("POPRECON_FAIL_AFTER").ok(),
                 fail_write: std::env::var("POPRECON_FAIL_WRITE").ok(),
@@ -233,7 +254,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             cfg.sample_villages = *sample_villages;
             cfg.rows_per_village = *rows_per_village;
             let started = std::time::Instant::now();
-            let bar = crate::output::spinner(!cli.quiet);
+            let bar = crate::output::spinner(cli.progress());
             let summary =
                 poprecon_synth::generate(&cfg, out, &|msg| bar.set_message(msg.to_owned()));
             bar.finish_and_clear();
@@ -274,13 +295,17 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             } else {
                 None
             };
-            let out = out.clone().unwrap_or_else(|| run.join("exports"));
+            let run = crate::history::resolve_run(run)?;
+            let out = match out {
+                Some(o) => o.clone(),
+                None => crate::export_cmd::default_out(&run)?,
+            };
             let ids = match (&pseudonymizer, audience) {
                 (Some(p), _) => poprecon_export::IdPolicy::Pseudonymize(p),
                 (None, poprecon_export::Audience::Analyst) => poprecon_export::IdPolicy::Mask,
                 (None, _) => poprecon_export::IdPolicy::Clear,
             };
-            for path in crate::export_cmd::export(run, *audience, *format, &out, *lang, ids)? {
+            for path in crate::export_cmd::export(&run, *audience, *format, &out, *lang, ids)? {
                 println!("{}", path.display());
             }
             Ok(exit::OK)
@@ -297,19 +322,19 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             crate::init_cmd::sources(*json)?;
             Ok(exit::OK)
         }
-        Command::Plan { pipeline } => {
+        Command::Plan { pipeline, json } => {
             let plan = load(pipeline)?;
-            crate::ingest_cmd::print_plan(&plan)?;
+            crate::ingest_cmd::print_plan(&plan, *json)?;
             Ok(exit::OK)
         }
-        Command::Validate { pipeline } => {
+        Command::Validate { pipeline, json } => {
             let plan = load(pipeline)?;
-            crate::ingest_cmd::validate(&plan)?;
+            crate::ingest_cmd::validate(&plan, *json)?;
             Ok(exit::OK)
         }
         Command::Ingest { pipeline, out } => {
             let plan = load(pipeline)?;
-            crate::ingest_cmd::ingest(&plan, out, !cli.quiet)?;
+            crate::ingest_cmd::ingest(&plan, out, cli.progress())?;
             Ok(exit::OK)
         }
     }

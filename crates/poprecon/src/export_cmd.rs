@@ -78,6 +78,9 @@ pub fn export(
         );
     }
     crate::output::create_private_dir(out)?;
+    if audience == Audience::Assessor && format == ExportFormat::Xlsx {
+        return Ok(vec![assessor_workbook(run, out, lang)?]);
+    }
     let mut items: Vec<&Item> = AGGREGATES.iter().collect();
     if audience != Audience::Assessor {
         items.extend(DETAIL);
@@ -108,6 +111,78 @@ pub fn export(
         written.push(path);
     }
     Ok(written)
+}
+
+/// What `manifest.json` says of a run, as far as exports need it.
+struct RunInfo {
+    run_id: String,
+    jurisdiction: String,
+    as_of: chrono::NaiveDate,
+    period: (chrono::NaiveDate, chrono::NaiveDate),
+}
+
+fn run_info(run: &Path) -> Result<RunInfo> {
+    let path = run.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let m: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", path.display()))?;
+    let field = |key: &str, v: &serde_json::Value| -> Result<String> {
+        v.as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("`{}`: field `{key}` missing", path.display()))
+    };
+    let date = |key: &str, v: &serde_json::Value| -> Result<chrono::NaiveDate> {
+        let t = field(key, v)?;
+        t.parse()
+            .with_context(|| format!("`{}`: field `{key}` is not a date", path.display()))
+    };
+    Ok(RunInfo {
+        run_id: field("run_id", &m["run_id"])?,
+        jurisdiction: field("jurisdiction", &m["jurisdiction"])?,
+        as_of: date("as_of", &m["as_of"])?,
+        period: (
+            date("period", &m["period"][0])?,
+            date("period", &m["period"][1])?,
+        ),
+    })
+}
+
+/// The default export folder of a run: `ROOT/exports/<run_id>/`, outside the run folder
+/// (which `--keep` removes in time) and outside `runs/` (which BI tools read by glob).
+pub fn default_out(run: &Path) -> Result<PathBuf> {
+    let info = run_info(run)?;
+    Ok(crate::history::root_of(run)
+        .join("exports")
+        .join(info.run_id))
+}
+
+/// The assessors' workbook of a run (see `poprecon_export::AssessorWorkbook`).
+fn assessor_workbook(run: &Path, out: &Path, lang: Lang) -> Result<PathBuf> {
+    let info = run_info(run)?;
+    let indicators = read_parquet(&run.join("indicators.parquet"))?;
+    let assessment = read_parquet(&run.join("assessment.parquet"))?;
+    let village = run.join("village_discrepancies.parquet");
+    let village = if village.is_file() {
+        Some(read_parquet(&village)?)
+    } else {
+        None
+    };
+    let book = poprecon_export::AssessorWorkbook {
+        lang,
+        run_id: &info.run_id,
+        jurisdiction: &info.jurisdiction,
+        as_of: info.as_of,
+        period: info.period,
+        indicators: &indicators,
+        assessment: &assessment,
+        village_discrepancies: village.as_ref(),
+        suppress_below: SUPPRESS_BELOW,
+    };
+    let path = out.join(book.file_name());
+    book.write(&path)
+        .context("cannot write the assessors' workbook")?;
+    Ok(path)
 }
 
 /// Environment variable holding the pseudonym key itself.
@@ -158,11 +233,14 @@ fn read_key_file(path: &Path) -> Result<Vec<u8>> {
             .permissions()
             .mode();
         if mode & 0o077 != 0 {
-            eprintln!(
-                "warning: the pseudonym key file `{}` can be read by others (mode {:o})\nhint: `chmod 600 {}`",
-                path.display(),
-                mode & 0o777,
-                path.display()
+            crate::logging::line(
+                "WARN",
+                &format!(
+                    "warning: the pseudonym key file `{}` can be read by others (mode {:o})\nhint: `chmod 600 {}`",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                ),
             );
         }
     }

@@ -11,56 +11,113 @@ use poprecon_pipeline::{Plan, SourcePlan};
 
 use crate::output::{StagedDir, create_private_dir};
 
-/// Checks every input's header against its source; prints what each file will give.
-pub fn validate(plan: &Plan) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "pipeline `{}`: jurisdiction {}, as_of {}, period {} to {}, {} villages",
-        plan.name,
-        plan.jurisdiction,
-        plan.as_of,
-        plan.period.0,
-        plan.period.1,
-        plan.divisions.villages.len()
-    )?;
-    let mut problems = 0;
+/// The header check of one input file, as `validate --json` prints it.
+#[derive(Debug, serde::Serialize)]
+struct FileCheck {
+    source: &'static str,
+    path: String,
+    ok: bool,
+    format: String,
+    /// The encoding read (a detected one for `auto`); empty for XLSX and Parquet.
+    encoding: String,
+    /// Headers that no field reads.
+    unread_columns: Vec<String>,
+    /// Optional fields no header gives (they will be empty).
+    missing_fields: Vec<String>,
+    /// The same, each with its Chinese label (for the text output).
+    #[serde(skip)]
+    missing_labelled: String,
+    /// Why the file cannot be read as declared.
+    error: Option<String>,
+}
+
+/// Checks every input's header against its source; prints what each file will give, as
+/// text or (`json`) as one JSON object.
+pub fn validate(plan: &Plan, json: bool) -> Result<()> {
+    let mut checks = Vec::new();
     for sp in &plan.sources {
         for file in &sp.files {
-            match poprecon_ingest::check_header(sp.source, file, &sp.columns) {
-                Ok(stats) => {
+            let path = file.path.display().to_string();
+            checks.push(
+                match poprecon_ingest::check_header(sp.source, file, &sp.columns) {
+                    Ok(stats) => FileCheck {
+                        source: sp.source.id(),
+                        path,
+                        ok: true,
+                        format: stats.format,
+                        encoding: stats.encoding,
+                        unread_columns: stats.unmapped_headers,
+                        missing_labelled: labelled_fields(sp.source, &stats.missing_fields),
+                        missing_fields: stats.missing_fields,
+                        error: None,
+                    },
+                    Err(e) => FileCheck {
+                        source: sp.source.id(),
+                        path,
+                        ok: false,
+                        format: file.format.as_str().to_owned(),
+                        encoding: String::new(),
+                        unread_columns: Vec::new(),
+                        missing_fields: Vec::new(),
+                        missing_labelled: String::new(),
+                        error: Some(e.to_string()),
+                    },
+                },
+            );
+        }
+    }
+    let problems = checks.iter().filter(|c| !c.ok).count();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = serde_json::json!({
+            "pipeline": plan.name,
+            "path": plan.path.display().to_string(),
+            "jurisdiction": plan.jurisdiction,
+            "as_of": plan.as_of.to_string(),
+            "period": [plan.period.0.to_string(), plan.period.1.to_string()],
+            "villages": plan.divisions.villages.len(),
+            "ok": problems == 0,
+            "files": checks,
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(
+            out,
+            "pipeline `{}`: jurisdiction {}, as_of {}, period {} to {}, {} villages",
+            plan.name,
+            plan.jurisdiction,
+            plan.as_of,
+            plan.period.0,
+            plan.period.1,
+            plan.divisions.villages.len()
+        )?;
+        for c in &checks {
+            match &c.error {
+                None => {
                     writeln!(
                         out,
                         "ok    {:<20} {} ({}{})",
-                        sp.source.id(),
-                        file.path.display(),
-                        stats.format,
-                        if stats.encoding.is_empty() {
+                        c.source,
+                        c.path,
+                        c.format,
+                        if c.encoding.is_empty() {
                             String::new()
                         } else {
-                            format!(", {}", stats.encoding)
+                            format!(", {}", c.encoding)
                         }
                     )?;
-                    if !stats.unmapped_headers.is_empty() {
-                        writeln!(
-                            out,
-                            "      unread columns: {}",
-                            stats.unmapped_headers.join(", ")
-                        )?;
+                    if !c.unread_columns.is_empty() {
+                        writeln!(out, "      unread columns: {}", c.unread_columns.join(", "))?;
                     }
-                    if !stats.missing_fields.is_empty() {
+                    if !c.missing_fields.is_empty() {
                         writeln!(
                             out,
                             "      no column for: {}\n      hint: these fields will be empty; if the file has them under other headers, map them under `[sources.{}.columns]`",
-                            labelled_fields(sp.source, &stats.missing_fields),
-                            sp.source.id()
+                            c.missing_labelled, c.source
                         )?;
                     }
                 }
-                Err(e) => {
-                    problems += 1;
-                    writeln!(out, "FAIL  {:<20} {e}", sp.source.id())?;
-                }
+                Some(e) => writeln!(out, "FAIL  {:<20} {e}", c.source)?,
             }
         }
     }
@@ -85,7 +142,7 @@ pub fn ingest(plan: &Plan, out: &Path, progress: bool) -> Result<()> {
         .context("cannot write `ingest.json`")?;
     let dest = staged.commit()?;
     print_summary(&all)?;
-    eprintln!("wrote {}", dest.display());
+    crate::logging::line("INFO", &format!("wrote {}", dest.display()));
     Ok(())
 }
 
@@ -179,9 +236,47 @@ pub fn print_summary(all: &[SourceStats]) -> Result<()> {
     Ok(())
 }
 
-/// `poprecon plan`: the checked plan, as a person reads it.
-pub fn print_plan(plan: &Plan) -> Result<()> {
+/// `poprecon plan`: the checked plan, as a person reads it, or (`json`) as one JSON object.
+pub fn print_plan(plan: &Plan, json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
+    if json {
+        let sources: Vec<serde_json::Value> = plan
+            .sources
+            .iter()
+            .map(|sp| {
+                serde_json::json!({
+                    "source": sp.source.id(),
+                    "name_zh": sp.source.label_zh(),
+                    "allow_empty": sp.allow_empty,
+                    "files": sp.files.iter().map(|f| serde_json::json!({
+                        "path": f.path.display().to_string(),
+                        "format": f.format.as_str(),
+                        "encoding": (f.format == poprecon_ingest::Format::Csv)
+                            .then(|| f.encoding.as_str()),
+                        "delimiter": (f.format == poprecon_ingest::Format::Csv)
+                            .then(|| (f.delimiter as char).to_string()),
+                        "sheet": f.sheet,
+                    })).collect::<Vec<_>>(),
+                    "columns": sp.columns,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "pipeline": plan.name,
+            "path": plan.path.display().to_string(),
+            "jurisdiction": plan.jurisdiction,
+            "as_of": plan.as_of.to_string(),
+            "period": [plan.period.0.to_string(), plan.period.1.to_string()],
+            "divisions": {
+                "counties": plan.divisions.counties.len(),
+                "townships": plan.divisions.townships.len(),
+                "villages": plan.divisions.villages.len(),
+            },
+            "sources": sources,
+        });
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
     writeln!(out, "pipeline   {} ({})", plan.name, plan.path.display())?;
     writeln!(out, "jurisdiction {}", plan.jurisdiction)?;
     writeln!(out, "as_of      {}", plan.as_of)?;

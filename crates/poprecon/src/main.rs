@@ -5,8 +5,10 @@
 
 mod cli;
 mod export_cmd;
+mod history;
 mod ingest_cmd;
 mod init_cmd;
+mod logging;
 mod output;
 mod report_cmd;
 mod run_cmd;
@@ -38,17 +40,21 @@ fn main() -> ExitCode {
         let at = info
             .location()
             .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
-        eprintln!("poprecon: internal error{at} (message withheld: it may quote personal data)");
+        logging::line(
+            "ERROR",
+            &format!("poprecon: internal error{at} (message withheld: it may quote personal data)"),
+        );
     }));
     let cli = cli::Cli::parse();
-    cli::init_tracing(cli.verbose, cli.quiet);
+    logging::init(cli.verbose, cli.quiet, cli.log_format);
     match cli::dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {}", first_line(&err));
+            let mut text = format!("error: {}", first_line(&err));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                text.push_str(&format!("\n  caused by: {cause}"));
             }
+            logging::line("ERROR", &text);
             ExitCode::from(exit::FAILURE)
         }
     }

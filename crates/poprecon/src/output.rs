@@ -27,19 +27,29 @@ pub struct StagedDir {
 
 impl StagedDir {
     pub fn new(target: &Path) -> Result<Self> {
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot create `{}`", parent.display()))?;
         let name = target
             .file_name()
             .with_context(|| format!("`{}` is not a folder name", target.display()))?
             .to_string_lossy()
             .into_owned();
-        remove_stale(&parent, &name);
-        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Self::staged_in(target, &parent, &name)
+    }
+
+    /// A staging folder named `.<stem>.partial-<pid>` in `parent` (on the file system of
+    /// `target`, so that the final rename is atomic). The folders of a run history each get
+    /// a new name, so their staging folders are named by a fixed stem that the next run can
+    /// find and clean up after a killed one; and they are staged outside `runs/`, so that a
+    /// reader globbing `runs/*/…` never sees a run being written or one that was killed.
+    pub fn staged_in(target: &Path, parent: &Path, stem: &str) -> Result<Self> {
+        let parent = parent.to_owned();
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        remove_stale(&parent, stem);
+        let staging = parent.join(format!(".{stem}.partial-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging)
                 .with_context(|| format!("cannot clear `{}`", staging.display()))?;

@@ -1,6 +1,7 @@
 //! `poprecon run`: the nightly job. Stages run in order (ingest → link → check → measure →
-//! write), each in its own tracing span with a progress spinner; the run folder is staged
-//! and renamed into place only when complete.
+//! write), each in its own tracing span with a progress spinner; the run folder
+//! `ROOT/runs/<run_id>` is staged and renamed into place only when complete, then
+//! `ROOT/latest` is pointed at it (see [`crate::history`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -8,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use polars::prelude::{DataFrame, IntoLazy, ParquetReader, SerReader, col, lit};
+use polars::prelude::{DataFrame, IntoLazy, ParquetReader, PolarsResult, SerReader, col, lit};
 use poprecon_pipeline::Plan;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::history::RunRoot;
 use crate::ingest_cmd::{ingest_source, print_summary};
 use crate::output::{StagedDir, create_private_dir};
 
@@ -73,9 +75,16 @@ pub struct OutputRecord {
 /// Options of `poprecon run` beyond the plan.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Last night's run folder, for new/open/resolved; by default the folder being replaced.
+    /// Last night's run folder (or a run root), for new/open/resolved; by default the
+    /// root's `latest` run.
     pub previous: Option<PathBuf>,
     pub progress: bool,
+    /// `--quiet`: no closing line on stderr (alerts and errors are still printed).
+    pub quiet: bool,
+    /// `--keep N`: the runs kept in the history, the new one included.
+    pub keep: Option<usize>,
+    /// `--run-id`: the run's id instead of the time-based one.
+    pub run_id: Option<String>,
     pub lang: poprecon_report::Lang,
     /// Test hook: fail on purpose after this stage (`POPRECON_FAIL_AFTER`), to prove that a
     /// failed run leaves the previous folder intact.
@@ -157,14 +166,17 @@ impl Stages {
     }
 }
 
-/// Runs the pipeline into `out`. Returns the exit code.
+/// Runs the pipeline into a new run of the root `out`. Returns the exit code.
 pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let started = Instant::now();
-    let previous_dir = opts.previous.clone().or_else(|| {
-        out.join("discrepancies.parquet")
-            .is_file()
-            .then(|| out.to_owned())
-    });
+    // Locked until this function returns: a second run on the same root is refused.
+    let root = RunRoot::open(out)?;
+    let previous_dir = match &opts.previous {
+        Some(p) => Some(crate::history::resolve_run(p).context("`--previous`")?),
+        None => root
+            .latest()
+            .filter(|d| d.join("discrepancies.parquet").is_file()),
+    };
     let previous = match &previous_dir {
         Some(dir) => Some(
             read_parquet(&dir.join("discrepancies.parquet"))
@@ -172,7 +184,24 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         ),
         None => None,
     };
-    let staged = StagedDir::new(out)?;
+    let run_id = match &opts.run_id {
+        Some(id) => {
+            crate::history::check_run_id(id)?;
+            if root.run_dir(id).exists() {
+                anyhow::bail!(
+                    "run `{id}` is already in `{}`\nhint: give another `--run-id`, or none for a time-based one",
+                    root.root().join(crate::history::RUNS).display()
+                );
+            }
+            id.clone()
+        }
+        None => root.unique_id(&run_id(plan)),
+    };
+    let staged = StagedDir::staged_in(
+        &root.run_dir(&run_id),
+        root.root(),
+        crate::history::STAGING_STEM,
+    )?;
     let dir = staged.path().to_owned();
     create_private_dir(&dir.join("quarantine"))?;
     create_private_dir(&dir.join("sources"))?;
@@ -277,11 +306,11 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let (indicators, assessment, quality, drill) = measured;
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
-    let run_id = run_id(plan);
     let outputs = stages.run("write", StageBar::Spinner, || {
         let mut outputs = Vec::new();
         let mut write = |name: &str, df: &DataFrame| -> Result<()> {
-            let mut df = df.clone();
+            let mut df = stamp(df, &run_id, plan.as_of)
+                .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
             let path = dir.join(name);
             opts.write_fault(name)
                 .map_err(polars::prelude::PolarsError::from)
@@ -335,7 +364,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let pipeline_bytes = std::fs::read(&plan.path)
         .with_context(|| format!("cannot read `{}`", plan.path.display()))?;
     let manifest = Manifest {
-        run_id,
+        run_id: run_id.clone(),
         tool_version: env!("CARGO_PKG_VERSION"),
         pipeline: plan.path.display().to_string(),
         pipeline_sha256: hex(&Sha256::digest(&pipeline_bytes)),
@@ -370,18 +399,30 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         .and_then(|()| std::fs::write(dir.join("manifest.json"), manifest))
         .context("cannot write `manifest.json`")?;
     let dest = staged.commit()?;
+    root.set_latest(&run_id)?;
+    if let Some(keep) = opts.keep {
+        root.prune(keep)?;
+    }
     print_summary(&stats)?;
-    eprintln!(
-        "run complete in {:.1} s: {} (report: {})",
-        started.elapsed().as_secs_f64(),
-        dest.display(),
-        dest.join("report.html").display()
-    );
+    if !opts.quiet {
+        crate::logging::line(
+            "INFO",
+            &format!(
+                "run complete in {:.1} s: {} (report: {})",
+                started.elapsed().as_secs_f64(),
+                dest.display(),
+                root.root()
+                    .join(crate::history::LATEST)
+                    .join("report.html")
+                    .display()
+            ),
+        );
+    }
     if alerts.is_empty() {
         Ok(crate::exit::OK)
     } else {
         for a in &alerts {
-            eprintln!("alert: {a}");
+            crate::logging::line("WARN", &format!("alert: {a}"));
         }
         Ok(crate::exit::ALERT)
     }
@@ -447,6 +488,34 @@ fn input_records(
         }
     }
     records
+}
+
+/// `df` with the run's `run_id` and `as_of` as its first columns, so that the tables of
+/// every run of a history read as one series (`ROOT/runs/*/indicators.parquet`).
+fn stamp(df: &DataFrame, run_id: &str, as_of: chrono::NaiveDate) -> PolarsResult<DataFrame> {
+    if df.width() == 0 {
+        // Literals alone would make one row of a table without columns.
+        return Ok(df.clone());
+    }
+    let stamped = df
+        .clone()
+        .lazy()
+        .with_columns([
+            lit(run_id).alias("run_id"),
+            // A date literal is a datetime in polars: cast it back to a date.
+            lit(as_of)
+                .cast(polars::prelude::DataType::Date)
+                .alias("as_of"),
+        ])
+        .collect()?;
+    let mut order = vec!["run_id".to_owned(), "as_of".to_owned()];
+    order.extend(
+        df.get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .filter(|c| c != "run_id" && c != "as_of"),
+    );
+    stamped.select(order)
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {

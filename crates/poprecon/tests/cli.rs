@@ -203,13 +203,32 @@ fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 fn run_writes_a_complete_folder_and_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     synthetic(dir.path());
-    let a = poprecon(&["run", "city/pipeline.toml", "--out", "a"], dir.path());
+    // One run id for both runs: every table carries it, and the same inputs under the same
+    // id must give the same bytes.
+    let a = poprecon(
+        &[
+            "run",
+            "city/pipeline.toml",
+            "--out",
+            "a",
+            "--run-id",
+            "night-1",
+        ],
+        dir.path(),
+    );
     assert!(
         matches!(a.status.code(), Some(0 | 3)),
         "{}",
         text(&a.stderr)
     );
-    let run = dir.path().join("a");
+    let run = dir.path().join("a/latest");
+    assert!(dir.path().join("a/runs/night-1/manifest.json").is_file());
+    #[cfg(unix)]
+    assert_eq!(
+        std::fs::read_link(dir.path().join("a/latest")).unwrap(),
+        Path::new("runs/night-1"),
+        "`latest` is a relative link to the run"
+    );
     for f in [
         "manifest.json",
         "births.parquet",
@@ -240,14 +259,24 @@ fn run_writes_a_complete_folder_and_is_deterministic() {
     );
 
     // The same inputs give byte-identical tables.
-    let b = poprecon(&["run", "city/pipeline.toml", "--out", "b"], dir.path());
+    let b = poprecon(
+        &[
+            "run",
+            "city/pipeline.toml",
+            "--out",
+            "b",
+            "--run-id",
+            "night-1",
+        ],
+        dir.path(),
+    );
     assert!(
         matches!(b.status.code(), Some(0 | 3)),
         "{}",
         text(&b.stderr)
     );
     let fa = parquet_files(&run);
-    let fb = parquet_files(&dir.path().join("b"));
+    let fb = parquet_files(&dir.path().join("b/latest"));
     assert_eq!(fa.len(), fb.len());
     assert!(fa.len() >= 20);
     for (x, y) in fa.iter().zip(&fb) {
@@ -270,7 +299,7 @@ fn a_run_killed_after_linkage_leaves_the_previous_folder_intact() {
         "{}",
         text(&first.stderr)
     );
-    let before = std::fs::read(dir.path().join("run/manifest.json")).unwrap();
+    let before = std::fs::read(dir.path().join("run/latest/manifest.json")).unwrap();
     for stage in ["ingest", "link", "check", "measure"] {
         let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
             .args(["run", "city/pipeline.toml", "--out", "run"])
@@ -281,15 +310,27 @@ fn a_run_killed_after_linkage_leaves_the_previous_folder_intact() {
         assert_eq!(out.status.code(), Some(1), "stage {stage}");
         assert!(text(&out.stderr).contains(&format!("forced failure after stage `{stage}`")));
         assert_eq!(
-            std::fs::read(dir.path().join("run/manifest.json")).unwrap(),
+            std::fs::read(dir.path().join("run/latest/manifest.json")).unwrap(),
             before,
             "stage {stage}: the last good run is untouched"
         );
-        let partial = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().contains("partial"));
-        assert!(!partial, "stage {stage}: no half-written folder");
+        for folder in ["", "run", "run/runs"] {
+            let partial = std::fs::read_dir(dir.path().join(folder))
+                .unwrap()
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().contains("partial"));
+            assert!(
+                !partial,
+                "stage {stage}: no half-written folder in `{folder}`"
+            );
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("run/runs"))
+                .unwrap()
+                .count(),
+            1,
+            "stage {stage}: no run added to the history"
+        );
     }
 }
 
@@ -354,7 +395,7 @@ fn verbose_logs_hold_no_personal_data() {
     );
     let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(log.contains("stage done"), "the log is verbose");
-    let f = std::fs::File::open(dir.path().join("run/sources/household.parquet")).unwrap();
+    let f = std::fs::File::open(dir.path().join("run/latest/sources/household.parquet")).unwrap();
     let household = ParquetReader::new(f).finish().unwrap();
     let mut checked = 0;
     for column in ["person_id_input", "name", "birth_date"] {
@@ -432,8 +473,10 @@ fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     run_sample(d, "run");
-    let before = snapshot(&d.join("run"));
+    let before = snapshot(&d.join("run/latest"));
     assert!(before.len() > 20, "{} files", before.len());
+    let root = d.join("run");
+    let runs = root.join("runs");
 
     let marker = d.join("paused");
     let mut child = Command::new(env!("CARGO_BIN_EXE_poprecon"))
@@ -462,7 +505,7 @@ fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
     assert_eq!(status.signal(), Some(9), "{status}");
 
     assert!(
-        snapshot(&d.join("run")) == before,
+        snapshot(&d.join("run/latest")) == before,
         "the previous run is byte-identical"
     );
     let visible: Vec<String> = entries_with(d, "")
@@ -470,31 +513,39 @@ fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
         .filter(|n| !n.starts_with('.'))
         .collect();
     assert_eq!(visible, ["paused", "run"], "no partial folder in sight");
-    let stale = entries_with(d, ".partial-");
+    // Not even a hidden one under `runs/`, where a reader's glob (`runs/*/…`) would find it.
+    let in_runs = entries_with(&runs, "");
+    assert_eq!(in_runs.len(), 1, "no partial run in `runs/`: {in_runs:?}");
+    let stale = entries_with(&root, ".partial-");
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert!(
-        d.join(&stale[0]).join("births.parquet").is_file(),
+        root.join(&stale[0]).join("births.parquet").is_file(),
         "the run was killed mid-write"
     );
 
     // Staging folders the next run must not touch: one without poprecon's marker, and one
     // whose marker is locked (as by a run writing now).
-    let foreign = d.join(".run.partial-4242424");
+    let foreign = root.join(".run.partial-4242424");
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("data"), "not poprecon's").unwrap();
-    let busy = d.join(".run.partial-1");
+    let busy = root.join(".run.partial-1");
     std::fs::create_dir(&busy).unwrap();
     let lock = std::fs::File::create(busy.join(".poprecon-staging")).unwrap();
     lock.lock().unwrap();
 
     run_sample(d, "run");
     assert_eq!(
-        entries_with(d, ".partial-"),
+        entries_with(&root, ".partial-"),
         [".run.partial-1", ".run.partial-4242424"],
         "the killed run's staging folder is removed, and only it"
     );
     assert!(foreign.join("data").is_file() && busy.join(".poprecon-staging").is_file());
-    let after = snapshot(&d.join("run"));
+    assert_eq!(
+        entries_with(&runs, "").len(),
+        2,
+        "the new run joined the history"
+    );
+    let after = snapshot(&d.join("run/latest"));
     assert!(!after.keys().any(|p| p.ends_with(".poprecon-staging")));
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
@@ -509,7 +560,7 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     run_sample(d, "run");
-    let before = snapshot(&d.join("run"));
+    let before = snapshot(&d.join("run/latest"));
     for file in ["sources/household.parquet", "manifest.json"] {
         let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
             .args(["run", &sample_pipeline(), "--out", "run"])
@@ -525,12 +576,17 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_one() {
             "{file}: {err}"
         );
         assert!(
-            snapshot(&d.join("run")) == before,
+            snapshot(&d.join("run/latest")) == before,
             "{file}: previous run intact"
         );
         assert!(
-            entries_with(d, "partial").is_empty(),
+            entries_with(&d.join("run"), "partial").is_empty(),
             "{file}: staging removed"
+        );
+        assert_eq!(
+            entries_with(&d.join("run/runs"), "").len(),
+            1,
+            "{file}: no run added to the history"
         );
     }
     full_tmpfs(d, &before);
@@ -559,7 +615,8 @@ cp -a run disk/run
 set +e
 "$BIN" run "$PIPELINE" --out disk/run 2> stderr.txt
 echo $? > rc.txt
-ls -A disk > listing.txt
+ls -A disk/run > listing.txt
+ls -A disk/run/runs > runs.txt
 cp -a disk/run after
 "#;
     let out = Command::new("unshare")
@@ -579,8 +636,16 @@ cp -a disk/run after
         err.contains("No space left on device") && err.contains("cannot write `"),
         "{err}"
     );
-    assert_eq!(read("listing.txt").trim(), "run", "staging removed");
-    assert!(snapshot(&d.join("after")) == *before, "previous run intact");
+    assert!(!read("listing.txt").contains("partial"), "staging removed");
+    assert_eq!(
+        read("runs.txt").trim(),
+        entries_with(&d.join("run/runs"), "")[0],
+        "no run added"
+    );
+    assert!(
+        snapshot(&d.join("after/latest")) == *before,
+        "previous run intact"
+    );
 }
 
 #[test]
@@ -854,7 +919,7 @@ fn init_drafts_a_pipeline_that_validates_and_runs() {
         "{}",
         text(&run.stderr)
     );
-    assert!(dir.path().join("run/report.html").is_file());
+    assert!(dir.path().join("run/latest/report.html").is_file());
 }
 
 /// `init` finds a one-table division table (GBK CSV, padded codes) and the pipeline it
@@ -988,7 +1053,7 @@ fn unknown_codes_and_missing_optional_columns_are_reported() {
         "{stdout}"
     );
     let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("run/manifest.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join("run/latest/manifest.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -1030,5 +1095,710 @@ fn errors_name_the_source_the_file_and_the_column() {
             && err.contains("marriage.csv")
             && err.contains("no rows"),
         "{err}"
+    );
+}
+
+// --- Run history, the lock, logs for schedulers ---------------------------------------
+
+/// The run folders of a root's history, by name.
+fn history(root: &Path) -> Vec<String> {
+    entries_with(&root.join("runs"), "")
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+fn manifest_of(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Three nights into one root, a column added to an extract before the third: the
+/// history holds three runs, `latest` the third, each night compared with the one before,
+/// and `runs/*/indicators.parquet` reads back as one series, one `run_id` and `as_of` per
+/// night.
+#[test]
+fn three_runs_read_back_as_one_series() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synthetic(d);
+    let nights = ["2026-01-29", "2026-01-30", "2026-01-31"];
+    let mut ids = Vec::new();
+    for (i, night) in nights.iter().enumerate() {
+        if i == 2 {
+            // The school registry's extract gains a column nobody asked for.
+            let path = d.join("city/extracts/school.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines = text.lines();
+            let mut out = format!("{},备注\n", lines.next().unwrap());
+            for line in lines {
+                out.push_str(&format!("{line},无\n"));
+            }
+            std::fs::write(&path, out).unwrap();
+        }
+        let out = poprecon(
+            &[
+                "run",
+                "city/pipeline.toml",
+                "--out",
+                "root",
+                "--as-of",
+                night,
+            ],
+            d,
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{}",
+            text(&out.stderr)
+        );
+        let runs = history(&d.join("root"));
+        assert_eq!(runs.len(), i + 1, "{runs:?}");
+        let new: Vec<&String> = runs.iter().filter(|r| !ids.contains(*r)).collect();
+        assert_eq!(new.len(), 1, "{runs:?}");
+        ids.push(new[0].clone());
+        let latest = d.join("root/latest");
+        let manifest = manifest_of(&latest);
+        assert_eq!(
+            manifest["run_id"],
+            ids[i].as_str(),
+            "`latest` is the new run"
+        );
+        assert_eq!(manifest["as_of"], *night);
+        // The lifecycle compared with the previous night's run, named by its folder.
+        match i {
+            0 => assert!(manifest["previous_run"].is_null()),
+            _ => assert!(
+                manifest["previous_run"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("runs/{}", ids[i - 1])),
+                "{}",
+                manifest["previous_run"]
+            ),
+        }
+        let statuses = strs_of(&latest.join("discrepancies.parquet"), "status");
+        let open = statuses
+            .iter()
+            .filter(|s| s.as_deref() == Some("open"))
+            .count();
+        if i == 0 {
+            assert_eq!(open, 0, "no previous night: everything is new");
+        } else {
+            assert!(open > 0, "night {i}: discrepancies seen before are open");
+        }
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "run ids sort by time: {ids:?}"
+    );
+
+    let glob = |table: &str| {
+        LazyFrame::scan_parquet(
+            PlRefPath::from(format!("{}/root/runs/*/{table}", d.display()).as_str()),
+            ScanArgsParquet::default(),
+        )
+        .unwrap()
+        .collect()
+        .unwrap_or_else(|e| panic!("{table}: {e}"))
+    };
+    let series = glob("indicators.parquet");
+    let per_run: usize = ids
+        .iter()
+        .map(|id| common::read(&d.join("root/runs").join(id).join("indicators.parquet")).height())
+        .sum();
+    assert_eq!(series.height(), per_run, "every night's rows, once");
+    let names: Vec<String> = series
+        .get_column_names()
+        .iter()
+        .take(2)
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(names, ["run_id", "as_of"]);
+    assert_eq!(series.column("as_of").unwrap().dtype(), &DataType::Date);
+    let live = series
+        .lazy()
+        .filter(
+            col("level")
+                .eq(lit("jurisdiction"))
+                .and(col("indicator_id").eq(lit("live_births")))
+                .and(col("basis").eq(lit("residence"))),
+        )
+        .sort(["as_of"], SortMultipleOptions::default())
+        .collect()
+        .unwrap();
+    assert_eq!(
+        common::strs(&live, "run_id"),
+        ids.iter().cloned().map(Some).collect::<Vec<_>>(),
+        "one live-birth count per night"
+    );
+    assert_eq!(
+        common::strs(&live, "as_of"),
+        nights
+            .iter()
+            .map(|n| Some(n.to_string()))
+            .collect::<Vec<_>>()
+    );
+    // The extract's new column leaves the canonical table's schema alone: its nights read
+    // as one series too.
+    let school = glob("sources/school.parquet");
+    assert_eq!(
+        school.column("run_id").unwrap().n_unique().unwrap(),
+        3,
+        "three nights of the school table"
+    );
+    assert!(school.column("备注").is_err());
+}
+
+fn strs_of(path: &Path, column: &str) -> Vec<Option<String>> {
+    common::strs(&common::read(path), column)
+}
+
+/// `--keep N` keeps the newest N runs, the new one included; a root that is a run folder
+/// of the earlier layout is refused with a hint.
+#[test]
+fn keep_prunes_the_oldest_runs() {
+    let (dir, _) = fixture();
+    let d = dir.path();
+    for id in ["n1", "n2", "n3"] {
+        let out = poprecon(
+            &[
+                "run", "p.toml", "--out", "root", "--run-id", id, "--keep", "2",
+            ],
+            d,
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(history(&d.join("root")), ["n2", "n3"]);
+    assert_eq!(manifest_of(&d.join("root/latest"))["run_id"], "n3");
+    // `--previous` still names the run to compare with: a run folder, or a root's latest.
+    let other = poprecon(
+        &[
+            "run",
+            "p.toml",
+            "--out",
+            "other",
+            "--previous",
+            "root/runs/n2",
+        ],
+        d,
+    );
+    assert!(
+        matches!(other.status.code(), Some(0 | 3)),
+        "{}",
+        text(&other.stderr)
+    );
+    let previous = manifest_of(&d.join("other/latest"))["previous_run"].clone();
+    assert_eq!(previous, "root/runs/n2");
+    let other = poprecon(
+        &["run", "p.toml", "--out", "other", "--previous", "root"],
+        d,
+    );
+    assert!(
+        matches!(other.status.code(), Some(0 | 3)),
+        "{}",
+        text(&other.stderr)
+    );
+    let previous = manifest_of(&d.join("other/latest"))["previous_run"].clone();
+    assert_eq!(previous, "root/runs/n3");
+    // The same id twice is refused; so is a run id that is no plain folder name.
+    let again = poprecon(&["run", "p.toml", "--out", "root", "--run-id", "n3"], d);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("run `n3` is already in"),
+        "{}",
+        text(&again.stderr)
+    );
+    let bad = poprecon(&["run", "p.toml", "--out", "root", "--run-id", "../x"], d);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(history(&d.join("root")), ["n2", "n3"]);
+    // A run folder of the earlier layout (`--out` was the run itself).
+    std::fs::create_dir(d.join("old")).unwrap();
+    std::fs::write(d.join("old/manifest.json"), "{}").unwrap();
+    let old = poprecon(&["run", "p.toml", "--out", "old"], d);
+    assert_eq!(old.status.code(), Some(1));
+    let err = text(&old.stderr);
+    assert!(
+        err.contains("is a single run folder") && err.contains("--previous old"),
+        "{err}"
+    );
+    assert!(!d.join("old/runs").exists());
+}
+
+/// A second run on a root that a run holds is refused, names the lock and writes nothing;
+/// once the lock is released, the run goes ahead.
+#[test]
+fn a_second_run_on_a_locked_root_is_refused() {
+    let (dir, _) = fixture();
+    let d = dir.path();
+    std::fs::create_dir(d.join("root")).unwrap();
+    let lock = std::fs::File::create(d.join("root/.poprecon.lock")).unwrap();
+    lock.lock().unwrap();
+    let out = poprecon(&["run", "p.toml", "--out", "root"], d);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("another `poprecon run` is writing `root`")
+            && err.contains(".poprecon.lock")
+            && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(history(&d.join("root")).is_empty(), "nothing written");
+    assert!(!d.join("root/latest").exists());
+    drop(lock);
+    let out = poprecon(&["run", "p.toml", "--out", "root"], d);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(history(&d.join("root")).len(), 1);
+}
+
+/// stderr redirected to a file, `NO_COLOR` unset: no escape code (no colour, no progress
+/// bar), though the log is verbose.
+#[test]
+fn logs_to_a_file_hold_no_escape_codes() {
+    let (dir, _) = fixture();
+    let d = dir.path();
+    let log = d.join("stderr.log");
+    let status = Command::new(env!("CARGO_BIN_EXE_poprecon"))
+        .args(["-vv", "run", "p.toml", "--out", "root"])
+        .current_dir(d)
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(matches!(status.code(), Some(0 | 3)));
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("stage done"), "{written}");
+    assert!(written.contains("run complete"), "{written}");
+    assert!(!written.contains('\u{1b}'), "escape code in {written:?}");
+}
+
+/// `--log-format json`: every stderr line is a JSON object, the run's own closing line and
+/// an error included.
+#[test]
+fn json_logs_parse() {
+    let (dir, _) = fixture();
+    let d = dir.path();
+    let out = poprecon(
+        &[
+            "--log-format",
+            "json",
+            "-v",
+            "run",
+            "p.toml",
+            "--out",
+            "root",
+        ],
+        d,
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
+    let stderr = text(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|v| {
+            assert!(v["timestamp"].is_string() && v["level"].is_string(), "{v}");
+            v["fields"]["message"].as_str().unwrap_or("")
+        })
+        .collect();
+    assert!(messages.contains(&"stage done"), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.starts_with("run complete")),
+        "{messages:?}"
+    );
+    let stage = lines
+        .iter()
+        .find(|v| v["fields"]["message"] == "stage done")
+        .unwrap();
+    assert!(stage["fields"]["rows"].is_number(), "{stage}");
+    assert!(stage["span"].is_object(), "the stage's span: {stage}");
+
+    let out = poprecon(&["--log-format", "json", "validate", "absent.toml"], d);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["level"], "ERROR");
+    assert!(
+        v["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("absent.toml"),
+        "{v}"
+    );
+}
+
+/// `validate --json` and `plan --json` print one JSON object on stdout.
+#[test]
+fn validate_and_plan_print_json() {
+    let (dir, pipeline) = fixture();
+    let d = dir.path();
+    let out = poprecon(&["validate", "--json", "p.toml"], d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["jurisdiction"], "3403");
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["source"], "hospital_delivery");
+    assert_eq!(files[0]["encoding"], "gb18030");
+    assert_eq!(files[0]["ok"], true);
+
+    let out = poprecon(&["plan", "--json", "p.toml"], d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources: Vec<&str> = v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["hospital_delivery", "marriage"]);
+    assert_eq!(v["sources"][0]["files"][0]["format"], "csv");
+    assert_eq!(v["period"][0], "2025-01-01");
+
+    // A file that cannot be read: `ok` false, the error named, exit 1.
+    std::fs::write(d.join("marriage.csv"), "登记编号,登记日期\nM1,2015-05-01\n").unwrap();
+    let out = poprecon(&["validate", "--json", "p.toml"], d);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["files"][1]["ok"], false);
+    assert!(
+        v["files"][1]["error"].as_str().unwrap().contains("kind"),
+        "{v}"
+    );
+    let _ = pipeline;
+}
+
+// --- The assessors' workbook ------------------------------------------------------------
+
+/// The text of a cell, as calamine reads it.
+fn cell(range: &calamine::Range<calamine::Data>, row: u32, col: u32) -> String {
+    range
+        .get_value((row, col))
+        .map(|d| d.to_string())
+        .unwrap_or_default()
+}
+
+/// The XML of a sheet of a workbook (`xl/worksheets/sheetN.xml`).
+fn sheet_xml(path: &Path, n: usize) -> String {
+    use std::io::Read;
+    let mut zip = ::zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut xml = String::new();
+    zip.by_name(&format!("xl/worksheets/sheet{n}.xml"))
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
+/// `export ROOT --for assessor` on the sample run: one workbook named with jurisdiction,
+/// period and as_of, outside the run folder; its sheets, headers, number formats and
+/// translated codes as calamine reads them back; frozen headers, filters, A4 landscape
+/// and conditional formats in its XML.
+#[test]
+fn the_assessors_workbook_of_the_sample_run() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_sample(d, "root");
+    let out = poprecon(&["export", "root", "--for", "assessor"], d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(printed.len(), 1, "one file: {printed:?}");
+    let path = d.join(&printed[0]);
+    let run_id = manifest_of(&d.join("root/latest"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        path.parent().unwrap(),
+        d.join("root/exports").join(&run_id),
+        "beside the history, not in the run folder"
+    );
+    assert_eq!(
+        path.file_name().unwrap().to_string_lossy(),
+        // The sample's division table names no city: the code stands alone.
+        "考核_3403_20250101-20251231_截至20260131.xlsx"
+    );
+
+    let mut book: Xlsx<_> = open_workbook(&path).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        [
+            "考核汇总",
+            "全辖区指标",
+            "县(区)指标",
+            "乡镇(街道)指标",
+            "村(居)指标",
+            "指标说明",
+            "各村核查问题"
+        ]
+    );
+    // 考核汇总: title, item names over their two columns, headers in row 4.
+    let summary = book.worksheet_range("考核汇总").unwrap();
+    let title = cell(&summary, 0, 0);
+    assert!(
+        title.starts_with("3403 2025-01-01至2025-12-31") && title.contains("考核汇总"),
+        "{title}"
+    );
+    assert_eq!(cell(&summary, 2, 3), "住院分娩率\n（15分）");
+    let headers: Vec<String> = (0..summary.end().unwrap().1 + 1)
+        .map(|c| cell(&summary, 3, c))
+        .collect();
+    assert_eq!(
+        &headers[..5],
+        ["层级", "地区代码", "地区名称", "值", "目标值"]
+    );
+    assert_eq!(
+        &headers[headers.len() - 4..],
+        ["总得分", "名次", "一票否决", "否决原因"]
+    );
+    let n_items = (headers.len() - 7) / 2;
+    assert_eq!(n_items, 9, "the default scheme's nine items across");
+    let rows = summary.end().unwrap().0;
+    assert!(rows >= 5, "areas down");
+    let score_col = 3 + 2 * n_items as u32;
+    for r in 4..=rows {
+        assert!(["县(区)", "乡镇(街道)"].contains(&cell(&summary, r, 0).as_str()));
+        assert!(["是", "否"].contains(&cell(&summary, r, score_col + 2).as_str()));
+        let score = summary.get_value((r, score_col)).unwrap();
+        assert!(
+            matches!(score, Data::Float(x) if (0.0..=100.0).contains(x)),
+            "{score:?}"
+        );
+        assert!(matches!(
+            summary.get_value((r, score_col + 1)),
+            Some(Data::Float(_))
+        ));
+    }
+    let styles = book.worksheet_style("考核汇总").unwrap();
+    let format = |styles: &calamine::StyleRange, r: u32, c: u32| {
+        styles
+            .get((r, c))
+            .and_then(|s| s.number_format.as_ref())
+            .map(|f| f.format_code.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(format(&styles, 4, 4), "0.0%", "targets as percentages");
+    let value_cells = (4..=rows)
+        .filter(|&r| matches!(summary.get_value((r, 3)), Some(Data::Float(_))))
+        .inspect(|&r| assert_eq!(format(&styles, r, 3), "0.0%"))
+        .count();
+    assert!(value_cells > 0);
+    assert_eq!(format(&styles, 4, score_col), "0.0");
+
+    // The level sheets: translated codes, 是/否, percentages, counts.
+    let villages = book.worksheet_range("村(居)指标").unwrap();
+    let headers: Vec<String> = (0..11).map(|c| cell(&villages, 2, c)).collect();
+    assert_eq!(
+        headers,
+        [
+            "地区代码",
+            "地区名称",
+            "指标",
+            "统计口径",
+            "分子",
+            "分母",
+            "值",
+            "95%置信下限",
+            "95%置信上限",
+            "样本量小",
+            "小数抑制"
+        ]
+    );
+    let styles = book.worksheet_style("村(居)指标").unwrap();
+    let ids: Vec<&str> = poprecon_indicator_ids();
+    let mut suppressed = 0;
+    let mut shown = 0;
+    for r in 3..=villages.end().unwrap().0 {
+        let indicator = cell(&villages, r, 2);
+        assert!(
+            !ids.contains(&indicator.as_str()),
+            "an indicator id: {indicator}"
+        );
+        assert!(["现居住地", "户籍地"].contains(&cell(&villages, r, 3).as_str()));
+        for c in [9, 10] {
+            assert!(["是", "否"].contains(&cell(&villages, r, c).as_str()));
+        }
+        if cell(&villages, r, 10) == "是" {
+            suppressed += 1;
+            assert!(cell(&villages, r, 4).is_empty() && cell(&villages, r, 6).is_empty());
+        } else if indicator == "住院分娩率"
+            && matches!(villages.get_value((r, 6)), Some(Data::Float(_)))
+        {
+            shown += 1;
+            assert_eq!(format(&styles, r, 6), "0.0%");
+            assert_eq!(format(&styles, r, 4), "0");
+        }
+    }
+    assert!(
+        suppressed > 0 && shown > 0,
+        "{suppressed} suppressed, {shown} shown"
+    );
+
+    // 指标说明: Chinese names and words, dates as dates.
+    let defs = book.worksheet_range("指标说明").unwrap();
+    assert_eq!(cell(&defs, 2, 0), "指标");
+    assert_eq!(cell(&defs, 3, 0), "活产数");
+    let hospital = (3..=defs.end().unwrap().0)
+        .find(|&r| cell(&defs, r, 1) == "hospital_delivery_rate")
+        .unwrap();
+    assert_eq!(cell(&defs, hospital, 0), "住院分娩率");
+    assert_eq!(cell(&defs, hospital, 4), "活产数");
+    assert!(matches!(
+        defs.get_value((hospital, 10)),
+        Some(Data::DateTime(_))
+    ));
+    let styles = book.worksheet_style("指标说明").unwrap();
+    assert_eq!(format(&styles, hospital, 10), "yyyy-mm-dd");
+    assert_eq!(cell(&defs, hospital, 9), "户籍地、现居住地");
+
+    // No code of the run's tables is left untranslated in any cell a person reads.
+    let codes = [
+        "county",
+        "township",
+        "village",
+        "residence",
+        "household",
+        "true",
+        "false",
+    ];
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        for (r, c, v) in range.used_cells() {
+            if name == "指标说明" && c == 1 {
+                continue; // the id column, for finding the CSV rows
+            }
+            let t = v.to_string();
+            assert!(!codes.contains(&t.as_str()), "`{t}` in {name} ({r}, {c})");
+            assert!(!ids.contains(&t.as_str()), "`{t}` in {name} ({r}, {c})");
+        }
+    }
+
+    // Frozen headers, filters, print setup, conditional formats.
+    let xml = sheet_xml(&path, 1);
+    assert!(
+        xml.contains(r#"state="frozen""#) && xml.contains(r#"topLeftCell="D5""#),
+        "frozen"
+    );
+    assert!(
+        xml.contains("<autoFilter ref=\"A4:"),
+        "autofilter on the header row"
+    );
+    assert!(xml.contains(r#"paperSize="9""#) && xml.contains(r#"orientation="landscape""#));
+    assert!(xml.contains("<conditionalFormatting") && xml.contains("ISNUMBER(D5)"));
+    assert!(xml.contains("<oddHeader>"), "a printed title");
+    for n in 2..=7 {
+        let xml = sheet_xml(&path, n);
+        assert!(
+            xml.contains(r#"state="frozen""#) && xml.contains("<autoFilter"),
+            "sheet {n}"
+        );
+        assert!(xml.contains(r#"orientation="landscape""#), "sheet {n}");
+    }
+
+    // English on request; CSV stays long, for machines.
+    let out = poprecon(
+        &[
+            "export", "root", "--for", "assessor", "--lang", "en", "--out", "en",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut en: Xlsx<_> =
+        open_workbook(d.join("en/assessment_3403_20250101-20251231_as-of-20260131.xlsx")).unwrap();
+    assert_eq!(en.sheet_names()[0], "Assessment");
+    let summary = en.worksheet_range("Assessment").unwrap();
+    assert_eq!(cell(&summary, 3, 0), "Level");
+    assert_eq!(cell(&summary, 4, 0), "County");
+}
+
+/// The indicator ids of the catalogue (domain.md §6).
+fn poprecon_indicator_ids() -> Vec<&'static str> {
+    vec![
+        "live_births",
+        "sex_ratio_at_birth",
+        "hospital_delivery_rate",
+        "birth_certificate_rate",
+        "household_registration_rate",
+        "registration_service_rate",
+        "prenatal_booking_rate",
+        "early_prenatal_booking_rate",
+        "hepb1_timely_rate",
+        "policy_compliance_rate",
+        "birth_info_accuracy_rate",
+        "floating_birth_share",
+        "floating_prenatal_booking_rate",
+        "higher_order_birth_share",
+    ]
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`, where the machine has it) the
+/// log is coloured, and `NO_COLOR` turns the colour off: colour follows the terminal, not
+/// only `NO_COLOR`.
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    let (dir, _) = fixture();
+    let d = dir.path();
+    let bin = env!("CARGO_BIN_EXE_poprecon");
+    let on_pty = |no_color: bool, args: &str| -> Option<String> {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .current_dir(d)
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let o = cmd.output().ok().filter(|o| o.status.code().is_some())?;
+        Some(text(&o.stdout))
+    };
+    // Select Graphic Rendition sequences (`ESC [ … m`): colour and weight, not the
+    // progress bar's cursor moves.
+    let sgr = |s: &str| {
+        s.split('\u{1b}')
+            .skip(1)
+            .filter(|rest| {
+                rest.strip_prefix('[').is_some_and(|r| {
+                    r.find(|c: char| !(c.is_ascii_digit() || c == ';'))
+                        .is_some_and(|i| r[i..].starts_with('m'))
+                })
+            })
+            .count()
+    };
+    let Some(coloured) = on_pty(false, "-v run p.toml --out a") else {
+        eprintln!("no `script` here: the terminal half of this test did not run");
+        return;
+    };
+    assert!(coloured.contains("stage done"), "{coloured}");
+    assert!(sgr(&coloured) > 0, "coloured on a terminal: {coloured:?}");
+    let plain = on_pty(true, "-v run p.toml --out b").unwrap();
+    assert!(plain.contains("stage done"), "{plain}");
+    assert_eq!(sgr(&plain), 0, "NO_COLOR: {plain:?}");
+    // JSON lines even on a terminal: no colour, no progress bar between them.
+    let json = on_pty(false, "--log-format json -v run p.toml --out c").unwrap();
+    assert!(json.contains("stage done"), "{json}");
+    assert!(
+        !json.contains('\u{1b}'),
+        "escape code in JSON logs: {json:?}"
     );
 }

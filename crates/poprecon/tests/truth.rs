@@ -77,7 +77,7 @@ fn synth_and_run(scale: &str, seed: u64) -> Scored {
     ));
     Scored {
         synth: dir.path().join("synth"),
-        run: dir.path().join("run"),
+        run: dir.path().join("run/latest"),
         _dir: dir,
     }
 }
