@@ -121,6 +121,25 @@ pub enum Command {
         #[arg(long, value_name = "PATH", requires = "pseudonymize")]
         key_file: Option<PathBuf>,
     },
+    /// Renders a run folder's `report.html` again, in another language or for the data team.
+    ///
+    /// `--for analyst` (default) masks every resident ID as `export --for analyst` does and
+    /// writes `<RUN>/report.html`; `--for data-team` shows IDs in clear, on purpose, and
+    /// writes `<RUN>/report_data_team.html` (not for sending on). The run's pipeline file
+    /// (named in its `manifest.json`) supplies area names, targets and the match threshold.
+    Report {
+        /// The run folder (`--out` of `poprecon run`).
+        run: PathBuf,
+        /// Language of the report: `zh` (default) or `en`.
+        #[arg(long, default_value = "zh")]
+        lang: poprecon_report::Lang,
+        /// analyst (IDs masked, default) or data-team (IDs in clear).
+        #[arg(long = "for", value_name = "AUDIENCE", default_value = "analyst")]
+        audience: poprecon_report::Audience,
+        /// Where to write the page (default: in the run folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
     Plan {
         /// The pipeline file (TOML).
@@ -250,6 +269,16 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             for path in crate::export_cmd::export(run, *audience, *format, &out, *lang, ids)? {
                 println!("{}", path.display());
             }
+            Ok(exit::OK)
+        }
+        Command::Report {
+            run,
+            lang,
+            audience,
+            out,
+        } => {
+            let path = crate::report_cmd::report(run, *lang, *audience, out.as_deref())?;
+            println!("{}", path.display());
             Ok(exit::OK)
         }
         Command::Plan { pipeline } => {
