@@ -279,6 +279,21 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("school", "学籍", "School"),
     ("marriage", "婚姻登记", "Marriage"),
     ("social_security", "社保", "Social security"),
+    ("suffix_input", "(原始输入)", " (as typed)"),
+    ("suffix_time", "(时刻)", " (time)"),
+    ("unknown_village", "村(居)不详", "Village unknown"),
+    ("births", "出生事件数", "Births"),
+    ("linked_share", "关联率", "Share linked"),
+    (
+        "contested_birth_id",
+        "争议记录所属出生事件",
+        "Birth of the contested record",
+    ),
+    (
+        "candidate_birth_id",
+        "候选记录所属出生事件",
+        "Birth of the candidate",
+    ),
     (
         "reason.missing_required",
         "必填项缺失",

@@ -81,6 +81,24 @@ pub fn render(
                 f.label_zh.to_owned(),
                 english(f.name),
             ));
+            // A vocabulary's codes (`live`, `vaginal`) by their first Chinese spelling.
+            if let poprecon_ingest::FieldKind::Code(map) = f.kind {
+                let mut codes: Vec<&str> = map.entries.iter().map(|(_, c)| *c).collect();
+                codes.dedup();
+                for code in codes {
+                    if let Some((zh, _)) = map
+                        .entries
+                        .iter()
+                        .find(|(raw, c)| *c == code && !raw.is_ascii())
+                    {
+                        field_names.push((
+                            format!("{}.{}={code}", s.id(), f.name),
+                            (*zh).to_owned(),
+                            code.to_owned(),
+                        ));
+                    }
+                }
+            }
             let bare = format!(".{}", f.name);
             if !field_names.iter().any(|(k, _, _)| *k == bare) {
                 field_names.push((bare, f.label_zh.to_owned(), english(f.name)));
