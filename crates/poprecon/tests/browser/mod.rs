@@ -16,6 +16,8 @@ use polars::prelude::*;
 
 use crate::common::*;
 
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
 const FLAGS: [&str; 10] = [
     "--headless",
     "--no-sandbox",
@@ -119,6 +121,23 @@ fn check_run_report(run: &Path, name: &str) -> f64 {
     assert!(dom.contains("data-ready=\"1\""), "the page finished");
     let clear = poprecon_model::clear_ids(&dom);
     assert!(clear.is_empty(), "{} IDs in clear in the DOM", clear.len());
+    // No English table, column or code name in the Chinese page's text (file names aside).
+    let text = visible_text(&dom);
+    for word in [
+        "births",
+        "records",
+        "metric",
+        "completeness",
+        "timeliness",
+        "probabilistic",
+        "deterministic",
+        "missing_required",
+        "sex_mismatch",
+        "linked_share",
+        "null",
+    ] {
+        assert!(!text.contains(word), "`{word}` in the Chinese page");
+    }
     for section in [
         "indicators",
         "overview",
@@ -312,6 +331,23 @@ fn county_run_report_in_chromium() {
         ],
         dir.path(),
     ));
+    // A hostile child's name in the extract, on a row quarantined for its missing date (so
+    // that the report shows it among the quarantine's examples).
+    let vaccination = dir.path().join("c1/extracts/vaccination.csv");
+    let text = std::fs::read_to_string(&vaccination).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header: Vec<String> = lines[0]
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (name, date) = (at("儿童姓名"), at("接种日期"));
+    let mut row: Vec<String> = lines[1].split(',').map(str::to_owned).collect();
+    row[name] = HOSTILE.to_owned();
+    row[date] = String::new();
+    lines[1] = row.join(",");
+    std::fs::write(&vaccination, lines.join("\n") + "\n").unwrap();
     ok(&poprecon(
         &["run", "c1/pipeline.toml", "--out", "run", "--quiet"],
         dir.path(),
@@ -324,5 +360,56 @@ fn county_run_report_in_chromium() {
     );
     let seconds = check_run_report(&run, "county");
     check_side_by_side(&run, "county");
+    let (dom, log, _) = chromium(&format!(
+        "file://{}#section=quarantine",
+        run.join("report.html").display()
+    ));
+    assert!(console_errors(&log).is_empty(), "console errors: {log}");
+    assert!(
+        dom.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the hostile name is shown as text"
+    );
+    assert!(!dom.contains("<img"), "no element built from data");
     eprintln!("county report: {bytes} bytes, DOM dumped in {seconds:.1} s");
+}
+
+/// The text between tags, without scripts, the style sheet and file names (`x.csv:12`).
+fn visible_text(dom: &str) -> String {
+    let mut out = String::new();
+    let mut rest = dom;
+    loop {
+        let next = ["<script", "<style"]
+            .iter()
+            .filter_map(|tag| rest.find(tag).map(|i| (i, *tag)))
+            .min();
+        let Some((i, tag)) = next else { break };
+        strip_tags(&rest[..i], &mut out);
+        let close = format!("</{}>", &tag[1..]);
+        rest = &rest[i..];
+        rest = &rest[rest.find(&close).map_or(rest.len(), |e| e + close.len())..];
+    }
+    strip_tags(rest, &mut out);
+    out.split_whitespace()
+        .filter(|w| {
+            ![".csv:", ".xlsx:", ".parquet:"]
+                .iter()
+                .any(|x| w.contains(x))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn strip_tags(s: &str, out: &mut String) {
+    let mut inside = false;
+    for c in s.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => {
+                inside = false;
+                out.push(' ');
+            }
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
 }
