@@ -411,6 +411,46 @@ fn report_in_headless_chromium() {
     );
 }
 
+/// When the jurisdiction is itself a county, the sex-ratio chart draws it once.
+#[test]
+fn a_county_jurisdiction_is_drawn_once() {
+    let indicators = df!(
+        "level" => ["jurisdiction", "county", "township"],
+        "area_code" => ["340302", "340302", "340302001"],
+        "indicator_id" => ["sex_ratio_at_birth"; 3],
+        "basis" => ["residence"; 3],
+        "numerator" => [63_i64, 63, 30],
+        "denominator" => [57_i64, 57, 28],
+        "value" => [110.5, 110.5, 107.1],
+        "ci_low" => [95.0, 95.0, 80.0],
+        "ci_high" => [125.0, 125.0, 140.0],
+        "low_n" => [false, false, false],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("county.html");
+    let html = render(&ReportInput {
+        title: "县",
+        jurisdiction: "340302",
+        indicators: Some(&indicators),
+        ..Default::default()
+    })
+    .unwrap();
+    std::fs::write(&path, html).unwrap();
+    if std::env::var_os("POPRECON_BROWSER_TESTS").is_none() {
+        eprintln!("POPRECON_BROWSER_TESTS is not set: the page was checked statically only");
+        return;
+    }
+    let (dom, log) = chromium(&format!("file://{}", path.display()));
+    assert!(console_errors(&log).is_empty(), "console errors: {log}");
+    assert!(
+        dom.contains("id=\"sex-ratio-top\" data-areas=\"340302\""),
+        "{}",
+        element(&dom, "sex-ratio-top", ">")
+    );
+    assert!(dom.contains("id=\"sex-ratio-townships\" data-areas=\"340302001\""));
+}
+
 /// The data-team variant shows IDs in clear, on purpose, and says so.
 #[test]
 fn data_team_report_in_headless_chromium() {
