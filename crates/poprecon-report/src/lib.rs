@@ -188,8 +188,16 @@ pub fn frame_json(table: &str, df: &DataFrame, audience: Audience) -> Result<Jso
         .map(|c| column_values(c.as_materialized_series(), audience))
         .collect::<PolarsResult<_>>()
         .map_err(ReportError::table(table))?;
+    // Columns to rows, moving each value once.
+    let mut cols: Vec<std::vec::IntoIter<Json>> = cols.into_iter().map(Vec::into_iter).collect();
     let rows: Vec<Json> = (0..df.height())
-        .map(|i| Json::Array(cols.iter().map(|c| c[i].clone()).collect()))
+        .map(|_| {
+            Json::Array(
+                cols.iter_mut()
+                    .map(|c| c.next().unwrap_or(Json::Null))
+                    .collect(),
+            )
+        })
         .collect();
     Ok(json!({ "columns": columns, "rows": rows }))
 }

@@ -314,7 +314,10 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
         plan.as_of = as_of;
     }
     let run_id = manifest["run_id"].as_str().unwrap_or_default().to_owned();
+    let started = std::time::Instant::now();
     let folder = RunFolder::read(run)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "run folder read");
+    let started = std::time::Instant::now();
     let html = render(
         &plan,
         &run_id,
@@ -336,6 +339,11 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
             quarantine: &folder.quarantine,
         },
     )?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        bytes = html.len(),
+        "report rendered"
+    );
     let path = match out {
         Some(p) => p.to_owned(),
         None => run.join(match audience {
