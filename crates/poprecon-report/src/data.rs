@@ -264,9 +264,12 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
                 ]),
             })
             .collect();
+        // The wanted keys borrow from the discrepancies, so the map outlives this source's
+        // frames.
+        let wanted_keys: std::collections::HashSet<&str> = want.iter().copied().collect();
         for (k, &row) in &seen {
-            if let Some(key) = want.iter().find(|w| **w == *k) {
-                row_of.insert((source.as_str(), key), (source_index, row));
+            if let Some(key) = wanted_keys.get(*k) {
+                row_of.insert((source.as_str(), *key), (source_index, row));
             }
         }
         recs.insert(
