@@ -88,53 +88,8 @@ pub fn neutralize(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// Masks every run of 15 or 18 ID characters (digits, with `X` last) in a text:
-/// `340302201601010019` → `340302********0019`.
-pub fn mask_ids(s: &str) -> Cow<'_, str> {
-    replace_ids(s, |id| {
-        let len = id.len();
-        format!("{}{}{}", &id[..6], "*".repeat(len - 10), &id[len - 4..])
-    })
-}
-
-/// Replaces every run of 15 or 18 ID characters (digits, with `X` or `x` last) that is not
-/// part of a longer word or number with `f(run)`.
-fn replace_ids(s: &str, mut f: impl FnMut(&str) -> String) -> Cow<'_, str> {
-    let b = s.as_bytes();
-    let is_digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    let mut out: Option<String> = None;
-    let mut i = 0;
-    let mut last = 0;
-    while i < b.len() {
-        if is_digit(i) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            let mut j = i;
-            while is_digit(j) {
-                j += 1;
-            }
-            if j - i == 17 && matches!(b.get(j), Some(b'X' | b'x')) {
-                j += 1;
-            }
-            let len = j - i;
-            let bounded = b.get(j).is_none_or(|c| !c.is_ascii_alphanumeric());
-            if (len == 18 || len == 15) && bounded {
-                let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
-                o.push_str(&s[last..i]);
-                o.push_str(&f(&s[i..j]));
-                last = j;
-            }
-            i = j.max(i + 1);
-        } else {
-            i += 1;
-        }
-    }
-    match out {
-        None => Cow::Borrowed(s),
-        Some(mut o) => {
-            o.push_str(&s[last..]);
-            Cow::Owned(o)
-        }
-    }
-}
+pub use poprecon_model::mask_ids;
+use poprecon_model::replace_ids;
 
 /// The smallest pseudonym key accepted, in bytes: a short key could be found by trying
 /// keys against a known ID.

@@ -10,6 +10,8 @@
 //!   [`parse_month`] for month-precision fields (`2019-09` is 2019-09-01).
 //! - [`CertificateNo`]: a birth certificate number (出生医学证明编号).
 //! - [`normalize_name`]: the normal form in which person names are compared.
+//! - [`mask_ids`]: every resident ID in a text masked (`340302********0019`), the one masking
+//!   of the analyst export and the analysts' report.
 //!
 //! Bad data is not an error of the program: each parser returns a small `Copy` enum whose
 //! `code()` is a bounded, snake_case reason code for quarantine tables. No error message
@@ -18,6 +20,7 @@
 pub mod certificate;
 pub mod date;
 pub mod id;
+pub mod mask;
 pub mod name;
 pub mod sex;
 pub mod village;
@@ -25,6 +28,7 @@ pub mod village;
 pub use certificate::{CertificateError, CertificateNo};
 pub use date::{DateError, DateValue, excel_serial_to_datetime, parse_date, parse_month};
 pub use id::{IdDamage, IdKind, ResidentId, check_character, normalize_id};
+pub use mask::{clear_ids, contains_id, mask_ids, replace_ids};
 pub use name::normalize_name;
 pub use sex::Sex;
 pub use village::{VillageCode, VillageCodeError};

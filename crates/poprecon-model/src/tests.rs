@@ -608,3 +608,39 @@ fn month_precision_values_read_as_the_first_of_the_month() {
     // A date field does not take a month: only month-precision fields do.
     assert_eq!(parse_date("2019-09"), Err(DateError::Unrecognised));
 }
+
+#[test]
+fn ids_are_masked_wherever_they_stand() {
+    assert_eq!(mask_ids("340302201601010019"), "340302********0019");
+    assert_eq!(mask_ids("11010519491231002X"), "110105********002X");
+    assert_eq!(mask_ids("340302860101123"), "340302*****1123");
+    assert_eq!(
+        mask_ids("hospital_delivery=340302201601010019;birth_certificate=340302201601010027"),
+        "hospital_delivery=340302********0019;birth_certificate=340302********0027"
+    );
+    // Next to Chinese text, after an apostrophe, in full-width digits (raw extract cells).
+    assert_eq!(mask_ids("王芳340302201601010019"), "王芳340302********0019");
+    assert_eq!(mask_ids("'340302201601010019"), "'340302********0019");
+    assert_eq!(
+        mask_ids("３４０３０２２０１６０１０１００１９"),
+        "３４０３０２********００１９"
+    );
+    assert!(contains_id("a 11010519491231002x b"));
+    // Not IDs: village codes (12 digits), certificate numbers, longer numbers.
+    assert_eq!(mask_ids("340302001001"), "340302001001");
+    assert_eq!(mask_ids("Q340000001"), "Q340000001");
+    assert_eq!(mask_ids("3403022016010100190"), "3403022016010100190");
+    // The national student number: `G` and the student's ID.
+    assert_eq!(mask_ids("G340302201601010019"), "G340302********0019");
+    assert!(!contains_id("王芳"));
+}
+
+#[test]
+fn clear_ids_are_found_by_their_check_character() {
+    assert_eq!(clear_ids("x340302201601010019y"), ["340302201601010019"]);
+    assert_eq!(clear_ids("a 11010519491231002x"), ["11010519491231002x"]);
+    // A wrong check character, a masked ID, a village code: none.
+    assert!(clear_ids("340302201601010018").is_empty());
+    assert!(clear_ids(&mask_ids("340302201601010019")).is_empty());
+    assert!(clear_ids("340302001001").is_empty());
+}

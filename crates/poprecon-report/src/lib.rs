@@ -1,13 +1,31 @@
 //! `report.html`: the analysts' report, one self-contained file (no network).
 //!
-//! [`render`] takes the run's tables ([`ReportInput`]) and writes one HTML page: the data
-//! travels as JSON inside `<script type="application/json">` blocks and is put on the page
-//! by a small script with `textContent` only, so no value from the data is ever parsed as
-//! markup. Labels come in Chinese by default, English with [`Lang::En`] ([`labels`]).
+//! [`render`] takes the run's tables ([`ReportInput`]) and writes one HTML page with five
+//! sections: indicators (a village × indicator overview coloured against the assessment
+//! targets, drill-through to the births behind a cell, sex ratio with intervals, deltas
+//! against the previous run), the mismatch list (each discrepancy with its records side by
+//! side and the comparison waterfall of each probabilistic link), linkage (match-weight
+//! histogram, m and u per comparison level, link rates, contested links), data quality and
+//! quarantine. Charts are drawn by Chart.js, inlined from `assets/` (MIT, licence header
+//! kept).
+//!
+//! Privacy: every string that reaches the page goes through [`Audience::text`], which for
+//! the default [`Audience::Analyst`] is `poprecon_model::mask_ids`, the analyst export's
+//! masking; [`page_data`] returns what the page embeds, so that a test can scan all of it.
+//! [`Audience::DataTeam`] renders resident IDs in clear, on purpose.
+//!
+//! The data travels as JSON inside a `<script type="application/json">` element (gzip and
+//! base64 when large: [`Limits::compress_above`]) and is put on the page with
+//! `textContent` only, so no value from the data is ever parsed as markup. Labels come in
+//! Chinese by default, English with [`Lang::En`] ([`labels`]).
 
+mod data;
 mod labels;
 #[cfg(test)]
 mod tests;
+
+use std::borrow::Cow;
+use std::io::Write as _;
 
 use polars::prelude::*;
 use serde_json::{Value as Json, json};
@@ -21,26 +39,123 @@ pub enum ReportError {
     Table { table: String, message: String },
 }
 
-/// The tables a report shows; any may be absent (a section then says so).
+impl ReportError {
+    pub(crate) fn table(table: &str) -> impl Fn(PolarsError) -> ReportError + '_ {
+        move |e| ReportError::Table {
+            table: table.to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Who the report is for: what becomes of resident IDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audience {
+    /// 分析人员 (default): every resident ID masked as in the analyst export.
+    #[default]
+    Analyst,
+    /// 数据组: resident IDs in clear, on purpose.
+    DataTeam,
+}
+
+impl Audience {
+    /// A text as the page may show it.
+    pub fn text(self, s: &str) -> Cow<'_, str> {
+        match self {
+            Audience::Analyst => poprecon_model::mask_ids(s),
+            Audience::DataTeam => Cow::Borrowed(s),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Audience::Analyst => "analyst",
+            Audience::DataTeam => "data-team",
+        }
+    }
+}
+
+impl std::str::FromStr for Audience {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "analyst" => Ok(Audience::Analyst),
+            "data-team" | "data_team" => Ok(Audience::DataTeam),
+            other => Err(format!(
+                "unknown audience `{other}` (use `analyst` or `data-team`)"
+            )),
+        }
+    }
+}
+
+/// How much a report embeds.
 #[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Discrepancies whose records are embedded side by side (highest severity, newest
+    /// first); the others are listed with their values and a note.
+    pub detail_discrepancies: usize,
+    /// Examples per quarantine reason and source.
+    pub quarantine_examples: usize,
+    /// The page data is gzip-compressed (and base64-encoded) above this many bytes of JSON;
+    /// below it stays plain JSON, readable by any browser.
+    pub compress_above: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            detail_discrepancies: 40_000,
+            quarantine_examples: 5,
+            compress_above: 2 << 20,
+        }
+    }
+}
+
+/// The size budget of `report.html` a city run (about 140 k discrepancies) must stay within.
+pub const SIZE_BUDGET_BYTES: usize = 25 << 20;
+
+/// The tables a report shows; any may be absent (a section then says so).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ReportInput<'a> {
     pub lang: Lang,
+    pub audience: Audience,
+    pub limits: Limits,
     /// Pipeline name and jurisdiction, for the heading.
     pub title: &'a str,
     pub as_of: &'a str,
     pub period: (&'a str, &'a str),
     pub run_id: &'a str,
+    /// The jurisdiction's code.
+    pub jurisdiction: &'a str,
+    /// The linkage's match threshold (log2 odds).
+    pub match_threshold: Option<f64>,
     /// `indicators.parquet`.
     pub indicators: Option<&'a DataFrame>,
+    /// The previous run's `indicators.parquet`, for deltas.
+    pub previous_indicators: Option<&'a DataFrame>,
+    /// `indicator_births.parquet` (`poprecon_indicators::drill_through`).
+    pub indicator_births: Option<&'a DataFrame>,
+    /// `births.parquet`.
+    pub births: Option<&'a DataFrame>,
     /// `discrepancies.parquet`.
     pub discrepancies: Option<&'a DataFrame>,
     /// `village_discrepancies.parquet`.
     pub village_discrepancies: Option<&'a DataFrame>,
-    /// Per-village linkage diagnostics.
+    /// `links.parquet`.
+    pub links: Option<&'a DataFrame>,
+    /// `link_model.parquet`.
+    pub link_model: Option<&'a DataFrame>,
+    /// `ambiguous_links.parquet`.
+    pub ambiguous: Option<&'a DataFrame>,
+    /// `link_diagnostics.parquet`: per village and source, the share of records linked.
     pub linkage: Option<&'a DataFrame>,
+    /// The canonical tables (`sources/<id>.parquet`), for the records side by side.
+    pub sources: &'a [(String, DataFrame)],
+    /// `quarantine/<id>.parquet`.
+    pub quarantine: &'a [(String, DataFrame)],
     /// Per-source ingest counts (one row per source).
     pub ingest: Option<&'a DataFrame>,
-    /// Data quality per source and village.
+    /// `data_quality.parquet`: per source, village, metric and field.
     pub quality: Option<&'a DataFrame>,
     /// Counts of discrepancies by status (new/open/resolved) since the previous run.
     pub changes: Option<&'a DataFrame>,
@@ -50,60 +165,80 @@ pub struct ReportInput<'a> {
     pub rule_names: &'a [(String, String, String)],
     /// Indicator id → (Chinese name, English name).
     pub indicator_names: &'a [(String, String, String)],
+    /// Source id → (Chinese name, English name).
+    pub source_names: &'a [(String, String, String)],
+    /// `source.field` → (Chinese label, English label) of canonical fields.
+    pub field_names: &'a [(String, String, String)],
+    /// Assessment targets: indicator id, target, floor (full credit at the target, none at
+    /// the floor).
+    pub targets: &'a [(String, f64, f64)],
 }
 
-/// A table as JSON: column names and rows of values (numbers, strings, null).
-pub fn frame_json(table: &str, df: &DataFrame) -> Result<Json, ReportError> {
-    let err = |e: PolarsError| ReportError::Table {
-        table: table.to_owned(),
-        message: e.to_string(),
-    };
+/// A table as JSON: column names and rows of values (numbers, strings, null), strings as
+/// `audience` may see them.
+pub fn frame_json(table: &str, df: &DataFrame, audience: Audience) -> Result<Json, ReportError> {
     let columns: Vec<String> = df
         .get_column_names()
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let mut cols = Vec::with_capacity(df.width());
-    for c in df.columns() {
-        let s = c.as_materialized_series();
-        let values: Vec<Json> = match s.dtype() {
-            dt if dt.is_integer() => s
-                .cast(&DataType::Int64)
-                .map_err(err)?
-                .i64()
-                .map_err(err)?
-                .iter()
-                .map(|v| v.map_or(Json::Null, Json::from))
-                .collect(),
-            dt if dt.is_float() => s
-                .cast(&DataType::Float64)
-                .map_err(err)?
-                .f64()
-                .map_err(err)?
-                .iter()
-                .map(|v| v.filter(|x| x.is_finite()).map_or(Json::Null, Json::from))
-                .collect(),
-            DataType::Boolean => s
-                .bool()
-                .map_err(err)?
-                .iter()
-                .map(|v| v.map_or(Json::Null, Json::from))
-                .collect(),
-            _ => s
-                .cast(&DataType::String)
-                .map_err(err)?
-                .str()
-                .map_err(err)?
-                .iter()
-                .map(|v| v.map_or(Json::Null, Json::from))
-                .collect(),
-        };
-        cols.push(values);
-    }
+    let cols: Vec<Vec<Json>> = df
+        .columns()
+        .iter()
+        .map(|c| column_values(c.as_materialized_series(), audience))
+        .collect::<PolarsResult<_>>()
+        .map_err(ReportError::table(table))?;
+    // Columns to rows, moving each value once.
+    let mut cols: Vec<std::vec::IntoIter<Json>> = cols.into_iter().map(Vec::into_iter).collect();
     let rows: Vec<Json> = (0..df.height())
-        .map(|i| Json::Array(cols.iter().map(|c| c[i].clone()).collect()))
+        .map(|_| {
+            Json::Array(
+                cols.iter_mut()
+                    .map(|c| c.next().unwrap_or(Json::Null))
+                    .collect(),
+            )
+        })
         .collect();
     Ok(json!({ "columns": columns, "rows": rows }))
+}
+
+/// The values of one column as JSON, strings through [`Audience::text`]. An integer long
+/// enough to be an ID (a spreadsheet's doing) is a string, masked like one.
+pub(crate) fn column_values(s: &Series, audience: Audience) -> PolarsResult<Vec<Json>> {
+    Ok(match s.dtype() {
+        dt if dt.is_integer() => s
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| match v {
+                None => Json::Null,
+                Some(x) if x.unsigned_abs() >= 100_000_000_000_000 => {
+                    Json::from(audience.text(&x.to_string()).into_owned())
+                }
+                Some(x) => Json::from(x),
+            })
+            .collect(),
+        dt if dt.is_float() => s
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| {
+                v.filter(|x| x.is_finite())
+                    .map_or(Json::Null, |x| Json::from((x * 1e6).round() / 1e6))
+            })
+            .collect(),
+        DataType::Boolean => s
+            .bool()?
+            .iter()
+            .map(|v| v.map_or(Json::Null, Json::from))
+            .collect(),
+        _ => s
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|v| v.map_or(Json::Null, |t| Json::from(audience.text(t).into_owned())))
+            .collect(),
+    })
 }
 
 /// JSON made safe inside a `<script>` element: `<`, `>`, `&` and the line separators are
@@ -140,44 +275,71 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// Everything the page embeds as data, before it is encoded: every string in it is as the
+/// audience may see it.
+pub fn page_data(input: &ReportInput<'_>) -> Result<Json, ReportError> {
+    data::build(input)
+}
+
 /// Renders the report.
 pub fn render(input: &ReportInput<'_>) -> Result<String, ReportError> {
-    let table = |name: &str, df: Option<&DataFrame>| -> Result<Json, ReportError> {
-        df.map_or(Ok(Json::Null), |df| frame_json(name, df))
+    let data = page_data(input)?;
+    let json = data.to_string();
+    let (encoding, payload) = if json.len() > input.limits.compress_above {
+        ("gzip-base64", gzip_base64(json.as_bytes()))
+    } else {
+        ("json", script_json(&data))
     };
-    let data = json!({
-        "lang": input.lang.code(),
-        "labels": labels::all(input.lang),
-        "meta": {
-            "title": input.title,
-            "as_of": input.as_of,
-            "period": [input.period.0, input.period.1],
-            "run_id": input.run_id,
-        },
-        "indicators": table("indicators", input.indicators)?,
-        "discrepancies": table("discrepancies", input.discrepancies)?,
-        "village_discrepancies": table("village_discrepancies", input.village_discrepancies)?,
-        "linkage": table("linkage", input.linkage)?,
-        "ingest": table("ingest", input.ingest)?,
-        "quality": table("quality", input.quality)?,
-        "changes": table("changes", input.changes)?,
-        "area_names": input.area_names.iter().map(|(c, n)| json!([c, n])).collect::<Vec<_>>(),
-        "rule_names": input.rule_names.iter().map(|(id, zh, en)| json!([id, zh, en])).collect::<Vec<_>>(),
-        "indicator_names": input.indicator_names.iter().map(|(id, zh, en)| json!([id, zh, en])).collect::<Vec<_>>(),
-    });
     let heading = format!(
         "{} — {}",
         escape_html(label(input.lang, "report_title")),
-        escape_html(input.title)
+        escape_html(&input.audience.text(input.title))
     );
     Ok(fill(
         TEMPLATE,
         &[
             ("lang", input.lang.html_lang()),
             ("heading", &heading),
-            ("data", &script_json(&data)),
+            ("encoding", encoding),
+            ("loading", &escape_html(label(input.lang, "loading"))),
+            (
+                "no_decompression",
+                &escape_html(label(input.lang, "no_decompression")),
+            ),
+            ("data", &payload),
+            ("chartjs", CHART_JS),
         ],
     ))
+}
+
+/// Gzip, then base64 (standard alphabet, no line breaks): no `<` can occur in it.
+fn gzip_base64(bytes: &[u8]) -> String {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    gz.write_all(bytes).expect("writing to memory cannot fail");
+    let compressed = gz.finish().expect("writing to memory cannot fail");
+    base64(&compressed)
+}
+
+/// Standard base64 with padding (RFC 4648 §4), as the page's `atob` reads it.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Fills `{{key}}` markers of the template in one pass, so that a value containing a marker
@@ -213,3 +375,7 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 const TEMPLATE: &str = include_str!("report.html");
+
+/// Chart.js 4 (MIT), the minified UMD build as published on npm, licence header kept.
+/// `</script` does not occur in it (checked by a test), so it cannot close its element.
+const CHART_JS: &str = include_str!("../assets/chart.umd.min.js");

@@ -169,6 +169,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Renders a run folder's `report.html` again, in another language or for the data team.
+    ///
+    /// `--for analyst` (default) masks every resident ID as `export --for analyst` does and
+    /// writes `<RUN>/report.html`; `--for data-team` shows IDs in clear, on purpose, and
+    /// writes `<RUN>/report_data_team.html` (not for sending on). The run's pipeline file
+    /// (named in its `manifest.json`) supplies area names, targets and the match threshold.
+    Report {
+        /// The run folder, or the run root (`--out` of `poprecon run`: its `latest` run).
+        run: PathBuf,
+        /// Language of the report: `zh` (default) or `en`.
+        #[arg(long, default_value = "zh")]
+        lang: poprecon_report::Lang,
+        /// analyst (IDs masked, default) or data-team (IDs in clear).
+        #[arg(long = "for", value_name = "AUDIENCE", default_value = "analyst")]
+        audience: poprecon_report::Audience,
+        /// Where to write the page (default: in the run folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
     Plan {
         /// The pipeline file (TOML).
@@ -316,6 +335,16 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             force,
         } => {
             crate::init_cmd::init(extracts_dir, out.as_deref(), *force)?;
+            Ok(exit::OK)
+        }
+        Command::Report {
+            run,
+            lang,
+            audience,
+            out,
+        } => {
+            let path = crate::report_cmd::report(run, *lang, *audience, out.as_deref())?;
+            println!("{}", path.display());
             Ok(exit::OK)
         }
         Command::Sources { json } => {

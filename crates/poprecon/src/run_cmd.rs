@@ -184,6 +184,14 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         ),
         None => None,
     };
+    // The previous run's indicators travel into this run's folder, for the report's deltas
+    // (the previous folder is usually the one this run replaces).
+    let previous_indicators = match &previous_dir {
+        Some(dir) if dir.join("indicators.parquet").is_file() => {
+            Some(read_parquet(&dir.join("indicators.parquet"))?)
+        }
+        _ => None,
+    };
     let run_id = match &opts.run_id {
         Some(id) => {
             crate::history::check_run_id(id)?;
@@ -341,17 +349,36 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         write("indicator_births.parquet", &drill)?;
         write("assessment.parquet", &assessment)?;
         write("data_quality.parquet", &quality)?;
+        if let Some(prev) = &previous_indicators {
+            write("previous_indicators.parquet", prev)?;
+        }
+        let sources: Vec<(String, DataFrame)> = records
+            .iter()
+            .map(|(id, df)| (id.clone(), df.clone()))
+            .collect();
+        let quarantine: Vec<(String, DataFrame)> = quarantines
+            .iter()
+            .map(|(id, df)| ((*id).to_owned(), df.clone()))
+            .collect();
         let html = crate::report_cmd::render(
             plan,
             &run_id,
             opts.lang,
+            poprecon_report::Audience::Analyst,
             &crate::report_cmd::Tables {
                 indicators: &indicators,
+                previous_indicators: previous_indicators.as_ref(),
+                indicator_births: Some(&drill),
+                births: Some(&linked.births),
                 discrepancies: &discrepancies,
                 village_discrepancies: &village_discrepancies,
+                links: Some(&linked.links),
+                link_model: Some(&linked.model),
+                ambiguous: Some(&linked.ambiguous),
                 linkage: &linked.diagnostics,
                 quality: &quality,
-                ingest: &stats,
+                sources: &sources,
+                quarantine: &quarantine,
             },
         )?;
         opts.write_fault("report.html")

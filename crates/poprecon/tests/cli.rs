@@ -547,8 +547,13 @@ fn a_run_killed_mid_write_leaves_the_previous_run_and_the_next_run_cleans_up() {
     );
     let after = snapshot(&d.join("run/latest"));
     assert!(!after.keys().any(|p| p.ends_with(".poprecon-staging")));
+    // A run after a previous one also keeps that run's indicators, for the report's deltas.
+    assert!(after.contains_key(Path::new("previous_indicators.parquet")));
     assert_eq!(
-        after.keys().collect::<Vec<_>>(),
+        after
+            .keys()
+            .filter(|p| *p != Path::new("previous_indicators.parquet"))
+            .collect::<Vec<_>>(),
         before.keys().collect::<Vec<_>>(),
         "the new run is complete"
     );

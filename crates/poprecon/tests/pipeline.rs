@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+mod browser;
 mod common;
 use common::*;
 

@@ -1,0 +1,679 @@
+//! The page's data: the run's tables shaped for the sections that draw them, every string
+//! as the audience may see it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use serde_json::{Map, Value as Json, json};
+
+use crate::{Audience, ReportError, ReportInput, column_values, frame_json, labels};
+
+pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
+    let a = input.audience;
+    let table = |name: &str, df: Option<&DataFrame>| -> Result<Json, ReportError> {
+        df.map_or(Ok(Json::Null), |df| frame_json(name, df, a))
+    };
+    let (dis, recs, detailed) = discrepancies(input)?;
+    let named = |list: &[(String, String, String)]| -> Json {
+        list.iter()
+            .map(|(id, zh, en)| {
+                let name = if input.lang == crate::Lang::Zh || en.is_empty() {
+                    zh
+                } else {
+                    en
+                };
+                json!([id, a.text(name)])
+            })
+            .collect()
+    };
+    Ok(json!({
+        "lang": input.lang.code(),
+        "audience": a.code(),
+        "labels": labels::all(input.lang),
+        "meta": {
+            "title": a.text(input.title),
+            "as_of": input.as_of,
+            "period": [input.period.0, input.period.1],
+            "run_id": input.run_id,
+            "jurisdiction": input.jurisdiction,
+            "threshold": input.match_threshold,
+            "detail_cap": input.limits.detail_discrepancies,
+            "detailed": detailed,
+        },
+        "names": {
+            "area": input.area_names.iter().map(|(c, n)| json!([c, a.text(n)])).collect::<Vec<_>>(),
+            "rule": named(input.rule_names),
+            "indicator": named(input.indicator_names),
+            "source": named(input.source_names),
+            "field": named(input.field_names),
+        },
+        "targets": input.targets.iter().map(|(i, t, f)| json!([i, t, f])).collect::<Vec<_>>(),
+        "indicators": select("indicators", input.indicators, &[
+            "level", "area_code", "area_name", "indicator_id", "basis", "numerator",
+            "denominator", "value", "ci_low", "ci_high", "low_n",
+        ], a)?,
+        "previous_indicators": select("previous_indicators", input.previous_indicators, &[
+            "level", "area_code", "indicator_id", "basis", "value",
+        ], a)?,
+        "drill": drill(input)?,
+        "dis": dis,
+        "recs": recs,
+        "village_discrepancies": table("village_discrepancies", input.village_discrepancies)?,
+        "link_hist": link_histogram(input.links)?,
+        "link_model": table("link_model", input.link_model)?,
+        "linkage": table("linkage", input.linkage)?,
+        "ambiguous": table("ambiguous", input.ambiguous)?,
+        "ingest": table("ingest", input.ingest)?,
+        "changes": table("changes", input.changes)?,
+        "quality": quality(input.quality, a)?,
+        "quarantine": quarantine(input)?,
+    }))
+}
+
+/// The named columns of a table that it has.
+fn select(
+    name: &str,
+    df: Option<&DataFrame>,
+    columns: &[&str],
+    a: Audience,
+) -> Result<Json, ReportError> {
+    let Some(df) = df else { return Ok(Json::Null) };
+    let keep: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|c| df.column(c).is_ok())
+        .collect();
+    let sub = df.select(keep).map_err(ReportError::table(name))?;
+    frame_json(name, &sub, a)
+}
+
+fn strings(df: &DataFrame, c: &str) -> PolarsResult<Vec<Option<String>>> {
+    let s = df
+        .column(c)?
+        .as_materialized_series()
+        .cast(&DataType::String)?;
+    Ok(s.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+fn floats(df: &DataFrame, c: &str) -> PolarsResult<Vec<Option<f64>>> {
+    let s = df
+        .column(c)?
+        .as_materialized_series()
+        .cast(&DataType::Float64)?;
+    Ok(s.f64()?.iter().collect())
+}
+
+fn bools(df: &DataFrame, c: &str) -> PolarsResult<Vec<bool>> {
+    let s = df
+        .column(c)?
+        .as_materialized_series()
+        .cast(&DataType::Boolean)?;
+    Ok(s.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+}
+
+fn severity_rank(s: Option<&str>) -> u8 {
+    match s {
+        Some("high") => 0,
+        Some("medium") => 1,
+        Some("low") => 2,
+        _ => 3,
+    }
+}
+
+fn status_rank(s: Option<&str>) -> u8 {
+    match s {
+        Some("new") => 0,
+        Some("open") => 1,
+        Some("resolved") => 3,
+        _ => 2,
+    }
+}
+
+/// One linked record's linkage: method, match weight, and each comparison's level and
+/// weight.
+struct LinkInfo {
+    method: Option<String>,
+    weight: Option<f64>,
+    comparisons: Vec<(String, Option<String>, Option<f64>)>,
+}
+
+/// The mismatch list and the records it involves.
+///
+/// Returns the discrepancies as a table with a `recs` column (for each detailed row, the
+/// `[source, row]` of each involved record in `recs`), the records per source (canonical
+/// fields, file and line, and the record's link), and how many rows are detailed.
+fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportError> {
+    let Some(df) = input.discrepancies else {
+        return Ok((Json::Null, Json::Null, 0));
+    };
+    let a = input.audience;
+    let err = ReportError::table("discrepancies");
+    let n = df.height();
+    let key_columns: Vec<(String, String)> = df
+        .get_column_names()
+        .iter()
+        .filter_map(|c| {
+            c.strip_suffix("_key")
+                .map(|s| (c.to_string(), s.to_owned()))
+        })
+        .collect();
+    let severity = if df.column("severity").is_ok() {
+        strings(df, "severity").map_err(&err)?
+    } else {
+        vec![None; n]
+    };
+    let status = if df.column("status").is_ok() {
+        strings(df, "status").map_err(&err)?
+    } else {
+        vec![None; n]
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| {
+        (
+            severity_rank(severity[i].as_deref()),
+            status_rank(status[i].as_deref()),
+            i,
+        )
+    });
+    let mut detailed = vec![false; n];
+    for &i in order.iter().take(input.limits.detail_discrepancies) {
+        detailed[i] = true;
+    }
+    let keys: Vec<Vec<Option<String>>> = key_columns
+        .iter()
+        .map(|(c, _)| strings(df, c))
+        .collect::<PolarsResult<_>>()
+        .map_err(&err)?;
+
+    // The records of each source that detailed rows name, first row per key (file order).
+    let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, (_, source)) in key_columns.iter().enumerate() {
+        for i in (0..n).filter(|&i| detailed[i]) {
+            if let Some(key) = &keys[k][i] {
+                wanted.entry(source.as_str()).or_default().push(key);
+            }
+        }
+    }
+    let links = link_infos(input.links, &wanted)?;
+    let mut recs = Map::new();
+    let mut row_of: HashMap<(&str, &str), (usize, usize)> = HashMap::new();
+    let mut source_index = 0usize;
+    for (source, records) in input.sources {
+        let Some(want) = wanted.get(source.as_str()) else {
+            continue;
+        };
+        if records.column("record_key").is_err() {
+            continue;
+        }
+        let rerr = ReportError::table(source);
+        let want_df = DataFrame::new(
+            want.len(),
+            vec![Column::new("record_key".into(), want.clone())],
+        )
+        .map_err(&rerr)?;
+        let sub = records
+            .clone()
+            .lazy()
+            .join(
+                want_df.lazy().unique(None, UniqueKeepStrategy::First),
+                [col("record_key")],
+                [col("record_key")],
+                JoinArgs::new(JoinType::Semi),
+            )
+            .collect()
+            .map_err(&rerr)?;
+        let sub_keys = strings(&sub, "record_key").map_err(&rerr)?;
+        let mut first: Vec<IdxSize> = Vec::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, k) in sub_keys.iter().enumerate() {
+            if let Some(k) = k
+                && !seen.contains_key(k.as_str())
+            {
+                seen.insert(k, first.len());
+                first.push(i as IdxSize);
+            }
+        }
+        let idx = IdxCa::from_vec("idx".into(), first);
+        let sub = sub.take(&idx).map_err(&rerr)?;
+        let shown: Vec<String> = sub
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .filter(|c| c != "record_key")
+            .collect();
+        let sub = sub.select(shown.clone()).map_err(&rerr)?;
+        let table = frame_json(source, &sub, a)?;
+        let keys_in_order: Vec<&str> = {
+            let mut v = vec![""; seen.len()];
+            for (k, &row) in &seen {
+                v[row] = k;
+            }
+            v
+        };
+        let link: Vec<Json> = keys_in_order
+            .iter()
+            .map(|k| match links.get(&(source.as_str(), *k)) {
+                None => Json::Null,
+                Some(l) => json!([
+                    l.method,
+                    l.weight,
+                    l.comparisons
+                        .iter()
+                        .map(|(c, level, w)| json!([c, level, w]))
+                        .collect::<Vec<_>>()
+                ]),
+            })
+            .collect();
+        // The wanted keys borrow from the discrepancies, so the map outlives this source's
+        // frames.
+        let wanted_keys: std::collections::HashSet<&str> = want.iter().copied().collect();
+        for (k, &row) in &seen {
+            if let Some(key) = wanted_keys.get(*k) {
+                row_of.insert((source.as_str(), *key), (source_index, row));
+            }
+        }
+        recs.insert(
+            source.clone(),
+            json!({
+                "index": source_index,
+                "columns": table["columns"],
+                "rows": table["rows"],
+                "link": link,
+            }),
+        );
+        source_index += 1;
+    }
+
+    let mut dis = frame_json("discrepancies", df, a)?;
+    let mut count = 0;
+    let source_names: Vec<&str> = {
+        let mut v: Vec<(usize, &str)> = recs
+            .iter()
+            .map(|(s, r)| (r["index"].as_u64().unwrap_or(0) as usize, s.as_str()))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, s)| s).collect()
+    };
+    let refs: Vec<Json> = (0..n)
+        .map(|i| {
+            if !detailed[i] {
+                return Json::Null;
+            }
+            count += 1;
+            let mut r = Vec::new();
+            for (k, (_, source)) in key_columns.iter().enumerate() {
+                if let Some(key) = &keys[k][i]
+                    && let Some(&(s, row)) = row_of.get(&(source.as_str(), key.as_str()))
+                {
+                    r.push(json!([s, row]));
+                }
+            }
+            Json::Array(r)
+        })
+        .collect();
+    if let Some(columns) = dis["columns"].as_array_mut() {
+        columns.push(Json::from("recs"));
+    }
+    if let Some(rows) = dis["rows"].as_array_mut() {
+        for (row, r) in rows.iter_mut().zip(refs) {
+            if let Some(row) = row.as_array_mut() {
+                row.push(r);
+            }
+        }
+    }
+    Ok((
+        dis,
+        json!({ "sources": source_names, "tables": recs }),
+        count,
+    ))
+}
+
+/// The links of the wanted records, by (source, key).
+fn link_infos<'w>(
+    links: Option<&DataFrame>,
+    wanted: &BTreeMap<&'w str, Vec<&'w str>>,
+) -> Result<HashMap<(&'w str, &'w str), LinkInfo>, ReportError> {
+    let mut out = HashMap::new();
+    let Some(links) = links else { return Ok(out) };
+    if links.column("source").is_err() || links.column("key").is_err() {
+        return Ok(out);
+    }
+    let err = ReportError::table("links");
+    let (mut src, mut key) = (Vec::new(), Vec::new());
+    for (s, keys) in wanted {
+        for k in keys {
+            src.push(*s);
+            key.push(*k);
+        }
+    }
+    let want = DataFrame::new(
+        src.len(),
+        vec![
+            Column::new("source".into(), src),
+            Column::new("key".into(), key),
+        ],
+    )
+    .map_err(&err)?;
+    let sub = links
+        .clone()
+        .lazy()
+        .join(
+            want.lazy().unique(None, UniqueKeepStrategy::First),
+            [col("source"), col("key")],
+            [col("source"), col("key")],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .collect()
+        .map_err(&err)?;
+    let sources = strings(&sub, "source").map_err(&err)?;
+    let keys = strings(&sub, "key").map_err(&err)?;
+    let method = if sub.column("method").is_ok() {
+        strings(&sub, "method").map_err(&err)?
+    } else {
+        vec![None; sub.height()]
+    };
+    let weight = if sub.column("match_weight").is_ok() {
+        floats(&sub, "match_weight").map_err(&err)?
+    } else {
+        vec![None; sub.height()]
+    };
+    let comparisons: Vec<String> = sub
+        .get_column_names()
+        .iter()
+        .filter_map(|c| c.strip_suffix("_level").map(str::to_owned))
+        .filter(|c| sub.column(&format!("{c}_weight")).is_ok())
+        .collect();
+    let levels: Vec<Vec<Option<String>>> = comparisons
+        .iter()
+        .map(|c| strings(&sub, &format!("{c}_level")))
+        .collect::<PolarsResult<_>>()
+        .map_err(&err)?;
+    let weights: Vec<Vec<Option<f64>>> = comparisons
+        .iter()
+        .map(|c| floats(&sub, &format!("{c}_weight")))
+        .collect::<PolarsResult<_>>()
+        .map_err(&err)?;
+    // Keys borrowed from `wanted`, so the map outlives `sub`.
+    let mut interned: HashMap<(&str, &str), (&'w str, &'w str)> = HashMap::new();
+    for (s, keys) in wanted {
+        for k in keys {
+            interned.insert((s, k), (s, k));
+        }
+    }
+    for i in 0..sub.height() {
+        let (Some(s), Some(k)) = (&sources[i], &keys[i]) else {
+            continue;
+        };
+        let Some(&at) = interned.get(&(s.as_str(), k.as_str())) else {
+            continue;
+        };
+        out.entry(at).or_insert_with(|| LinkInfo {
+            method: method[i].clone(),
+            weight: weight[i],
+            comparisons: comparisons
+                .iter()
+                .enumerate()
+                .map(|(c, name)| (name.clone(), levels[c][i].clone(), weights[c][i]))
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The births behind each village × indicator cell: the births (one row each, with date,
+/// sex and village), each basis's village index per birth, and per `indicator|basis` one
+/// character per birth: `.` not counted, `d` in the denominator only, `b` in both, `n` in
+/// the numerator only (letters: a run of digit codes could read as an ID).
+fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
+    let Some(ib) = input.indicator_births else {
+        return Ok(Json::Null);
+    };
+    let err = ReportError::table("indicator_births");
+    let ind = strings(ib, "indicator_id").map_err(&err)?;
+    let basis = strings(ib, "basis").map_err(&err)?;
+    let area = strings(ib, "area_code").map_err(&err)?;
+    let birth = strings(ib, "birth_id").map_err(&err)?;
+    let num = bools(ib, "in_numerator").map_err(&err)?;
+    let den = bools(ib, "in_denominator").map_err(&err)?;
+    let mut ids: Vec<&str> = birth.iter().flatten().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+    let mut villages: Vec<&str> = area.iter().flatten().map(String::as_str).collect();
+    villages.sort_unstable();
+    villages.dedup();
+    let vindex: HashMap<&str, usize> = villages.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    let mut cells: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut by_basis: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for i in 0..ib.height() {
+        let (Some(ind), Some(basis), Some(b)) = (&ind[i], &basis[i], &birth[i]) else {
+            continue;
+        };
+        let bi = index[b.as_str()];
+        let code = match (num[i], den[i]) {
+            (true, true) => b'b',
+            (false, true) => b'd',
+            (true, false) => b'n',
+            (false, false) => b'.',
+        };
+        cells
+            .entry(format!("{ind}|{basis}"))
+            .or_insert_with(|| vec![b'.'; ids.len()])[bi] = code;
+        let v = by_basis
+            .entry(basis.clone())
+            .or_insert_with(|| vec![-1; ids.len()]);
+        if let Some(a) = &area[i] {
+            v[bi] = vindex[a.as_str()] as i64;
+        }
+    }
+    let births = match input.births {
+        Some(b) if b.column("birth_id").is_ok() => {
+            let berr = ReportError::table("births");
+            let want = DataFrame::new(ids.len(), vec![Column::new("birth_id".into(), ids.clone())])
+                .map_err(&berr)?;
+            let cols: Vec<&str> = [
+                "birth_id",
+                "birth_date",
+                "child_sex",
+                "plurality",
+                "village",
+                "floating",
+                "birth_order",
+                "policy_category",
+            ]
+            .into_iter()
+            .filter(|c| b.column(c).is_ok())
+            .collect();
+            // In the order of `ids`, one row per birth (null where births.parquet lacks it).
+            let sub = want
+                .lazy()
+                .join(
+                    b.clone()
+                        .lazy()
+                        .select(cols.iter().map(|c| col(*c)).collect::<Vec<_>>()),
+                    [col("birth_id")],
+                    [col("birth_id")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .unique_stable_generic(Some(vec![col("birth_id")]), UniqueKeepStrategy::First)
+                .sort(["birth_id"], SortMultipleOptions::default())
+                .collect()
+                .map_err(&berr)?;
+            frame_json("births", &sub, input.audience)?
+        }
+        _ => {
+            let a = input.audience;
+            json!({
+                "columns": ["birth_id"],
+                "rows": ids.iter().map(|b| json!([a.text(b)])).collect::<Vec<_>>(),
+            })
+        }
+    };
+    Ok(json!({
+        "births": births,
+        "villages": villages,
+        "village": by_basis,
+        "cells": cells
+            .into_iter()
+            .map(|(k, v)| (k, Json::from(String::from_utf8(v).unwrap_or_default())))
+            .collect::<Map<_, _>>(),
+    }))
+}
+
+/// Match weights of the links per stage (the source linked), in bins of one unit of log2
+/// odds, per method.
+fn link_histogram(links: Option<&DataFrame>) -> Result<Json, ReportError> {
+    let Some(links) = links else {
+        return Ok(Json::Null);
+    };
+    let err = ReportError::table("links");
+    if links.column("match_weight").is_err() || links.column("source").is_err() {
+        return Ok(Json::Null);
+    }
+    let source = strings(links, "source").map_err(&err)?;
+    let method = strings(links, "method").map_err(&err)?;
+    let weight = floats(links, "match_weight").map_err(&err)?;
+    let mut stages: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    for i in 0..links.height() {
+        if let (Some(s), Some(w)) = (&source[i], weight[i]) {
+            stages
+                .entry(s)
+                .or_default()
+                .push((method[i].as_deref().unwrap_or(""), w));
+        }
+    }
+    let mut out = Vec::new();
+    for (stage, values) in stages {
+        let lo = values
+            .iter()
+            .map(|v| v.1)
+            .fold(f64::INFINITY, f64::min)
+            .floor();
+        let hi = values
+            .iter()
+            .map(|v| v.1)
+            .fold(f64::NEG_INFINITY, f64::max)
+            .floor();
+        let bins = (hi - lo) as usize + 1;
+        let mut counts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for (m, w) in values {
+            let b = ((w - lo).floor() as usize).min(bins - 1);
+            counts.entry(m).or_insert_with(|| vec![0; bins])[b] += 1;
+        }
+        out.push(json!({ "source": stage, "lo": lo, "counts": counts }));
+    }
+    Ok(Json::Array(out))
+}
+
+/// Data quality: jurisdiction-wide per source, metric and field, and per source, village and
+/// metric (fields summed).
+fn quality(q: Option<&DataFrame>, a: Audience) -> Result<Json, ReportError> {
+    let Some(q) = q else { return Ok(Json::Null) };
+    let has = |c: &str| q.column(c).is_ok();
+    if !(has("source") && has("metric") && has("numerator") && has("denominator")) {
+        return Ok(json!({ "summary": frame_json("quality", q, a)?, "villages": Json::Null }));
+    }
+    let err = ReportError::table("data_quality");
+    let rate = (col("numerator").cast(DataType::Float64)
+        / col("denominator").cast(DataType::Float64))
+    .alias("value");
+    let sums = [
+        col("numerator").sum().alias("numerator"),
+        col("denominator").sum().alias("denominator"),
+    ];
+    let mut keys = vec![col("source"), col("metric")];
+    if has("field") {
+        keys.push(col("field"));
+    }
+    let summary = q
+        .clone()
+        .lazy()
+        .group_by(keys.clone())
+        .agg(sums.clone())
+        .with_column(rate.clone())
+        .sort_by_exprs(keys, SortMultipleOptions::default())
+        .collect()
+        .map_err(&err)?;
+    let villages = if has("village") {
+        let keys = vec![col("source"), col("village"), col("metric")];
+        Some(
+            q.clone()
+                .lazy()
+                .filter(
+                    col("metric")
+                        .eq(lit("completeness"))
+                        .or(col("metric").eq(lit("timeliness")))
+                        .or(col("metric").eq(lit("invalid_share"))),
+                )
+                .group_by(keys.clone())
+                .agg(sums)
+                .with_column(rate)
+                .sort_by_exprs(keys, SortMultipleOptions::default())
+                .collect()
+                .map_err(&err)?,
+        )
+    } else {
+        None
+    };
+    Ok(json!({
+        "summary": frame_json("data_quality", &summary, a)?,
+        "villages": villages.map_or(Ok(Json::Null), |v| frame_json("data_quality", &v, a))?,
+    }))
+}
+
+/// Quarantine per source: each reason and field with its count and a few examples (file
+/// name, line, the raw row masked).
+fn quarantine(input: &ReportInput<'_>) -> Result<Json, ReportError> {
+    let a = input.audience;
+    let mut out = Vec::new();
+    for (source, q) in input.quarantine {
+        if q.height() == 0 || q.column("reason").is_err() {
+            continue;
+        }
+        let err = ReportError::table("quarantine");
+        let reason = strings(q, "reason").map_err(&err)?;
+        let field = if q.column("field").is_ok() {
+            strings(q, "field").map_err(&err)?
+        } else {
+            vec![None; q.height()]
+        };
+        let file = if q.column("file").is_ok() {
+            strings(q, "file").map_err(&err)?
+        } else {
+            vec![None; q.height()]
+        };
+        let line = if q.column("line").is_ok() {
+            column_values(q.column("line").map_err(&err)?.as_materialized_series(), a)
+                .map_err(&err)?
+        } else {
+            vec![Json::Null; q.height()]
+        };
+        let raw = if q.column("raw").is_ok() {
+            strings(q, "raw").map_err(&err)?
+        } else {
+            vec![None; q.height()]
+        };
+        let mut groups: BTreeMap<(String, String), (u64, Vec<Json>)> = BTreeMap::new();
+        for i in 0..q.height() {
+            let g = groups
+                .entry((
+                    reason[i].clone().unwrap_or_default(),
+                    field[i].clone().unwrap_or_default(),
+                ))
+                .or_default();
+            g.0 += 1;
+            if g.1.len() < input.limits.quarantine_examples {
+                let name = file[i]
+                    .as_deref()
+                    .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
+                    .unwrap_or("");
+                let raw: String = raw[i].as_deref().unwrap_or("").chars().take(240).collect();
+                g.1.push(json!([a.text(name), line[i], a.text(&raw)]));
+            }
+        }
+        for ((reason, field), (count, examples)) in groups {
+            out.push(json!([source, reason, field, count, examples]));
+        }
+    }
+    Ok(Json::Array(out))
+}
