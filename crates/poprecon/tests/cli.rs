@@ -171,6 +171,17 @@ fn help_documents_exit_codes() {
         help.contains("Exit codes") && help.contains("ingest") && help.contains("validate"),
         "{help}"
     );
+    // Each command's own help states them too, with the alert code a scheduler must map.
+    for command in [
+        "run", "plan", "validate", "init", "sources", "report", "export", "ingest", "synth",
+    ] {
+        let out = poprecon(&[command, "--help"], Path::new("."));
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Exit codes") && help.contains("3  `run` completed"),
+            "{command}: {help}"
+        );
+    }
 }
 
 /// A synthetic village written by the binary itself.
