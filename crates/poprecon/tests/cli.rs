@@ -1444,6 +1444,14 @@ fn json_logs_parse() {
         .unwrap();
     assert!(stage["fields"]["rows"].is_number(), "{stage}");
     assert!(stage["span"].is_object(), "the stage's span: {stage}");
+    // One key per object: the span's name and the stage it names are two keys.
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("\"stage done\""))
+        .unwrap();
+    assert_eq!(line.matches("\"name\":").count(), 1, "{line}");
+    assert_eq!(stage["span"]["name"], "stage", "{stage}");
+    assert!(stage["span"]["stage"].is_string(), "{stage}");
 
     let out = poprecon(&["--log-format", "json", "validate", "absent.toml"], d);
     assert_eq!(out.status.code(), Some(1));
