@@ -270,13 +270,13 @@ pub fn print_plan(plan: &Plan, json: bool) -> Result<()> {
         writeln!(out, "{value}")?;
         return Ok(());
     }
-    writeln!(out, "pipeline   {} ({})", plan.name, plan.path.display())?;
+    writeln!(out, "pipeline     {} ({})", plan.name, plan.path.display())?;
     writeln!(out, "jurisdiction {}", plan.jurisdiction)?;
-    writeln!(out, "as_of      {}", plan.as_of)?;
-    writeln!(out, "period     {} to {}", plan.period.0, plan.period.1)?;
+    writeln!(out, "as_of        {}", plan.as_of)?;
+    writeln!(out, "period       {} to {}", plan.period.0, plan.period.1)?;
     writeln!(
         out,
-        "divisions  {} counties, {} townships, {} villages (jurisdiction: {})",
+        "divisions    {} counties, {} townships, {} villages (jurisdiction: {})",
         plan.divisions.counties.len(),
         plan.divisions.townships.len(),
         plan.divisions.villages.len(),
