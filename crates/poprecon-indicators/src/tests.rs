@@ -149,26 +149,7 @@ fn names() -> Names {
 
 /// Runs [`compute`] over `births` with no source tables.
 fn check(births: &DataFrame, cfg: &IndicatorConfig) -> DataFrame {
-    let n = names();
-    let sources = BTreeMap::new();
-    compute(
-        &IndicatorInput {
-            births,
-            sources: &sources,
-            discrepancies: None,
-            booking_window_days: 300,
-            as_of: day("2026-01-31"),
-            period: (day("2025-01-01"), day("2025-12-31")),
-            jurisdiction: "3403",
-            divisions: Divisions {
-                counties: &n.counties,
-                townships: &n.townships,
-                villages: &n.villages,
-            },
-        },
-        cfg,
-    )
-    .expect("indicators compute")
+    check_with(births, &BTreeMap::new(), cfg)
 }
 
 /// `(numerator, denominator, value)` of one row.

@@ -163,6 +163,13 @@ pub enum OneOrMany {
 }
 
 impl OneOrMany {
+    /// A column map as header lists: `field = "header"` and `field = ["a", "b"]` alike.
+    pub fn lists(map: &BTreeMap<String, OneOrMany>) -> BTreeMap<String, Vec<String>> {
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_vec()))
+            .collect()
+    }
+
     pub fn into_vec(self) -> Vec<String> {
         match self {
             OneOrMany::One(s) => vec![s],

@@ -168,11 +168,7 @@ impl Plan {
             };
             let key = format!("sources.{}", source.id());
             let files = sc.resolve_files(base).map_err(|m| invalid(&key, m))?;
-            let columns: BTreeMap<String, Vec<String>> = sc
-                .columns
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into_vec()))
-                .collect();
+            let columns = config::OneOrMany::lists(&sc.columns);
             if let Some(unknown) = columns
                 .keys()
                 .find(|k| poprecon_ingest::field(source, k).is_none())
@@ -379,11 +375,7 @@ fn load_divisions(
                 sheet: d.sheet.clone(),
                 ..InputFile::new(full, format)
             };
-            let columns: BTreeMap<String, Vec<String>> = d
-                .columns
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into_vec()))
-                .collect();
+            let columns = config::OneOrMany::lists(&d.columns);
             if let Some(unknown) = columns
                 .keys()
                 .find(|k| !DIVISION_COLUMNS.iter().any(|(name, _, _)| name == k))

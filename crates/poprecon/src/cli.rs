@@ -5,18 +5,30 @@ use clap::{Parser, Subcommand};
 
 use crate::exit;
 
-const AFTER_HELP: &str = "\
+/// The exit codes, shown under `poprecon --help` and under every command's help.
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
   0  success
   1  failure: the pipeline, an input file or the output folder is wrong (the message names it)
   2  command-line usage error
   3  `run` completed and wrote its folder, but an alert of the pipeline's `[alerts]` fired
-     (e.g. new high-severity discrepancies)
+     (e.g. new high-severity discrepancies)"
+    };
+}
+
+const EXIT_CODES: &str = exit_codes!();
+
+const AFTER_HELP: &str = concat!(
+    exit_codes!(),
+    "
 
 Logs go to stderr (`-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides), coloured only
 on a terminal without `NO_COLOR`; `--log-format json` makes every stderr line a JSON object.
 They never contain an ID number, a name or a birth date: rows are referred to by source, file
-and line.";
+and line."
+);
 
 /// Cross-validates birth, health and registry records and measures them per village.
 #[derive(Debug, Parser)]
@@ -44,12 +56,15 @@ pub enum Command {
     /// run folder holds `manifest.json` (inputs with size, sha256 and row counts; each
     /// stage's rows and seconds), `births.parquet`, `links.parquet`,
     /// `discrepancies.parquet` (new/open/resolved against `latest`),
-    /// `village_discrepancies.parquet`, `indicators.parquet`, `assessment.parquet`,
-    /// `data_quality.parquet`, `report.html`, `sources/` and `quarantine/`; every table
+    /// `village_discrepancies.parquet`, `indicators.parquet`, `indicator_births.parquet`,
+    /// `assessment.parquet`, `data_quality.parquet`, the linkage tables
+    /// (`ambiguous_links`, `link_diagnostics`, `link_model`, `link_decisions`),
+    /// `report.html`, `sources/` and `quarantine/`; every table
     /// starts with `run_id` and `as_of` columns, so `ROOT/runs/*/indicators.parquet` reads
     /// as one series. The folder is written to a temporary folder and renamed into place,
     /// then `latest` moves: a failed run leaves the history untouched. A second run on the
     /// same root is refused while one is running (`ROOT/.poprecon.lock`).
+    #[command(after_help = EXIT_CODES)]
     Run {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
@@ -79,6 +94,7 @@ pub enum Command {
     /// Deterministic per seed: the same seed gives byte-identical files. No real person's
     /// data is involved. Scales: village (~5 k people), county (~300 k), city (~4 M
     /// household rows, ~35 k births), province (~60 M household rows; large, never commit).
+    #[command(after_help = EXIT_CODES)]
     Synth {
         /// village, county, city or province.
         #[arg(long, default_value = "village")]
@@ -87,7 +103,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Output folder (extracts/, truth/, divisions/, pipeline.toml).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Also write a pipeline file here that reads the output folder (paths relative to it).
         #[arg(long, value_name = "PATH")]
@@ -106,7 +122,8 @@ pub enum Command {
     /// jurisdiction, period and as_of (考核汇总: areas down, indicators across, score, rank
     /// and veto; one sheet per level; 指标说明); as CSV, the long tables for machines.
     /// `analyst`: adds the mismatch list and births, with every resident ID masked
-    /// (`340302********0019`). `data-team`: everything in clear. Cells that a spreadsheet would read as a formula are neutralised.
+    /// (`340302********0019`). `data-team`: everything in clear. Cells that a spreadsheet
+    /// would read as a formula are neutralised.
     ///
     /// `--pseudonymize` (analyst, data-team) replaces identifiers instead: every ID and
     /// record-key column, and every resident ID in other text, becomes `P` + 16 hex digits
@@ -116,6 +133,7 @@ pub enum Command {
     /// given by `--key-file` or `POPRECON_PSEUDONYM_KEY_FILE`, else from
     /// `POPRECON_PSEUDONYM_KEY`; never from the pipeline file. Keep it secret and keep it:
     /// a new key gives new pseudonyms.
+    #[command(after_help = EXIT_CODES)]
     Export {
         /// A run root (`--out` of `poprecon run`: its `latest` run) or one run folder
         /// (`ROOT/runs/<run_id>`).
@@ -128,7 +146,7 @@ pub enum Command {
         format: poprecon_export::ExportFormat,
         /// Where to write the files (default: `ROOT/exports/<run_id>/`, outside the run
         /// folder, which `--keep` may remove).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Language of headers and sheet names: `zh` (default) or `en`.
         #[arg(long, default_value = "zh")]
@@ -150,6 +168,7 @@ pub enum Command {
     /// or three `code,name` files). The jurisdiction is what the table's villages share;
     /// `as_of` is today and the period last calendar year: check the lines marked
     /// `check:`, then run `poprecon validate`.
+    #[command(after_help = EXIT_CODES)]
     Init {
         /// The folder of extracts (searched recursively; hidden files skipped).
         extracts_dir: PathBuf,
@@ -161,9 +180,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Prints every source's fields: name, Chinese label, kind, whether required, the
-    /// headers recognised for it, and the codes of coded fields; then the division table's
-    /// columns. `--json` prints the same as JSON.
+    /// Prints every source's fields, the headers recognised for them and their codes.
+    ///
+    /// For each field: name, Chinese label, kind, whether required, the headers recognised
+    /// for it, and the codes of coded fields; then the division table's columns. `--json`
+    /// prints the same as JSON.
+    #[command(after_help = EXIT_CODES)]
     Sources {
         /// JSON instead of text.
         #[arg(long)]
@@ -175,6 +197,7 @@ pub enum Command {
     /// writes `<RUN>/report.html`; `--for data-team` shows IDs in clear, on purpose, and
     /// writes `<RUN>/report_data_team.html` (not for sending on). The run's pipeline file
     /// (named in its `manifest.json`) supplies area names, targets and the match threshold.
+    #[command(after_help = EXIT_CODES)]
     Report {
         /// The run folder, or the run root (`--out` of `poprecon run`: its `latest` run).
         run: PathBuf,
@@ -185,10 +208,11 @@ pub enum Command {
         #[arg(long = "for", value_name = "AUDIENCE", default_value = "analyst")]
         audience: poprecon_report::Audience,
         /// Where to write the page (default: in the run folder).
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
+    #[command(after_help = EXIT_CODES)]
     Plan {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
@@ -201,6 +225,7 @@ pub enum Command {
     /// Prints per file its format and encoding, the headers no field reads, and the optional
     /// fields it has no column for (they would be empty in every row). A Parquet column whose
     /// type does not fit its field (integers in a date column) fails here too.
+    #[command(after_help = EXIT_CODES)]
     Validate {
         /// The pipeline file (TOML), e.g. `pipelines/sample.toml`.
         pipeline: PathBuf,
@@ -216,11 +241,12 @@ pub enum Command {
     /// read / accepted / quarantined by reason / invalid fields by kind / the values of
     /// coded fields that no code list knows, with their counts (map them under
     /// `[sources.<s>.codes.<field>]`). The folder is written in full or not at all.
+    #[command(after_help = EXIT_CODES)]
     Ingest {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
         /// The output folder (replaced when the ingest succeeds).
-        #[arg(long, default_value = "out/ingest")]
+        #[arg(long, default_value = "out/ingest", value_name = "DIR")]
         out: PathBuf,
     },
 }

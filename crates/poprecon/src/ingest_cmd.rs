@@ -69,16 +69,11 @@ pub fn validate(plan: &Plan, json: bool) -> Result<()> {
     let problems = checks.iter().filter(|c| !c.ok).count();
     let mut out = std::io::stdout().lock();
     if json {
-        let value = serde_json::json!({
-            "pipeline": plan.name,
-            "path": plan.path.display().to_string(),
-            "jurisdiction": plan.jurisdiction,
-            "as_of": plan.as_of.to_string(),
-            "period": [plan.period.0.to_string(), plan.period.1.to_string()],
-            "villages": plan.divisions.villages.len(),
-            "ok": problems == 0,
-            "files": checks,
-        });
+        let mut value = plan_json(plan);
+        value.insert("villages".into(), plan.divisions.villages.len().into());
+        value.insert("ok".into(), (problems == 0).into());
+        value.insert("files".into(), serde_json::to_value(&checks)?);
+        let value = serde_json::Value::Object(value);
         writeln!(out, "{value}")?;
     } else {
         writeln!(
@@ -261,29 +256,27 @@ pub fn print_plan(plan: &Plan, json: bool) -> Result<()> {
                 })
             })
             .collect();
-        let value = serde_json::json!({
-            "pipeline": plan.name,
-            "path": plan.path.display().to_string(),
-            "jurisdiction": plan.jurisdiction,
-            "as_of": plan.as_of.to_string(),
-            "period": [plan.period.0.to_string(), plan.period.1.to_string()],
-            "divisions": {
+        let mut value = plan_json(plan);
+        value.insert(
+            "divisions".into(),
+            serde_json::json!({
                 "counties": plan.divisions.counties.len(),
                 "townships": plan.divisions.townships.len(),
                 "villages": plan.divisions.villages.len(),
-            },
-            "sources": sources,
-        });
+            }),
+        );
+        value.insert("sources".into(), sources.into());
+        let value = serde_json::Value::Object(value);
         writeln!(out, "{value}")?;
         return Ok(());
     }
-    writeln!(out, "pipeline   {} ({})", plan.name, plan.path.display())?;
+    writeln!(out, "pipeline     {} ({})", plan.name, plan.path.display())?;
     writeln!(out, "jurisdiction {}", plan.jurisdiction)?;
-    writeln!(out, "as_of      {}", plan.as_of)?;
-    writeln!(out, "period     {} to {}", plan.period.0, plan.period.1)?;
+    writeln!(out, "as_of        {}", plan.as_of)?;
+    writeln!(out, "period       {} to {}", plan.period.0, plan.period.1)?;
     writeln!(
         out,
-        "divisions  {} counties, {} townships, {} villages (jurisdiction: {})",
+        "divisions    {} counties, {} townships, {} villages (jurisdiction: {})",
         plan.divisions.counties.len(),
         plan.divisions.townships.len(),
         plan.divisions.villages.len(),
@@ -343,4 +336,19 @@ fn labelled_fields(source: &dyn poprecon_ingest::Source, fields: &[String]) -> S
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The fields that open both `validate --json` and `plan --json`: the pipeline's name, file,
+/// jurisdiction, `as_of` and period.
+fn plan_json(plan: &Plan) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    map.insert("pipeline".into(), plan.name.clone().into());
+    map.insert("path".into(), plan.path.display().to_string().into());
+    map.insert("jurisdiction".into(), plan.jurisdiction.clone().into());
+    map.insert("as_of".into(), plan.as_of.to_string().into());
+    map.insert(
+        "period".into(),
+        serde_json::json!([plan.period.0.to_string(), plan.period.1.to_string()]),
+    );
+    map
 }

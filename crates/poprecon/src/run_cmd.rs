@@ -145,7 +145,9 @@ impl Stages {
         bar: StageBar,
         f: impl FnOnce() -> Result<(T, u64)>,
     ) -> Result<T> {
-        let _span = tracing::info_span!("stage", name).entered();
+        // The field is `stage`, not `name`: JSON logs print the span's own name under
+        // `name`, and one object must not hold the key twice.
+        let _span = tracing::info_span!("stage", stage = name).entered();
         let bar = crate::output::spinner(self.progress && bar == StageBar::Spinner);
         bar.set_message(name.to_owned());
         let t = Instant::now();

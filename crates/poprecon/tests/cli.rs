@@ -171,6 +171,17 @@ fn help_documents_exit_codes() {
         help.contains("Exit codes") && help.contains("ingest") && help.contains("validate"),
         "{help}"
     );
+    // Each command's own help states them too, with the alert code a scheduler must map.
+    for command in [
+        "run", "plan", "validate", "init", "sources", "report", "export", "ingest", "synth",
+    ] {
+        let out = poprecon(&[command, "--help"], Path::new("."));
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Exit codes") && help.contains("3  `run` completed"),
+            "{command}: {help}"
+        );
+    }
 }
 
 /// A synthetic village written by the binary itself.
@@ -1433,6 +1444,14 @@ fn json_logs_parse() {
         .unwrap();
     assert!(stage["fields"]["rows"].is_number(), "{stage}");
     assert!(stage["span"].is_object(), "the stage's span: {stage}");
+    // One key per object: the span's name and the stage it names are two keys.
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("\"stage done\""))
+        .unwrap();
+    assert_eq!(line.matches("\"name\":").count(), 1, "{line}");
+    assert_eq!(stage["span"]["name"], "stage", "{stage}");
+    assert!(stage["span"]["stage"].is_string(), "{stage}");
 
     let out = poprecon(&["--log-format", "json", "validate", "absent.toml"], d);
     assert_eq!(out.status.code(), Some(1));
