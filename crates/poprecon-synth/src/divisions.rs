@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::schema::Dialect;
 use crate::{Scale, SynthError};
 
 const COUNTIES: &str = include_str!("../../../sample-data/divisions/counties.csv");
@@ -128,12 +129,73 @@ impl Divisions {
         units
     }
 
-    /// The city-code prefix of the jurisdiction: `3403`, or `34` for the province.
-    pub(crate) fn jurisdiction(scale: Scale) -> &'static str {
-        match scale {
-            Scale::Province => "34",
+    /// The jurisdiction: the city-code prefix `3403`, or `34` for the province; a county's
+    /// own systems (the county-b dialect, village and county scales) assess the county.
+    pub(crate) fn jurisdiction(scale: Scale, dialect: Dialect) -> &'static str {
+        match (scale, dialect) {
+            (Scale::Province, _) => "34",
+            (_, Dialect::CountyB) => COUNTY_SCALE,
             _ => "3403",
         }
+    }
+
+    /// The new community of a village's township (`<township>899`, a code the real table
+    /// does not use): in the county-b dialect the stillbirths' deliveries give it as their
+    /// residence, so that it holds deliveries and no birth (domain.md §8.21).
+    pub(crate) fn new_community(village: &str) -> String {
+        format!("{}899", &village[..9])
+    }
+
+    /// Adds the new community of every township of the run to the table.
+    pub(crate) fn add_new_communities(&mut self) {
+        for v in &self.list {
+            self.villages
+                .entry(Self::new_community(&v.code))
+                .or_insert_with(|| "新建社区居委会".to_owned());
+        }
+    }
+
+    /// Writes the one 行政区划 table users hold, as XLSX: 村居代码, 村居名称, 乡镇代码,
+    /// 乡镇名称, 区县代码, 区县名称, township and county codes padded to 12 digits.
+    pub(crate) fn write_one_table(&self, path: &Path) -> Result<(), SynthError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| SynthError::io(dir, e))?;
+        }
+        let xerr = |e: rust_xlsxwriter::XlsxError| SynthError::Xlsx {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.set_name("行政区划").map_err(xerr)?;
+        let headers = [
+            "村居代码",
+            "村居名称",
+            "乡镇代码",
+            "乡镇名称",
+            "区县代码",
+            "区县名称",
+        ];
+        for (c, h) in headers.iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).map_err(xerr)?;
+        }
+        for (r, (code, name)) in self.villages.iter().enumerate() {
+            let (township, county) = (&code[..9], &code[..6]);
+            let cells = [
+                code.clone(),
+                name.clone(),
+                format!("{township}000"),
+                self.townships.get(township).cloned().unwrap_or_default(),
+                format!("{county}000000"),
+                self.counties.get(county).cloned().unwrap_or_default(),
+            ];
+            for (c, v) in cells.iter().enumerate() {
+                sheet
+                    .write_string(r as u32 + 1, c as u16, v.as_str())
+                    .map_err(xerr)?;
+            }
+        }
+        book.save(path).map_err(xerr)
     }
 
     /// Writes `counties.csv`, `townships.csv` and `villages.csv` (`code,name`, then the

@@ -230,6 +230,7 @@ use serde::Serialize;
 
 use crate::divisions::Divisions;
 use crate::render::VillageOut;
+pub use crate::schema::Dialect;
 use crate::schema::Src;
 use crate::sink::{ExtractWriter, ParquetSink, PqType, Val};
 use crate::world::Calendar;
@@ -405,6 +406,10 @@ impl MessRates {
     }
 }
 
+/// Where the county-b dialect writes its one division table: among the extracts, as users
+/// receive it.
+const COUNTY_B_DIVISIONS: &str = "extracts/行政区划.xlsx";
+
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthConfig {
@@ -419,6 +424,8 @@ pub struct SynthConfig {
     pub sample_villages: Option<usize>,
     /// Mean household rows per village; the scale's default when `None`.
     pub rows_per_village: Option<u32>,
+    /// How the extracts are exported (headers, formats, division table, mess).
+    pub dialect: Dialect,
 }
 
 impl SynthConfig {
@@ -433,6 +440,7 @@ impl SynthConfig {
             period: (ymd(2025, 1, 1), ymd(2025, 12, 31)),
             sample_villages: None,
             rows_per_village: None,
+            dialect: Dialect::Bengbu,
         }
     }
 
@@ -450,6 +458,11 @@ impl SynthConfig {
         }
         if self.as_of < start {
             return Err(SynthError::Config("`as_of` is before the period".into()));
+        }
+        if self.dialect == Dialect::CountyB && matches!(self.scale, Scale::City | Scale::Province) {
+            return Err(SynthError::Config(
+                "the `county-b` dialect is a county's: use the village or county scale".into(),
+            ));
         }
         if self.sample_villages == Some(0) {
             return Err(SynthError::Config(
@@ -540,7 +553,10 @@ pub fn generate(
     progress: &dyn Fn(&str),
 ) -> Result<SynthSummary, SynthError> {
     cfg.check()?;
-    let divisions = Divisions::for_scale(cfg.scale, cfg.sample_villages)?;
+    let mut divisions = Divisions::for_scale(cfg.scale, cfg.sample_villages)?;
+    if cfg.dialect == Dialect::CountyB {
+        divisions.add_new_communities();
+    }
     let replace = replaceable(out)?;
     let staging = staging_dir(out)?;
     if staging.exists() {
@@ -594,6 +610,9 @@ fn write_all(
     progress: &dyn Fn(&str),
 ) -> Result<SynthSummary, SynthError> {
     divisions.write(&staging.join("divisions"))?;
+    if cfg.dialect == Dialect::CountyB {
+        divisions.write_one_table(&staging.join(COUNTY_B_DIVISIONS))?;
+    }
     let output = Output::new(cfg, divisions, staging)?;
     let summary = run(cfg, divisions, output, progress)?;
     let pipeline = staging.join("pipeline.toml");
@@ -671,7 +690,7 @@ fn pipeline_text(cfg: &SynthConfig, prefix: &str) -> String {
     let _ = writeln!(
         s,
         "jurisdiction = \"{}\"",
-        Divisions::jurisdiction(cfg.scale)
+        Divisions::jurisdiction(cfg.scale, cfg.dialect)
     );
     let _ = writeln!(s, "as_of = {}", cfg.as_of.format("%Y-%m-%d"));
     let _ = writeln!(
@@ -681,18 +700,23 @@ fn pipeline_text(cfg: &SynthConfig, prefix: &str) -> String {
         cfg.period.1.format("%Y-%m-%d")
     );
     let _ = writeln!(s, "\n[divisions]");
-    for table in ["counties", "townships", "villages"] {
-        let _ = writeln!(s, "{table} = \"{prefix}divisions/{table}.csv\"");
+    if cfg.dialect == Dialect::CountyB {
+        let _ = writeln!(s, "path = \"{prefix}{COUNTY_B_DIVISIONS}\"");
+    } else {
+        for table in ["counties", "townships", "villages"] {
+            let _ = writeln!(s, "{table} = \"{prefix}divisions/{table}.csv\"");
+        }
     }
     for src in schema::ALL {
         let _ = writeln!(s, "\n[sources.{}]", src.id());
+        let ext = src.extension_in(cfg.dialect);
         let path = if cfg.scale == Scale::Province {
-            format!("extracts/{}/*.{}", src.id(), src.extension())
+            format!("extracts/{}/*.{ext}", src.id())
         } else {
-            format!("extracts/{}.{}", src.id(), src.extension())
+            format!("extracts/{}.{ext}", src.id())
         };
         let _ = writeln!(s, "path = \"{prefix}{path}\"");
-        if let Some(enc) = src.encoding() {
+        if let Some(enc) = src.encoding_in(cfg.dialect) {
             let _ = writeln!(s, "encoding = \"{enc}\"");
         }
     }
@@ -762,6 +786,12 @@ fn produce(
             .rows_per_village
             .unwrap_or_else(|| cfg.scale.rows_per_village()),
         birth_rate: cfg.scale.birth_rate(),
+        stillbirth_share: if cfg.dialect == Dialect::CountyB {
+            // Enough stillbirths that a village sample has some.
+            0.05
+        } else {
+            world::STILLBIRTH_SHARE
+        },
     };
     let mut external_seen = world::KeySet::default();
     let units = divisions.units();
@@ -788,7 +818,7 @@ fn produce(
                 .zip(batch.par_iter())
                 .map(|(w, v)| {
                     world::build_ids(w);
-                    render::render(w, v, cal, &cfg.mess, cfg.seed)
+                    render::render(w, v, cal, &cfg.mess, cfg.seed, cfg.dialect)
                 })
                 .collect();
             drop(worlds);
@@ -893,7 +923,7 @@ impl<'a> Output<'a> {
                 name: cfg.name(),
                 scale: cfg.scale.to_string(),
                 seed: cfg.seed,
-                jurisdiction: Divisions::jurisdiction(cfg.scale).to_owned(),
+                jurisdiction: Divisions::jurisdiction(cfg.scale, cfg.dialect).to_owned(),
                 villages: divisions.list.len() as u64,
                 ..SynthSummary::default()
             },
@@ -937,7 +967,7 @@ impl<'a> Output<'a> {
         let written = self.truth.finish(
             &self.root.join("truth"),
             self.divisions,
-            Divisions::jurisdiction(self.cfg.scale),
+            Divisions::jurisdiction(self.cfg.scale, self.cfg.dialect),
         )?;
         self.files.extend(written.files);
         self.summary.discrepancies = written.per_rule;
@@ -956,13 +986,19 @@ impl<'a> Output<'a> {
         }
         self.close_city()?;
         for src in schema::ALL {
+            let ext = src.extension_in(self.cfg.dialect);
             let rel = if province {
-                format!("extracts/{}/{city}.{}", src.id(), src.extension())
+                format!("extracts/{}/{city}.{ext}", src.id())
             } else {
-                format!("extracts/{}.{}", src.id(), src.extension())
+                format!("extracts/{}.{ext}", src.id())
             };
-            self.writers
-                .push(ExtractWriter::create(src, self.root, rel, self.cfg.as_of)?);
+            self.writers.push(ExtractWriter::create(
+                src,
+                self.cfg.dialect,
+                self.root,
+                rel,
+                self.cfg.as_of,
+            )?);
         }
         self.city = Some(city.to_owned());
         Ok(())

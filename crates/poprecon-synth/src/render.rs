@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::MessRates;
 use crate::divisions::Village;
-use crate::schema::{self, Src};
+use crate::schema::{self, Dialect, Src};
 use crate::world::{self, Calendar, Place, VillageWorld, Window, days};
 use crate::{ids, names};
 
@@ -203,6 +203,8 @@ enum DateStyle {
     Slash,
     Compact,
     Cjk,
+    /// Month precision, `2019-09` (§3: read as the first of the month).
+    Month,
 }
 
 /// How a required or optional date cell is written, to write an impossible one alike.
@@ -228,6 +230,7 @@ fn date_text(style: DateStyle, y: i32, m: u32, d: u32) -> String {
         DateStyle::Slash => format!("{y}/{m}/{d}"),
         DateStyle::Compact => format!("{y:04}{m:02}{d:02}"),
         DateStyle::Cjk => format!("{y}年{m}月{d}日"),
+        DateStyle::Month => format!("{y:04}-{m:02}"),
     }
 }
 
@@ -309,6 +312,7 @@ impl Builder {
 struct Renderer<'a> {
     rng: ChaCha8Rng,
     rates: &'a MessRates,
+    dialect: Dialect,
     village: &'a Village,
     cal: Calendar,
     w: &'a VillageWorld,
@@ -323,6 +327,45 @@ struct Renderer<'a> {
     counters: [u32; 9],
 }
 
+/// The county-b dialect's 险种 names (the national list, employee and resident schemes).
+const COUNTY_B_SCHEMES: [&str; 8] = [
+    "企业职工基本养老保险",
+    "城乡居民基本养老保险",
+    "机关事业单位养老保险",
+    "职工基本医疗保险",
+    "城乡居民基本医疗保险",
+    "失业保险",
+    "工伤保险",
+    "生育保险",
+];
+
+/// Share of pupils whose ID field the county-b dialect leaves blank.
+const COUNTY_B_BLANK_PUPIL_ID: f64 = 0.07;
+
+/// Share of maternity claimants whose delivery row carries a mistyped mother ID (county-b).
+const COUNTY_B_CLAIMANT_DAMAGE: f64 = 0.3;
+
+/// Rates that mistype an ID for certain (one digit substituted: the check catches it).
+static MISTYPED: MessRates = MessRates {
+    id_substitution: 1.0,
+    id_transposition: 0.0,
+    id_lowercase_x: 0.0,
+    id_fullwidth: 0.0,
+    id_apostrophe: 0.0,
+    id_excel_text: 0.0,
+    id_excel_numeric: 0.0,
+    name_typo: 0.0,
+    sex_conflict: 0.0,
+    birth_date_conflict: 0.0,
+    wrong_mother_id: 0.0,
+    duplicate_delivery: 0.0,
+    wrong_child_order: 0.0,
+    unknown_village: 0.0,
+    missing_required: 0.0,
+    impossible_required_date: 0.0,
+    impossible_optional_date: 0.0,
+};
+
 /// Renders one village.
 pub(crate) fn render(
     world: &VillageWorld,
@@ -330,6 +373,7 @@ pub(crate) fn render(
     cal: Calendar,
     rates: &MessRates,
     seed: u64,
+    dialect: Dialect,
 ) -> VillageOut {
     let township = &village.township_name;
     let clinic_base = if township.ends_with("街道") {
@@ -351,6 +395,7 @@ pub(crate) fn render(
     let mut r = Renderer {
         rng: world::stream_rng(seed, &village.code, 2),
         rates,
+        dialect,
         village,
         cal,
         w: world,
@@ -397,7 +442,7 @@ pub(crate) fn render(
     out.parts = schema::ALL
         .iter()
         .zip(rows)
-        .map(|(src, rows)| crate::sink::encode(*src, rows))
+        .map(|(src, rows)| crate::sink::encode(*src, dialect, rows))
         .collect();
     out
 }
@@ -650,6 +695,12 @@ impl Renderer<'_> {
             (13, 1),
         ];
         let (m, d) = DAYS[self.rng.random_range(0..DAYS.len())];
+        // A month-precision cell has no day to be impossible: its month is.
+        let m = if style == DateCell::Text(DateStyle::Month) {
+            13
+        } else {
+            m
+        };
         let d = if m == 13 { date.day() } else { d };
         let y = date.year();
         match style {
@@ -844,7 +895,14 @@ impl Renderer<'_> {
             let mut b = Builder::new(src, Role::Background, None, Link::of(i));
             self.id_cell(&mut b, src, 0, &p.id, IdStyle::Parquet);
             self.name_cell(&mut b, src, 1, &p.name);
-            b.cells[2] = Cell::Static(ins.scheme);
+            b.cells[2] = Cell::Static(match self.dialect {
+                // Every 险种 of the national list, as another county's system names them;
+                // a claimant's row keeps its own scheme.
+                Dialect::CountyB if ins.claim.is_none() => {
+                    COUNTY_B_SCHEMES[self.rng.random_range(0..COUNTY_B_SCHEMES.len())]
+                }
+                _ => ins.scheme,
+            });
             b.cells[3] = Cell::Text(format!("{:06}", self.village.county));
             b.cells[4] = Cell::Static(ins.status);
             b.cells[5] = Cell::Date(ins.start);
@@ -864,7 +922,12 @@ impl Renderer<'_> {
             let p = &w.persons[s.person as usize];
             let mut b = Builder::new(src, Role::Background, None, Link::of(i));
             b.cells[0] = Cell::Text(format!("G{}", p.id));
-            self.id_cell(&mut b, src, 1, &p.id, IdStyle::Csv);
+            if self.dialect == Dialect::CountyB && self.rng.random_bool(COUNTY_B_BLANK_PUPIL_ID) {
+                // The ID field left blank: the ID stays in the student number (§8.17).
+                b.inject("person_id", "blank_pupil_id");
+            } else {
+                self.id_cell(&mut b, src, 1, &p.id, IdStyle::Csv);
+            }
             self.name_cell(&mut b, src, 2, &p.name);
             b.cells[3] = Cell::Static(Self::sex_label(p.male));
             self.optional_date(&mut b, src, 4, p.birth, DateCell::Text(DateStyle::Compact));
@@ -877,7 +940,11 @@ impl Renderer<'_> {
                 (_, _) => format!("{county}第一中学"),
             });
             b.cells[6] = Cell::Static(s.grade);
-            self.optional_date(&mut b, src, 7, s.enrolment, DateCell::Text(DateStyle::Dash));
+            let enrolment = match self.dialect {
+                Dialect::CountyB => DateStyle::Month,
+                Dialect::Bengbu => DateStyle::Dash,
+            };
+            self.optional_date(&mut b, src, 7, s.enrolment, DateCell::Text(enrolment));
             self.finish(src, b, &[0], &[]);
         }
     }
@@ -999,7 +1066,19 @@ impl Renderer<'_> {
                             ("child_sex", "delivery_date", "mother_id"),
                         );
                     }
-                    self.id_cell(&mut b, src, 1, &mother_id, IdStyle::Csv);
+                    if self.dialect == Dialect::CountyB
+                        && p.claim.is_some()
+                        && self.rng.random_bool(COUNTY_B_CLAIMANT_DAMAGE)
+                    {
+                        // A claimant's delivery under a mistyped ID: linkage must still
+                        // find it hers (§8.23).
+                        let rates = self.rates;
+                        self.rates = &MISTYPED;
+                        self.id_cell(&mut b, src, 1, &mother_id, IdStyle::Csv);
+                        self.rates = rates;
+                    } else {
+                        self.id_cell(&mut b, src, 1, &mother_id, IdStyle::Csv);
+                    }
                     self.name_cell(&mut b, src, 2, &mother.name);
                     b.cells[3] = Cell::Text(datetime_text(cjk, time));
                     b.cells[4] = Cell::Text(self.institutions[usize::from(p.institution)].clone());
@@ -1014,7 +1093,12 @@ impl Renderer<'_> {
                     b.cells[9] = Cell::Text(seq.to_string());
                     b.cells[10] = Cell::Static(Self::sex_label(male));
                     b.cells[11] = Cell::Text(weight.to_string());
-                    if residence_given {
+                    if self.dialect == Dialect::CountyB && p.stillbirth.is_some() {
+                        // The new community, where only stillbirths' deliveries live.
+                        b.cells[12] = Cell::Text(crate::divisions::Divisions::new_community(
+                            &self.village.code,
+                        ));
+                    } else if residence_given {
                         self.village_cell(&mut b, src, 12);
                     }
                     let dup = self.hit(self.rates.duplicate_delivery);

@@ -15,12 +15,93 @@ pub(crate) enum Src {
     SocialSecurity,
 }
 
+/// How a family of systems exports its extracts (`poprecon synth --dialect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Dialect {
+    /// Bengbu's systems: the headers below, three `code,name` division files.
+    #[default]
+    Bengbu,
+    /// Another county's systems: other Chinese headers (each among the aliases the source
+    /// crates know), the school extract as TSV and social security as XLSX, one 行政区划
+    /// table (XLSX, 12-digit padded township and county codes) among the extracts, month
+    /// enrolment dates, every 险种, blank pupil IDs (the ID stays in the student number),
+    /// a new community per township where only stillbirths' deliveries live, and damaged
+    /// mother IDs on the deliveries of women who claim maternity benefit.
+    CountyB,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Bengbu => "bengbu",
+            Dialect::CountyB => "county-b",
+        }
+    }
+}
+
+impl std::str::FromStr for Dialect {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bengbu" => Ok(Dialect::Bengbu),
+            "county-b" => Ok(Dialect::CountyB),
+            other => Err(format!(
+                "unknown dialect `{other}`; expected `bengbu` or `county-b`"
+            )),
+        }
+    }
+}
+
+/// The headers of [`Dialect::CountyB`] that differ from Bengbu's: (source, field, header).
+const COUNTY_B_HEADERS: [(Src, &str, &str); 30] = [
+    (Src::BirthRegistration, "record_id", "生育登记编号"),
+    (Src::BirthRegistration, "child_order", "生育孩次"),
+    (
+        Src::BirthRegistration,
+        "residence_village",
+        "居住地村居代码",
+    ),
+    (Src::PrenatalCare, "record_id", "建册编号"),
+    (Src::PrenatalCare, "booking_date", "建档日期"),
+    (Src::PrenatalCare, "booking_gestational_weeks", "建档孕周"),
+    (Src::PrenatalCare, "residence_village", "居住地村居代码"),
+    (Src::HospitalDelivery, "record_id", "住院号"),
+    (Src::HospitalDelivery, "mother_id", "产妇身份证号码"),
+    (Src::HospitalDelivery, "delivery_date", "分娩日期"),
+    (Src::HospitalDelivery, "institution", "分娩机构"),
+    (Src::HospitalDelivery, "outcome", "分娩结局"),
+    (Src::HospitalDelivery, "residence_village", "居住地村居代码"),
+    (Src::BirthCertificate, "certificate_no", "出生证编号"),
+    (Src::BirthCertificate, "birth_place_type", "出生地点类型"),
+    (Src::Vaccination, "child_code", "受种者编码"),
+    (Src::Vaccination, "vaccine", "疫苗种类"),
+    (Src::Vaccination, "dose", "接种剂次"),
+    (Src::Vaccination, "vaccination_date", "接种时间"),
+    (Src::Household, "village", "村居委会代码"),
+    (Src::Household, "status", "人口状态"),
+    (Src::Household, "relation_to_head", "家庭关系"),
+    (Src::School, "student_no", "全国学籍号"),
+    (Src::School, "person_id", "身份证件号"),
+    (Src::School, "enrolment_date", "入学年月"),
+    (Src::Marriage, "kind", "业务类型"),
+    (Src::Marriage, "man_id", "男方证件号码"),
+    (Src::Marriage, "woman_id", "女方证件号码"),
+    (Src::SocialSecurity, "scheme", "参保险种"),
+    (
+        Src::SocialSecurity,
+        "maternity_claim_date",
+        "生育待遇申领日期",
+    ),
+];
+
 /// How a file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileFormat {
     CsvGb18030,
     CsvUtf8Bom,
     CsvUtf8,
+    TsvUtf8,
     Xlsx,
     Parquet,
 }
@@ -206,20 +287,46 @@ impl Src {
         }
     }
 
+    /// Bengbu's file extension (tests read Bengbu's extracts).
+    #[cfg(test)]
     pub(crate) fn extension(self) -> &'static str {
-        match self.format() {
+        self.extension_in(Dialect::Bengbu)
+    }
+
+    /// The file format in a dialect.
+    pub(crate) fn format_in(self, dialect: Dialect) -> FileFormat {
+        match (dialect, self) {
+            (Dialect::CountyB, Src::School) => FileFormat::TsvUtf8,
+            (Dialect::CountyB, Src::SocialSecurity) => FileFormat::Xlsx,
+            _ => self.format(),
+        }
+    }
+
+    pub(crate) fn extension_in(self, dialect: Dialect) -> &'static str {
+        match self.format_in(dialect) {
             FileFormat::CsvGb18030 | FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 => "csv",
+            FileFormat::TsvUtf8 => "tsv",
             FileFormat::Xlsx => "xlsx",
             FileFormat::Parquet => "parquet",
         }
     }
 
-    /// The `encoding` a pipeline declares for the file (CSV only).
-    pub(crate) fn encoding(self) -> Option<&'static str> {
-        match self.format() {
+    pub(crate) fn encoding_in(self, dialect: Dialect) -> Option<&'static str> {
+        match self.format_in(dialect) {
             FileFormat::CsvGb18030 => Some("gb18030"),
-            FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 => Some("utf-8"),
+            FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 | FileFormat::TsvUtf8 => Some("utf-8"),
             FileFormat::Xlsx | FileFormat::Parquet => None,
+        }
+    }
+
+    /// The header of a column in a dialect.
+    pub(crate) fn header_in(self, column: &Column, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Bengbu => column.header,
+            Dialect::CountyB => COUNTY_B_HEADERS
+                .iter()
+                .find(|(s, f, _)| *s == self && *f == column.field)
+                .map_or(column.header, |(_, _, h)| *h),
         }
     }
 

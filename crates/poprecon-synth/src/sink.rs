@@ -18,7 +18,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format as XlsxFormat, Workbook, Worksheet};
 
 use crate::SynthError;
 use crate::render::{Cell, Meta, Row};
-use crate::schema::{ColKind, FileFormat, Src};
+use crate::schema::{ColKind, Dialect, FileFormat, Src};
 
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 250_000;
@@ -267,16 +267,24 @@ enum Data {
 }
 
 /// Encodes a village's rows of `src` for its writer.
-pub(crate) fn encode(src: Src, rows: Vec<Row>) -> Part {
+pub(crate) fn encode(src: Src, dialect: Dialect, rows: Vec<Row>) -> Part {
     let mut metas = Vec::with_capacity(rows.len());
-    let data = match src.format() {
-        FileFormat::CsvGb18030 | FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 => {
+    let format = src.format_in(dialect);
+    let data = match format {
+        FileFormat::CsvGb18030
+        | FileFormat::CsvUtf8Bom
+        | FileFormat::CsvUtf8
+        | FileFormat::TsvUtf8 => {
             let mut text = String::with_capacity(rows.len() * 96);
             for row in rows {
-                csv_line(&mut text, row.cells.iter().map(|c| c.text()));
+                csv_line(
+                    &mut text,
+                    separator(format),
+                    row.cells.iter().map(|c| c.text()),
+                );
                 metas.push(row.meta);
             }
-            Data::Csv(encode_text(src, text))
+            Data::Csv(encode_text(format, text))
         }
         FileFormat::Xlsx => Data::Cells(
             rows.into_iter()
@@ -319,15 +327,24 @@ fn parquet_types(src: Src) -> Vec<PqType> {
         .collect()
 }
 
-/// Appends one CSV line; a cell holding a separator, quote or line break is quoted.
-fn csv_line<'a>(out: &mut String, cells: impl Iterator<Item = std::borrow::Cow<'a, str>>) {
+/// The field separator of a delimited format.
+fn separator(format: FileFormat) -> u8 {
+    if format == FileFormat::TsvUtf8 {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// Appends one CSV (or TSV) line; a cell holding a separator, quote or line break is quoted.
+fn csv_line<'a>(out: &mut String, sep: u8, cells: impl Iterator<Item = std::borrow::Cow<'a, str>>) {
     for (i, text) in cells.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(char::from(sep));
         }
         // Byte searches: `[u8]::contains` is memchr, fast even in debug builds.
         let bytes = text.as_bytes();
-        if bytes.contains(&b',')
+        if bytes.contains(&sep)
             || bytes.contains(&b'"')
             || bytes.contains(&b'\n')
             || bytes.contains(&b'\r')
@@ -342,8 +359,8 @@ fn csv_line<'a>(out: &mut String, cells: impl Iterator<Item = std::borrow::Cow<'
     out.push_str(CSV_LINE_END);
 }
 
-fn encode_text(src: Src, text: String) -> Vec<u8> {
-    if src.format() == FileFormat::CsvGb18030 {
+fn encode_text(format: FileFormat, text: String) -> Vec<u8> {
+    if format == FileFormat::CsvGb18030 {
         encoding_rs::GB18030.encode(&text).0.into_owned()
     } else {
         text.into_bytes()
@@ -390,6 +407,7 @@ impl ExtractWriter {
     /// Opens `root/rel` for `src` and writes its header.
     pub(crate) fn create(
         src: Src,
+        dialect: Dialect,
         root: &Path,
         rel: String,
         created: NaiveDate,
@@ -399,18 +417,27 @@ impl ExtractWriter {
             std::fs::create_dir_all(dir).map_err(|e| SynthError::io(dir, e))?;
         }
         let cols = src.columns();
-        let kind = match src.format() {
-            FileFormat::CsvGb18030 | FileFormat::CsvUtf8Bom | FileFormat::CsvUtf8 => {
+        let format = src.format_in(dialect);
+        let headers: Vec<&'static str> = cols.iter().map(|c| src.header_in(c, dialect)).collect();
+        let kind = match format {
+            FileFormat::CsvGb18030
+            | FileFormat::CsvUtf8Bom
+            | FileFormat::CsvUtf8
+            | FileFormat::TsvUtf8 => {
                 let mut file = BufWriter::with_capacity(
                     1 << 20,
                     File::create(&path).map_err(|e| SynthError::io(&path, e))?,
                 );
                 let mut header = String::new();
-                if src.format() == FileFormat::CsvUtf8Bom {
+                if format == FileFormat::CsvUtf8Bom {
                     header.push('\u{FEFF}');
                 }
-                csv_line(&mut header, cols.iter().map(|c| c.header.into()));
-                file.write_all(&encode_text(src, header))
+                csv_line(
+                    &mut header,
+                    separator(format),
+                    headers.iter().map(|h| (*h).into()),
+                );
+                file.write_all(&encode_text(format, header))
                     .map_err(|e| SynthError::io(&path, e))?;
                 Kind::Csv { path, file }
             }
@@ -421,8 +448,8 @@ impl ExtractWriter {
                     message: e.to_string(),
                 };
                 sheet.set_name("Sheet1").map_err(xerr)?;
-                for (i, c) in cols.iter().enumerate() {
-                    sheet.write_string(0, i as u16, c.header).map_err(xerr)?;
+                for (i, h) in headers.iter().enumerate() {
+                    sheet.write_string(0, i as u16, *h).map_err(xerr)?;
                 }
                 Kind::Xlsx(Box::new(XlsxState {
                     path,
@@ -433,11 +460,8 @@ impl ExtractWriter {
                 }))
             }
             FileFormat::Parquet => {
-                let columns: Vec<(&'static str, PqType)> = cols
-                    .iter()
-                    .map(|c| c.header)
-                    .zip(parquet_types(src))
-                    .collect();
+                let columns: Vec<(&'static str, PqType)> =
+                    headers.iter().copied().zip(parquet_types(src)).collect();
                 Kind::Parquet(Box::new(ParquetSink::create(&path, &columns)?))
             }
         };

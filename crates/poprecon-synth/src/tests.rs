@@ -221,6 +221,7 @@ fn worlds_have_the_designed_structure() {
             let size = world::Size {
                 rows: 2_500,
                 birth_rate: 0.008_75,
+                stillbirth_share: world::STILLBIRTH_SHARE,
             };
             world::generate(v, cal, 11, size)
         })

@@ -21,6 +21,8 @@ use crate::{ids, names};
 pub(crate) struct Size {
     pub rows: u32,
     pub birth_rate: f64,
+    /// Share of stillbirths among singleton deliveries.
+    pub stillbirth_share: f64,
 }
 /// Share of mothers absent from the local household registry (流动人口).
 const FLOATING_SHARE: f64 = 0.12;
@@ -28,8 +30,8 @@ const FLOATING_SHARE: f64 = 0.12;
 const FLOATING_MOVED_OUT: f64 = 0.015;
 /// Share of twin pregnancies.
 const TWIN_SHARE: f64 = 0.015;
-/// Share of stillbirths among singleton deliveries.
-const STILLBIRTH_SHARE: f64 = 0.005;
+/// Share of stillbirths among singleton deliveries (Bengbu's).
+pub(crate) const STILLBIRTH_SHARE: f64 = 0.005;
 /// Probability of a boy: ordinary villages, and the villages with a high sex ratio.
 const P_MALE: f64 = 0.517;
 const P_MALE_HIGH: f64 = 0.575;
@@ -180,10 +182,6 @@ pub(crate) struct Pregnancy {
     pub marriage: Option<u32>,
     /// The mother's social-security row (index into `insured`) if it carries this
     /// pregnancy's maternity claim.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the design, which the tests compare")
-    )]
     pub claim: Option<u32>,
     /// The household rows of the mother's earlier children (local families only), oldest
     /// first: the `k`-th is her child of order `k + 1`.
@@ -310,6 +308,7 @@ enum Head {
 struct Gen {
     rng: ChaCha8Rng,
     cal: Calendar,
+    stillbirth_share: f64,
     county: u32,
     p_male: f64,
     households: u32,
@@ -327,6 +326,7 @@ pub(crate) fn generate(village: &Village, cal: Calendar, seed: u64, size: Size) 
     let mut g = Gen {
         rng,
         cal,
+        stillbirth_share: size.stillbirth_share,
         county: village.county,
         p_male,
         households: 0,
@@ -483,7 +483,7 @@ impl Gen {
         let roll = self.rng.random::<f64>();
         let floating = roll < FLOATING_SHARE;
         let moved_out = roll < FLOATING_MOVED_OUT;
-        let still = !pending && self.chance(STILLBIRTH_SHARE);
+        let still = !pending && self.chance(self.stillbirth_share);
         let plurality: u8 = if !still && self.chance(TWIN_SHARE) {
             2
         } else {

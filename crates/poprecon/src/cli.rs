@@ -114,6 +114,13 @@ pub enum Command {
         /// Mean household rows per village (the scale's default otherwise).
         #[arg(long, value_name = "N")]
         rows_per_village: Option<u32>,
+        /// How the extracts are exported: `bengbu` (default) or `county-b`, another county's
+        /// systems (other Chinese headers, a TSV and an XLSX, one 行政区划 table among the
+        /// extracts, month dates, every 险种, blank pupil IDs, a stillbirth-only community
+        /// per township, mistyped IDs on claimants' deliveries; village and county scales),
+        /// for `poprecon init` to read with no hand edits.
+        #[arg(long, default_value = "bengbu")]
+        dialect: poprecon_synth::Dialect,
     },
     /// Exports a run's tables for people, as XLSX (Excel/WPS) or CSV.
     ///
@@ -179,6 +186,10 @@ pub enum Command {
         /// Replace the file if it exists.
         #[arg(long)]
         force: bool,
+        /// The date of the extracts (`YYYY-MM-DD`; default today). The period drafted is
+        /// the calendar year before it.
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Prints every source's fields, the headers recognised for them and their codes.
     ///
@@ -294,10 +305,12 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             pipeline,
             sample_villages,
             rows_per_village,
+            dialect,
         } => {
             let mut cfg = poprecon_synth::SynthConfig::new(*scale, *seed);
             cfg.sample_villages = *sample_villages;
             cfg.rows_per_village = *rows_per_village;
+            cfg.dialect = *dialect;
             let started = std::time::Instant::now();
             let bar = crate::output::spinner(cli.progress());
             let summary =
@@ -359,8 +372,9 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             extracts_dir,
             out,
             force,
+            as_of,
         } => {
-            crate::init_cmd::init(extracts_dir, out.as_deref(), *force)?;
+            crate::init_cmd::init(extracts_dir, out.as_deref(), *force, *as_of)?;
             Ok(exit::OK)
         }
         Command::Report {

@@ -3,12 +3,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use chrono::NaiveDate;
+
 use anyhow::{Context, Result};
 use poprecon_ingest::FieldKind;
 use poprecon_pipeline::{DIVISION_COLUMNS, all_sources};
 
 /// Drafts a pipeline file for the extracts under `dir`.
-pub fn init(dir: &Path, out: Option<&Path>, force: bool) -> Result<()> {
+pub fn init(dir: &Path, out: Option<&Path>, force: bool, as_of: Option<NaiveDate>) -> Result<()> {
     if !dir.is_dir() {
         anyhow::bail!("`{}` is not a folder", dir.display());
     }
@@ -23,7 +25,7 @@ pub fn init(dir: &Path, out: Option<&Path>, force: bool) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => std::path::PathBuf::from("."),
     };
-    let today = chrono::Local::now().date_naive();
+    let today = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let draft = poprecon_pipeline::init::draft(dir, &base, today)?;
     std::fs::write(&out, &draft.text)
         .with_context(|| format!("cannot write `{}`", out.display()))?;

@@ -728,6 +728,7 @@ fn on_clean_extracts_ids_find_the_design() {
     let size = world::Size {
         rows: 2_500,
         birth_rate: 0.008_75,
+        stillbirth_share: world::STILLBIRTH_SHARE,
     };
     let mut worlds: Vec<_> = divisions
         .list
@@ -742,7 +743,14 @@ fn on_clean_extracts_ids_find_the_design() {
     worlds.iter_mut().for_each(world::build_ids);
     let (mut checked, mut floating, mut found) = (0, 0, [0; 4]);
     for (w, v) in worlds.iter().zip(&divisions.list) {
-        let out = crate::render::render(w, v, cal, &MessRates::none(), cfg.seed);
+        let out = crate::render::render(
+            w,
+            v,
+            cal,
+            &MessRates::none(),
+            cfg.seed,
+            crate::Dialect::Bengbu,
+        );
         for b in &out.births {
             // A birth with a delivery: its first record carries the mother's own ID.
             if b.keys[Src::HospitalDelivery.index()].is_none() {
