@@ -460,6 +460,7 @@ impl SynthConfig {
             return Err(SynthError::Config("`as_of` is before the period".into()));
         }
         if self.dialect == Dialect::CountyB && matches!(self.scale, Scale::City | Scale::Province) {
+            // Its social-security workbook would pass Excel's 1,048,576 rows at city scale.
             return Err(SynthError::Config(
                 "the `county-b` dialect is a county's: use the village or county scale".into(),
             ));

@@ -49,6 +49,9 @@ fn main() -> ExitCode {
     logging::init(cli.verbose, cli.quiet, cli.log_format);
     match cli::dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
+        // The reader of stdout went away (`poprecon sources | head`): what was asked is done
+        // or no longer wanted; the output folders of `run` are committed before it prints.
+        Err(err) if broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             let mut text = format!("error: {}", first_line(&err));
             for cause in err.chain().skip(1) {
@@ -58,6 +61,15 @@ fn main() -> ExitCode {
             ExitCode::from(exit::FAILURE)
         }
     }
+}
+
+/// Whether the error is a write to a closed pipe.
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The top-level message; causes follow on their own lines.

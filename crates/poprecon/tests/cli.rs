@@ -1826,3 +1826,21 @@ fn colour_on_a_terminal_unless_no_color() {
         "escape code in JSON logs: {json:?}"
     );
 }
+
+/// A reader that stops early (`poprecon sources | head`) ends the command quietly, with
+/// success: the pipe's read end is closed before the command writes its first line.
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    for args in [&["sources"][..], &["sources", "--json"][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poprecon"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    }
+}

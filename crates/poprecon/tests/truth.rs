@@ -368,6 +368,26 @@ fn quarantined(s: &Scored) -> (Vec<String>, Vec<String>) {
     (found, expected)
 }
 
+/// Linked pairs and every rule at precision and recall ≥ 0.99, or a failure each; returns
+/// the per-rule scores.
+fn linked_pairs_and_rules(s: &Scored, failures: &mut Vec<String>) -> Scores {
+    let found = birth_pairs(&read(&s.run.join("births.parquet")));
+    let expected = birth_pairs(&read(&s.synth.join("truth/births.parquet")));
+    let hits = found.intersection(&expected).count();
+    let (p, r) = (ratio(hits, found.len()), ratio(hits, expected.len()));
+    if p < 0.99 || r < 0.99 {
+        failures.push(format!("linked pairs: precision {p:.4}, recall {r:.4}"));
+    }
+    let scores = score_discrepancies(s);
+    if scores
+        .values()
+        .any(|(f, e, h)| ratio(*h, *f) < 0.99 || ratio(*h, *e) < 0.99)
+    {
+        failures.push(format!("rules below 0.99:\n{}", table(&scores)));
+    }
+    scores
+}
+
 /// Every table of the run that the truth describes, at village scale: quarantine (equal),
 /// births (pairs of linked records, precision and recall ≥ 0.99), discrepancies (per rule,
 /// precision and recall ≥ 0.99), the village table (its counts are the discrepancies'),
@@ -389,21 +409,7 @@ fn the_run_matches_the_truth_at_village_scale() {
             ));
         }
 
-        let found = birth_pairs(&read(&s.run.join("births.parquet")));
-        let expected = birth_pairs(&read(&s.synth.join("truth/births.parquet")));
-        let hits = found.intersection(&expected).count();
-        let (p, r) = (ratio(hits, found.len()), ratio(hits, expected.len()));
-        if p < 0.99 || r < 0.99 {
-            failures.push(format!("linked pairs: precision {p:.4}, recall {r:.4}"));
-        }
-
-        let scores = score_discrepancies(&s);
-        if scores
-            .values()
-            .any(|(f, e, h)| ratio(*h, *f) < 0.99 || ratio(*h, *e) < 0.99)
-        {
-            failures.push(format!("rules below 0.99:\n{}", table(&scores)));
-        }
+        let scores = linked_pairs_and_rules(&s, &mut failures);
         seen.extend(scores.keys().cloned());
 
         let disc = read(&s.run.join("discrepancies.parquet"))
@@ -497,20 +503,7 @@ fn the_county_b_dialect_runs_from_init_and_matches_its_truth() {
     for seed in [1, 2] {
         let s = county_b_from_init("village", seed);
         let mut failures = Vec::new();
-        let found = birth_pairs(&read(&s.run.join("births.parquet")));
-        let expected = birth_pairs(&read(&s.synth.join("truth/births.parquet")));
-        let hits = found.intersection(&expected).count();
-        let (p, r) = (ratio(hits, found.len()), ratio(hits, expected.len()));
-        if p < 0.99 || r < 0.99 {
-            failures.push(format!("linked pairs: precision {p:.4}, recall {r:.4}"));
-        }
-        let scores = score_discrepancies(&s);
-        if scores
-            .values()
-            .any(|(f, e, h)| ratio(*h, *f) < 0.99 || ratio(*h, *e) < 0.99)
-        {
-            failures.push(format!("rules below 0.99:\n{}", table(&scores)));
-        }
+        linked_pairs_and_rules(&s, &mut failures);
         let (n, diff) = indicator_diff(&s);
         assert!(n > 0, "the run computed indicators");
         if !diff.is_empty() {
