@@ -205,8 +205,9 @@ pub enum Command {
     /// Renders a run folder's `report.html` again, in another language or for the data team.
     ///
     /// `--for analyst` (default) masks every resident ID as `export --for analyst` does and
-    /// writes `<RUN>/report.html`; `--for data-team` shows IDs in clear, on purpose, and
-    /// writes `<RUN>/report_data_team.html` (not for sending on). The run's pipeline file
+    /// writes `<RUN>/report.html` (`report_en.html` with `--lang en`, beside it); `--for
+    /// data-team` shows IDs in clear, on purpose, and writes `<RUN>/report_data_team.html`
+    /// (`report_data_team_en.html`; not for sending on). The run's pipeline file
     /// (named in its `manifest.json`) supplies area names, targets and the match threshold.
     #[command(after_help = EXIT_CODES)]
     Report {

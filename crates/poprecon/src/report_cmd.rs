@@ -353,9 +353,12 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
     );
     let path = match out {
         Some(p) => p.to_owned(),
-        None => run.join(match audience {
-            Audience::Analyst => "report.html",
-            Audience::DataTeam => "report_data_team.html",
+        // An English page goes beside the run's report, never over it.
+        None => run.join(match (audience, lang) {
+            (Audience::Analyst, Lang::Zh) => "report.html",
+            (Audience::Analyst, Lang::En) => "report_en.html",
+            (Audience::DataTeam, Lang::Zh) => "report_data_team.html",
+            (Audience::DataTeam, Lang::En) => "report_data_team_en.html",
         }),
     };
     std::fs::write(&path, html).with_context(|| format!("cannot write `{}`", path.display()))?;

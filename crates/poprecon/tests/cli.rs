@@ -1844,3 +1844,27 @@ fn a_closed_stdout_pipe_is_not_an_error() {
         assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     }
 }
+
+/// `report --lang en` writes `report_en.html` beside the run's report and leaves the
+/// Chinese page as it was; `--for data-team --lang en` its own file again.
+#[test]
+fn an_english_report_goes_beside_the_runs_report() {
+    let (dir, _) = fixture();
+    let run = poprecon(&["-q", "run", "p.toml", "--out", "run"], dir.path());
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    let latest = dir.path().join("run/latest");
+    let before = std::fs::read(latest.join("report.html")).unwrap();
+    common::ok(&poprecon(&["report", "run", "--lang", "en"], dir.path()));
+    common::ok(&poprecon(
+        &["report", "run", "--lang", "en", "--for", "data-team"],
+        dir.path(),
+    ));
+    assert_eq!(std::fs::read(latest.join("report.html")).unwrap(), before);
+    let en = std::fs::read_to_string(latest.join("report_en.html")).unwrap();
+    assert!(en.contains("lang=\"en\""), "an English page");
+    assert!(latest.join("report_data_team_en.html").is_file());
+}
