@@ -368,6 +368,19 @@ fn quarantined(s: &Scored) -> (Vec<String>, Vec<String>) {
     (found, expected)
 }
 
+/// The run's indicators equal the truth's (and there are some), or a failure.
+fn indicators_equal(s: &Scored, failures: &mut Vec<String>) {
+    let (n, diff) = indicator_diff(s);
+    assert!(n > 0, "the run computed indicators");
+    if !diff.is_empty() {
+        failures.push(format!(
+            "{} indicator rows differ:\n{}",
+            diff.len(),
+            report(&diff)
+        ));
+    }
+}
+
 /// Linked pairs and every rule at precision and recall ≥ 0.99, or a failure each; returns
 /// the per-rule scores.
 fn linked_pairs_and_rules(s: &Scored, failures: &mut Vec<String>) -> Scores {
@@ -459,15 +472,7 @@ fn the_run_matches_the_truth_at_village_scale() {
             }
         }
 
-        let (n, diff) = indicator_diff(&s);
-        assert!(n > 0, "the run computed indicators");
-        if !diff.is_empty() {
-            failures.push(format!(
-                "{} indicator rows differ:\n{}",
-                diff.len(),
-                report(&diff)
-            ));
-        }
+        indicators_equal(&s, &mut failures);
         assert!(failures.is_empty(), "seed {seed}:\n{}", failures.join("\n"));
     }
     // The two villages exercise most of the catalogue; the county test below the rest.
@@ -504,15 +509,7 @@ fn the_county_b_dialect_runs_from_init_and_matches_its_truth() {
         let s = county_b_from_init("village", seed);
         let mut failures = Vec::new();
         linked_pairs_and_rules(&s, &mut failures);
-        let (n, diff) = indicator_diff(&s);
-        assert!(n > 0, "the run computed indicators");
-        if !diff.is_empty() {
-            failures.push(format!(
-                "{} indicator rows differ:\n{}",
-                diff.len(),
-                report(&diff)
-            ));
-        }
+        indicators_equal(&s, &mut failures);
         let manifest: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(s.run.join("manifest.json")).unwrap())
                 .unwrap();
