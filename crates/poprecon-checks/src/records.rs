@@ -107,9 +107,10 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
 /// later.
 /// The stillbirths' deliveries (domain.md §8.4): every accepted delivery row with outcome
 /// `stillbirth` dated in the period, one per key, the extra copy of a duplicate excluded,
-/// attributed by §8.12 (they belong to no birth: linkage joins live births only). Columns
-/// of the source plus `__village`, `__birth` (null), `__dd` (delivery date as days) and
-/// `__lm` (the valid mother ID as written). `None` without a delivery source.
+/// attributed by §8.12 (linkage joins live births only, so `__birth` is null unless a births
+/// table given by hand holds the row). Columns of the source plus `__village`, `__birth`,
+/// `__dd` (delivery date as days) and `__lm` (the valid mother ID as written). `None`
+/// without a delivery source.
 pub(crate) fn stillbirth_deliveries(ctx: &Ctx<'_>) -> Result<Option<LazyFrame>, ChecksError> {
     let Some(d) = ctx.source(DELIVERY) else {
         return Ok(None);

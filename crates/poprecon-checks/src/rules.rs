@@ -250,6 +250,10 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             let live = col("__d_outcome")
                 .neq(lit("stillbirth"))
                 .fill_null(lit(true));
+            let bookings = p.lazy().select([
+                p.valid_id("mother_id").alias("__rm"),
+                p.days("booking_date").alias("__rd"),
+            ]);
             let units = b
                 .lazy()
                 .filter(key(DELIVERY).is_not_null().and(live))
@@ -260,10 +264,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                     col("__mother").alias("__lm"),
                     col("__dd").alias("__ld"),
                 ]),
-                p.lazy().select([
-                    p.valid_id("mother_id").alias("__rm"),
-                    p.days("booking_date").alias("__rd"),
-                ]),
+                bookings.clone(),
                 cfg.delivery_without_prenatal_booking.days_before,
                 0,
             );
@@ -282,33 +283,28 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                         col("__lm"),
                         col("__dd").alias("__ld"),
                     ]),
-                    p.lazy().select([
-                        p.valid_id("mother_id").alias("__rm"),
-                        p.days("booking_date").alias("__rd"),
-                    ]),
+                    bookings,
                     cfg.delivery_without_prenatal_booking.days_before,
                     0,
                 );
-                let rows = still.clone().anti_join(booked, col("__key"), col("__lk"));
-                let anchor = concat_str([lit(format!("{DELIVERY}=")), col("__key")], "", false);
-                let mut cols = vec![
+                // Shaped as a birth's row: its own record is its anchor and its only key.
+                let mut shape = vec![
                     col("__village").alias("village"),
                     col("__birth").alias("birth_id"),
+                    col("__key").alias(key_column(DELIVERY)),
+                    concat_str([lit(format!("{DELIVERY}=")), col("__key")], "", false)
+                        .alias("__anchor"),
                 ];
-                cols.extend(BIRTH_SOURCES.iter().map(|s| {
-                    if *s == DELIVERY {
-                        col("__key").alias(key_column(s))
-                    } else {
-                        null(DataType::String).alias(key_column(s))
-                    }
-                }));
-                cols.extend([
-                    field_lit(None).alias("field"),
-                    vals().alias("values"),
-                    material(rule.as_str(), None, vec![anchor]).alias("__material"),
-                ]);
-                all_rows.push(rows.select(cols));
-                all_units.push(still.select([col("__village").alias("village")]));
+                shape.extend(
+                    BIRTH_SOURCES
+                        .iter()
+                        .filter(|s| **s != DELIVERY)
+                        .map(|s| null(DataType::String).alias(key_column(s))),
+                );
+                let still = still.with_columns(shape);
+                let rows = still.clone().anti_join(booked, col("__key"), col("__lk"));
+                all_rows.push(birth_rows(rule, rows, None, vals(), &[]));
+                all_units.push(birth_units(still));
             }
             Some((concat_all(all_rows)?, concat_all(all_units)?))
         }

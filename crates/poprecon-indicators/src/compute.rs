@@ -245,50 +245,17 @@ pub(crate) fn facts(
         );
     }
     // The mother's active household village (household basis).
-    lf = match src("household").filter(|h| ["person_id", "village"].iter().all(|c| has_col(h, c))) {
+    lf = match household(input) {
         Some(h) => {
-            let active = if has_col(h, "status") {
-                col("status").is_null().or(col("status").eq(lit("active")))
-            } else {
-                lit(true)
-            };
-            let rank = if has_col(h, "status") {
-                when(col("status").eq(lit("active")))
-                    .then(lit(0))
-                    .otherwise(lit(1))
-            } else {
-                lit(0)
-            };
             let birth_mothers = births
                 .clone()
                 .lazy()
-                .select([col("mother_id").alias("person_id")])
-                .filter(col("person_id").is_not_null())
-                .unique(None, UniqueKeepStrategy::Any);
-            let mothers = h
-                .clone()
-                .lazy()
-                .filter(
-                    col("person_id")
-                        .is_not_null()
-                        .and(active)
-                        .and(col("village").is_not_null()),
-                )
-                .join(
-                    birth_mothers,
-                    [col("person_id")],
-                    [col("person_id")],
-                    JoinArgs::new(JoinType::Semi),
-                )
-                .group_by([col("person_id")])
-                .agg([col("village")
-                    .sort_by([rank, col("village")], SortMultipleOptions::default())
-                    .first()
-                    .alias("household_village")]);
+                .select([col("mother_id").cast(DataType::String).alias("__want")])
+                .filter(col("__want").is_not_null());
             lf.join(
-                mothers,
+                active_household(h, birth_mothers),
                 [col("mother_id")],
-                [col("person_id")],
+                [col("__hp")],
                 JoinArgs::new(JoinType::Left),
             )
         }
@@ -523,32 +490,11 @@ pub(crate) fn stillbirths(
             lit(NULL).cast(DataType::String).alias("__pres"),
         ]),
     };
-    // Her active household village; none: floating (§8.8).
-    let lf = match input
-        .sources
-        .get("household")
-        .filter(|h| ["person_id", "village"].iter().all(|c| has_col(h, c)))
-    {
+    // Her active household village; no active row: floating (§8.8).
+    let lf = match household(input) {
         Some(h) => {
-            let active = if has_col(h, "status") {
-                col("status").is_null().or(col("status").eq(lit("active")))
-            } else {
-                lit(true)
-            };
-            let mothers = h
-                .clone()
-                .lazy()
-                .filter(col("person_id").is_not_null().and(active))
-                .select([
-                    col("person_id").cast(DataType::String).alias("__hp"),
-                    col("village").cast(DataType::String).alias("__hv"),
-                ])
-                .semi_join(still.clone(), col("__hp"), col("__sm"))
-                .group_by([col("__hp")])
-                .agg([
-                    col("__hv").is_not_null().any(true).alias("__active"),
-                    col("__hv").drop_nulls().min().alias("household_village"),
-                ]);
+            let mothers = active_household(h, still.clone().select([col("__sm").alias("__want")]))
+                .with_column(lit(true).alias("__active"));
             booking
                 .join(
                     mothers,
@@ -584,6 +530,46 @@ pub(crate) fn stillbirths(
             col("occurrence_village"),
         ]),
     ))
+}
+
+/// The household table, when it has the columns a person's village is read from.
+fn household<'a>(input: &IndicatorInput<'a>) -> Option<&'a DataFrame> {
+    input
+        .sources
+        .get("household")
+        .filter(|h| ["person_id", "village"].iter().all(|c| has_col(h, c)))
+}
+
+/// The persons of `wanted` (column `__want`, IDs) with an active household row (status
+/// active or none): `__hp` and `household_village`, the village of their first row by status
+/// (active first) then code; null when those rows name no village.
+fn active_household(h: &DataFrame, wanted: LazyFrame) -> LazyFrame {
+    let (active, rank) = if has_col(h, "status") {
+        (
+            col("status").is_null().or(col("status").eq(lit("active"))),
+            when(col("status").eq(lit("active")))
+                .then(lit(0))
+                .otherwise(lit(1)),
+        )
+    } else {
+        (lit(true), lit(0))
+    };
+    h.clone()
+        .lazy()
+        .filter(col("person_id").is_not_null().and(active))
+        .join(
+            wanted,
+            [col("person_id").cast(DataType::String)],
+            [col("__want")],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .group_by([col("person_id").cast(DataType::String).alias("__hp")])
+        .agg([col("village")
+            .cast(DataType::String)
+            .sort_by([rank, col("village")], SortMultipleOptions::default())
+            .drop_nulls()
+            .first()
+            .alias("household_village")])
 }
 
 /// The institution → village table of the occurrence basis.

@@ -16,7 +16,7 @@ pub(crate) enum Src {
 }
 
 /// How a family of systems exports its extracts (`poprecon synth --dialect`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dialect {
     /// Bengbu's systems: the headers below, three `code,name` division files.
     #[default]
@@ -28,15 +28,6 @@ pub enum Dialect {
     /// a new community per township where only stillbirths' deliveries live, and damaged
     /// mother IDs on the deliveries of women who claim maternity benefit.
     CountyB,
-}
-
-impl Dialect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Bengbu => "bengbu",
-            Dialect::CountyB => "county-b",
-        }
-    }
 }
 
 impl std::str::FromStr for Dialect {
