@@ -1,7 +1,8 @@
 //! The checks of the synthetic city: every rule of the catalogue over ~35 k linked births
 //! and the nine sources (~7 M rows, ~4 M of them the household registry).
 //!
-//! The data are those of the `link` bench (see `common`); they are linked once, then only
+//! The data are those of the `link` bench (see `common`); they are linked once and the births
+//! stage made, then only
 //! [`poprecon_checks::run_checks`] is timed, with the synthetic pipeline's `[rules]`.
 //!
 //! Run: `cargo bench -p poprecon-benches --bench checks`. `POPRECON_BENCH_SCALE` picks
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use poprecon_checks::{CheckInput, run_checks};
-use poprecon_link::{LinkConfig, link};
+use poprecon_link::{FactSettings, LinkConfig, birth_facts, link};
 
 mod common;
 use common::{data, link_input};
@@ -24,8 +25,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn bench_checks(c: &mut Criterion) {
     let d = data();
     let linked = link(&link_input(&d), &LinkConfig::default()).expect("linkage runs");
+    let facts = birth_facts(
+        &linked.births,
+        &link_input(&d),
+        &LinkConfig::default(),
+        &FactSettings {
+            birth_date_tolerance_days: d.plan.rules.birth_date_mismatch.tolerance_days,
+        },
+    )
+    .expect("the births stage runs");
     let mut input = CheckInput::new(d.plan.as_of, d.plan.period)
-        .with_births(&linked.births)
+        .with_births(&facts.births)
+        .with_stillbirths(&facts.stillbirths)
         .with_ambiguous(&linked.ambiguous)
         .with_villages(d.plan.divisions.villages.keys().cloned());
     for (id, df) in &d.tables {

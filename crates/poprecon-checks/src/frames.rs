@@ -5,54 +5,45 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::error::ChecksError;
 use crate::{CheckInput, ChecksConfig};
 
-pub(crate) const REGISTRATION: &str = "birth_registration";
-pub(crate) const PRENATAL: &str = "prenatal_care";
-pub(crate) const DELIVERY: &str = "hospital_delivery";
-pub(crate) const CERTIFICATE: &str = "birth_certificate";
-pub(crate) const VACCINATION: &str = "vaccination";
-pub(crate) const HOUSEHOLD: &str = "household";
-pub(crate) const SCHOOL: &str = "school";
-pub(crate) const MARRIAGE: &str = "marriage";
-pub(crate) const SOCIAL_SECURITY: &str = "social_security";
+use poprecon_model::SourceId;
+
+pub(crate) const REGISTRATION: &str = SourceId::BirthRegistration.id();
+pub(crate) const PRENATAL: &str = SourceId::PrenatalCare.id();
+pub(crate) const DELIVERY: &str = SourceId::HospitalDelivery.id();
+pub(crate) const CERTIFICATE: &str = SourceId::BirthCertificate.id();
+pub(crate) const VACCINATION: &str = SourceId::Vaccination.id();
+pub(crate) const HOUSEHOLD: &str = SourceId::Household.id();
+pub(crate) const SCHOOL: &str = SourceId::School.id();
+pub(crate) const MARRIAGE: &str = SourceId::Marriage.id();
+pub(crate) const SOCIAL_SECURITY: &str = SourceId::SocialSecurity.id();
 
 /// The four birth-level sources, in the order of domain.md §8.2.
 pub(crate) const BIRTH_SOURCES: [&str; 4] = [DELIVERY, CERTIFICATE, HOUSEHOLD, VACCINATION];
 
 /// The field whose value is a source's record key (domain.md §7).
 pub(crate) fn key_field(source: &str) -> &'static str {
-    match source {
-        CERTIFICATE => "certificate_no",
-        VACCINATION => "child_code",
-        HOUSEHOLD | SOCIAL_SECURITY => "person_id",
-        SCHOOL => "student_no",
-        _ => "record_id",
-    }
+    SourceId::parse(source).map_or("record_id", SourceId::key_field)
 }
 
 /// Whether the key is a resident ID (its text as given is `<key>_input`).
 pub(crate) fn key_is_id(source: &str) -> bool {
-    matches!(source, HOUSEHOLD | SOCIAL_SECURITY)
+    SourceId::parse(source).is_some_and(SourceId::key_is_id)
 }
 
 /// Ingest's column of the record key as written in the extract, trimmed.
-pub(crate) const RECORD_KEY: &str = "record_key";
+pub(crate) const RECORD_KEY: &str = poprecon_model::RECORD_KEY;
 
 /// The column of a source's key in `births` and `discrepancies`.
 pub(crate) fn key_column(source: &str) -> String {
     format!("{source}_key")
 }
 
-/// Days since 1970-01-01.
-pub(crate) fn epoch_days(d: NaiveDate) -> i32 {
-    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
-        .num_days() as i32
-}
+pub(crate) use poprecon_model::epoch_days;
 
 /// A null of a type.
 pub(crate) fn null(dtype: DataType) -> Expr {
@@ -197,11 +188,7 @@ pub(crate) struct Ctx<'a> {
     pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
 }
 
-/// The columns of the birth facts, besides the `<source>_key` of every source in `births`:
-/// `birth_id`, `village`, `floating`, `birth_order`, `policy_category`, `policy_limit`,
-/// `__date` (days), `__mother` (valid ID), `__hepb1` (days), `__anchor` (`source=key` of
-/// the birth's first record), and per birth-level source what its record says
-/// (`__d_*` delivery, `__c_*` certificate, `__h_*` household, `__v_*` vaccination).
+/// The births stage's table (see `birth_facts`), read by every birth-level rule.
 pub(crate) const BIRTH_FACTS: &str = "births";
 
 impl<'a> Ctx<'a> {
@@ -250,7 +237,7 @@ impl<'a> Ctx<'a> {
                     hint: "\nhint: pass the `births` table of `poprecon_link::link`",
                 });
             }
-            ctx.births = Some(birth_facts(&ctx, &raw)?);
+            ctx.births = Some(birth_facts(&raw)?);
             ctx.births_raw = Some(raw);
         }
         Ok(ctx)
@@ -367,23 +354,25 @@ fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError
     Table::new(id, df)
 }
 
-/// Household status as linkage ranks it: active (or no status) first, then moved out, then
-/// the rest. A registry without a status column lists its residents.
+/// Household status rank (`poprecon_model::household_status_rank`): 0 and 1 are active.
 fn status_rank(t: &Table) -> Expr {
+    use poprecon_model::household_status_rank as rank;
     if !t.has("status") {
-        return lit(0i32);
+        return lit(rank(None) as i32);
     }
     let s = col("status").cast(DataType::String);
-    when(s.clone().is_null().or(s.clone().eq(lit("active"))))
-        .then(lit(0i32))
+    when(s.clone().eq(lit("active")))
+        .then(lit(rank(Some("active")) as i32))
+        .when(s.clone().is_null())
+        .then(lit(rank(None) as i32))
         .when(s.eq(lit("moved_out")))
-        .then(lit(2i32))
-        .otherwise(lit(3i32))
+        .then(lit(rank(Some("moved_out")) as i32))
+        .otherwise(lit(rank(Some("other")) as i32))
 }
 
 fn active_villages(h: &Table) -> Result<DataFrame, ChecksError> {
     h.lazy()
-        .filter(status_rank(h).eq(lit(0i32)))
+        .filter(status_rank(h).lt_eq(lit(1i32)))
         .select([
             h.valid_id("person_id").alias("__a_pid"),
             h.text("village").alias("__a_village"),
@@ -395,215 +384,21 @@ fn active_villages(h: &Table) -> Result<DataFrame, ChecksError> {
         .map_err(ChecksError::frame(HOUSEHOLD))
 }
 
-/// One row per key of a birth-level source: what the record says, prefixed `prefix`.
-fn reduce_source(t: &Table, prefix: &str) -> LazyFrame {
-    let p = |name: &str| format!("__{prefix}_{name}");
-    let key = format!("__{prefix}_key");
-    match t.name.as_str() {
-        DELIVERY => t
-            .lazy()
-            .sort(["__key", "__row"], SortMultipleOptions::default())
-            .group_by([col("__key").alias(&key)])
-            .agg([
-                t.days("delivery_date").first().alias(p("date")),
-                t.int("child_sex").first().alias(p("sex")),
-                t.valid_id("mother_id").first().alias(p("mother")),
-                t.text("outcome").first().alias(p("outcome")),
-                t.text("residence_village").first().alias(p("res")),
-            ]),
-        CERTIFICATE => t
-            .lazy()
-            .sort(["__key", "__row"], SortMultipleOptions::default())
-            .group_by([col("__key").alias(&key)])
-            .agg([
-                t.days("birth_date").first().alias(p("date")),
-                t.int("child_sex").first().alias(p("sex")),
-                t.valid_id("mother_id").first().alias(p("mother")),
-                t.text("birth_place_type").first().alias(p("place")),
-            ]),
-        HOUSEHOLD => {
-            // The child's registration: the earliest registration date of its rows that are
-            // not a move into the household.
-            let not_move_in = t
-                .text("registration_reason")
-                .neq(lit("move_in"))
-                .fill_null(lit(true));
-            t.lazy()
-                .with_column(status_rank(t).alias("__rank"))
-                .sort(["__key", "__rank", "__row"], SortMultipleOptions::default())
-                .group_by([col("__key").alias(&key)])
-                .agg([
-                    t.days("birth_date").first().alias(p("date")),
-                    t.int("sex").first().alias(p("sex")),
-                    t.valid_id("mother_id").first().alias(p("mother")),
-                    t.valid_id("person_id").first().alias(p("pid")),
-                    t.text("village").first().alias(p("village")),
-                    t.days("registration_date")
-                        .filter(not_move_in)
-                        .min()
-                        .alias(p("reg")),
-                    t.text("registration_reason")
-                        .eq(lit("birth"))
-                        .fill_null(lit(false))
-                        .any(true)
-                        .alias(p("reason_birth")),
-                ])
-        }
-        _ => {
-            // Vaccination: dose rows of a child; each field is the first non-empty one in
-            // the order the doses were given.
-            let hepb1 = t
-                .text("vaccine")
-                .eq(lit("HepB"))
-                .and(t.int("dose").eq(lit(1i32)));
-            let first = |e: Expr| e.drop_nulls().first();
-            t.lazy()
-                .with_columns([
-                    t.days("vaccination_date").alias("__vd"),
-                    t.int("dose").alias("__dose"),
-                ])
-                .sort_by_exprs(
-                    [col("__key"), col("__vd"), col("__dose"), col("__row")],
-                    SortMultipleOptions::default().with_nulls_last(true),
-                )
-                .group_by([col("__key").alias(&key)])
-                .agg([
-                    first(t.days("birth_date")).alias(p("date")),
-                    first(t.int("child_sex")).alias(p("sex")),
-                    first(t.valid_id("mother_id")).alias(p("mother")),
-                    first(t.valid_id("child_id")).alias(p("child")),
-                    first(t.text("residence_village")).alias(p("res")),
-                    col("__vd").filter(hepb1).min().alias(p("hepb1")),
-                ])
-        }
-    }
-}
-
-/// The birth facts: `births` joined with what each of its records says.
-fn birth_facts(ctx: &Ctx<'_>, raw: &Table) -> Result<Table, ChecksError> {
+/// The births as the rules read them: the births stage's table
+/// (`poprecon_link::birth_facts`, where every per-birth fact is made) with its dates as day
+/// numbers under the short names the rules use, and `__anchor` (`source=key` of the birth's
+/// first record, for stable discrepancy ids).
+fn birth_facts(raw: &Table) -> Result<Table, ChecksError> {
     let b = raw;
-    let mut keep = vec![col("birth_id").cast(DataType::String)];
-    for s in crate::SOURCES {
-        keep.push(b.text(&key_column(s)).alias(key_column(s)));
-    }
-    keep.extend([
-        b.text("village").alias("__b_village"),
-        if b.has("floating") {
-            col("floating")
-                .cast(DataType::Boolean)
-                .alias("__b_floating")
-        } else {
-            null(DataType::Boolean).alias("__b_floating")
-        },
-        b.int("birth_order").alias("birth_order"),
-        b.text("policy_category").alias("policy_category"),
-        b.int("policy_limit").alias("policy_limit"),
-        b.days("birth_date").alias("__b_date"),
-        b.valid_id("mother_id").alias("__b_mother"),
-        b.days("hepb1_date").alias("__b_hepb1"),
-    ]);
-    let mut lf = b.lazy().select(keep);
-    let prefixes = [
-        (DELIVERY, "d"),
-        (CERTIFICATE, "c"),
-        (HOUSEHOLD, "h"),
-        (VACCINATION, "v"),
-    ];
-    let fields: &[(&str, &[(&str, DataType)])] = &[
-        (
-            "d",
-            &[
-                ("date", DataType::Int32),
-                ("sex", DataType::Int32),
-                ("mother", DataType::String),
-                ("outcome", DataType::String),
-                ("res", DataType::String),
-            ],
-        ),
-        (
-            "c",
-            &[
-                ("date", DataType::Int32),
-                ("sex", DataType::Int32),
-                ("mother", DataType::String),
-                ("place", DataType::String),
-            ],
-        ),
-        (
-            "h",
-            &[
-                ("date", DataType::Int32),
-                ("sex", DataType::Int32),
-                ("mother", DataType::String),
-                ("pid", DataType::String),
-                ("village", DataType::String),
-                ("reg", DataType::Int32),
-                ("reason_birth", DataType::Boolean),
-            ],
-        ),
-        (
-            "v",
-            &[
-                ("date", DataType::Int32),
-                ("sex", DataType::Int32),
-                ("mother", DataType::String),
-                ("child", DataType::String),
-                ("res", DataType::String),
-                ("hepb1", DataType::Int32),
-            ],
-        ),
-    ];
-    for ((source, prefix), (_, cols)) in prefixes.iter().zip(fields) {
-        match ctx.source(source) {
-            Some(t) => {
-                let reduced = reduce_source(t, prefix);
-                lf = lf.left_join(
-                    reduced,
-                    col(key_column(source)),
-                    col(format!("__{prefix}_key")),
-                );
-            }
-            None => {
-                lf = lf.with_columns(
-                    cols.iter()
-                        .map(|(name, dtype)| {
-                            null(dtype.clone()).alias(format!("__{prefix}_{name}"))
-                        })
-                        .collect::<Vec<_>>(),
-                );
-            }
+    for column in FACT_COLUMNS {
+        if !b.has(column) {
+            return Err(ChecksError::MissingColumn {
+                table: BIRTH_FACTS.to_owned(),
+                column: (*column).to_owned(),
+                hint: "\nhint: pass the `births` of `poprecon_link::birth_facts`",
+            });
         }
     }
-    // The mother's prenatal residence, the last but two step of attribution.
-    lf = match ctx.source(PRENATAL) {
-        Some(t) => {
-            let res = t
-                .lazy()
-                .sort(["__key", "__row"], SortMultipleOptions::default())
-                .group_by([col("__key").alias("__p_key")])
-                .agg([t.text("residence_village").first().alias("__p_res")]);
-            lf.left_join(res, col(key_column(PRENATAL)), col("__p_key"))
-        }
-        None => lf.with_column(null(DataType::String).alias("__p_res")),
-    };
-    let date = coalesce(&[
-        col("__b_date"),
-        col("__d_date"),
-        col("__c_date"),
-        col("__h_date"),
-        col("__v_date"),
-    ]);
-    let mother = coalesce(&[
-        col("__b_mother"),
-        col("__d_mother"),
-        col("__c_mother"),
-        col("__h_mother"),
-        col("__v_mother"),
-    ]);
-    let active = ctx.active.clone().lazy().select([
-        col("__a_pid").alias("__m_pid"),
-        col("__a_village").alias("__m_village"),
-    ]);
     let anchor = coalesce(
         &BIRTH_SOURCES
             .iter()
@@ -611,34 +406,43 @@ fn birth_facts(ctx: &Ctx<'_>, raw: &Table) -> Result<Table, ChecksError> {
             .chain([concat_str([lit("birth="), col("birth_id")], "", false)])
             .collect::<Vec<_>>(),
     );
-    let village = if raw.has("village") {
-        col("__b_village")
-    } else {
-        coalesce(&[
-            col("__d_res"),
-            col("__p_res"),
-            col("__v_res"),
-            col("__h_village"),
-            col("__m_village"),
-        ])
-    };
-    let df = lf
+    let df = b
+        .lazy()
         .with_columns([
-            date.alias("__date"),
-            mother.alias("__mother"),
+            col("birth_id").cast(DataType::String),
+            b.days("birth_date").alias("__date"),
+            b.text("mother_id").alias("__mother"),
+            b.days("hepb1_date").alias("__hepb1"),
+            b.days("hospital_delivery_date").alias("__d_date"),
+            b.text("hospital_delivery_outcome").alias("__d_outcome"),
+            b.text("birth_certificate_place_type").alias("__c_place"),
+            b.days("household_registration_date").alias("__h_reg"),
+            col("household_registration_birth")
+                .cast(DataType::Boolean)
+                .alias("__h_reason_birth"),
             anchor.alias("__anchor"),
         ])
-        .left_join(active, col("__mother"), col("__m_pid"))
-        .with_columns([
-            // Floating: no active household row of the mother (domain.md §8.8), also when
-            // no valid mother ID is known.
-            coalesce(&[col("__b_floating"), col("__m_village").is_null()]).alias("floating"),
-            // Attribution (§4, §8.11) where linkage gave no village.
-            village.alias("village"),
-            coalesce(&[col("__b_hepb1"), col("__v_hepb1")]).alias("__hepb1"),
-        ])
-        .with_column(coalesce(&[col("__h_date"), col("__date")]).alias("__h_birth"))
+        .with_column(coalesce(&[b.days("household_date"), col("__date")]).alias("__h_birth"))
         .collect()
         .map_err(ChecksError::frame(BIRTH_FACTS))?;
     Table::new(BIRTH_FACTS, df)
 }
+
+/// Columns of the births stage the rules read.
+const FACT_COLUMNS: &[&str] = &[
+    "birth_id",
+    "village",
+    "floating",
+    "birth_date",
+    "mother_id",
+    "hepb1_date",
+    "hospital_delivery_date",
+    "hospital_delivery_outcome",
+    "birth_certificate_place_type",
+    "household_date",
+    "household_registration_date",
+    "household_registration_birth",
+    "sex_mismatch",
+    "birth_date_mismatch",
+    "mother_id_mismatch",
+];

@@ -75,8 +75,12 @@ pub struct CheckInput<'a> {
     /// The canonical tables of ingest (`SourceOutput::records`) by source id
     /// (`hospital_delivery`, `household`, …; see [`SOURCES`]).
     pub sources: BTreeMap<&'a str, &'a DataFrame>,
-    /// `births` of linkage; `None` before linkage runs (only record-level rules then).
+    /// `births` of the births stage (`poprecon_link::birth_facts`); `None` before linkage
+    /// runs (only record-level rules then).
     pub births: Option<&'a DataFrame>,
+    /// The stillbirths' deliveries of the births stage (`BirthFacts::stillbirths`), units
+    /// of `delivery_without_prenatal_booking` (domain.md §8.4).
+    pub stillbirths: Option<&'a DataFrame>,
     /// `ambiguous` of linkage (contested links), for `ambiguous_link`.
     pub ambiguous: Option<&'a DataFrame>,
     /// Date of the extracts.
@@ -95,6 +99,7 @@ impl<'a> CheckInput<'a> {
         CheckInput {
             sources: BTreeMap::new(),
             births: None,
+            stillbirths: None,
             ambiguous: None,
             as_of,
             period,
@@ -106,6 +111,11 @@ impl<'a> CheckInput<'a> {
     /// Adds a source's canonical table.
     pub fn with_source(mut self, id: &'a str, records: &'a DataFrame) -> Self {
         self.sources.insert(id, records);
+        self
+    }
+
+    pub fn with_stillbirths(mut self, stillbirths: &'a DataFrame) -> Self {
+        self.stillbirths = Some(stillbirths);
         self
     }
 

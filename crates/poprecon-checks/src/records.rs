@@ -105,37 +105,51 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
 
 /// `late_prenatal_booking` (§8.19): every booking at the set number of completed weeks or
 /// later.
-/// The stillbirths' deliveries (domain.md §8.4): every accepted delivery row with outcome
-/// `stillbirth` dated in the period, one per key, the extra copy of a duplicate excluded,
-/// attributed by §8.12 (linkage joins live births only, so `__birth` is null unless a births
-/// table given by hand holds the row). Columns of the source plus `__village`, `__birth`,
-/// `__dd` (delivery date as days) and `__lm` (the valid mother ID as written). `None`
-/// without a delivery source.
-pub(crate) fn stillbirth_deliveries(ctx: &Ctx<'_>) -> Result<Option<LazyFrame>, ChecksError> {
-    let Some(d) = ctx.source(DELIVERY) else {
-        return Ok(None);
+/// The stillbirths' deliveries of the births stage (domain.md §8.4), attributed by §8.12:
+/// the birth's village where a births table given by hand holds the row (linkage joins live
+/// births only), else the row's residence village, else the mother's active household
+/// village. Columns `__key`, `__birth`, `__village`, `__dd` (delivery date as days) and
+/// `prenatal_care_key` (her booking, found by the births stage). `None` without them.
+pub(crate) fn stillbirth_deliveries(ctx: &Ctx<'_>) -> Option<LazyFrame> {
+    let still = ctx.input.stillbirths?;
+    let key = key_column(DELIVERY);
+    let mut lf = still.clone().lazy().select([
+        col(&key).cast(DataType::String).alias("__key"),
+        col("delivery_date")
+            .cast(DataType::Date)
+            .cast(DataType::Int32)
+            .alias("__dd"),
+        col("prenatal_care_key"),
+        coalesce(&[col("residence_village"), col("mother_household_village")])
+            .alias("__own_village"),
+    ]);
+    lf = match &ctx.births {
+        Some(b) if b.has(&key) => {
+            let held = b
+                .lazy()
+                .filter(col(&key).is_not_null())
+                .group_by([col(&key).alias("__hk")])
+                .agg([
+                    col("birth_id").min().alias("__birth"),
+                    col("village").min().alias("__bv"),
+                ]);
+            lf.left_join(held, col("__key"), col("__hk")).with_column(
+                when(col("__birth").is_not_null())
+                    .then(col("__bv"))
+                    .otherwise(col("__own_village"))
+                    .alias("__village"),
+            )
+        }
+        _ => lf.with_columns([
+            null(DataType::String).alias("__birth"),
+            col("__own_village").alias("__village"),
+        ]),
     };
-    let extras = duplicates(ctx, d)?
-        .lazy()
-        .select([col("__key").alias("__extra")]);
-    let lf = attributed_all(ctx, d)
-        .with_columns([
-            d.days("delivery_date").alias("__dd"),
-            d.valid_id("mother_id").alias("__lm"),
-        ])
-        .filter(
-            d.text("outcome")
-                .eq(lit("stillbirth"))
-                .fill_null(lit(false))
-                .and(col("__dd").gt_eq(lit(ctx.period.0)))
-                .and(col("__dd").lt_eq(lit(ctx.period.1))),
-        )
-        .sort(["__key", "__row"], SortMultipleOptions::default())
-        .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
-        .anti_join(extras, col("__key"), col("__extra"));
-    Ok(Some(computed_once(lf)))
+    Some(lf)
 }
 
+/// `late_prenatal_booking` (§8.19): every booking at the set number of completed weeks or
+/// later.
 pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
     let t = ctx.source(PRENATAL)?;
     let weeks = t.int("booking_gestational_weeks");

@@ -3,7 +3,6 @@
 //! denominators). The record-level rules (§8.13) and `id_number_conflict` are in
 //! `records.rs`.
 
-use polars::lazy::dsl::{max_horizontal, min_horizontal, sum_horizontal};
 use polars::prelude::*;
 
 use crate::catalogue::{RuleId, Severity};
@@ -276,17 +275,10 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             let mut all_units = vec![birth_units(units)];
             // The stillbirths' deliveries count too (§8.4): each against the bookings of
             // the mother its row names; they belong to no birth, so the row is the record's.
-            if let Some(still) = records::stillbirth_deliveries(ctx)? {
-                let booked = dated_match(
-                    still.clone().select([
-                        col("__key").alias("__lk"),
-                        col("__lm"),
-                        col("__dd").alias("__ld"),
-                    ]),
-                    bookings,
-                    cfg.delivery_without_prenatal_booking.days_before,
-                    0,
-                );
+            // The stillbirths' deliveries count too (§8.4), each with the booking the births
+            // stage found for the mother its row names; they belong to no birth, so the row
+            // is the record's.
+            if let Some(still) = records::stillbirth_deliveries(ctx) {
                 // Shaped as a birth's row: its own record is its anchor and its only key.
                 let mut shape = vec![
                     col("__village").alias("village"),
@@ -302,7 +294,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                         .map(|s| null(DataType::String).alias(key_column(s))),
                 );
                 let still = still.with_columns(shape);
-                let rows = still.clone().anti_join(booked, col("__key"), col("__lk"));
+                let rows = still.clone().filter(col("prenatal_care_key").is_null());
                 all_rows.push(birth_rows(rule, rows, None, vals(), &[]));
                 all_units.push(birth_units(still));
             }
@@ -362,49 +354,20 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 birth_units(units),
             ))
         }
-        RuleId::SexMismatch => {
-            // Only male and female disagree; `0` and `9` are listed but agree with all.
-            let known = |p: &str| {
-                let c = col(format!("__{p}_sex"));
-                when(c.clone().eq(lit(1i32)).or(c.clone().eq(lit(2i32))))
-                    .then(c)
-                    .otherwise(null(DataType::Int32))
-            };
-            let known: Vec<Expr> = ["d", "c", "h", "v"].iter().map(|p| known(p)).collect();
-            mismatch(rule, b, "sex", "__{}_sex", known, |exprs| {
-                let mx = max_horizontal(exprs.clone())?;
-                let mn = min_horizontal(exprs)?;
-                Ok(mx.neq(mn))
-            })?
-        }
+        // The births stage decides each mismatch once (null: fewer than two values);
+        // `birth_info_accuracy_rate` counts from the same outcome.
+        RuleId::SexMismatch => mismatch(rule, b, "sex", "sex_mismatch", "sex", false),
         RuleId::BirthDateMismatch => {
-            let dates: Vec<Expr> = ["d", "c", "h", "v"]
-                .iter()
-                .map(|p| col(format!("__{p}_date")))
-                .collect();
-            let tolerance = cfg.birth_date_mismatch.tolerance_days;
-            mismatch(rule, b, "birth_date", "__{}_date", dates, |exprs| {
-                let mx = max_horizontal(exprs.clone())?;
-                let mn = min_horizontal(exprs)?;
-                Ok((mx - mn).gt(lit(tolerance)))
-            })?
+            mismatch(rule, b, "birth_date", "birth_date_mismatch", "date", true)
         }
-        RuleId::MotherIdMismatch => {
-            let ids: Vec<Expr> = ["d", "c", "h", "v"]
-                .iter()
-                .map(|p| col(format!("__{p}_mother")))
-                .collect();
-            mismatch(rule, b, "mother_id", "__{}_mother", ids, |exprs| {
-                let mut any = lit(false);
-                for i in 0..exprs.len() {
-                    for j in i + 1..exprs.len() {
-                        let differ = exprs[i].clone().neq(exprs[j].clone()).fill_null(lit(false));
-                        any = any.or(differ);
-                    }
-                }
-                Ok(any)
-            })?
-        }
+        RuleId::MotherIdMismatch => mismatch(
+            rule,
+            b,
+            "mother_id",
+            "mother_id_mismatch",
+            "mother_id",
+            false,
+        ),
         RuleId::ChildOrderMismatch => child_order_mismatch(ctx, b)?,
         RuleId::OutOfPolicyBirth => {
             let raw = ctx
@@ -453,40 +416,37 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
     })
 }
 
-/// A mismatch rule over the four birth-level sources: `compared` holds each source's value
-/// (null where it has none or it does not count); births with two values or more are
-/// checked, and `differ` says whether they disagree. `values` lists every source's value,
-/// read from the columns named by `pattern` (`{}` = the source's prefix).
+/// A mismatch rule over the four birth-level sources: the births whose outcome column
+/// `flag` is set are checked, those where it is true fire; `values` lists every source's
+/// value (`<source>_<suffix>`).
 fn mismatch(
     rule: RuleId,
     b: &Table,
     field: &str,
-    pattern: &str,
-    compared: Vec<Expr>,
-    differ: impl FnOnce(Vec<Expr>) -> PolarsResult<Expr>,
-) -> Result<Found, ChecksError> {
-    let err = ChecksError::frame("births");
-    let present: Vec<Expr> = compared
-        .iter()
-        .map(|e| e.clone().is_not_null().cast(DataType::Int32))
-        .collect();
-    let count = sum_horizontal(present, true).map_err(&err)?;
-    let differ = differ(compared).map_err(&err)?;
-    let units = b.lazy().filter(count.gt_eq(lit(2i32)));
-    let rows = units.clone().filter(differ);
-    let is_date = field == "birth_date";
+    flag: &str,
+    suffix: &str,
+    is_date: bool,
+) -> Found {
+    let units = b.lazy().filter(col(flag).is_not_null());
+    let rows = units.clone().filter(col(flag));
     let parts = BIRTH_SOURCES
         .iter()
-        .zip(["d", "c", "h", "v"])
-        .map(|(s, p)| {
-            let c = col(pattern.replace("{}", p));
-            kv(s, if is_date { date_text(c) } else { c })
+        .map(|s| {
+            let c = col(format!("{s}_{suffix}"));
+            kv(
+                s,
+                if is_date {
+                    date_text(c.cast(DataType::Date).cast(DataType::Int32))
+                } else {
+                    c
+                },
+            )
         })
         .collect();
-    Ok(Some((
+    Some((
         birth_rows(rule, rows, Some(field), values(parts), &[]),
         birth_units(units),
-    )))
+    ))
 }
 
 /// Left rows (`__lk`, mother `__lm`, date `__ld`) that have a right row of the same mother

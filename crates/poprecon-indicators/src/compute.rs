@@ -5,35 +5,46 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
 
+use poprecon_model::SourceId;
+
 use crate::catalogue::linked_source;
 use crate::config::{Basis, IndicatorConfig, Level};
 use crate::{IndicatorError, IndicatorInput};
 
-/// The four birth-level sources, in the order of domain.md §8.2.
-pub(crate) const BIRTH_SOURCES: [&str; 4] = [
-    "hospital_delivery",
-    "birth_certificate",
-    "household",
-    "vaccination",
-];
-
-/// Columns of `births` read here.
-const BIRTH_COLUMNS: [&str; 15] = [
+/// Columns of `births` read here: the births stage's (`poprecon_link::birth_facts`), where
+/// every per-birth fact is made, the mismatch outcome included.
+const BIRTH_COLUMNS: [&str; 19] = [
     "birth_id",
     "birth_date",
     "child_sex",
     "village",
+    "mother_household_village",
+    "institution",
     "floating",
     "birth_order",
     "policy_limit",
     "hepb1_date",
     "sources",
-    "mother_id",
     "prenatal_care_key",
+    "prenatal_booking_weeks",
     "birth_registration_key",
     "hospital_delivery_key",
     "birth_certificate_key",
+    "household_key",
     "vaccination_key",
+    "mismatch",
+];
+
+/// Columns of the births stage's stillbirths read here.
+const STILLBIRTH_COLUMNS: [&str; 8] = [
+    "hospital_delivery_key",
+    "delivery_date",
+    "residence_village",
+    "institution",
+    "prenatal_care_key",
+    "prenatal_booking_weeks",
+    "prenatal_residence_village",
+    "mother_household_village",
 ];
 
 fn err(table: &str) -> impl Fn(PolarsError) -> IndicatorError {
@@ -44,89 +55,13 @@ fn has_col(df: &DataFrame, c: &str) -> bool {
     df.column(c).is_ok()
 }
 
-/// The first row per `record_key` (by file and line; household rows: active ones first) of
-/// `df`, with `cols` renamed `<prefix>_<col>`; a missing column is null of `dtype`.
-fn first_per_key(
-    df: Option<&DataFrame>,
-    wanted: LazyFrame,
-    prefix: &str,
-    cols: &[(&str, DataType)],
-) -> Option<LazyFrame> {
-    let df = df.filter(|d| has_col(d, "record_key"))?;
-    let mut order = Vec::new();
-    if has_col(df, "status") {
-        order.push(
-            when(col("status").eq(lit("active")))
-                .then(lit(0))
-                .when(col("status").is_null())
-                .then(lit(1))
-                .otherwise(lit(2)),
-        );
-    }
-    for c in ["source_file", "source_line"] {
-        if has_col(df, c) {
-            order.push(col(c));
-        }
-    }
-    if order.is_empty() {
-        order.push(col("record_key"));
-    }
-    let n = order.len();
-    let aggs: Vec<Expr> = cols
-        .iter()
-        .map(|(c, t)| {
-            let e = if has_col(df, c) {
-                col(*c)
-                    .cast(t.clone())
-                    .sort_by(
-                        order.clone(),
-                        SortMultipleOptions::default().with_order_descending_multi(vec![false; n]),
-                    )
-                    .drop_nulls()
-                    .first()
-            } else {
-                lit(NULL).cast(t.clone()).first()
-            };
-            e.alias(format!("{prefix}_{c}"))
-        })
-        .collect();
-    Some(
-        df.clone()
-            .lazy()
-            .filter(col("record_key").is_not_null())
-            // Only the records of the births are grouped (a few thousand of a registry's
-            // millions of rows).
-            .join(
-                wanted,
-                [col("record_key")],
-                [col("record_key")],
-                JoinArgs::new(JoinType::Semi),
-            )
-            .group_by([col("record_key")])
-            .agg(aggs),
-    )
-}
-
-/// Left-joins `right` (keyed by `record_key`) onto `lf` by `key`, or adds the null columns.
-fn attach(
-    lf: LazyFrame,
-    right: Option<LazyFrame>,
-    key: &str,
-    prefix: &str,
-    cols: &[(&str, DataType)],
-) -> LazyFrame {
-    match right {
-        Some(r) => lf.join(
-            r,
-            [col(key)],
-            [col("record_key")],
-            JoinArgs::new(JoinType::Left),
-        ),
-        None => lf.with_columns(
-            cols.iter()
-                .map(|(c, t)| lit(NULL).cast(t.clone()).alias(format!("{prefix}_{c}")))
-                .collect::<Vec<_>>(),
-        ),
+fn require(df: &DataFrame, table: &str, columns: &[&str]) -> Result<(), IndicatorError> {
+    match columns.iter().find(|c| !has_col(df, c)) {
+        Some(c) => Err(IndicatorError::MissingColumn {
+            table: table.to_owned(),
+            column: (*c).to_owned(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -141,205 +76,35 @@ pub(crate) fn period(
     Ok(cfg.own_period()?.unwrap_or(input.period))
 }
 
-/// One row per birth of the period with every fact an indicator reads.
+/// One row per birth of the period with every fact an indicator reads: the births stage's
+/// table, with the occurrence village of its institution.
 pub(crate) fn facts(
     input: &IndicatorInput<'_>,
     cfg: &IndicatorConfig,
 ) -> Result<LazyFrame, IndicatorError> {
     let births = input.births;
-    for c in BIRTH_COLUMNS {
-        if !has_col(births, c) {
-            return Err(IndicatorError::MissingColumn {
-                table: "births".to_owned(),
-                column: c.to_owned(),
-            });
-        }
-    }
+    require(births, "births", &BIRTH_COLUMNS)?;
     let (start, end) = period(input, cfg)?;
-    let src = |s: &str| input.sources.get(s);
     let mut lf = births.clone().lazy().filter(col("birth_date").is_between(
         lit(start),
         lit(end),
         ClosedInterval::Both,
     ));
     // Optional link columns: a births table without weights counts every link.
-    for s in BIRTH_SOURCES {
-        for (suffix, t) in [
-            ("key", DataType::String),
-            ("method", DataType::String),
-            ("weight", DataType::Float64),
-        ] {
-            let c = format!("{s}_{suffix}");
+    for s in SourceId::BIRTH_LEVEL {
+        for (suffix, t) in [("method", DataType::String), ("weight", DataType::Float64)] {
+            let c = format!("{}_{suffix}", s.id());
             if !has_col(births, &c) {
                 lf = lf.with_column(lit(NULL).cast(t).alias(c));
             }
         }
     }
-    // The record keys of the births, per source.
-    let wanted = |key: &str| {
-        births
-            .clone()
-            .lazy()
-            .select([col(key).alias("record_key")])
-            .filter(col("record_key").is_not_null())
-            .unique(None, UniqueKeepStrategy::Any)
-    };
-    // The booking's gestational weeks.
-    let weeks = [("booking_gestational_weeks", DataType::Int32)];
-    lf = attach(
-        lf,
-        has_col(births, "prenatal_care_key")
-            .then(|| {
-                first_per_key(
-                    src("prenatal_care"),
-                    wanted("prenatal_care_key"),
-                    "pc",
-                    &weeks,
-                )
-            })
-            .flatten(),
-        "prenatal_care_key",
-        "pc",
-        &weeks,
-    );
-    // Sex, date, mother ID and institution of each birth-level record.
-    let fields = |sex: &'static str, date: &'static str, inst: bool| {
-        let mut v = vec![
-            (sex, DataType::Int32),
-            (date, DataType::Date),
-            ("mother_id", DataType::String),
-        ];
-        if inst {
-            v.push(("institution", DataType::String));
-        }
-        v
-    };
-    let per_source = [
-        (
-            "hospital_delivery",
-            "hd",
-            fields("child_sex", "delivery_date", true),
-        ),
-        (
-            "birth_certificate",
-            "bc",
-            fields("child_sex", "birth_date", true),
-        ),
-        ("household", "hh", fields("sex", "birth_date", false)),
-        (
-            "vaccination",
-            "va",
-            fields("child_sex", "birth_date", false),
-        ),
-    ];
-    for (s, p, cols) in &per_source {
-        let key = format!("{s}_key");
-        lf = attach(
-            lf,
-            has_col(births, &key)
-                .then(|| first_per_key(src(s), wanted(&key), p, cols))
-                .flatten(),
-            &format!("{s}_key"),
-            p,
-            cols,
-        );
-    }
-    // The mother's active household village (household basis).
-    lf = match household(input) {
-        Some(h) => {
-            let birth_mothers = births
-                .clone()
-                .lazy()
-                .select([col("mother_id").cast(DataType::String).alias("__want")])
-                .filter(col("__want").is_not_null());
-            lf.join(
-                active_household(h, birth_mothers),
-                [col("mother_id")],
-                [col("__hp")],
-                JoinArgs::new(JoinType::Left),
-            )
-        }
-        None => lf.with_column(lit(NULL).cast(DataType::String).alias("household_village")),
-    };
-    // The institution's village (occurrence basis).
-    let institutions = institutions_frame(cfg)?;
-    lf = lf
-        .with_column(coalesce(&[col("hd_institution"), col("bc_institution")]).alias("institution"))
-        .join(
-            institutions.lazy(),
-            [col("institution")],
-            [col("inst_name")],
-            JoinArgs::new(JoinType::Left),
-        );
-    // Mismatch between the birth-level sources (domain.md §8.5): two records disagree on
-    // the child's sex (1/2 only), the birth date, or the valid mother ID.
-    let disagree = |cols: [Expr; 4]| {
-        let mut any = lit(false);
-        for i in 0..4 {
-            for j in i + 1..4 {
-                any = any.or(cols[i].clone().neq(cols[j].clone()).fill_null(lit(false)));
-            }
-        }
-        any
-    };
-    let sex = |c: &str| {
-        when(col(c).is_in(
-            lit(Series::new("s".into(), [1i32, 2])).implode(false),
-            false,
-        ))
-        .then(col(c))
-        .otherwise(lit(NULL).cast(DataType::Int32))
-    };
-    let mismatch = match input.discrepancies {
-        Some(d) => {
-            let ids = d
-                .clone()
-                .lazy()
-                .filter(
-                    col("rule_id").is_in(
-                        lit(Series::new(
-                            "r".into(),
-                            ["sex_mismatch", "birth_date_mismatch", "mother_id_mismatch"],
-                        ))
-                        .implode(false),
-                        false,
-                    ),
-                )
-                .select([col("birth_id")])
-                .filter(col("birth_id").is_not_null())
-                .unique(None, UniqueKeepStrategy::First)
-                .collect()
-                .map_err(err("discrepancies"))?;
-            col("birth_id").is_in(
-                lit(ids
-                    .column("birth_id")
-                    .map_err(err("discrepancies"))?
-                    .as_materialized_series()
-                    .clone())
-                .implode(false),
-                false,
-            )
-        }
-        None => disagree([
-            sex("hd_child_sex"),
-            sex("bc_child_sex"),
-            sex("hh_sex"),
-            sex("va_child_sex"),
-        ])
-        .or(disagree([
-            col("hd_delivery_date"),
-            col("bc_birth_date"),
-            col("hh_birth_date"),
-            col("va_birth_date"),
-        ]))
-        .or(disagree([
-            col("hd_mother_id"),
-            col("bc_mother_id"),
-            col("hh_mother_id"),
-            col("va_mother_id"),
-        ])),
-    };
-    Ok(lf.with_column(mismatch.alias("mismatch")))
+    Ok(lf.join(
+        institutions_frame(cfg)?.lazy(),
+        [col("institution")],
+        [col("inst_name")],
+        JoinArgs::new(JoinType::Left),
+    ))
 }
 
 /// The indicators that count deliveries rather than births (domain.md §8.4): a stillbirth's
@@ -351,225 +116,54 @@ pub(crate) fn counts_deliveries(id: &str) -> bool {
     )
 }
 
-/// Columns of a delivery row that are not its content: two rows equal in every other column
-/// are one delivery entered twice (`duplicate_record`, §8.18).
-const NOT_CONTENT: [&str; 5] = [
-    "record_id",
-    "record_key",
-    "source_file",
-    "source_line",
-    "invalid_fields",
-];
-
-/// The stillbirths' deliveries (domain.md §8.4), the units the delivery indicators count
-/// besides the live births' deliveries: one row per accepted delivery row with outcome
-/// `stillbirth` dated in the period, one per key, the extra copy of a duplicate left out.
-/// Linkage joins live births only, so the mother is the row's valid `mother_id`: her booking
-/// (the latest within `booking_window_days` before the delivery, as linkage picks a birth's),
-/// floating status and household village are found by it. Columns: `hospital_delivery_key`,
-/// `prenatal_care_key`, `pc_booking_gestational_weeks`, `floating`, `village` (the delivery's
-/// residence, else the booking's, else the mother's active household village: the steps of
-/// §4 a delivery has), `household_village`, `occurrence_village`. `None` without a delivery
-/// table.
+/// The stillbirths' deliveries of the births stage (domain.md §8.4) dated in the period,
+/// the units the delivery indicators count besides the live births' deliveries. Columns:
+/// `hospital_delivery_key`, `prenatal_care_key`, `prenatal_booking_weeks`, `floating`,
+/// `village` (the delivery's residence, else the booking's, else the mother's active
+/// household village: the steps of §4 a delivery has), `mother_household_village`,
+/// `occurrence_village`. `None` without them.
 pub(crate) fn stillbirths(
     input: &IndicatorInput<'_>,
     cfg: &IndicatorConfig,
 ) -> Result<Option<LazyFrame>, IndicatorError> {
-    let Some(d) = input.sources.get("hospital_delivery").filter(|d| {
-        ["record_key", "outcome", "delivery_date"]
-            .iter()
-            .all(|c| has_col(d, c))
-    }) else {
+    let Some(still) = input.stillbirths else {
         return Ok(None);
     };
+    require(still, "stillbirths", &STILLBIRTH_COLUMNS)?;
     let (start, end) = period(input, cfg)?;
-    let text = |df: &DataFrame, c: &str| {
-        if has_col(df, c) {
-            col(c).cast(DataType::String)
-        } else {
-            lit(NULL).cast(DataType::String)
-        }
-    };
-    let days = |c: &str| col(c).cast(DataType::Date).cast(DataType::Int32);
-    let mut order = Vec::new();
-    for c in ["source_file", "source_line"] {
-        if has_col(d, c) {
-            order.push(c);
-        }
-    }
-    order.push("record_key");
-    let content: Vec<PlSmallStr> = d
-        .get_column_names()
-        .into_iter()
-        .filter(|c| !NOT_CONTENT.contains(&c.as_str()))
-        .cloned()
-        .collect();
-    let date = col("delivery_date").cast(DataType::Date);
-    let still = d
-        .clone()
-        .lazy()
-        .filter(
-            col("record_key")
-                .is_not_null()
-                .and(col("outcome").eq(lit("stillbirth")).fill_null(lit(false)))
-                .and(date.is_between(lit(start), lit(end), ClosedInterval::Both)),
-        )
-        .sort(order, SortMultipleOptions::default())
-        .unique_stable(Some(cols(["record_key"])), UniqueKeepStrategy::First)
-        .unique_stable(Some(cols(content)), UniqueKeepStrategy::First)
-        .select([
-            col("record_key").alias("hospital_delivery_key"),
-            text(d, "mother_id").alias("__sm"),
-            days("delivery_date").alias("__sd"),
-            text(d, "residence_village").alias("__sres"),
-            text(d, "institution").alias("institution"),
-        ])
-        .cache();
-    // Her booking: the latest within the window before the delivery.
-    let booking_cols = ["record_key", "mother_id", "booking_date"];
-    let booking = match input
-        .sources
-        .get("prenatal_care")
-        .filter(|p| booking_cols.iter().all(|c| has_col(p, c)))
-    {
-        Some(p) => {
-            let weeks = if has_col(p, "booking_gestational_weeks") {
-                col("booking_gestational_weeks").cast(DataType::Int32)
-            } else {
-                lit(NULL).cast(DataType::Int32)
-            };
-            let window = input.booking_window_days;
-            let found = still
-                .clone()
-                .select([
-                    col("hospital_delivery_key").alias("__bk"),
-                    col("__sm"),
-                    col("__sd"),
+    Ok(Some(
+        still
+            .clone()
+            .lazy()
+            .filter(col("delivery_date").cast(DataType::Date).is_between(
+                lit(start),
+                lit(end),
+                ClosedInterval::Both,
+            ))
+            .with_column(
+                coalesce(&[
+                    col("residence_village"),
+                    col("prenatal_residence_village"),
+                    col("mother_household_village"),
                 ])
-                .join(
-                    p.clone().lazy().select([
-                        col("mother_id").cast(DataType::String).alias("__pm"),
-                        days("booking_date").alias("__pd"),
-                        col("record_key").alias("prenatal_care_key"),
-                        weeks.alias("pc_booking_gestational_weeks"),
-                        text(p, "residence_village").alias("__pres"),
-                    ]),
-                    [col("__sm")],
-                    [col("__pm")],
-                    JoinArgs::new(JoinType::Inner),
-                )
-                .filter(
-                    col("__pd")
-                        .gt_eq(col("__sd") - lit(window))
-                        .and(col("__pd").lt_eq(col("__sd"))),
-                )
-                .sort_by_exprs(
-                    [col("__bk"), col("__pd"), col("prenatal_care_key")],
-                    SortMultipleOptions::default()
-                        .with_order_descending_multi(vec![false, true, false]),
-                )
-                .unique_stable(Some(cols(["__bk"])), UniqueKeepStrategy::First)
-                .select([
-                    col("__bk"),
-                    col("prenatal_care_key"),
-                    col("pc_booking_gestational_weeks"),
-                    col("__pres"),
-                ]);
-            still.clone().join(
-                found,
-                [col("hospital_delivery_key")],
-                [col("__bk")],
+                .alias("village"),
+            )
+            .join(
+                institutions_frame(cfg)?.lazy(),
+                [col("institution")],
+                [col("inst_name")],
                 JoinArgs::new(JoinType::Left),
             )
-        }
-        None => still.clone().with_columns([
-            lit(NULL).cast(DataType::String).alias("prenatal_care_key"),
-            lit(NULL)
-                .cast(DataType::Int32)
-                .alias("pc_booking_gestational_weeks"),
-            lit(NULL).cast(DataType::String).alias("__pres"),
-        ]),
-    };
-    // Her active household village; no active row: floating (§8.8).
-    let lf = match household(input) {
-        Some(h) => {
-            let mothers = active_household(h, still.clone().select([col("__sm").alias("__want")]))
-                .with_column(lit(true).alias("__active"));
-            booking
-                .join(
-                    mothers,
-                    [col("__sm")],
-                    [col("__hp")],
-                    JoinArgs::new(JoinType::Left),
-                )
-                .with_column(col("__active").is_null().alias("floating"))
-        }
-        None => booking.with_columns([
-            lit(NULL).cast(DataType::String).alias("household_village"),
-            lit(true).alias("floating"),
-        ]),
-    };
-    let institutions = institutions_frame(cfg)?;
-    Ok(Some(
-        lf.with_column(
-            coalesce(&[col("__sres"), col("__pres"), col("household_village")]).alias("village"),
-        )
-        .join(
-            institutions.lazy(),
-            [col("institution")],
-            [col("inst_name")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .select([
-            col("hospital_delivery_key"),
-            col("prenatal_care_key"),
-            col("pc_booking_gestational_weeks"),
-            col("floating"),
-            col("village"),
-            col("household_village"),
-            col("occurrence_village"),
-        ]),
+            .select([
+                col("hospital_delivery_key"),
+                col("prenatal_care_key"),
+                col("prenatal_booking_weeks"),
+                col("floating"),
+                col("village"),
+                col("mother_household_village"),
+                col("occurrence_village"),
+            ]),
     ))
-}
-
-/// The household table, when it has the columns a person's village is read from.
-fn household<'a>(input: &IndicatorInput<'a>) -> Option<&'a DataFrame> {
-    input
-        .sources
-        .get("household")
-        .filter(|h| ["person_id", "village"].iter().all(|c| has_col(h, c)))
-}
-
-/// The persons of `wanted` (column `__want`, IDs) with an active household row (status
-/// active or none): `__hp` and `household_village`, the village of their first row by status
-/// (active first) then code; null when those rows name no village.
-fn active_household(h: &DataFrame, wanted: LazyFrame) -> LazyFrame {
-    let (active, rank) = if has_col(h, "status") {
-        (
-            col("status").is_null().or(col("status").eq(lit("active"))),
-            when(col("status").eq(lit("active")))
-                .then(lit(0))
-                .otherwise(lit(1)),
-        )
-    } else {
-        (lit(true), lit(0))
-    };
-    h.clone()
-        .lazy()
-        .filter(col("person_id").is_not_null().and(active))
-        .join(
-            wanted,
-            [col("person_id").cast(DataType::String)],
-            [col("__want")],
-            JoinArgs::new(JoinType::Semi),
-        )
-        .group_by([col("person_id").cast(DataType::String).alias("__hp")])
-        .agg([col("village")
-            .cast(DataType::String)
-            .sort_by([rank, col("village")], SortMultipleOptions::default())
-            .drop_nulls()
-            .first()
-            .alias("household_village")])
 }
 
 /// The institution → village table of the occurrence basis.
@@ -637,7 +231,7 @@ fn membership(
         "early_prenatal_booking_rate" => {
             let den = key("hospital_delivery");
             let early = key("prenatal_care")
-                .and(col("pc_booking_gestational_weeks").lt(lit(cfg.early_booking_weeks)));
+                .and(col("prenatal_booking_weeks").lt(lit(cfg.early_booking_weeks)));
             (den.clone().and(early), den)
         }
         "hepb1_timely_rate" => {
@@ -678,7 +272,7 @@ fn membership(
 fn area_column(basis: Basis) -> &'static str {
     match basis {
         Basis::Residence => "village",
-        Basis::Household => "household_village",
+        Basis::Household => "mother_household_village",
         Basis::Occurrence => "occurrence_village",
     }
 }

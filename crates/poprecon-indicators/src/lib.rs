@@ -1,7 +1,7 @@
 //! Indicators, roll-ups and assessment scores (domain.md §6, §7, §8.21).
 //!
-//! [`compute`] turns the `births` of `poprecon_link` (and the canonical source tables of
-//! ingest) into `indicators.parquet`: per village, township, county, city and jurisdiction,
+//! [`compute`] turns the births stage's tables (`poprecon_link::birth_facts`: births and
+//! stillbirths' deliveries, every per-birth fact made once) into `indicators.parquet`: per village, township, county, city and jurisdiction,
 //! per counting [`Basis`], each indicator of the [`CATALOGUE`] with its numerator,
 //! denominator, value, `low_n` mark and Wilson 95 % interval, and for the coverage
 //! indicators the numerators at a strict and a loose match threshold. Villages are counted
@@ -25,14 +25,11 @@
 //!   period (one per key, the extra copy of a duplicate left out). The delivery indicators
 //!   (`prenatal_booking_rate`, `early_prenatal_booking_rate`,
 //!   `floating_prenatal_booking_rate`) count both; a stillbirth is no birth and counts in
-//!   no other indicator. Linkage joins no stillbirth, so its mother is the row's valid
-//!   `mother_id`, and its booking the latest within [`IndicatorInput::booking_window_days`].
+//!   no other indicator. The births stage (`poprecon_link::birth_facts`) makes both units.
 //! - Where a denominator is restricted (born on or before as_of − 30 d and the like), the
 //!   numerator counts only births of the denominator, so that a rate never exceeds 1.
-//! - `birth_info_accuracy_rate`'s mismatch is computed from the four birth-level source
-//!   tables (the record each `<S>_key` names: sex 1/2, birth date, valid mother ID), or
-//!   taken from the `discrepancies` table (`sex_mismatch`, `birth_date_mismatch`,
-//!   `mother_id_mismatch` rows by `birth_id`) when one is given.
+//! - `birth_info_accuracy_rate` counts the births stage's `mismatch`, the outcome the three
+//!   mismatch rules report (one computation, one `tolerance_days`).
 //! - Births without a village on a basis, or whose village code is not a 12-digit code
 //!   under the jurisdiction, are in no row.
 //! - Rates are fractions (0.98); `sex_ratio_at_birth` is boys per 100 girls, its interval
@@ -73,19 +70,14 @@ pub struct Divisions<'a> {
 /// What indicators are computed from.
 #[derive(Debug, Clone, Copy)]
 pub struct IndicatorInput<'a> {
-    /// The `births` table of `poprecon_link::link`.
+    /// The `births` table of the births stage (`poprecon_link::birth_facts`).
     pub births: &'a DataFrame,
-    /// The canonical tables of ingest (accepted rows) by source id; those read are
-    /// `prenatal_care` (gestational weeks), the four birth-level sources (sex, date, mother
-    /// ID, institution) and `household` (the mother's village); [`data_quality`] reads all.
+    /// The stillbirths' deliveries of the births stage (`BirthFacts::stillbirths`): units
+    /// of the delivery indicators besides the live births' deliveries (domain.md §8.4).
+    pub stillbirths: Option<&'a DataFrame>,
+    /// The canonical tables of ingest (accepted rows) by source id, for [`data_quality`]
+    /// (the indicators read the births stage only).
     pub sources: &'a BTreeMap<String, DataFrame>,
-    /// The `discrepancies` table of `poprecon_checks`, if the mismatches are to be taken
-    /// from it rather than recomputed.
-    pub discrepancies: Option<&'a DataFrame>,
-    /// The window in which linkage found a birth's prenatal booking (days before the
-    /// birth, `[linkage] prenatal_window_days`): a stillbirth's delivery, which linkage
-    /// does not join, finds its booking in the same window.
-    pub booking_window_days: i32,
     /// Date of the extracts.
     pub as_of: NaiveDate,
     /// The run's period (birth dates, both ends included).

@@ -960,12 +960,12 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
     )
     .expect("linkage runs");
     let run = |births: &DataFrame, tables: &BTreeMap<String, DataFrame>| {
+        let f = staged(births, tables, plan.period);
         compute(
             &IndicatorInput {
-                births,
+                births: &f.births,
+                stillbirths: Some(&f.stillbirths),
                 sources: tables,
-                discrepancies: None,
-                booking_window_days: 300,
                 as_of: plan.as_of,
                 period: plan.period,
                 jurisdiction: &plan.jurisdiction,
@@ -1046,6 +1046,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
         );
     }
     // The same inputs in another row order give an identical table.
+    let linked_facts = staged(&linked.births, &tables, plan.period);
     let births_again = shuffled(&linked.births, 7);
     let tables_again: BTreeMap<String, DataFrame> = tables
         .iter()
@@ -1056,10 +1057,9 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
     // Drill-through: the village rows' births add up to the counts.
     let drill = drill_through(
         &IndicatorInput {
-            births: &linked.births,
+            births: &linked_facts.births,
+            stillbirths: Some(&linked_facts.stillbirths),
             sources: &tables,
-            discrepancies: None,
-            booking_window_days: 300,
             as_of: plan.as_of,
             period: plan.period,
             jurisdiction: &plan.jurisdiction,
@@ -1088,10 +1088,9 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
     // Data quality: one source at least, shares within [0, 1].
     let dq = data_quality(
         &IndicatorInput {
-            births: &linked.births,
+            births: &linked_facts.births,
+            stillbirths: Some(&linked_facts.stillbirths),
             sources: &tables,
-            discrepancies: None,
-            booking_window_days: 300,
             as_of: plan.as_of,
             period: plan.period,
             jurisdiction: &plan.jurisdiction,
@@ -1155,19 +1154,47 @@ fn unknown_codes_roll_up_only_to_known_areas() {
     }
 }
 
-/// Runs [`compute`] over `births` and the given source tables.
+/// The births stage over `births` and the source tables, as the night runs it.
+fn staged(
+    births: &DataFrame,
+    tables: &BTreeMap<String, DataFrame>,
+    period: (NaiveDate, NaiveDate),
+) -> poprecon_link::BirthFacts {
+    let get = |s: &str| tables.get(s);
+    poprecon_link::birth_facts(
+        births,
+        &poprecon_link::LinkInput {
+            hospital_delivery: get("hospital_delivery"),
+            birth_certificate: get("birth_certificate"),
+            household: get("household"),
+            vaccination: get("vaccination"),
+            prenatal_care: get("prenatal_care"),
+            birth_registration: get("birth_registration"),
+            marriage: get("marriage"),
+            as_of: day("2026-01-31"),
+            period,
+            jurisdiction: "3403",
+        },
+        &poprecon_link::LinkConfig::default(),
+        &poprecon_link::FactSettings::default(),
+    )
+    .expect("the births stage runs")
+}
+
+/// Runs [`compute`] over `births` and the given source tables, through the births stage.
 fn check_with(
     births: &DataFrame,
     sources: &BTreeMap<String, DataFrame>,
     cfg: &IndicatorConfig,
 ) -> DataFrame {
     let n = names();
+    let period = (day("2025-01-01"), day("2025-12-31"));
+    let f = staged(births, sources, period);
     compute(
         &IndicatorInput {
-            births,
+            births: &f.births,
+            stillbirths: Some(&f.stillbirths),
             sources,
-            discrepancies: None,
-            booking_window_days: 300,
             as_of: day("2026-01-31"),
             period: (day("2025-01-01"), day("2025-12-31")),
             jurisdiction: "3403",

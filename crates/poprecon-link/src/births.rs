@@ -35,6 +35,8 @@ pub(crate) struct Birth {
     pub category: &'static str,
     pub prenatal: Option<String>,
     pub prenatal_village: Option<String>,
+    /// The village of the mother's first active household row (status rank, then village).
+    pub mother_village: Option<String>,
     pub registration: Option<String>,
     pub marriage: Option<String>,
     pub hepb1: Option<i32>,
@@ -104,6 +106,7 @@ pub(crate) fn build(
             category: "undetermined",
             prenatal: None,
             prenatal_village: None,
+            mother_village: None,
             registration: None,
             marriage: None,
             hepb1: ent.members[Src::Vaccination.index()]
@@ -222,6 +225,12 @@ fn attribute(
     cfg: &LinkConfig,
 ) {
     for b in births.iter_mut() {
+        b.mother_village = b
+            .mother_id
+            .as_ref()
+            .and_then(|m| mothers.get(m))
+            .and_then(|rows| rows.iter().find(|r| r.active))
+            .and_then(|r| r.village.clone());
         let ent = &ents[b.entity as usize];
         let member_village =
             |s: Src| ent.members[s.index()].and_then(|i| ctx.rec(s, i).village.clone());
@@ -231,12 +240,7 @@ fn attribute(
                 AttributionStep::PrenatalCare => b.prenatal_village.clone(),
                 AttributionStep::Vaccination => member_village(Src::Vaccination),
                 AttributionStep::Household => member_village(Src::Household),
-                AttributionStep::MotherHousehold => b
-                    .mother_id
-                    .as_ref()
-                    .and_then(|m| mothers.get(m))
-                    .and_then(|rows| rows.iter().find(|r| r.active))
-                    .and_then(|r| r.village.clone()),
+                AttributionStep::MotherHousehold => b.mother_village.clone(),
             };
             if v.is_some() {
                 b.village = v;
@@ -533,6 +537,20 @@ pub(crate) fn frame(
         births
             .iter()
             .map(|b| b.village.as_deref())
+            .collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "prenatal_residence_village".into(),
+        births
+            .iter()
+            .map(|b| b.prenatal_village.as_deref())
+            .collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "mother_household_village".into(),
+        births
+            .iter()
+            .map(|b| b.mother_village.as_deref())
             .collect::<Vec<_>>(),
     ));
     cols.push(Column::new(

@@ -46,6 +46,7 @@ mod compare;
 mod config;
 mod decisions;
 mod error;
+mod facts;
 mod model;
 mod mothers;
 mod output;
@@ -60,6 +61,7 @@ use polars::prelude::*;
 pub use config::{AttributionStep, BlockingKey, BlockingRule, LinkConfig, PolicyLimit};
 pub use decisions::LinkDecision;
 pub use error::LinkError;
+pub use facts::{BirthFacts, FactSettings, birth_facts, stillbirths};
 
 use crate::compare::Tolerances;
 use crate::model::TermFreq;

@@ -10,6 +10,8 @@
 //!   [`parse_month`] for month-precision fields (`2019-09` is 2019-09-01).
 //! - [`CertificateNo`]: a birth certificate number (出生医学证明编号).
 //! - [`normalize_name`]: the normal form in which person names are compared.
+//! - [`SourceId`]: the nine sources, their record keys and `<source>_key` columns;
+//!   [`household_status_rank`], the one order of a person's household rows; [`epoch_days`].
 //! - [`mask_ids`]: every resident ID in a text masked (`340302********0019`), the one masking
 //!   of the analyst export and the analysts' report.
 //!
@@ -23,6 +25,7 @@ pub mod id;
 pub mod mask;
 pub mod name;
 pub mod sex;
+pub mod source;
 pub mod village;
 
 pub use certificate::{CertificateError, CertificateNo};
@@ -31,6 +34,10 @@ pub use id::{IdDamage, IdKind, ResidentId, check_character, normalize_id};
 pub use mask::{clear_ids, contains_id, mask_ids, replace_ids};
 pub use name::normalize_name;
 pub use sex::Sex;
+pub use source::{
+    HOUSEHOLD_STATUSES, RECORD_KEY, SourceId, date_of_days, epoch_days, household_status_active,
+    household_status_rank,
+};
 pub use village::{VillageCode, VillageCodeError};
 
 #[cfg(test)]

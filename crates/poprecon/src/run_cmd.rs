@@ -266,14 +266,26 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 b: (c.b.source, c.b.key),
             })
             .collect();
-        let linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;
+        let mut linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;
+        // The births stage: every per-birth fact, made once for checks and indicators.
+        let facts = poprecon_link::birth_facts(
+            &linked.births,
+            &input,
+            &plan.linkage,
+            &poprecon_link::FactSettings {
+                birth_date_tolerance_days: plan.rules.birth_date_mismatch.tolerance_days,
+            },
+        )?;
+        linked.births = facts.births;
         let n = linked.births.height() as u64;
-        Ok((linked, n))
+        Ok(((linked, facts.stillbirths), n))
     })?;
+    let (linked, stillbirths) = linked;
 
     let discrepancies = stages.run("check", StageBar::Spinner, || {
         let mut input = poprecon_checks::CheckInput::new(plan.as_of, plan.period)
             .with_births(&linked.births)
+            .with_stillbirths(&stillbirths)
             .with_ambiguous(&linked.ambiguous)
             .with_villages(plan.divisions.villages.keys().cloned())
             .with_decisions(&plan.decisions);
@@ -294,9 +306,8 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let measured = stages.run("measure", StageBar::Spinner, || {
         let input = poprecon_indicators::IndicatorInput {
             births: &linked.births,
+            stillbirths: Some(&stillbirths),
             sources: &records,
-            discrepancies: None,
-            booking_window_days: plan.linkage.prenatal_window_days,
             as_of: plan.as_of,
             period: plan.period,
             jurisdiction: &plan.jurisdiction,

@@ -384,9 +384,35 @@ const MEASURED: [&str; 6] = [
     "invalid_value",
 ];
 
+/// The births stage over `births` and the generated tables.
+fn facts(g: &Generated, births: &DataFrame) -> poprecon_link::BirthFacts {
+    let get = |s: &str| g.tables.get(s);
+    let input = poprecon_link::LinkInput {
+        hospital_delivery: get("hospital_delivery"),
+        birth_certificate: get("birth_certificate"),
+        household: get("household"),
+        vaccination: get("vaccination"),
+        prenatal_care: get("prenatal_care"),
+        birth_registration: get("birth_registration"),
+        marriage: get("marriage"),
+        as_of: g.cfg.as_of,
+        period: g.cfg.period,
+        jurisdiction: "34",
+    };
+    poprecon_link::birth_facts(
+        births,
+        &input,
+        &poprecon_link::LinkConfig::default(),
+        &poprecon_link::FactSettings::default(),
+    )
+    .expect("the births stage")
+}
+
 fn measure(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
+    let f = facts(g, &g.births);
     let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period)
-        .with_births(&g.births)
+        .with_births(&f.births)
+        .with_stillbirths(&f.stillbirths)
         .with_villages(g.villages.clone());
     for (s, df) in &g.tables {
         input = input.with_source(s, df);
@@ -430,8 +456,10 @@ fn measure_with_linkage(g: &Generated) -> (BTreeMap<&'static str, Score>, Checke
         jurisdiction: "34",
     };
     let linked = poprecon_link::link(&input, &poprecon_link::LinkConfig::default()).expect("link");
+    let f = facts(g, &linked.births);
     let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period)
-        .with_births(&linked.births)
+        .with_births(&f.births)
+        .with_stillbirths(&f.stillbirths)
         .with_ambiguous(&linked.ambiguous)
         .with_villages(g.villages.clone());
     for (s, df) in &g.tables {
