@@ -17,10 +17,10 @@ use crate::LinkError;
 /// on = ["mother_name"]
 /// date_window = 7
 ///
-/// [[linkage.policy_limits]]
-/// from = 2016-01-01
-/// limit = 2
 /// ```
+///
+/// The policy limits and the attribution order have sections of their own:
+/// [`PolicyConfig`] and [`AttributionConfig`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinkConfig {
@@ -62,6 +62,9 @@ pub struct LinkConfig {
     pub term_frequency: bool,
     /// Where a birth is attributed: the first non-empty of these. Default: delivery,
     /// prenatal booking, vaccination, the child's household, the mother's active household.
+    /// Set by the pipeline's own `[attribution]` section ([`AttributionConfig`]), not in
+    /// `[linkage]`.
+    #[serde(skip)]
     pub attribution: Vec<AttributionStep>,
     /// Prenatal booking of the mother within this many days before the birth. Default `300`.
     pub prenatal_window_days: i32,
@@ -71,6 +74,8 @@ pub struct LinkConfig {
     /// See `registration_days_before`. Default `90`.
     pub registration_days_after: i32,
     /// Whether the mother's deceased children count in the birth order. Default `true`.
+    /// Set by `[policy]` ([`PolicyConfig`]).
+    #[serde(skip)]
     pub count_deceased_children: bool,
     /// Whether a booking, birth registration or marriage whose woman's ID is damaged (an
     /// invalid ID within a few digits of the mother's) counts as hers. Default `false`:
@@ -78,8 +83,70 @@ pub struct LinkConfig {
     /// is reported by `invalid_value`.
     pub damaged_mother_ids: bool,
     /// The effective-dated limits on a mother's children, keyed on the birth date.
-    /// Default: 2 from 2016-01-01, 3 from 2021-05-31.
+    /// Default: 2 from 2016-01-01, 3 from 2021-05-31. Set by `[policy]` ([`PolicyConfig`]).
+    #[serde(skip)]
     pub policy_limits: Vec<PolicyLimit>,
+}
+
+/// The pipeline's `[policy]` section: the birth-order policy of domain.md §4.
+///
+/// ```toml
+/// [policy]
+/// count_deceased_children = true
+///
+/// [[policy.limits]]
+/// from = 2016-01-01
+/// limit = 2
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// The effective-dated limits on a mother's children, keyed on the birth date.
+    /// Default: 2 from 2016-01-01, 3 from 2021-05-31.
+    pub limits: Vec<PolicyLimit>,
+    /// Whether the mother's deceased children count in the birth order. Default `true`.
+    pub count_deceased_children: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        let d = LinkConfig::default();
+        PolicyConfig {
+            limits: d.policy_limits,
+            count_deceased_children: d.count_deceased_children,
+        }
+    }
+}
+
+/// The pipeline's `[attribution]` section: where a birth is counted (domain.md §4, §8.11).
+///
+/// ```toml
+/// [attribution]
+/// order = ["hospital_delivery", "prenatal_care", "vaccination", "household", "mother_household"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributionConfig {
+    /// The first non-empty of these steps gives a birth's village.
+    pub order: Vec<AttributionStep>,
+}
+
+impl Default for AttributionConfig {
+    fn default() -> Self {
+        AttributionConfig {
+            order: AttributionStep::DEFAULT_ORDER.to_vec(),
+        }
+    }
+}
+
+impl LinkConfig {
+    /// This configuration with the `[policy]` and `[attribution]` sections applied.
+    pub fn with_sections(mut self, policy: &PolicyConfig, attribution: &AttributionConfig) -> Self {
+        self.policy_limits = policy.limits.clone();
+        self.count_deceased_children = policy.count_deceased_children;
+        self.attribution = attribution.order.clone();
+        self
+    }
 }
 
 impl Default for LinkConfig {

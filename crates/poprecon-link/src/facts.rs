@@ -53,7 +53,6 @@ pub struct FactSettings {
     pub birth_date_tolerance_days: i32,
 }
 
-
 fn null(dtype: DataType) -> Expr {
     lit(NULL).cast(dtype)
 }

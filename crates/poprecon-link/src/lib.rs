@@ -58,7 +58,10 @@ mod tests;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-pub use config::{AttributionStep, BlockingKey, BlockingRule, LinkConfig, PolicyLimit};
+pub use config::{
+    AttributionConfig, AttributionStep, BlockingKey, BlockingRule, LinkConfig, PolicyConfig,
+    PolicyLimit,
+};
 pub use decisions::LinkDecision;
 pub use error::LinkError;
 pub use facts::{BirthFacts, FactSettings, birth_facts, stillbirths};

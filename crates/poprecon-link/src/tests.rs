@@ -1551,22 +1551,35 @@ fn the_linkage_section_reads_from_toml() {
     let cfg: LinkConfig = toml::from_str(
         r#"
         match_threshold = 7.5
-        attribution = ["household", "mother_household"]
 
         [[blocking]]
         on = ["mother_name", "county"]
         date_window = 3
-
-        [[policy_limits]]
+        "#,
+    )
+    .expect("a valid section");
+    let policy: PolicyConfig = toml::from_str(
+        r#"
+        [[limits]]
         from = 2016-01-01
         limit = 2
 
-        [[policy_limits]]
+        [[limits]]
         from = "2021-05-31"
         limit = 3
         "#,
     )
-    .expect("a valid section");
+    .expect("a valid [policy]");
+    let attribution: AttributionConfig =
+        toml::from_str(r#"order = ["household", "mother_household"]"#).expect("[attribution]");
+    let cfg = cfg.with_sections(&policy, &attribution);
+    assert_eq!(
+        cfg.attribution,
+        [AttributionStep::Household, AttributionStep::MotherHousehold]
+    );
+    // The limits and the order live in their own sections, not in `[linkage]`.
+    assert!(toml::from_str::<LinkConfig>("[[policy_limits]]\nfrom = 2016-01-01\n").is_err());
+    assert!(toml::from_str::<LinkConfig>("attribution = [\"household\"]\n").is_err());
     assert_eq!(cfg.match_threshold, 7.5);
     assert_eq!(
         cfg.blocking,

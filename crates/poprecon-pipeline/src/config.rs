@@ -17,9 +17,15 @@ pub struct Config {
     pub divisions: DivisionsConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
-    /// `[linkage]`: blocking, comparisons, threshold, attribution order, policy limits.
+    /// `[linkage]`: blocking, comparisons, threshold, the mother-record windows.
     #[serde(default)]
     pub linkage: poprecon_link::LinkConfig,
+    /// `[policy]`: the effective-dated limits, whether deceased children count.
+    #[serde(default)]
+    pub policy: poprecon_link::PolicyConfig,
+    /// `[attribution]`: the order of the steps that give a birth's village.
+    #[serde(default)]
+    pub attribution: poprecon_link::AttributionConfig,
     /// `[rules]`: per rule `enabled`, `severity` and settings; `[[rules.local]]` SQL rules.
     #[serde(default)]
     pub rules: poprecon_checks::ChecksConfig,
@@ -181,10 +187,33 @@ impl OneOrMany {
 impl Config {
     /// Parses a pipeline file's text; `path` is for messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, PipelineError> {
-        toml::from_str(text).map_err(|e| PipelineError::Parse {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })
+        let parse_error = |e: toml::de::Error| {
+            let mut message = e.to_string().trim_end().to_owned();
+            for (old, new) in [
+                ("policy_limits", "[[policy.limits]]"),
+                (
+                    "count_deceased_children",
+                    "[policy] count_deceased_children",
+                ),
+                ("attribution", "[attribution] order"),
+            ] {
+                if message.contains(&format!("unknown field `{old}`")) {
+                    message.push_str(&format!("\nhint: `linkage.{old}` moved to `{new}`"));
+                }
+            }
+            PipelineError::Parse {
+                path: path.to_owned(),
+                message,
+            }
+        };
+        let mut config: Config = toml::from_str(text).map_err(parse_error)?;
+        let doc: toml::Value = toml::from_str(text).map_err(parse_error)?;
+        crate::params::unify(&mut config, &doc, path)?;
+        config.linkage = config
+            .linkage
+            .clone()
+            .with_sections(&config.policy, &config.attribution);
+        Ok(config)
     }
 }
 

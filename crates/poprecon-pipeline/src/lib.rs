@@ -11,6 +11,7 @@ mod config;
 mod divisions;
 mod error;
 pub mod init;
+mod params;
 #[cfg(test)]
 mod tests;
 

@@ -463,3 +463,89 @@ fn init_recognises_sources_sheets_and_division_tables() {
         Some("数据")
     );
 }
+
+/// A plan of `extra` with one source, so that it resolves.
+fn load_ok(extra: &str) -> Plan {
+    let (_dir, path) = setup(&pipeline(&format!(
+        "[sources.hospital_delivery]\npath = \"x/d1.csv\"\n{extra}"
+    )));
+    Plan::load(&path).expect("the pipeline resolves")
+}
+
+/// Sets the dotted `key` (`[section.sub] name = value` form) in TOML text.
+fn setting(key: &str, value: i32) -> String {
+    let (table, name) = key.rsplit_once('.').unwrap();
+    format!("\n[{table}]\n{name} = {value}\n")
+}
+
+#[test]
+fn a_shared_setting_has_one_home_the_other_key_follows_and_contradictions_are_errors() {
+    for (rule, other) in crate::params::shared_keys() {
+        // Either key sets both.
+        for (set, follows) in [(rule, other), (other, rule)] {
+            let plan = load_ok(&setting(set, 17));
+            let text = format!("{:?}{:?}{:?}", plan.rules, plan.indicators, plan.linkage);
+            let field = |k: &str| k.rsplit('.').next().unwrap().to_owned();
+            assert!(
+                text.contains(&format!("{}: 17", field(follows))),
+                "setting `{set}` leaves `{follows}` behind"
+            );
+        }
+        // Both, equal: fine; different: an error naming both keys.
+        let both = |a: i32, b: i32| {
+            // Two keys of one section go in one table.
+            let (ta, na) = rule.rsplit_once('.').unwrap();
+            let (tb, nb) = other.rsplit_once('.').unwrap();
+            if ta == tb {
+                format!("\n[{ta}]\n{na} = {a}\n{nb} = {b}\n")
+            } else {
+                setting(rule, a) + &setting(other, b)
+            }
+        };
+        load_ok(&both(17, 17));
+        let (_dir, path) = setup(&pipeline(&format!(
+            "[sources.hospital_delivery]\npath = \"x/d1.csv\"\n{}",
+            both(17, 18)
+        )));
+        let e = Plan::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(rule) && e.contains(other) && e.contains("17") && e.contains("18"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn policy_limits_and_attribution_have_sections_of_their_own() {
+    let plan = load_ok(
+        r#"
+[policy]
+count_deceased_children = false
+
+[[policy.limits]]
+from = 2016-01-01
+limit = 2
+
+[attribution]
+order = ["household", "mother_household"]
+"#,
+    );
+    assert!(!plan.linkage.count_deceased_children);
+    assert_eq!(plan.linkage.policy_limits.len(), 1);
+    assert_eq!(
+        plan.linkage.attribution,
+        [
+            poprecon_link::AttributionStep::Household,
+            poprecon_link::AttributionStep::MotherHousehold
+        ]
+    );
+    // Without them, domain.md's defaults.
+    let plan = load_ok("");
+    assert_eq!(
+        plan.linkage.policy_limits,
+        poprecon_link::LinkConfig::default().policy_limits
+    );
+    // The old place is named in the error.
+    let e = load_err("[linkage]\nattribution = [\"household\"]\n");
+    assert!(e.contains("[attribution] order"), "{e}");
+}
