@@ -13,8 +13,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use poprecon_synth::score::{Compared, RuleScores, diff_lines, indicator_rows, rule_table};
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// Synth output and a run over it.
 struct Scored {
