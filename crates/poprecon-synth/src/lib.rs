@@ -17,6 +17,10 @@
 //! - `pipeline.toml`, the pipeline that reads it all ([`write_pipeline`] writes one
 //!   elsewhere, with paths relative to its own folder).
 //!
+//! [`score::Compared`] scores a run folder against that truth (per-rule precision and
+//! recall, linked pairs, indicator rows, quarantine): the truth tests and the
+//! `truth_figures` example share it.
+//!
 //! # The truth
 //!
 //! - `births.parquet`, one row per birth event of domain.md §8.1 (a live-born child of the
@@ -212,6 +216,7 @@ mod ids;
 mod names;
 mod render;
 mod schema;
+pub mod score;
 mod sink;
 mod truth;
 mod world;
@@ -520,6 +525,8 @@ pub enum SynthError {
     },
     #[error("cannot write parquet file `{}`: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
+    #[error("cannot read `{}`: {message}", path.display())]
+    Read { path: PathBuf, message: String },
     #[error("cannot write xlsx file `{}`: {message}", path.display())]
     Xlsx { path: PathBuf, message: String },
     #[error("embedded division table `{file}`: {message}")]

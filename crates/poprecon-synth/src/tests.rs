@@ -1,5 +1,5 @@
-// The `poprecon` binary runs the generator with mimalloc; the tests (and the timing below)
-// use the same allocator, so that their figures are the binary's.
+// The `poprecon` binary runs the generator with mimalloc; the tests use the same allocator
+// (as does the `synth_figures` example), so that they exercise the binary's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -627,71 +627,4 @@ fn ingest_agrees_with_the_truth() {
             .map(|(s, _, f, r)| (s, f, r))
             .collect::<Vec<_>>()
     );
-}
-
-/// Times generation at the scale named by `POPRECON_SYNTH_SCALE` (slow: not run otherwise);
-/// `POPRECON_SYNTH_OUT` keeps the output there.
-#[test]
-fn timed_generation_at_env_scale() {
-    let Ok(scale) = std::env::var("POPRECON_SYNTH_SCALE") else {
-        return;
-    };
-    let scale: Scale = scale.parse().expect("a scale name");
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let out = std::env::var_os("POPRECON_SYNTH_OUT")
-        .map_or_else(|| dir.path().join("out"), PathBuf::from);
-    let cfg = SynthConfig::new(scale, 1);
-    let started = std::time::Instant::now();
-    let summary = generate(&cfg, &out, &|m| eprintln!("{m}")).expect("generation succeeds");
-    let seconds = started.elapsed().as_secs_f64();
-    let mut bytes = 0;
-    for (rel, rows) in &summary.files {
-        let size = std::fs::metadata(out.join(rel))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        bytes += size;
-        eprintln!("{:>12} rows {:>12} bytes  {}", rows, size, rel.display());
-    }
-    eprintln!(
-        "scale {scale}: {seconds:.1} s, {:.1} MB, {} villages, {} people, {} household rows, {} births",
-        bytes as f64 / 1e6,
-        summary.villages,
-        summary.people,
-        summary.household_rows,
-        summary.births
-    );
-    // Aggregates only: never a person-level value.
-    let births = read_parquet(&out.join("truth/births.parquet"));
-    let count = |col: &str, value: i32| {
-        births
-            .column(col)
-            .expect("column")
-            .i32()
-            .expect("i32")
-            .iter()
-            .filter(|v| *v == Some(value))
-            .count()
-    };
-    let floating = births
-        .column("mother_floating")
-        .expect("column")
-        .bool()
-        .expect("bool")
-        .iter()
-        .filter(|v| *v == Some(true))
-        .count();
-    let n = births.height().max(1) as f64;
-    eprintln!(
-        "sex ratio {:.1}, floating share {:.3}, twin children {:.3}, birth order >= 3 {:.3}",
-        count("true_sex", 1) as f64 / count("true_sex", 2).max(1) as f64 * 100.0,
-        floating as f64 / n,
-        count("plurality", 2) as f64 / n,
-        (count("birth_order", 3) + count("birth_order", 4) + count("birth_order", 5)) as f64 / n,
-    );
-    for key in KEY_COLUMNS {
-        let present = births.column(key).expect("column").len()
-            - births.column(key).expect("column").null_count();
-        eprintln!("{key}: {:.3} of births", present as f64 / n);
-    }
-    assert!(summary.births > 0);
 }

@@ -293,9 +293,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                 keep: keep.map(|n| n as usize),
                 run_id: run_id.clone(),
                 lang: *lang,
-                fail_after: std::env::var("POPRECON_FAIL_AFTER").ok(),
-                fail_write: std::env::var("POPRECON_FAIL_WRITE").ok(),
-                pause_in_write: std::env::var_os("POPRECON_PAUSE_IN_WRITE").map(PathBuf::from),
+                faults: poprecon::faults::Faults::from_env(),
             };
             crate::run_cmd::run(&plan, out, &opts)
         }

@@ -15,6 +15,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use poprecon::faults::Faults;
+
 use crate::history::RunRoot;
 use crate::ingest_cmd::{ingest_source, print_summary};
 use crate::output::{StagedDir, create_private_dir};
@@ -86,40 +88,9 @@ pub struct RunOptions {
     /// `--run-id`: the run's id instead of the time-based one.
     pub run_id: Option<String>,
     pub lang: poprecon_report::Lang,
-    /// Test hook: fail on purpose after this stage (`POPRECON_FAIL_AFTER`), to prove that a
-    /// failed run leaves the previous folder intact.
-    pub fail_after: Option<String>,
-    /// Test hook: the write of this output file (`births.parquet`, `sources/household.parquet`,
-    /// `report.html`, ...) fails as on a full disk (`POPRECON_FAIL_WRITE`).
-    pub fail_write: Option<String>,
-    /// Test hook: once `births.parquet` is written, create this marker file and block until
-    /// killed (`POPRECON_PAUSE_IN_WRITE`), to prove that a run killed mid-write leaves the
-    /// previous folder intact.
-    pub pause_in_write: Option<PathBuf>,
-}
-
-impl RunOptions {
-    /// The injected failure of `POPRECON_FAIL_WRITE` for output file `name`, if any: ENOSPC,
-    /// "No space left on device".
-    fn write_fault(&self, name: &str) -> std::io::Result<()> {
-        const ENOSPC: i32 = 28;
-        match self.fail_write.as_deref() {
-            Some(n) if n == name => Err(std::io::Error::from_raw_os_error(ENOSPC)),
-            _ => Ok(()),
-        }
-    }
-
-    /// The pause of `POPRECON_PAUSE_IN_WRITE`: never returns once the marker is written.
-    fn pause_in_write(&self) -> Result<()> {
-        if let Some(marker) = &self.pause_in_write {
-            std::fs::write(marker, b"paused in the write stage\n")
-                .with_context(|| format!("cannot write `{}`", marker.display()))?;
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(60));
-            }
-        }
-        Ok(())
-    }
+    /// Failures and pauses injected by the tests (none unless built with the
+    /// `fault-injection` feature).
+    pub faults: Faults,
 }
 
 /// Who shows a stage's progress.
@@ -134,7 +105,7 @@ enum StageBar {
 /// Times stages and writes their records.
 struct Stages {
     records: Vec<StageRecord>,
-    fail_after: Option<String>,
+    faults: Faults,
     progress: bool,
 }
 
@@ -161,7 +132,7 @@ impl Stages {
             rows,
             seconds,
         });
-        if self.fail_after.as_deref() == Some(name) {
+        if self.faults.fail_after(name) {
             anyhow::bail!("forced failure after stage `{name}` (POPRECON_FAIL_AFTER)");
         }
         Ok(value)
@@ -217,7 +188,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     create_private_dir(&dir.join("sources"))?;
     let mut stages = Stages {
         records: Vec::new(),
-        fail_after: opts.fail_after.clone(),
+        faults: opts.faults.clone(),
         progress: opts.progress,
     };
 
@@ -333,7 +304,8 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             let mut df = stamp(df, &run_id, plan.as_of)
                 .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
             let path = dir.join(name);
-            opts.write_fault(name)
+            opts.faults
+                .write(name)
                 .map_err(polars::prelude::PolarsError::from)
                 .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
@@ -350,7 +322,9 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             write(&format!("quarantine/{id}.parquet"), df)?;
         }
         write("births.parquet", &linked.births)?;
-        opts.pause_in_write()?;
+        opts.faults
+            .pause_in_write()
+            .context("cannot pause in the write stage")?;
         write("links.parquet", &linked.links)?;
         write("ambiguous_links.parquet", &linked.ambiguous)?;
         write("link_diagnostics.parquet", &linked.diagnostics)?;
@@ -394,7 +368,8 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 quarantine: &quarantine,
             },
         )?;
-        opts.write_fault("report.html")
+        opts.faults
+            .write("report.html")
             .and_then(|()| std::fs::write(dir.join("report.html"), html))
             .context("cannot write `report.html`")?;
         let n = outputs.len() as u64;
@@ -435,7 +410,8 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         alerts: alerts.clone(),
     };
     let manifest = serde_json::to_string_pretty(&manifest)? + "\n";
-    opts.write_fault("manifest.json")
+    opts.faults
+        .write("manifest.json")
         .and_then(|()| std::fs::write(dir.join("manifest.json"), manifest))
         .context("cannot write `manifest.json`")?;
     let dest = staged.commit()?;

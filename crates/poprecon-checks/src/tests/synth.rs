@@ -4,8 +4,9 @@
 //! go through ingest; the births are the truth's (the true linkage), so that what is
 //! measured is the rules, not linkage.
 //!
-//! The village scale runs with every test (with high mess rates, so that each kind occurs);
-//! set `POPRECON_SLOW=1` to also print the figures at county scale.
+//! The village scale runs with every test (with high mess rates, so that each kind occurs).
+//! The whole pipeline's figures at a larger scale, over linkage's births, are the
+//! `truth_figures` example of `poprecon-synth` (README.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -438,89 +439,6 @@ fn measure(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
     (scores, checked)
 }
 
-/// The same rules over linkage's births instead of the true linkage: what the whole pipeline
-/// reports. Births are matched to the truth's by their first record (delivery, certificate,
-/// household, vaccination).
-fn measure_with_linkage(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
-    let get = |s: &str| g.tables.get(s);
-    let input = poprecon_link::LinkInput {
-        hospital_delivery: get("hospital_delivery"),
-        birth_certificate: get("birth_certificate"),
-        household: get("household"),
-        vaccination: get("vaccination"),
-        prenatal_care: get("prenatal_care"),
-        birth_registration: get("birth_registration"),
-        marriage: get("marriage"),
-        as_of: g.cfg.as_of,
-        period: g.cfg.period,
-        jurisdiction: "34",
-    };
-    let linked = poprecon_link::link(&input, &poprecon_link::LinkConfig::default()).expect("link");
-    let f = facts(g, &linked.births);
-    let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period)
-        .with_births(&f.births)
-        .with_stillbirths(&f.stillbirths)
-        .with_ambiguous(&linked.ambiguous)
-        .with_villages(g.villages.clone());
-    for (s, df) in &g.tables {
-        input = input.with_source(s, df);
-    }
-    let checked = run_checks(&input, &ChecksConfig::default()).expect("checks");
-    // Linkage's birth ids → the truth's, through the births' first record.
-    let sources = [
-        "hospital_delivery",
-        "birth_certificate",
-        "household",
-        "vaccination",
-    ];
-    let mut truth_of: HashMap<(&str, String), String> = HashMap::new();
-    let tb = strs(&g.births, "birth_id");
-    for s in sources {
-        for (k, b) in strs(&g.births, &format!("{s}_key")).into_iter().zip(&tb) {
-            if let (Some(k), Some(b)) = (k, b) {
-                truth_of.insert((s, k), b.clone());
-            }
-        }
-    }
-    let d = &checked.discrepancies;
-    let keys: Vec<Vec<Option<String>>> = sources
-        .iter()
-        .map(|s| strs(d, &format!("{s}_key")))
-        .collect();
-    let mapped: Vec<Option<String>> = (0..d.height())
-        .map(|i| {
-            sources
-                .iter()
-                .zip(&keys)
-                .find_map(|(s, k)| k[i].clone().map(|k| (*s, k)))
-                .and_then(|sk| truth_of.get(&sk).cloned())
-        })
-        .collect();
-    let mut relabelled = d.clone();
-    relabelled
-        .with_column(Column::new("birth_id".into(), mapped))
-        .expect("relabel");
-    let want = expected(g);
-    let got = found(&Checked {
-        discrepancies: relabelled,
-        village_discrepancies: checked.village_discrepancies.clone(),
-    });
-    let empty = BTreeSet::new();
-    let scores = MEASURED
-        .iter()
-        .map(|r| {
-            let (w, f) = (want.get(r).unwrap_or(&empty), got.get(r).unwrap_or(&empty));
-            let score = Score {
-                found: f.len(),
-                expected: w.len(),
-                hits: f.intersection(w).count(),
-            };
-            (*r, score)
-        })
-        .collect();
-    (scores, checked)
-}
-
 fn table(scores: &BTreeMap<&'static str, Score>) -> String {
     let mut s = String::from("rule | expected | found | precision | recall\n");
     for (r, sc) in scores {
@@ -570,39 +488,4 @@ fn measured_rules_match_the_synthetic_truth_at_village_scale() {
     assert!(checked.discrepancies.height() > 0);
     let ids = strs(&checked.discrepancies, "discrepancy_id");
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
-}
-
-#[test]
-fn county_scale_figures() {
-    if std::env::var_os("POPRECON_SLOW").is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let g = generate(Scale::County, 1, MessRates::default(), dir.path());
-    let (scores, checked) = measure(&g);
-    eprintln!(
-        "county scale, default mess: {} discrepancies\n{}",
-        checked.discrepancies.height(),
-        table(&scores)
-    );
-    let rules = strs(&checked.discrepancies, "rule_id");
-    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rules.into_iter().flatten() {
-        *per_rule.entry(r).or_default() += 1;
-    }
-    eprintln!("discrepancies per rule: {per_rule:?}");
-    let started = std::time::Instant::now();
-    let (scores, checked) = measure_with_linkage(&g);
-    eprintln!(
-        "county scale, linkage's births: {} discrepancies (link + checks {:.1} s)\n{}",
-        checked.discrepancies.height(),
-        started.elapsed().as_secs_f64(),
-        table(&scores)
-    );
-    let rules = strs(&checked.discrepancies, "rule_id");
-    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rules.into_iter().flatten() {
-        *per_rule.entry(r).or_default() += 1;
-    }
-    eprintln!("discrepancies per rule: {per_rule:?}");
 }

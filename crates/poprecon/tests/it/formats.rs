@@ -80,43 +80,40 @@ fn xlsx_dates_numeric_ids_and_sheet_rows() {
     assert_eq!(out.stats.accepted, 2);
     let r = &out.records;
     assert_eq!(
-        strings(r, "certificate_no"),
+        strs(r, "certificate_no"),
         some(&["Q340000001", "Q340000002"])
     );
+    assert_eq!(strs(r, "birth_date"), some(&["2025-03-04", "2025-03-05"]));
     assert_eq!(
-        strings(r, "birth_date"),
-        some(&["2025-03-04", "2025-03-05"])
-    );
-    assert_eq!(
-        strings(r, "birth_date_time"),
+        strs(r, "birth_date_time"),
         some(&["2025-03-04 10:20:00.000", ""])
     );
-    assert_eq!(strings(r, "issue_date"), some(&["2025-03-10", ""]));
+    assert_eq!(strs(r, "issue_date"), some(&["2025-03-10", ""]));
     assert_eq!(ints(r, "child_sex"), [Some(1), Some(2)]);
     assert_eq!(
-        strings(r, "birth_place_type"),
+        strs(r, "birth_place_type"),
         some(&["medical_institution", "medical_institution"])
     );
     // The numeric cell is named as Excel damage, never silently "fixed"; its text is what
     // Excel shows (15 significant digits).
-    assert_eq!(strings(r, "mother_id"), some(&["340302201601010019", ""]));
+    assert_eq!(strs(r, "mother_id"), some(&["340302201601010019", ""]));
     assert_eq!(
-        strings(r, "mother_id_input"),
+        strs(r, "mother_id_input"),
         some(&["340302201601010019", "340302201601010000"])
     );
     assert_eq!(
-        strings(r, "invalid_fields"),
+        strs(r, "invalid_fields"),
         [None, Some("mother_id:excel_numeric".to_owned())]
     );
     assert_eq!(ints(r, "source_line"), [Some(2), Some(3)]);
     // Row 5 lacks the birth date; row 6's merged cell leaves the sex column empty.
     assert_eq!(ints(&out.quarantine, "line"), [Some(5), Some(6)]);
     assert_eq!(
-        strings(&out.quarantine, "reason"),
+        strs(&out.quarantine, "reason"),
         some(&["missing_required", "missing_required"])
     );
     assert_eq!(
-        strings(&out.quarantine, "field"),
+        strs(&out.quarantine, "field"),
         some(&["birth_date", "child_sex"])
     );
 }
@@ -170,19 +167,16 @@ fn parquet_keeps_types_and_reads_text() {
     assert_eq!(out.stats.accepted, 3);
     let r = &out.records;
     assert_eq!(
-        strings(r, "birth_date"),
+        strs(r, "birth_date"),
         some(&["2025-03-04", "1990-01-01", ""])
     );
-    assert_eq!(strings(r, "household_no"), some(&["1001", "1001", "1002"]));
-    assert_eq!(strings(r, "relation_to_head"), some(&["22", "02", "02"]));
+    assert_eq!(strs(r, "household_no"), some(&["1001", "1001", "1002"]));
+    assert_eq!(strs(r, "relation_to_head"), some(&["22", "02", "02"]));
     assert_eq!(
-        strings(r, "village"),
+        strs(r, "village"),
         some(&["340302001001", "340302001001", "340302001002"])
     );
-    assert_eq!(
-        strings(r, "status"),
-        some(&["active", "active", "moved_out"])
-    );
+    assert_eq!(strs(r, "status"), some(&["active", "active", "moved_out"]));
     assert_eq!(ints(r, "sex"), [Some(1), Some(2), Some(1)]);
     assert_eq!(ints(r, "source_line"), [Some(2), Some(3), Some(4)]);
 }

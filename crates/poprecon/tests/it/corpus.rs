@@ -57,7 +57,7 @@ fn case(name: &str, bytes: &[u8], encoding: &str, expect: Expect) {
                 "case {name}: rows conserved"
             );
             assert_eq!(out.stats.accepted, accepted, "case {name}: accepted");
-            let reasons = strings(&out.quarantine, "reason");
+            let reasons = strs(&out.quarantine, "reason");
             let reasons: Vec<&str> = reasons.iter().map(|r| r.as_deref().unwrap()).collect();
             assert_eq!(reasons, quarantined, "case {name}: quarantine reasons");
         }
@@ -375,18 +375,18 @@ fn parquet_with_wrong_types() {
     assert_eq!(out.stats.read, 3);
     assert_eq!(out.stats.accepted, 2);
     assert_eq!(
-        strings(&out.quarantine, "reason"),
+        strs(&out.quarantine, "reason"),
         some(&["invalid_required_date"])
     );
     let r = &out.records;
-    assert_eq!(strings(r, "record_id"), some(&["1", "2"]));
+    assert_eq!(strs(r, "record_id"), some(&["1", "2"]));
     assert_eq!(
-        strings(r, "registration_date"),
+        strs(r, "registration_date"),
         some(&["2015-05-01", "2014-12-27"])
     );
-    assert_eq!(strings(r, "man_id"), [None, None]);
+    assert_eq!(strs(r, "man_id"), [None, None]);
     assert_eq!(
-        strings(r, "invalid_fields"),
+        strs(r, "invalid_fields"),
         some(&["man_id:excel_numeric", "man_id:excel_numeric"])
     );
     let _ = DataType::String;

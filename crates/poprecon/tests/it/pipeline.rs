@@ -2,16 +2,14 @@
 //! (inputs with their hashes, every output table's rows, the jurisdiction's and counties'
 //! indicators, discrepancies per rule, assessment; after an intended change, review them
 //! with `cargo insta review` or `INSTA_UPDATE=always`), and reviewers' decisions through the
-//! whole pipeline. `tests/truth.rs` compares the same tables with the generator's truth.
+//! whole pipeline. `truth.rs` compares the same tables with the generator's truth.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-mod browser;
-mod common;
-use common::*;
+use crate::support::*;
 
 /// A synthetic village (seed `seed`) in a temporary folder; returns the folder and the
 /// pipeline file synth wrote there.

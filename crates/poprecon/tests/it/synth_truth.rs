@@ -12,7 +12,7 @@ use crate::support::*;
 type Row = (String, String, String, String);
 
 fn truth_rows(df: &DataFrame, cols: [&str; 4]) -> BTreeSet<Row> {
-    let c: Vec<Vec<Option<String>>> = cols.iter().map(|c| strings(df, c)).collect();
+    let c: Vec<Vec<Option<String>>> = cols.iter().map(|c| strs(df, c)).collect();
     (0..df.height())
         .map(|i| {
             let get = |k: usize| c[k][i].clone().unwrap_or_default();
@@ -44,10 +44,10 @@ fn quarantine_and_invalid_values_match_the_truth() {
     let mut expected: BTreeSet<Row> = BTreeSet::new();
     {
         let (s, f, r, fi) = (
-            strings(&truth_q, "source"),
-            strings(&truth_q, "file"),
-            strings(&truth_q, "reason"),
-            strings(&truth_q, "field"),
+            strs(&truth_q, "source"),
+            strs(&truth_q, "file"),
+            strs(&truth_q, "reason"),
+            strs(&truth_q, "field"),
         );
         let l = ints(&truth_q, "line");
         for i in 0..truth_q.height() {
@@ -62,11 +62,7 @@ fn quarantine_and_invalid_values_match_the_truth() {
     let mut got: BTreeSet<Row> = BTreeSet::new();
     for o in &outputs {
         let q = &o.quarantine;
-        let (f, r, fi) = (
-            strings(q, "file"),
-            strings(q, "reason"),
-            strings(q, "field"),
-        );
+        let (f, r, fi) = (strs(q, "file"), strs(q, "reason"), strs(q, "field"));
         let l = ints(q, "line");
         for i in 0..q.height() {
             got.insert((
@@ -92,8 +88,8 @@ fn quarantine_and_invalid_values_match_the_truth() {
     let reasons: BTreeSet<String> = expected.iter().map(|r| r.3.clone()).collect();
     let mut got: BTreeSet<Row> = BTreeSet::new();
     for o in &outputs {
-        let keys = strings(&o.records, poprecon_ingest::RECORD_KEY);
-        let flags = strings(&o.records, poprecon_ingest::INVALID_FIELDS);
+        let keys = strs(&o.records, poprecon_ingest::RECORD_KEY);
+        let flags = strs(&o.records, poprecon_ingest::INVALID_FIELDS);
         for (k, f) in keys.iter().zip(&flags) {
             for flag in f.iter().flat_map(|f| f.split(';')) {
                 let (field, reason) = flag.split_once(':').unwrap();

@@ -1,13 +1,9 @@
 //! The binary as a user runs it: exit codes, messages, the output folder.
-//!
-//! The binary's tests live in this package (only its tests get `CARGO_BIN_EXE_poprecon`):
-//! this file, `pipeline.rs` and `truth.rs`, sharing `common/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod common;
-use common::poprecon;
+use crate::support::{self, poprecon};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -841,7 +837,7 @@ fn a_reader_panic_names_the_file_and_withholds_its_message() {
     let (dir, pipeline) = fixture();
     std::fs::write(
         dir.path().join("bad.xlsx"),
-        include_bytes!("../../../fuzz/seeds/ingest_xlsx/02-calamine-overflow-crash"),
+        include_bytes!("../../../../fuzz/seeds/ingest_xlsx/02-calamine-overflow-crash"),
     )
     .unwrap();
     let mut text = std::fs::read_to_string(&pipeline).unwrap();
@@ -1221,7 +1217,7 @@ fn three_runs_read_back_as_one_series() {
     let series = glob("indicators.parquet");
     let per_run: usize = ids
         .iter()
-        .map(|id| common::read(&d.join("root/runs").join(id).join("indicators.parquet")).height())
+        .map(|id| support::read(&d.join("root/runs").join(id).join("indicators.parquet")).height())
         .sum();
     assert_eq!(series.height(), per_run, "every night's rows, once");
     let names: Vec<String> = series
@@ -1244,12 +1240,12 @@ fn three_runs_read_back_as_one_series() {
         .collect()
         .unwrap();
     assert_eq!(
-        common::strs(&live, "run_id"),
+        support::strs(&live, "run_id"),
         ids.iter().cloned().map(Some).collect::<Vec<_>>(),
         "one live-birth count per night"
     );
     assert_eq!(
-        common::strs(&live, "as_of"),
+        support::strs(&live, "as_of"),
         nights
             .iter()
             .map(|n| Some(n.to_string()))
@@ -1267,7 +1263,7 @@ fn three_runs_read_back_as_one_series() {
 }
 
 fn strs_of(path: &Path, column: &str) -> Vec<Option<String>> {
-    common::strs(&common::read(path), column)
+    support::strs(&support::read(path), column)
 }
 
 /// `--keep N` keeps the newest N runs, the new one included; a root that is a run folder
@@ -1858,8 +1854,8 @@ fn an_english_report_goes_beside_the_runs_report() {
     );
     let latest = dir.path().join("run/latest");
     let before = std::fs::read(latest.join("report.html")).unwrap();
-    common::ok(&poprecon(&["report", "run", "--lang", "en"], dir.path()));
-    common::ok(&poprecon(
+    support::ok(&poprecon(&["report", "run", "--lang", "en"], dir.path()));
+    support::ok(&poprecon(
         &["report", "run", "--lang", "en", "--for", "data-team"],
         dir.path(),
     ));

@@ -8,28 +8,11 @@
 //! county run by the same variable (it takes about a minute in the dev profile).
 //! Screenshots go to `$POPRECON_SCREENSHOTS`, else `$CARGO_TARGET_DIR/report-screenshots`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::common::*;
-
-const HOSTILE: &str = "<img src=x onerror=alert(1)>";
-
-const FLAGS: [&str; 10] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-];
+use crate::support::*;
 
 fn enabled() -> bool {
     let on = std::env::var_os("POPRECON_BROWSER_TESTS").is_some();
@@ -39,84 +22,12 @@ fn enabled() -> bool {
     on
 }
 
-/// The DOM after scripts ran, what the browser logged, and the seconds it took.
-fn chromium(url: &str) -> (String, String, f64) {
-    let profile = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let out = Command::new("chromium")
-        .args(FLAGS)
-        .arg("--virtual-time-budget=30000")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        started.elapsed().as_secs_f64(),
-    )
-}
-
-fn screenshot_dir() -> PathBuf {
-    let dir = std::env::var_os("POPRECON_SCREENSHOTS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(|d| PathBuf::from(d).join("report-screenshots"))
-        })
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/report-screenshots")
-        });
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn screenshot(url: &str, path: &Path) {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
-        .args(FLAGS)
-        .arg("--virtual-time-budget=30000")
-        .arg("--window-size=1400,1800")
-        .arg("--hide-scrollbars")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", path.display()))
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    assert!(
-        path.is_file(),
-        "no screenshot {}: {:?}",
-        path.display(),
-        out
-    );
-}
-
-fn console_errors(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| {
-            l.contains("Uncaught")
-                || l.contains("Refused to")
-                || (l.contains(":CONSOLE") && l.contains("Error"))
-        })
-        .collect()
-}
-
-fn text_of(dom: &str, id: &str) -> String {
-    let start = dom
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no #{id} in the DOM"));
-    let rest = &dom[start..];
-    let rest = &rest[rest.find('>').unwrap() + 1..];
-    rest[..rest.find("</").unwrap_or(rest.len())].to_owned()
-}
-
 /// Loads a run's default report and checks it against the run's tables; writes screenshots
 /// named `<name>-<section>.png`. Returns the DOM load time in seconds.
 fn check_run_report(run: &Path, name: &str) -> f64 {
     let report = run.join("report.html");
     let url = format!("file://{}", report.display());
-    let (dom, log, seconds) = chromium(&url);
+    let (dom, log, seconds) = chromium(&url, 30_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(dom.contains("data-ready=\"1\""), "the page finished");
     let clear = poprecon_model::clear_ids(&dom);
@@ -159,7 +70,7 @@ fn check_run_report(run: &Path, name: &str) -> f64 {
     let rules = strs(&dis, "rule_id");
     let rule = rules[0].clone().unwrap();
     let n_rule = rules.iter().filter(|r| r.as_deref() == Some(&rule)).count();
-    let (filtered, log, _) = chromium(&format!("{url}#rule={rule}"));
+    let (filtered, log, _) = chromium(&format!("{url}#rule={rule}"), 30_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     let pages = text_of(&filtered, "mismatch-pages");
     assert!(
@@ -188,7 +99,7 @@ fn check_run_report(run: &Path, name: &str) -> f64 {
     let village = strs(&ind, "area_code")[0].clone().unwrap();
     let denominator = ints(&ind, "denominator")[0].unwrap();
     let cell = format!("{village}|hospital_delivery_rate|residence");
-    let (drilled, log, _) = chromium(&format!("{url}#cell={cell}"));
+    let (drilled, log, _) = chromium(&format!("{url}#cell={cell}"), 30_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     let count = text_of(&drilled, "drill-count");
     assert!(
@@ -216,6 +127,8 @@ fn check_run_report(run: &Path, name: &str) -> f64 {
         screenshot(
             &format!("{url}#section={section}&only=1{extra}"),
             &shots.join(format!("{name}-{section}.png")),
+            30_000,
+            "1400,1800",
         );
     }
     seconds
@@ -255,7 +168,7 @@ fn check_side_by_side(run: &Path, name: &str) {
         "file://{}#section=mismatches&only=1&q={id}&open={id}",
         run.join("report.html").display()
     );
-    let (dom, log, _) = chromium(&url);
+    let (dom, log, _) = chromium(&url, 30_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(
         dom.contains("class=\"side-by-side\""),
@@ -266,6 +179,8 @@ fn check_side_by_side(run: &Path, name: &str) {
     screenshot(
         &url,
         &screenshot_dir().join(format!("{name}-side-by-side.png")),
+        30_000,
+        "1400,1800",
     );
 }
 
@@ -297,10 +212,10 @@ fn sample_run_report_in_chromium() {
         &["report", run.to_str().unwrap(), "--for", "data-team"],
         &root,
     ));
-    let (dom, log, _) = chromium(&format!(
-        "file://{}",
-        run.join("report_data_team.html").display()
-    ));
+    let (dom, log, _) = chromium(
+        &format!("file://{}", run.join("report_data_team.html").display()),
+        30_000,
+    );
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(!poprecon_model::clear_ids(&dom).is_empty(), "IDs in clear");
     let en = dir.path().join("en.html");
@@ -315,7 +230,7 @@ fn sample_run_report_in_chromium() {
         ],
         &root,
     ));
-    let (dom, log, _) = chromium(&format!("file://{}", en.display()));
+    let (dom, log, _) = chromium(&format!("file://{}", en.display()), 30_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(dom.contains("Mismatch list") && dom.contains("Match weight histogram"));
     assert!(poprecon_model::clear_ids(&dom).is_empty());
@@ -362,10 +277,13 @@ fn county_run_report_in_chromium() {
     );
     let seconds = check_run_report(&run, "county");
     check_side_by_side(&run, "county");
-    let (dom, log, _) = chromium(&format!(
-        "file://{}#section=quarantine",
-        run.join("report.html").display()
-    ));
+    let (dom, log, _) = chromium(
+        &format!(
+            "file://{}#section=quarantine",
+            run.join("report.html").display()
+        ),
+        30_000,
+    );
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(
         dom.contains("&lt;img src=x onerror=alert(1)&gt;"),
@@ -377,21 +295,8 @@ fn county_run_report_in_chromium() {
 
 /// The text between tags, without scripts, the style sheet and file names (`x.csv:12`).
 fn visible_text(dom: &str) -> String {
-    let mut out = String::new();
-    let mut rest = dom;
-    loop {
-        let next = ["<script", "<style"]
-            .iter()
-            .filter_map(|tag| rest.find(tag).map(|i| (i, *tag)))
-            .min();
-        let Some((i, tag)) = next else { break };
-        strip_tags(&rest[..i], &mut out);
-        let close = format!("</{}>", &tag[1..]);
-        rest = &rest[i..];
-        rest = &rest[rest.find(&close).map_or(rest.len(), |e| e + close.len())..];
-    }
-    strip_tags(rest, &mut out);
-    out.split_whitespace()
+    page_text(dom)
+        .split_whitespace()
         .filter(|w| {
             ![".csv:", ".xlsx:", ".parquet:"]
                 .iter()
@@ -399,19 +304,4 @@ fn visible_text(dom: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn strip_tags(s: &str, out: &mut String) {
-    let mut inside = false;
-    for c in s.chars() {
-        match c {
-            '<' => inside = true,
-            '>' => {
-                inside = false;
-                out.push(' ');
-            }
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
 }

@@ -6,15 +6,15 @@
 //! Without that variable the tests say so and check the page statically only. Screenshots
 //! go to `$POPRECON_SCREENSHOTS` (default `$CARGO_TARGET_DIR/report-screenshots`, else
 //! `target/report-screenshots`). The reports of real runs (the sample and a county) are
-//! tested by the binary's own tests (`crates/poprecon/tests/browser`), where the binary is.
+//! tested in `browser.rs`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use polars::prelude::*;
 use poprecon_report::{Audience, Lang, Limits, ReportInput, render};
 
-const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+use crate::support::*;
+
 const MOTHER: &str = "340302199001010027";
 const CHILD: &str = "340302202501010012";
 
@@ -211,91 +211,6 @@ fn report(dir: &Path, t: &Tables, audience: Audience, compress: bool) -> PathBuf
     path
 }
 
-const FLAGS: [&str; 10] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-];
-
-/// The DOM after scripts ran, and what the browser logged.
-fn chromium(url: &str) -> (String, String) {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
-        .args(FLAGS)
-        .arg("--virtual-time-budget=10000")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Where screenshots go (kept by CI as artefacts).
-fn screenshot_dir() -> PathBuf {
-    let dir = std::env::var_os("POPRECON_SCREENSHOTS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(|d| PathBuf::from(d).join("report-screenshots"))
-        })
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/report-screenshots")
-        });
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn screenshot(url: &str, path: &Path) {
-    let profile = tempfile::tempdir().unwrap();
-    let status = Command::new("chromium")
-        .args(FLAGS)
-        .arg("--virtual-time-budget=10000")
-        .arg("--window-size=1400,1600")
-        .arg("--hide-scrollbars")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", path.display()))
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    assert!(path.is_file(), "no screenshot: {:?}", status);
-}
-
-/// Console errors, uncaught exceptions and content-security-policy refusals in a log.
-fn console_errors(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| {
-            l.contains("Uncaught")
-                || l.contains("Refused to")
-                || (l.contains(":CONSOLE") && l.contains("Error"))
-        })
-        .collect()
-}
-
-/// The element with `id` in a DOM dump, up to its closing tag `end`.
-fn element<'a>(dom: &'a str, id: &str, end: &str) -> &'a str {
-    let start = dom
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no #{id} in the DOM"));
-    let rest = &dom[start..];
-    &rest[..rest.find(end).unwrap_or(rest.len())]
-}
-
-fn text_of(dom: &str, id: &str) -> String {
-    let e = element(dom, id, "</");
-    e[e.find('>').unwrap() + 1..].to_owned()
-}
-
 #[test]
 fn report_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
@@ -320,7 +235,7 @@ fn report_in_headless_chromium() {
     }
     for path in [&plain, &packed] {
         let url = format!("file://{}", path.display());
-        let (dom, log) = chromium(&url);
+        let (dom, log, _) = chromium(&url, 10_000);
         assert!(
             !dom.trim().is_empty(),
             "an alert() would block the page and empty the DOM"
@@ -346,7 +261,7 @@ fn report_in_headless_chromium() {
             "no element built from data"
         );
         // No raw English table or code names in the Chinese page's text.
-        let text = visible_text(&dom);
+        let text = page_text(&dom);
         for word in [
             "births",
             "records",
@@ -362,14 +277,14 @@ fn report_in_headless_chromium() {
         assert!(text.contains("住院分娩=1"), "sources named in the values");
 
         // The filter (from the link): two conditions keep one row, of the other village.
-        let (filtered, log) = chromium(&format!("{url}#rule=sex_mismatch&status=open"));
+        let (filtered, log, _) = chromium(&format!("{url}#rule=sex_mismatch&status=open"), 10_000);
         assert!(console_errors(&log).is_empty(), "console errors: {log}");
         assert!(
             text_of(&filtered, "mismatch-pages").contains("1–1 / 1 (共 3)"),
             "{}",
             text_of(&filtered, "mismatch-pages")
         );
-        let rows = element(&filtered, "mismatch-rows", "</tbody>");
+        let rows = dom_element(&filtered, "mismatch-rows", "</tbody>");
         assert!(
             rows.contains("340303001001") && !rows.contains("340302001001"),
             "{rows}"
@@ -377,22 +292,23 @@ fn report_in_headless_chromium() {
 
         // Drill-through: the cell of village 340302001001 holds one birth, with its two
         // discrepancies; the records of D3 side by side with the disputed field marked.
-        let (drilled, log) = chromium(&format!(
-            "{url}#cell=340302001001|hospital_delivery_rate|residence&open=D3"
-        ));
+        let (drilled, log, _) = chromium(
+            &format!("{url}#cell=340302001001|hospital_delivery_rate|residence&open=D3"),
+            10_000,
+        );
         assert!(console_errors(&log).is_empty(), "console errors: {log}");
         assert!(
             text_of(&drilled, "drill-count").contains(": 1"),
             "{}",
             text_of(&drilled, "drill-count")
         );
-        let births = element(&drilled, "drill-rows", "</tbody>");
+        let births = dom_element(&drilled, "drill-rows", "</tbody>");
         assert!(births.contains("household:340302********0012"), "{births}");
         assert!(
             births.contains("性别不一致、母亲身份证号不一致"),
             "{births}"
         );
-        let detail = element(&drilled, "detail-2", "</table>");
+        let detail = dom_element(&drilled, "detail-2", "</table>");
         assert!(detail.contains("class=\"disputed\""), "{detail}");
         assert!(
             detail.contains("hospital_delivery.csv:2") && detail.contains("household.parquet:7")
@@ -404,10 +320,12 @@ fn report_in_headless_chromium() {
     }
     let shots = screenshot_dir();
     let url = format!("file://{}", plain.display());
-    screenshot(&url, &shots.join("fixture-top.png"));
+    screenshot(&url, &shots.join("fixture-top.png"), 10_000, "1400,1600");
     screenshot(
         &format!("{url}#section=mismatches&only=1&open=D3"),
         &shots.join("fixture-mismatch-detail.png"),
+        10_000,
+        "1400,1600",
     );
 }
 
@@ -441,12 +359,12 @@ fn a_county_jurisdiction_is_drawn_once() {
         eprintln!("POPRECON_BROWSER_TESTS is not set: the page was checked statically only");
         return;
     }
-    let (dom, log) = chromium(&format!("file://{}", path.display()));
+    let (dom, log, _) = chromium(&format!("file://{}", path.display()), 10_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(
         dom.contains("id=\"sex-ratio-top\" data-areas=\"340302\""),
         "{}",
-        element(&dom, "sex-ratio-top", ">")
+        dom_element(&dom, "sex-ratio-top", ">")
     );
     assert!(dom.contains("id=\"sex-ratio-townships\" data-areas=\"340302001\""));
 }
@@ -461,42 +379,8 @@ fn data_team_report_in_headless_chromium() {
         eprintln!("POPRECON_BROWSER_TESTS is not set: the page was checked statically only");
         return;
     }
-    let (dom, log) = chromium(&format!("file://{}", path.display()));
+    let (dom, log, _) = chromium(&format!("file://{}", path.display()), 10_000);
     assert!(console_errors(&log).is_empty(), "console errors: {log}");
     assert!(dom.contains(MOTHER), "IDs in clear for the data team");
     assert!(dom.contains("数据组版本"));
-}
-
-/// The text between tags, without the scripts' source and the style sheet.
-fn visible_text(dom: &str) -> String {
-    let mut out = String::new();
-    let mut rest = dom;
-    loop {
-        let next = ["<script", "<style"]
-            .iter()
-            .filter_map(|tag| rest.find(tag).map(|i| (i, *tag)))
-            .min();
-        let Some((i, tag)) = next else { break };
-        strip_tags(&rest[..i], &mut out);
-        let close = format!("</{}>", &tag[1..]);
-        rest = &rest[i..];
-        rest = &rest[rest.find(&close).map_or(rest.len(), |e| e + close.len())..];
-    }
-    strip_tags(rest, &mut out);
-    out
-}
-
-fn strip_tags(s: &str, out: &mut String) {
-    let mut inside = false;
-    for c in s.chars() {
-        match c {
-            '<' => inside = true,
-            '>' => {
-                inside = false;
-                out.push(' ');
-            }
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
 }
