@@ -9,6 +9,8 @@
 //! - `browser`: the reports of real runs in headless Chromium (`POPRECON_BROWSER_TESTS=1`);
 //! - `corpus`, `formats`: ingest of the test corpus and of every file format;
 //! - `report`: the report page of fixture tables, statically and in Chromium;
+//! - `settings`: one home per setting: a tolerance, a grace period, a window change the
+//!   rule and the indicator together;
 //! - `synth_truth`: the generator's extracts and truth read back through ingest.
 
 mod browser;
@@ -17,6 +19,7 @@ mod corpus;
 mod formats;
 mod pipeline;
 mod report;
+mod settings;
 mod support;
 mod synth_truth;
 mod truth;
