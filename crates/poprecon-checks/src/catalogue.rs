@@ -107,6 +107,90 @@ impl RuleId {
     }
 }
 
+/// What a rule reads: the births stage (one row per birth, or per delivery for the booking
+/// rule), or every record of its source (domain.md §8.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Birth(BirthRule),
+    Record(RecordRule),
+}
+
+/// The rules over the births stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BirthRule {
+    DeliveryWithoutCertificate,
+    CertificateWithoutDelivery,
+    BirthWithoutHouseholdRegistration,
+    HouseholdBirthWithoutCertificate,
+    BirthWithoutRegistrationService,
+    DeliveryWithoutPrenatalBooking,
+    BirthWithoutHepb1,
+    LateHepb1,
+    LateHouseholdRegistration,
+    SexMismatch,
+    BirthDateMismatch,
+    MotherIdMismatch,
+    ChildOrderMismatch,
+    OutOfPolicyBirth,
+    AmbiguousLink,
+}
+
+/// The rules over every record of their source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordRule {
+    LatePrenatalBooking,
+    RegistrationWithoutMarriage,
+    MaternityClaimWithoutDelivery,
+    StudentWithoutHouseholdRegistration,
+    DuplicateRecord,
+    InvalidValue,
+    IdNumberConflict,
+}
+
+impl RuleId {
+    /// What the rule reads (every rule says, no default).
+    pub(crate) const fn scope(self) -> Scope {
+        use BirthRule as B;
+        use RecordRule as R;
+        match self {
+            RuleId::DeliveryWithoutCertificate => Scope::Birth(B::DeliveryWithoutCertificate),
+            RuleId::CertificateWithoutDelivery => Scope::Birth(B::CertificateWithoutDelivery),
+            RuleId::BirthWithoutHouseholdRegistration => {
+                Scope::Birth(B::BirthWithoutHouseholdRegistration)
+            }
+            RuleId::HouseholdBirthWithoutCertificate => {
+                Scope::Birth(B::HouseholdBirthWithoutCertificate)
+            }
+            RuleId::BirthWithoutRegistrationService => {
+                Scope::Birth(B::BirthWithoutRegistrationService)
+            }
+            RuleId::DeliveryWithoutPrenatalBooking => {
+                Scope::Birth(B::DeliveryWithoutPrenatalBooking)
+            }
+            RuleId::BirthWithoutHepb1 => Scope::Birth(B::BirthWithoutHepb1),
+            RuleId::LateHepb1 => Scope::Birth(B::LateHepb1),
+            RuleId::LatePrenatalBooking => Scope::Record(R::LatePrenatalBooking),
+            RuleId::LateHouseholdRegistration => Scope::Birth(B::LateHouseholdRegistration),
+            RuleId::SexMismatch => Scope::Birth(B::SexMismatch),
+            RuleId::BirthDateMismatch => Scope::Birth(B::BirthDateMismatch),
+            RuleId::MotherIdMismatch => Scope::Birth(B::MotherIdMismatch),
+            RuleId::IdNumberConflict => Scope::Record(R::IdNumberConflict),
+            RuleId::ChildOrderMismatch => Scope::Birth(B::ChildOrderMismatch),
+            RuleId::OutOfPolicyBirth => Scope::Birth(B::OutOfPolicyBirth),
+            RuleId::RegistrationWithoutMarriage => Scope::Record(R::RegistrationWithoutMarriage),
+            RuleId::MaternityClaimWithoutDelivery => {
+                Scope::Record(R::MaternityClaimWithoutDelivery)
+            }
+            RuleId::StudentWithoutHouseholdRegistration => {
+                Scope::Record(R::StudentWithoutHouseholdRegistration)
+            }
+            RuleId::DuplicateRecord => Scope::Record(R::DuplicateRecord),
+            RuleId::AmbiguousLink => Scope::Birth(B::AmbiguousLink),
+            RuleId::InvalidValue => Scope::Record(R::InvalidValue),
+        }
+    }
+}
+
 impl std::fmt::Display for RuleId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

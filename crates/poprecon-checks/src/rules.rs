@@ -5,7 +5,7 @@
 
 use polars::prelude::*;
 
-use crate::catalogue::{RuleId, Severity};
+use crate::catalogue::{BirthRule, RecordRule, RuleId, Scope, Severity};
 use crate::error::ChecksError;
 use crate::frames::{
     BIRTH_SOURCES, CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, PRENATAL, REGISTRATION, Table,
@@ -37,20 +37,25 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
         }
         let _span = tracing::debug_span!("rule", rule = rule.as_str()).entered();
         let started = std::time::Instant::now();
-        let found = match (rule, &ctx.births) {
-            (RuleId::LatePrenatalBooking, _) => records::late_prenatal_booking(ctx),
-            (RuleId::RegistrationWithoutMarriage, _) => records::registration_without_marriage(ctx),
-            (RuleId::MaternityClaimWithoutDelivery, _) => {
-                records::maternity_claim_without_delivery(ctx)?
-            }
-            (RuleId::StudentWithoutHouseholdRegistration, _) => {
-                records::student_without_household_registration(ctx)?
-            }
-            (RuleId::DuplicateRecord, _) => records::duplicate_record(ctx)?,
-            (RuleId::InvalidValue, _) => records::invalid_value(ctx)?,
-            (RuleId::IdNumberConflict, _) => records::id_number_conflict(ctx)?,
-            (_, None) => None,
-            (rule, Some(b)) => birth_rule(ctx, rule, b)?,
+        let found = match (rule.scope(), &ctx.births) {
+            (Scope::Record(r), _) => match r {
+                RecordRule::LatePrenatalBooking => records::late_prenatal_booking(ctx),
+                RecordRule::RegistrationWithoutMarriage => {
+                    records::registration_without_marriage(ctx)
+                }
+                RecordRule::MaternityClaimWithoutDelivery => {
+                    records::maternity_claim_without_delivery(ctx)?
+                }
+                RecordRule::StudentWithoutHouseholdRegistration => {
+                    records::student_without_household_registration(ctx)?
+                }
+                RecordRule::DuplicateRecord => records::duplicate_record(ctx)?,
+                RecordRule::InvalidValue => records::invalid_value(ctx)?,
+                RecordRule::IdNumberConflict => records::id_number_conflict(ctx)?,
+            },
+            // Before linkage there is no birth to check.
+            (Scope::Birth(_), None) => None,
+            (Scope::Birth(r), Some(b)) => birth_rule(ctx, rule, r, b)?,
         };
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rule planned");
         if let Some((rows, units)) = found {
@@ -140,7 +145,12 @@ fn birth_units(births: LazyFrame) -> LazyFrame {
     births.select([col("village")])
 }
 
-fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksError> {
+fn birth_rule(
+    ctx: &Ctx<'_>,
+    rule: RuleId,
+    which: BirthRule,
+    b: &Table,
+) -> Result<Found, ChecksError> {
     let cfg = ctx.cfg;
     let key = |s: &str| col(key_column(s));
     let born_by = |grace: i32| col("__date").lt_eq(lit(ctx.as_of - grace));
@@ -151,8 +161,8 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
         let rows = units.clone().filter(key(missing).is_null());
         Some((birth_rows(rule, rows, None, vals, &[]), birth_units(units)))
     };
-    Ok(match rule {
-        RuleId::DeliveryWithoutCertificate => {
+    Ok(match which {
+        BirthRule::DeliveryWithoutCertificate => {
             if !ctx.has_sources(&[DELIVERY, CERTIFICATE]) {
                 return Ok(None);
             }
@@ -168,7 +178,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 values(vec![birth_date()]),
             )
         }
-        RuleId::CertificateWithoutDelivery => {
+        BirthRule::CertificateWithoutDelivery => {
             if !ctx.has_sources(&[DELIVERY, CERTIFICATE]) {
                 return Ok(None);
             }
@@ -182,7 +192,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 values(vec![kv("birth_place_type", col("__c_place"))]),
             )
         }
-        RuleId::BirthWithoutHouseholdRegistration => {
+        BirthRule::BirthWithoutHouseholdRegistration => {
             if !ctx.has_sources(&[HOUSEHOLD]) {
                 return Ok(None);
             }
@@ -194,7 +204,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 values(vec![birth_date()]),
             )
         }
-        RuleId::HouseholdBirthWithoutCertificate => {
+        BirthRule::HouseholdBirthWithoutCertificate => {
             if !ctx.has_sources(&[HOUSEHOLD, CERTIFICATE]) {
                 return Ok(None);
             }
@@ -209,7 +219,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 values(vec![birth_date()]),
             )
         }
-        RuleId::BirthWithoutRegistrationService => {
+        BirthRule::BirthWithoutRegistrationService => {
             let Some(reg) = ctx.source(REGISTRATION) else {
                 return Ok(None);
             };
@@ -236,7 +246,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 birth_units(units),
             ))
         }
-        RuleId::DeliveryWithoutPrenatalBooking => {
+        BirthRule::DeliveryWithoutPrenatalBooking => {
             // Every delivery (domain.md §8.4): those of live birth events, each against the
             // bookings of the birth's mother (§8.2, through linkage) dated within the
             // window before the delivery, and below the stillbirths' deliveries.
@@ -300,7 +310,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             }
             Some((concat_all(all_rows)?, concat_all(all_units)?))
         }
-        RuleId::BirthWithoutHepb1 => {
+        BirthRule::BirthWithoutHepb1 => {
             if !ctx.has_sources(&[VACCINATION]) {
                 return Ok(None);
             }
@@ -311,7 +321,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 birth_units(units),
             ))
         }
-        RuleId::LateHepb1 => {
+        BirthRule::LateHepb1 => {
             if !ctx.has_sources(&[VACCINATION]) {
                 return Ok(None);
             }
@@ -332,7 +342,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 birth_units(units),
             ))
         }
-        RuleId::LateHouseholdRegistration => {
+        BirthRule::LateHouseholdRegistration => {
             if !ctx.has_sources(&[HOUSEHOLD]) {
                 return Ok(None);
             }
@@ -356,11 +366,11 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
         }
         // The births stage decides each mismatch once (null: fewer than two values);
         // `birth_info_accuracy_rate` counts from the same outcome.
-        RuleId::SexMismatch => mismatch(rule, b, "sex", "sex_mismatch", "sex", false),
-        RuleId::BirthDateMismatch => {
+        BirthRule::SexMismatch => mismatch(rule, b, "sex", "sex_mismatch", "sex", false),
+        BirthRule::BirthDateMismatch => {
             mismatch(rule, b, "birth_date", "birth_date_mismatch", "date", true)
         }
-        RuleId::MotherIdMismatch => mismatch(
+        BirthRule::MotherIdMismatch => mismatch(
             rule,
             b,
             "mother_id",
@@ -368,8 +378,8 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
             "mother_id",
             false,
         ),
-        RuleId::ChildOrderMismatch => child_order_mismatch(ctx, b)?,
-        RuleId::OutOfPolicyBirth => {
+        BirthRule::ChildOrderMismatch => child_order_mismatch(ctx, b)?,
+        BirthRule::OutOfPolicyBirth => {
             let raw = ctx
                 .births_raw
                 .as_ref()
@@ -405,14 +415,7 @@ fn birth_rule(ctx: &Ctx<'_>, rule: RuleId, b: &Table) -> Result<Found, ChecksErr
                 birth_units(units),
             ))
         }
-        RuleId::AmbiguousLink => ambiguous_link(ctx, b)?,
-        RuleId::LatePrenatalBooking
-        | RuleId::RegistrationWithoutMarriage
-        | RuleId::MaternityClaimWithoutDelivery
-        | RuleId::StudentWithoutHouseholdRegistration
-        | RuleId::DuplicateRecord
-        | RuleId::InvalidValue
-        | RuleId::IdNumberConflict => unreachable!("record-level rules run apart"),
+        BirthRule::AmbiguousLink => ambiguous_link(ctx, b)?,
     })
 }
 

@@ -5,6 +5,8 @@
 pub struct Indicator {
     /// The id used in files and settings.
     pub id: &'static str,
+    /// What its numerator and denominator count.
+    pub membership: Membership,
     /// The name people read (Chinese, the default label).
     pub name_zh: &'static str,
     pub name_en: &'static str,
@@ -30,6 +32,7 @@ pub struct Indicator {
 #[allow(clippy::too_many_arguments)]
 const fn ind(
     id: &'static str,
+    membership: Membership,
     name_zh: &'static str,
     name_en: &'static str,
     numerator: &'static str,
@@ -40,6 +43,7 @@ const fn ind(
 ) -> Indicator {
     Indicator {
         id,
+        membership,
         name_zh,
         name_en,
         numerator,
@@ -56,6 +60,7 @@ const fn ind(
 pub const CATALOGUE: [Indicator; 14] = [
     ind(
         "live_births",
+        Membership::LiveBirths,
         "活产数",
         "Live births",
         "live birth events",
@@ -66,6 +71,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "sex_ratio_at_birth",
+        Membership::SexRatio,
         "出生人口性别比",
         "Sex ratio at birth",
         "male live births",
@@ -80,6 +86,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "hospital_delivery_rate",
+        Membership::HospitalDelivery,
         "住院分娩率",
         "Hospital delivery rate",
         "live births with a hospital delivery",
@@ -94,6 +101,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "birth_certificate_rate",
+        Membership::BirthCertificate,
         "出生医学证明签发率",
         "Birth certificate issuance rate",
         "live births with a certificate among the denominator",
@@ -108,6 +116,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "household_registration_rate",
+        Membership::HouseholdRegistration,
         "出生登记率",
         "Household birth registration rate",
         "births to non-floating mothers with a household record among the denominator",
@@ -122,6 +131,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "registration_service_rate",
+        Membership::RegistrationService,
         "生育登记率",
         "Birth registration service rate",
         "live births with the mother's birth registration",
@@ -136,6 +146,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "prenatal_booking_rate",
+        Membership::PrenatalBooking,
         "孕产期保健建册率",
         "Prenatal booking rate",
         "deliveries with the mother's prenatal booking",
@@ -150,6 +161,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "early_prenatal_booking_rate",
+        Membership::EarlyPrenatalBooking,
         "早孕建册率",
         "Early prenatal booking rate",
         "deliveries booked before 13 weeks of gestation",
@@ -164,6 +176,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "hepb1_timely_rate",
+        Membership::Hepb1Timely,
         "乙肝疫苗首针及时接种率",
         "Timely hepatitis B birth dose rate",
         "live births among the denominator with HepB dose 1 dated no later than the day after the birth date (not late)",
@@ -178,6 +191,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "policy_compliance_rate",
+        Membership::PolicyCompliance,
         "政策符合率",
         "Family planning policy compliance rate",
         "births with a known order within the limit in force (or no limit in force)",
@@ -192,6 +206,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "birth_info_accuracy_rate",
+        Membership::BirthInfoAccuracy,
         "出生人口信息准确率",
         "Birth information accuracy rate",
         "births seen in ≥ 2 birth-level sources with no sex, date or mother-ID mismatch",
@@ -206,6 +221,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "floating_birth_share",
+        Membership::FloatingBirthShare,
         "流动人口出生占比",
         "Share of births to floating mothers",
         "births to floating mothers",
@@ -220,6 +236,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "floating_prenatal_booking_rate",
+        Membership::FloatingPrenatalBooking,
         "流动人口孕产期保健建册率",
         "Prenatal booking rate of floating mothers",
         "floating mothers' deliveries with a prenatal booking",
@@ -234,6 +251,7 @@ pub const CATALOGUE: [Indicator; 14] = [
     ),
     ind(
         "higher_order_birth_share",
+        Membership::HigherOrderBirthShare,
         "多孩率",
         "Higher-order birth share",
         "births of order 3 or more",
@@ -259,14 +277,95 @@ pub enum Unit {
     Share,
 }
 
+/// What an indicator counts, one variant per indicator of the catalogue: `compute.rs` gives
+/// each its numerator and denominator membership, and nothing else decides what an indicator
+/// counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    LiveBirths,
+    SexRatio,
+    HospitalDelivery,
+    BirthCertificate,
+    HouseholdRegistration,
+    RegistrationService,
+    PrenatalBooking,
+    EarlyPrenatalBooking,
+    Hepb1Timely,
+    PolicyCompliance,
+    BirthInfoAccuracy,
+    FloatingBirthShare,
+    FloatingPrenatalBooking,
+    HigherOrderBirthShare,
+}
+
+impl Membership {
+    /// How the value reads.
+    pub const fn unit(self) -> Unit {
+        match self {
+            Membership::LiveBirths => Unit::Count,
+            Membership::SexRatio => Unit::Per100,
+            Membership::HospitalDelivery
+            | Membership::BirthCertificate
+            | Membership::HouseholdRegistration
+            | Membership::RegistrationService
+            | Membership::PrenatalBooking
+            | Membership::EarlyPrenatalBooking
+            | Membership::Hepb1Timely
+            | Membership::PolicyCompliance
+            | Membership::BirthInfoAccuracy
+            | Membership::FloatingBirthShare
+            | Membership::FloatingPrenatalBooking
+            | Membership::HigherOrderBirthShare => Unit::Share,
+        }
+    }
+
+    /// Whether the units are deliveries, live birth or stillbirth (domain.md §8.4), rather
+    /// than live births.
+    pub const fn counts_deliveries(self) -> bool {
+        match self {
+            Membership::PrenatalBooking
+            | Membership::EarlyPrenatalBooking
+            | Membership::FloatingPrenatalBooking => true,
+            Membership::LiveBirths
+            | Membership::SexRatio
+            | Membership::HospitalDelivery
+            | Membership::BirthCertificate
+            | Membership::HouseholdRegistration
+            | Membership::RegistrationService
+            | Membership::Hepb1Timely
+            | Membership::PolicyCompliance
+            | Membership::BirthInfoAccuracy
+            | Membership::FloatingBirthShare
+            | Membership::HigherOrderBirthShare => false,
+        }
+    }
+
+    /// The birth-level source whose probabilistic links the numerator depends on: the
+    /// indicator is also reported at a strict and a loose match threshold.
+    pub const fn linked_source(self) -> Option<&'static str> {
+        match self {
+            Membership::HospitalDelivery => Some("hospital_delivery"),
+            Membership::BirthCertificate => Some("birth_certificate"),
+            Membership::HouseholdRegistration => Some("household"),
+            Membership::Hepb1Timely => Some("vaccination"),
+            Membership::LiveBirths
+            | Membership::SexRatio
+            | Membership::RegistrationService
+            | Membership::PrenatalBooking
+            | Membership::EarlyPrenatalBooking
+            | Membership::PolicyCompliance
+            | Membership::BirthInfoAccuracy
+            | Membership::FloatingBirthShare
+            | Membership::FloatingPrenatalBooking
+            | Membership::HigherOrderBirthShare => None,
+        }
+    }
+}
+
 impl Indicator {
     /// How the value reads.
     pub fn unit(&self) -> Unit {
-        match self.id {
-            "live_births" => Unit::Count,
-            "sex_ratio_at_birth" => Unit::Per100,
-            _ => Unit::Share,
-        }
+        self.membership.unit()
     }
 }
 
@@ -278,11 +377,5 @@ pub fn indicator(id: &str) -> Option<&'static Indicator> {
 /// The indicators reported at a strict and a loose match threshold: those whose numerator
 /// depends on a probabilistic link of a birth-level source, and that source.
 pub(crate) fn linked_source(id: &str) -> Option<&'static str> {
-    match id {
-        "hospital_delivery_rate" => Some("hospital_delivery"),
-        "birth_certificate_rate" => Some("birth_certificate"),
-        "household_registration_rate" => Some("household"),
-        "hepb1_timely_rate" => Some("vaccination"),
-        _ => None,
-    }
+    indicator(id).and_then(|i| i.membership.linked_source())
 }

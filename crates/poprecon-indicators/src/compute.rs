@@ -7,7 +7,8 @@ use polars::prelude::*;
 
 use poprecon_model::SourceId;
 
-use crate::catalogue::linked_source;
+use crate::catalogue::{Membership, indicator, linked_source};
+
 use crate::config::{Basis, IndicatorConfig, Level};
 use crate::{IndicatorError, IndicatorInput};
 
@@ -107,15 +108,6 @@ pub(crate) fn facts(
     ))
 }
 
-/// The indicators that count deliveries rather than births (domain.md §8.4): a stillbirth's
-/// delivery is one of their units too.
-pub(crate) fn counts_deliveries(id: &str) -> bool {
-    matches!(
-        id,
-        "prenatal_booking_rate" | "early_prenatal_booking_rate" | "floating_prenatal_booking_rate"
-    )
-}
-
 /// The stillbirths' deliveries of the births stage (domain.md §8.4) dated in the period,
 /// the units the delivery indicators count besides the live births' deliveries. Columns:
 /// `hospital_delivery_key`, `prenatal_care_key`, `prenatal_booking_weeks`, `floating`,
@@ -200,10 +192,10 @@ fn has(s: &str, threshold: Option<f64>) -> Expr {
     }
 }
 
-/// Numerator and denominator membership of a birth for indicator `id`, counting links at
+/// Numerator and denominator membership of a birth for an indicator, counting links at
 /// `threshold` (see [`has`]).
 fn membership(
-    id: &str,
+    m: Membership,
     cfg: &IndicatorConfig,
     as_of: NaiveDate,
     threshold: Option<f64>,
@@ -211,30 +203,30 @@ fn membership(
     let born_by = |days: i32| col("birth_date").lt_eq(lit(as_of - Duration::days(days.into())));
     let key = |s: &str| col(format!("{s}_key")).is_not_null();
     let known_order = col("birth_order").is_not_null();
-    let (num, den) = match id {
-        "live_births" => (lit(true), lit(false)),
-        "sex_ratio_at_birth" => (col("child_sex").eq(lit(1)), col("child_sex").eq(lit(2))),
-        "hospital_delivery_rate" => (has("hospital_delivery", threshold), lit(true)),
-        "birth_certificate_rate" => {
+    let (num, den) = match m {
+        Membership::LiveBirths => (lit(true), lit(false)),
+        Membership::SexRatio => (col("child_sex").eq(lit(1)), col("child_sex").eq(lit(2))),
+        Membership::HospitalDelivery => (has("hospital_delivery", threshold), lit(true)),
+        Membership::BirthCertificate => {
             let den = born_by(cfg.certificate_after_days);
             (den.clone().and(has("birth_certificate", threshold)), den)
         }
-        "household_registration_rate" => {
+        Membership::HouseholdRegistration => {
             let den = col("floating").not().and(born_by(cfg.household_after_days));
             (den.clone().and(has("household", threshold)), den)
         }
-        "registration_service_rate" => (key("birth_registration"), lit(true)),
-        "prenatal_booking_rate" => {
+        Membership::RegistrationService => (key("birth_registration"), lit(true)),
+        Membership::PrenatalBooking => {
             let den = key("hospital_delivery");
             (den.clone().and(key("prenatal_care")), den)
         }
-        "early_prenatal_booking_rate" => {
+        Membership::EarlyPrenatalBooking => {
             let den = key("hospital_delivery");
             let early = key("prenatal_care")
                 .and(col("prenatal_booking_weeks").lt(lit(cfg.early_booking_weeks)));
             (den.clone().and(early), den)
         }
-        "hepb1_timely_rate" => {
+        Membership::Hepb1Timely => {
             let den = born_by(cfg.hepb1_after_days);
             let lag =
                 col("hepb1_date").cast(DataType::Int32) - col("birth_date").cast(DataType::Int32);
@@ -246,7 +238,7 @@ fn membership(
                 den,
             )
         }
-        "policy_compliance_rate" => (
+        Membership::PolicyCompliance => (
             known_order.clone().and(
                 col("policy_limit")
                     .is_null()
@@ -254,17 +246,16 @@ fn membership(
             ),
             known_order,
         ),
-        "birth_info_accuracy_rate" => {
+        Membership::BirthInfoAccuracy => {
             let den = col("sources").gt_eq(lit(2));
             (den.clone().and(col("mismatch").not()), den)
         }
-        "floating_birth_share" => (col("floating"), lit(true)),
-        "floating_prenatal_booking_rate" => {
+        Membership::FloatingBirthShare => (col("floating"), lit(true)),
+        Membership::FloatingPrenatalBooking => {
             let den = col("floating").and(key("hospital_delivery"));
             (den.clone().and(key("prenatal_care")), den)
         }
-        "higher_order_birth_share" => (col("birth_order").gt_eq(lit(3)), known_order),
-        _ => (lit(false), lit(false)),
+        Membership::HigherOrderBirthShare => (col("birth_order").gt_eq(lit(3)), known_order),
     };
     (num.fill_null(lit(false)), den.fill_null(lit(false)))
 }
@@ -300,11 +291,18 @@ pub(crate) fn membership_frame(
             .fill_null(lit(false)))
     };
     for r in &resolved {
-        let (num, den) = membership(&r.id, cfg, input.as_of, None);
-        let (strict, loose) = match linked_source(&r.id) {
+        let Some(declared) = indicator(&r.id) else {
+            return Err(IndicatorError::config(
+                "indicators.catalogue",
+                format!("`{}` is not an indicator of the catalogue", r.id),
+            ));
+        };
+        let m = declared.membership;
+        let (num, den) = membership(m, cfg, input.as_of, None);
+        let (strict, loose) = match m.linked_source() {
             Some(_) => (
-                membership(&r.id, cfg, input.as_of, Some(cfg.strict_threshold)).0,
-                membership(&r.id, cfg, input.as_of, Some(cfg.loose_threshold)).0,
+                membership(m, cfg, input.as_of, Some(cfg.strict_threshold)).0,
+                membership(m, cfg, input.as_of, Some(cfg.loose_threshold)).0,
             ),
             None => (
                 lit(NULL).cast(DataType::Boolean),
@@ -335,7 +333,7 @@ pub(crate) fn membership_frame(
             // The stillbirths' deliveries: units of the delivery indicators, and of no
             // other, though their areas get a row of every indicator (§8.21).
             if let Some(still) = &stillbirths {
-                let (num, den) = if counts_deliveries(&r.id) {
+                let (num, den) = if m.counts_deliveries() {
                     (num.clone(), den.clone())
                 } else {
                     (lit(false), lit(false))

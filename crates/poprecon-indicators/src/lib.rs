@@ -51,7 +51,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 pub use assess::assess;
-pub use catalogue::{CATALOGUE, Indicator, Unit, indicator};
+pub use catalogue::{CATALOGUE, Indicator, Membership, Unit, indicator};
 pub use config::{
     AssessmentConfig, AssessmentItem, Basis, DqConfig, IndicatorConfig, IndicatorSpec, Level,
     Timeliness, Veto,
