@@ -4,12 +4,15 @@
 //! is an error naming the key and the file). [`Plan::load`] checks it and resolves it into
 //! a [`Plan`]: the jurisdiction, `as_of`, `period`, the division table ([`Divisions`]) and,
 //! per source, the files to read ([`SourcePlan`]). The plan knows every source poprecon
-//! reads ([`all_sources`]); executing it is the binary's business. [`init::draft`] writes a
-//! first pipeline file for a folder of extracts, recognising each file by its headers.
+//! reads ([`all_sources`]). [`execute`] runs it (ingest, link, check, measure) and returns
+//! every table of the run ([`RunTables`]), reporting progress to a [`Progress`]; writing
+//! the run folder is the binary's business. [`init::draft`] writes a first pipeline file
+//! for a folder of extracts, recognising each file by its headers.
 
 mod config;
 mod divisions;
 mod error;
+mod execute;
 pub mod init;
 #[cfg(test)]
 mod tests;
@@ -23,6 +26,10 @@ use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
 pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
 pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns};
 pub use error::PipelineError;
+pub use execute::{
+    ExecuteError, ExecuteOptions, NoProgress, Progress, RunTables, Stage, StageError, StageTiming,
+    execute, ingest_source, labelled_fields,
+};
 
 /// Every source poprecon reads, health side first, in the order of domain.md §2.
 pub fn all_sources() -> [&'static dyn Source; 9] {
