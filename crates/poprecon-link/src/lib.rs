@@ -56,9 +56,9 @@ mod tests;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use poprecon_model::LinkConstraint;
 
 pub use config::{AttributionStep, BlockingKey, BlockingRule, LinkConfig, PolicyLimit};
-pub use decisions::LinkDecision;
 pub use error::LinkError;
 
 use crate::compare::Tolerances;
@@ -147,7 +147,7 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
 pub fn link_with_decisions(
     input: &LinkInput<'_>,
     cfg: &LinkConfig,
-    decisions: &[LinkDecision],
+    decisions: &[LinkConstraint],
 ) -> Result<LinkOutput, LinkError> {
     cfg.validate()?;
     if input.period.0 > input.period.1 {

@@ -198,17 +198,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             period: plan.period,
             jurisdiction: &plan.jurisdiction,
         };
-        let decisions: Vec<poprecon_link::LinkDecision> = plan
-            .decisions
-            .link_constraints()
-            .into_iter()
-            .map(|c| poprecon_link::LinkDecision {
-                line: c.line,
-                must_link: c.kind == poprecon_checks::DecisionKind::MustLink,
-                a: (c.a.source, c.a.key),
-                b: (c.b.source, c.b.key),
-            })
-            .collect();
+        let decisions = plan.decisions.link_constraints();
         let linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;
         let rows = linked.births.height() as u64;
         Ok((linked, rows))

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
+use poprecon_model::Decisions;
 
 pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
 pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns};
@@ -71,8 +72,9 @@ pub struct Plan {
     pub indicators: poprecon_indicators::IndicatorConfig,
     pub assessment: poprecon_indicators::AssessmentConfig,
     pub alerts: AlertsConfig,
-    /// Reviewers' decisions, parsed; empty when the pipeline names no file.
-    pub decisions: poprecon_checks::Decisions,
+    /// Reviewers' decisions, parsed; empty when the pipeline names no file. Checks and
+    /// linkage take them as they are.
+    pub decisions: Decisions,
     /// The decisions file, if any.
     pub decisions_path: Option<PathBuf>,
 }
@@ -253,16 +255,17 @@ impl Plan {
             .map_err(|e| invalid("assessment", e.to_string()))?;
         let decisions_path = p.decisions.as_ref().map(|d| base.join(d));
         let decisions = match &decisions_path {
-            None => poprecon_checks::Decisions::default(),
+            None => Decisions::default(),
             Some(d) => {
                 let text = std::fs::read_to_string(d).map_err(|source| PipelineError::Io {
                     path: d.clone(),
                     source,
                 })?;
+                let sources = all_sources().map(|s| s.id());
                 let parsed = if d.extension().is_some_and(|e| e == "toml") {
-                    poprecon_checks::Decisions::parse_toml(&text)
+                    Decisions::parse_toml(&text, &sources)
                 } else {
-                    poprecon_checks::Decisions::parse_csv(&text)
+                    Decisions::parse_csv(&text, &sources)
                 };
                 parsed
                     .map_err(|e| invalid("pipeline.decisions", format!("`{}`: {e}", d.display())))?
