@@ -40,7 +40,8 @@ fn ingest_all(pipeline: &Path) -> (Plan, BTreeMap<String, DataFrame>) {
     let plan = Plan::load(pipeline).expect("the synthetic pipeline loads");
     let mut tables = BTreeMap::new();
     for sp in &plan.sources {
-        let out = poprecon_ingest::ingest(&plan.ingest_config(sp))
+        // The night's own ingest of a source (`poprecon_pipeline::execute` calls it).
+        let out = poprecon_pipeline::ingest_source(&plan, sp, &poprecon_pipeline::NoProgress)
             .expect("the synthetic extracts ingest");
         tables.insert(sp.source.id().to_owned(), out.records);
     }

@@ -1,5 +1,5 @@
 /// Why the checks could not run. Discrepancies are not errors (they are the output); these
-/// are faults of the configuration, of an input table's schema or of a decisions file.
+/// are faults of the configuration or of an input table's schema.
 /// Messages name the setting, table, column or line at fault, never a value of the data.
 #[derive(Debug, thiserror::Error)]
 pub enum ChecksError {
@@ -20,8 +20,6 @@ pub enum ChecksError {
     },
     #[error("local rule `{id}`: {message}")]
     LocalRule { id: String, message: String },
-    #[error("decisions file, line {line}: {message}")]
-    Decision { line: usize, message: String },
     #[error("table `{table}`: {message}")]
     Frame { table: String, message: String },
 }

@@ -19,11 +19,10 @@
 //!
 //! [`apply_lifecycle`] compares a night's discrepancies with the previous night's: each is
 //! `new` or `open` (keeping its `first_seen`), and those gone are carried once as
-//! `resolved`. [`Decisions`] (parsed from CSV or TOML by [`Decisions::parse_csv`] and
-//! [`Decisions::parse_toml`]) are applied by [`apply_decisions`]: a decided discrepancy stays
-//! in the table, marked with its decision, and leaves the work queue (`queued`). The
-//! `must_link` and `cannot_link` decisions are also handed to linkage
-//! ([`Decisions::link_constraints`]).
+//! `resolved`. [`Decisions`] (`poprecon_model::decisions`, parsed once with the pipeline
+//! file) are applied by [`apply_decisions`]: a decided discrepancy stays in the table, marked
+//! with its decision, and leaves the work queue (`queued`). Linkage takes the `must_link` and
+//! `cannot_link` decisions from the same value ([`Decisions::link_constraints`]).
 //!
 //! Rules read the records as ingest gives them; a rule whose sources the run does not read
 //! (or that needs linked births when there are none) emits nothing. Record-level rules
@@ -62,7 +61,7 @@ pub use config::{
     SOURCES, SexMismatchSettings, StudentWithoutHouseholdRegistrationSettings,
 };
 pub use decisions::{
-    Decision, DecisionKind, Decisions, LinkConstraint, RecordRef, apply_decisions,
+    Decision, DecisionError, DecisionKind, Decisions, LinkConstraint, RecordRef, apply_decisions,
     unmatched_decisions,
 };
 pub use error::ChecksError;

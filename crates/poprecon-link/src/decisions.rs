@@ -7,21 +7,10 @@
 use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
+use poprecon_model::{DecisionKind, LinkConstraint, RecordRef};
 
 use crate::prepare::{Rec, Src};
 use crate::stage::Entity;
-
-/// A reviewer's linkage decision, as the pipeline's decisions file states it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkDecision {
-    /// The decision's line in its file (for the `decisions` table).
-    pub line: usize,
-    /// `true` for `must_link`, `false` for `cannot_link`.
-    pub must_link: bool,
-    /// Source id and record key of each record (as in the `<source>_key` columns).
-    pub a: (String, String),
-    pub b: (String, String),
-}
 
 /// What became of a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,13 +58,13 @@ pub(crate) struct StageDecisions {
 /// The decisions of a run, resolved against the prepared records.
 #[derive(Debug, Default)]
 pub(crate) struct Constraints {
-    decisions: Vec<LinkDecision>,
+    decisions: Vec<LinkConstraint>,
     pairs: Vec<Option<Pair>>,
     pub(crate) outcome: Vec<Outcome>,
 }
 
 impl Constraints {
-    pub(crate) fn new(decisions: &[LinkDecision], recs: [&[Rec]; 4]) -> Constraints {
+    pub(crate) fn new(decisions: &[LinkConstraint], recs: [&[Rec]; 4]) -> Constraints {
         let mut index: HashMap<(Src, &str), u32> = HashMap::new();
         if !decisions.is_empty() {
             for s in Src::ALL {
@@ -84,9 +73,9 @@ impl Constraints {
                 }
             }
         }
-        let find = |(source, key): &(String, String)| {
-            let s = Src::ALL.into_iter().find(|s| s.id() == source)?;
-            index.get(&(s, key.trim())).map(|&i| (s, i))
+        let find = |r: &RecordRef| {
+            let s = Src::ALL.into_iter().find(|s| s.id() == r.source)?;
+            index.get(&(s, r.key.trim())).map(|&i| (s, i))
         };
         let mut pairs = Vec::with_capacity(decisions.len());
         let mut outcome = Vec::with_capacity(decisions.len());
@@ -96,7 +85,7 @@ impl Constraints {
                 (Some(a), Some(b)) => {
                     let (early, late) = if a.0 < b.0 { (a, b) } else { (b, a) };
                     let pair = Pair {
-                        must: d.must_link,
+                        must: d.kind == DecisionKind::MustLink,
                         early,
                         late,
                     };
@@ -167,15 +156,15 @@ impl Constraints {
     /// `other_key`, `outcome`.
     pub(crate) fn frame(&self) -> PolarsResult<DataFrame> {
         let d = &self.decisions;
-        let text = |f: &dyn Fn(&LinkDecision) -> &str| d.iter().map(f).collect::<Vec<_>>();
+        let text = |f: &dyn Fn(&LinkConstraint) -> &str| d.iter().map(f).collect::<Vec<_>>();
         let outcome: Vec<&str> = self.outcome.iter().map(|o| o.as_str()).collect();
         df!(
             "line" => d.iter().map(|d| d.line as u32).collect::<Vec<_>>(),
-            "decision" => text(&|d| if d.must_link { "must_link" } else { "cannot_link" }),
-            "source" => text(&|d| d.a.0.as_str()),
-            "key" => text(&|d| d.a.1.as_str()),
-            "other_source" => text(&|d| d.b.0.as_str()),
-            "other_key" => text(&|d| d.b.1.as_str()),
+            "decision" => text(&|d| d.kind.as_str()),
+            "source" => text(&|d| d.a.source.as_str()),
+            "key" => text(&|d| d.a.key.as_str()),
+            "other_source" => text(&|d| d.b.source.as_str()),
+            "other_key" => text(&|d| d.b.key.as_str()),
             "outcome" => outcome,
         )
     }

@@ -57,12 +57,12 @@ mod tests;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use poprecon_model::LinkConstraint;
 
 pub use config::{
     AttributionConfig, AttributionStep, BlockingKey, BlockingRule, LinkConfig, PolicyConfig,
     PolicyLimit,
 };
-pub use decisions::LinkDecision;
 pub use error::LinkError;
 pub use facts::{BirthFacts, FactSettings, birth_facts, stillbirths};
 
@@ -152,7 +152,7 @@ pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkE
 pub fn link_with_decisions(
     input: &LinkInput<'_>,
     cfg: &LinkConfig,
-    decisions: &[LinkDecision],
+    decisions: &[LinkConstraint],
 ) -> Result<LinkOutput, LinkError> {
     cfg.validate()?;
     if input.period.0 > input.period.1 {

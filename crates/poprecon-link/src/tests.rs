@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
-use poprecon_model::{ResidentId, normalize_id};
+use poprecon_model::{LinkConstraint, ResidentId, normalize_id};
 use proptest::prelude::*;
 
 use crate::compare::{Tolerances, compare, id_level, name_level};
@@ -415,7 +415,7 @@ fn run_tables(t: &Tables, cfg: &LinkConfig) -> LinkOutput {
     run_decided_tables(t, cfg, &[])
 }
 
-fn run_decided_tables(t: &Tables, cfg: &LinkConfig, decisions: &[LinkDecision]) -> LinkOutput {
+fn run_decided_tables(t: &Tables, cfg: &LinkConfig, decisions: &[LinkConstraint]) -> LinkOutput {
     link_with_decisions(
         &LinkInput {
             hospital_delivery: Some(&t.del),
@@ -677,16 +677,24 @@ fn records_without_a_valid_mother_id_link_probabilistically() {
     assert_eq!(out.births.height(), 41, "no record left alone");
 }
 
-fn decision(line: usize, must_link: bool, a: (&str, &str), b: (&str, &str)) -> LinkDecision {
-    LinkDecision {
+fn decision(line: usize, must_link: bool, a: (&str, &str), b: (&str, &str)) -> LinkConstraint {
+    let record = |(source, key): (&str, &str)| poprecon_model::RecordRef {
+        source: source.to_owned(),
+        key: key.to_owned(),
+    };
+    LinkConstraint {
+        kind: if must_link {
+            poprecon_model::DecisionKind::MustLink
+        } else {
+            poprecon_model::DecisionKind::CannotLink
+        },
+        a: record(a),
+        b: record(b),
         line,
-        must_link,
-        a: (a.0.to_owned(), a.1.to_owned()),
-        b: (b.0.to_owned(), b.1.to_owned()),
     }
 }
 
-fn run_decided(w: &World, decisions: &[LinkDecision]) -> LinkOutput {
+fn run_decided(w: &World, decisions: &[LinkConstraint]) -> LinkOutput {
     run_decided_tables(&w.tables(), &LinkConfig::default(), decisions)
 }
 

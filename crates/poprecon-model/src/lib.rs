@@ -14,6 +14,8 @@
 //!   [`household_status_rank`], the one order of a person's household rows; [`epoch_days`].
 //! - [`mask_ids`]: every resident ID in a text masked (`340302********0019`), the one masking
 //!   of the analyst export and the analysts' report.
+//! - [`Decisions`]: reviewers' decisions parsed from their CSV or TOML file
+//!   ([`decisions`]), the one value checks and linkage both take.
 //!
 //! Bad data is not an error of the program: each parser returns a small `Copy` enum whose
 //! `code()` is a bounded, snake_case reason code for quarantine tables. No error message
@@ -21,6 +23,7 @@
 
 pub mod certificate;
 pub mod date;
+pub mod decisions;
 pub mod id;
 pub mod mask;
 pub mod name;
@@ -30,6 +33,7 @@ pub mod village;
 
 pub use certificate::{CertificateError, CertificateNo};
 pub use date::{DateError, DateValue, excel_serial_to_datetime, parse_date, parse_month};
+pub use decisions::{Decision, DecisionError, DecisionKind, Decisions, LinkConstraint, RecordRef};
 pub use id::{IdDamage, IdKind, ResidentId, check_character, normalize_id};
 pub use mask::{clear_ids, contains_id, mask_ids, replace_ids};
 pub use name::normalize_name;

@@ -644,3 +644,82 @@ fn clear_ids_are_found_by_their_check_character() {
     assert!(clear_ids(&mask_ids("340302201601010019")).is_empty());
     assert!(clear_ids("340302001001").is_empty());
 }
+
+// ---- decisions ----
+
+/// The source ids a decisions file may name (the pipeline passes every source's).
+const SOURCES: [&str; 9] = [
+    "birth_registration",
+    "prenatal_care",
+    "hospital_delivery",
+    "birth_certificate",
+    "vaccination",
+    "household",
+    "school",
+    "marriage",
+    "social_security",
+];
+
+#[test]
+fn decisions_files_are_checked_without_echoing_values() {
+    let e = Decisions::parse_csv(
+        "discrepancy_id,decision,reviewer,date\nD1,approved,王芳,2026-01-16\n",
+        &SOURCES,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("line 2") && e.contains("`decision`"), "{e}");
+    let e = Decisions::parse_csv("id,decision\nD1,accepted\n", &SOURCES)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown column `id`"), "{e}");
+    let body = "34030219950101002";
+    let secret = format!("{body}{}", check_character(body).unwrap());
+    let e = Decisions::parse_csv(
+        &format!(
+            "source,key,decision,reviewer,date\nhousehold,{secret},must_link,王芳,2026-01-16\n"
+        ),
+        &SOURCES,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("other_source") && !e.contains(&secret), "{e}");
+    let e = Decisions::parse_csv(
+        &format!(
+            "source,key,decision,reviewer,date\nhousehold,{secret},accepted,王芳,16/01/2026\n"
+        ),
+        &SOURCES,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("`date`") && !e.contains(&secret), "{e}");
+    assert!(
+        Decisions::parse_toml("[[decision]]\ndecision = \"accepted\"\nfoo = 1\n", &SOURCES)
+            .is_err()
+    );
+}
+
+#[test]
+fn a_record_of_an_unknown_source_is_named_by_its_column() {
+    let e = Decisions::parse_csv(
+        "source,key,decision,reviewer,date\nhospital,D1,accepted,王芳,2026-01-16\n",
+        &SOURCES,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(
+        e.to_string().starts_with(
+            "decisions file, line 2: `source` must be one of `birth_registration`, `prenatal_care`"
+        ),
+        "{e}"
+    );
+    let d = Decisions::parse_toml(
+        "[[decision]]\nsource = \"hospital_delivery\"\nkey = \"D1\"\nother_source = \"birth_certificate\"\nother_key = \"C1\"\ndecision = \"cannot_link\"\nreviewer = \"李明\"\ndate = 2026-01-16\n",
+        &SOURCES,
+    )
+    .unwrap();
+    let c = d.link_constraints();
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].kind, c[0].line), (DecisionKind::CannotLink, 1));
+    assert_eq!(c[0].b.key, "C1");
+}

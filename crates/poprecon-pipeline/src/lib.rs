@@ -4,12 +4,15 @@
 //! is an error naming the key and the file). [`Plan::load`] checks it and resolves it into
 //! a [`Plan`]: the jurisdiction, `as_of`, `period`, the division table ([`Divisions`]) and,
 //! per source, the files to read ([`SourcePlan`]). The plan knows every source poprecon
-//! reads ([`all_sources`]); executing it is the binary's business. [`init::draft`] writes a
-//! first pipeline file for a folder of extracts, recognising each file by its headers.
+//! reads ([`all_sources`]). [`execute`] runs it (ingest, link, check, measure) and returns
+//! every table of the run ([`RunTables`]), reporting progress to a [`Progress`]; writing
+//! the run folder is the binary's business. [`init::draft`] writes a first pipeline file
+//! for a folder of extracts, recognising each file by its headers.
 
 mod config;
 mod divisions;
 mod error;
+mod execute;
 pub mod init;
 mod params;
 #[cfg(test)]
@@ -20,10 +23,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
+use poprecon_model::Decisions;
 
 pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
 pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns};
 pub use error::PipelineError;
+pub use execute::{
+    ExecuteError, ExecuteOptions, NoProgress, Progress, RunTables, Stage, StageError, StageTiming,
+    execute, ingest_source, labelled_fields,
+};
 
 /// Every source poprecon reads, health side first, in the order of domain.md §2.
 pub fn all_sources() -> [&'static dyn Source; 9] {
@@ -65,8 +73,9 @@ pub struct Plan {
     pub indicators: poprecon_indicators::IndicatorConfig,
     pub assessment: poprecon_indicators::AssessmentConfig,
     pub alerts: AlertsConfig,
-    /// Reviewers' decisions, parsed; empty when the pipeline names no file.
-    pub decisions: poprecon_checks::Decisions,
+    /// Reviewers' decisions, parsed; empty when the pipeline names no file. Checks and
+    /// linkage take them as they are.
+    pub decisions: Decisions,
     /// The decisions file, if any.
     pub decisions_path: Option<PathBuf>,
 }
@@ -247,16 +256,17 @@ impl Plan {
             .map_err(|e| invalid("assessment", e.to_string()))?;
         let decisions_path = p.decisions.as_ref().map(|d| base.join(d));
         let decisions = match &decisions_path {
-            None => poprecon_checks::Decisions::default(),
+            None => Decisions::default(),
             Some(d) => {
                 let text = std::fs::read_to_string(d).map_err(|source| PipelineError::Io {
                     path: d.clone(),
                     source,
                 })?;
+                let sources = all_sources().map(|s| s.id());
                 let parsed = if d.extension().is_some_and(|e| e == "toml") {
-                    poprecon_checks::Decisions::parse_toml(&text)
+                    Decisions::parse_toml(&text, &sources)
                 } else {
-                    poprecon_checks::Decisions::parse_csv(&text)
+                    Decisions::parse_csv(&text, &sources)
                 };
                 parsed
                     .map_err(|e| invalid("pipeline.decisions", format!("`{}`: {e}", d.display())))?

@@ -549,3 +549,42 @@ order = ["household", "mother_household"]
     let e = load_err("[linkage]\nattribution = [\"household\"]\n");
     assert!(e.contains("[attribution] order"), "{e}");
 }
+
+#[test]
+fn the_decisions_file_is_parsed_with_the_pipeline_for_checks_and_linkage() {
+    let text = pipeline("[sources.hospital_delivery]\npath = \"x/d1.csv\"\n").replacen(
+        "[pipeline]\n",
+        "[pipeline]\ndecisions = \"decisions.csv\"\n",
+        1,
+    );
+    let (dir, path) = setup(&text);
+    let decisions = dir.path().join("decisions.csv");
+    std::fs::write(
+        &decisions,
+        "source,key,other_source,other_key,decision,reviewer,date\n\
+         hospital_delivery,D1,birth_certificate,C1,must_link,王芳,2026-01-16\n\
+         hospital_delivery,D2,clinic,C2,cannot_link,王芳,2026-01-16\n",
+    )
+    .unwrap();
+    let e = Plan::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("`pipeline.decisions`")
+            && e.contains(
+                "decisions file, line 3: `other_source` must be one of `birth_registration`"
+            ),
+        "{e}"
+    );
+    std::fs::write(
+        &decisions,
+        "source,key,other_source,other_key,decision,reviewer,date\n\
+         hospital_delivery,D1,birth_certificate,C1,must_link,王芳,2026-01-16\n",
+    )
+    .unwrap();
+    let plan = Plan::load(&path).unwrap();
+    let constraints = plan.decisions.link_constraints();
+    assert_eq!(constraints.len(), 1);
+    assert_eq!(
+        (constraints[0].kind, constraints[0].line),
+        (poprecon_model::DecisionKind::MustLink, 2)
+    );
+}

@@ -2,12 +2,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::ProgressStyle;
-use poprecon_ingest::{IngestConfig, SourceOutput, SourceStats};
-use poprecon_pipeline::{Plan, SourcePlan};
+use poprecon_ingest::{SourceOutput, SourceStats};
+use poprecon_pipeline::Plan;
 
 use crate::output::{StagedDir, create_private_dir};
 
@@ -47,7 +45,10 @@ pub fn validate(plan: &Plan, json: bool) -> Result<()> {
                         format: stats.format,
                         encoding: stats.encoding,
                         unread_columns: stats.unmapped_headers,
-                        missing_labelled: labelled_fields(sp.source, &stats.missing_fields),
+                        missing_labelled: poprecon_pipeline::labelled_fields(
+                            sp.source,
+                            &stats.missing_fields,
+                        ),
                         missing_fields: stats.missing_fields,
                         error: None,
                     },
@@ -127,8 +128,9 @@ pub fn ingest(plan: &Plan, out: &Path, progress: bool) -> Result<()> {
     let staged = StagedDir::new(out)?;
     create_private_dir(&staged.path().join("quarantine"))?;
     let mut all = Vec::new();
+    let bars = crate::output::Bars::new(progress);
     for sp in &plan.sources {
-        let mut output = ingest_source(plan, sp, progress)?;
+        let mut output = poprecon_pipeline::ingest_source(plan, sp, &bars)?;
         write_source(staged.path(), &mut output)?;
         all.push(output.stats);
     }
@@ -139,44 +141,6 @@ pub fn ingest(plan: &Plan, out: &Path, progress: bool) -> Result<()> {
     print_summary(&all)?;
     crate::logging::line("INFO", &format!("wrote {}", dest.display()));
     Ok(())
-}
-
-pub fn ingest_source(plan: &Plan, sp: &SourcePlan, progress: bool) -> Result<SourceOutput> {
-    let id = sp.source.id();
-    let _span = tracing::info_span!("ingest", source = id).entered();
-    let started = Instant::now();
-    let bar = crate::output::spinner(progress);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix:<20} {human_pos} rows ({per_sec})")
-            .expect("valid template"),
-    );
-    bar.set_prefix(id);
-    let tick = |n: u64| bar.inc(n);
-    let cfg = IngestConfig {
-        progress: Some(&tick),
-        ..plan.ingest_config(sp)
-    };
-    let output = poprecon_ingest::ingest(&cfg);
-    bar.finish_and_clear();
-    let output = output?;
-    for file in &output.stats.files {
-        if !file.missing_fields.is_empty() {
-            tracing::warn!(
-                source = id,
-                file = %file.path,
-                fields = %labelled_fields(sp.source, &file.missing_fields),
-                "no column for optional fields: they are empty for every row of this file"
-            );
-        }
-    }
-    tracing::info!(
-        read = output.stats.read,
-        accepted = output.stats.accepted,
-        quarantined = output.stats.quarantined,
-        seconds = started.elapsed().as_secs_f64(),
-        "ingested"
-    );
-    Ok(output)
 }
 
 fn write_source(dir: &Path, output: &mut SourceOutput) -> Result<()> {
@@ -324,18 +288,6 @@ pub fn print_plan(plan: &Plan, json: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `residence_village (现居住地), mother_name (产妇姓名)`.
-fn labelled_fields(source: &dyn poprecon_ingest::Source, fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|f| match poprecon_ingest::field(source, f) {
-            Some(spec) => format!("{f} ({})", spec.label_zh),
-            None => f.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The fields that open both `validate --json` and `plan --json`: the pipeline's name, file,

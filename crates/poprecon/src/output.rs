@@ -182,3 +182,76 @@ pub fn spinner(show: bool) -> indicatif::ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+/// The terminal's view of [`poprecon_pipeline::execute`] (and of `poprecon ingest`): a
+/// spinner with each stage's name, except ingest, where each source draws its own bar of rows
+/// read (a second bar would fight them). Hidden unless `show`.
+#[derive(Debug)]
+pub struct Bars {
+    show: bool,
+    stage: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+    source: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new(show: bool) -> Bars {
+        Bars {
+            show,
+            stage: std::sync::Mutex::new(None),
+            source: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn clear(slot: &std::sync::Mutex<Option<indicatif::ProgressBar>>) {
+        // A poisoned lock only means a bar's thread panicked: the bar is still cleared.
+        let bar = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl poprecon_pipeline::Progress for Bars {
+    fn stage_started(&self, stage: poprecon_pipeline::Stage) {
+        if stage == poprecon_pipeline::Stage::Ingest {
+            return;
+        }
+        let bar = spinner(self.show);
+        bar.set_message(stage.as_str());
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+    }
+
+    fn stage_finished(
+        &self,
+        _timing: &poprecon_pipeline::StageTiming,
+    ) -> std::ops::ControlFlow<()> {
+        Bars::clear(&self.stage);
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn stage_failed(&self, _stage: poprecon_pipeline::Stage) {
+        Bars::clear(&self.stage);
+    }
+
+    fn source_started(&self, source: &'static str) {
+        let bar = spinner(self.show);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {prefix:<20} {human_pos} rows ({per_sec})",
+            )
+            .expect("valid template"),
+        );
+        bar.set_prefix(source);
+        *self.source.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+    }
+
+    fn source_rows(&self, rows: u64) {
+        if let Some(bar) = &*self.source.lock().unwrap_or_else(|e| e.into_inner()) {
+            bar.inc(rows);
+        }
+    }
+
+    fn source_finished(&self, _source: &'static str) {
+        Bars::clear(&self.source);
+    }
+}

@@ -1,16 +1,20 @@
-//! `poprecon run`: the nightly job. Stages run in order (ingest → link → check → measure →
-//! write), each in its own tracing span with a progress spinner; the run folder
+//! `poprecon run`: the nightly job. The inputs are hashed, `poprecon_pipeline::execute` runs
+//! the plan's stages (ingest → link → check → measure) and returns its tables, and the
+//! binary writes them and the report; each stage runs in its own tracing span with a
+//! progress spinner (ingest: a bar per source); the run folder
 //! `ROOT/runs/<run_id>` is staged and renamed into place only when complete, then
 //! `ROOT/latest` is pointed at it (see [`crate::history`]).
 
-use std::collections::BTreeMap;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use polars::prelude::{DataFrame, IntoLazy, ParquetReader, PolarsResult, SerReader, col, lit};
-use poprecon_pipeline::Plan;
+use poprecon_pipeline::{
+    ExecuteError, ExecuteOptions, Plan, Progress, RunTables, Stage, StageTiming,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -18,8 +22,8 @@ use sha2::{Digest, Sha256};
 use poprecon::faults::Faults;
 
 use crate::history::RunRoot;
-use crate::ingest_cmd::{ingest_source, print_summary};
-use crate::output::{StagedDir, create_private_dir};
+use crate::ingest_cmd::print_summary;
+use crate::output::{Bars, StagedDir, create_private_dir};
 
 /// What `manifest.json` records of a run.
 #[derive(Debug, Serialize)]
@@ -93,16 +97,8 @@ pub struct RunOptions {
     pub faults: Faults,
 }
 
-/// Who shows a stage's progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StageBar {
-    /// A spinner with the stage's name.
-    Spinner,
-    /// The stage draws its own bars (one per source); a second bar would fight them.
-    Own,
-}
-
-/// Times stages and writes their records.
+/// Times the binary's own stages (hashing the inputs, writing) and keeps every stage's
+/// record for the manifest.
 struct Stages {
     records: Vec<StageRecord>,
     faults: Faults,
@@ -110,16 +106,11 @@ struct Stages {
 }
 
 impl Stages {
-    fn run<T>(
-        &mut self,
-        name: &str,
-        bar: StageBar,
-        f: impl FnOnce() -> Result<(T, u64)>,
-    ) -> Result<T> {
+    fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, u64)>) -> Result<T> {
         // The field is `stage`, not `name`: JSON logs print the span's own name under
         // `name`, and one object must not hold the key twice.
         let _span = tracing::info_span!("stage", stage = name).entered();
-        let bar = crate::output::spinner(self.progress && bar == StageBar::Spinner);
+        let bar = crate::output::spinner(self.progress);
         bar.set_message(name.to_owned());
         let t = Instant::now();
         let result = f();
@@ -127,6 +118,12 @@ impl Stages {
         let (value, rows) = result.with_context(|| format!("stage `{name}` failed"))?;
         let seconds = t.elapsed().as_secs_f64();
         tracing::info!(rows, seconds, "stage done");
+        self.record(name, rows, seconds)?;
+        Ok(value)
+    }
+
+    /// Records a stage done, and fails the run if the tests asked for that.
+    fn record(&mut self, name: &str, rows: u64, seconds: f64) -> Result<()> {
         self.records.push(StageRecord {
             stage: name.to_owned(),
             rows,
@@ -135,7 +132,44 @@ impl Stages {
         if self.faults.fail_after(name) {
             anyhow::bail!("forced failure after stage `{name}` (POPRECON_FAIL_AFTER)");
         }
-        Ok(value)
+        Ok(())
+    }
+}
+
+/// The executor's progress on the terminal, and the tests' `POPRECON_FAIL_AFTER` between
+/// its stages.
+struct NightProgress<'a> {
+    bars: Bars,
+    faults: &'a Faults,
+}
+
+impl Progress for NightProgress<'_> {
+    fn stage_started(&self, stage: Stage) {
+        self.bars.stage_started(stage);
+    }
+
+    fn stage_finished(&self, timing: &StageTiming) -> ControlFlow<()> {
+        self.bars.stage_finished(timing)?;
+        if self.faults.fail_after(timing.stage.as_str()) {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn stage_failed(&self, stage: Stage) {
+        self.bars.stage_failed(stage);
+    }
+
+    fn source_started(&self, source: &'static str) {
+        self.bars.source_started(source);
+    }
+
+    fn source_rows(&self, rows: u64) {
+        self.bars.source_rows(rows);
+    }
+
+    fn source_finished(&self, source: &'static str) {
+        self.bars.source_finished(source);
     }
 }
 
@@ -192,113 +226,54 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         progress: opts.progress,
     };
 
-    let inputs = stages.run("hash_inputs", StageBar::Spinner, || {
+    let inputs = stages.run("hash_inputs", || {
         let h = hash_inputs(plan)?;
         let n = h.len() as u64;
         Ok((h, n))
     })?;
 
-    let mut stats = Vec::new();
-    let mut records: BTreeMap<String, DataFrame> = BTreeMap::new();
-    let mut quarantines = Vec::new();
-    stages.run("ingest", StageBar::Own, || {
-        for sp in &plan.sources {
-            let output = ingest_source(plan, sp, opts.progress)?;
-            stats.push(output.stats);
-            quarantines.push((output.source, output.quarantine));
-            records.insert(output.source.to_owned(), output.records);
+    let progress = NightProgress {
+        bars: Bars::new(opts.progress),
+        faults: &opts.faults,
+    };
+    let executed = poprecon_pipeline::execute(
+        plan,
+        &ExecuteOptions {
+            previous: previous.as_ref(),
+            progress: &progress,
+        },
+    );
+    let tables = match executed {
+        Ok(tables) => tables,
+        Err(ExecuteError::Stopped { stage }) => {
+            anyhow::bail!("forced failure after stage `{stage}` (POPRECON_FAIL_AFTER)")
         }
-        let rows = stats.iter().map(|s| s.read).sum();
-        Ok(((), rows))
-    })?;
-
-    let linked = stages.run("link", StageBar::Spinner, || {
-        let get = |id: &str| records.get(id);
-        let input = poprecon_link::LinkInput {
-            hospital_delivery: get("hospital_delivery"),
-            birth_certificate: get("birth_certificate"),
-            household: get("household"),
-            vaccination: get("vaccination"),
-            prenatal_care: get("prenatal_care"),
-            birth_registration: get("birth_registration"),
-            marriage: get("marriage"),
-            as_of: plan.as_of,
-            period: plan.period,
-            jurisdiction: &plan.jurisdiction,
-        };
-        let decisions: Vec<poprecon_link::LinkDecision> = plan
-            .decisions
-            .link_constraints()
-            .into_iter()
-            .map(|c| poprecon_link::LinkDecision {
-                line: c.line,
-                must_link: c.kind == poprecon_checks::DecisionKind::MustLink,
-                a: (c.a.source, c.a.key),
-                b: (c.b.source, c.b.key),
-            })
-            .collect();
-        let mut linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;
-        // The births stage: every per-birth fact, made once for checks and indicators.
-        let facts = poprecon_link::birth_facts(
-            &linked.births,
-            &input,
-            &plan.linkage,
-            &poprecon_link::FactSettings {
-                birth_date_tolerance_days: plan.rules.birth_date_mismatch.tolerance_days,
-            },
-        )?;
-        linked.births = facts.births;
-        let n = linked.births.height() as u64;
-        Ok(((linked, facts.stillbirths), n))
-    })?;
-    let (linked, stillbirths) = linked;
-
-    let discrepancies = stages.run("check", StageBar::Spinner, || {
-        let mut input = poprecon_checks::CheckInput::new(plan.as_of, plan.period)
-            .with_births(&linked.births)
-            .with_stillbirths(&stillbirths)
-            .with_ambiguous(&linked.ambiguous)
-            .with_villages(plan.divisions.villages.keys().cloned())
-            .with_decisions(&plan.decisions);
-        for (id, df) in &records {
-            input = input.with_source(id, df);
-        }
-        let checked = poprecon_checks::run_checks(&input, &plan.rules)?;
-        let current = poprecon_checks::apply_lifecycle(
-            &checked.discrepancies,
-            previous.as_ref(),
-            plan.as_of,
-        )?;
-        let n = current.height() as u64;
-        Ok(((current, checked.village_discrepancies), n))
-    })?;
-    let (discrepancies, village_discrepancies) = discrepancies;
-
-    let measured = stages.run("measure", StageBar::Spinner, || {
-        let input = poprecon_indicators::IndicatorInput {
-            births: &linked.births,
-            stillbirths: Some(&stillbirths),
-            sources: &records,
-            as_of: plan.as_of,
-            period: plan.period,
-            jurisdiction: &plan.jurisdiction,
-            divisions: poprecon_indicators::Divisions {
-                counties: &plan.divisions.counties,
-                townships: &plan.divisions.townships,
-                villages: &plan.divisions.villages,
-            },
-        };
-        let indicators = poprecon_indicators::compute(&input, &plan.indicators)?;
-        let assessment = poprecon_indicators::assess(&indicators, &plan.assessment)?;
-        let quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
-        let drill = poprecon_indicators::drill_through(&input, &plan.indicators)?;
-        let n = indicators.height() as u64;
-        Ok(((indicators, assessment, quality, drill), n))
-    })?;
-    let (indicators, assessment, quality, drill) = measured;
+        Err(e) => return Err(e.into()),
+    };
+    stages
+        .records
+        .extend(tables.stages.iter().map(|t| StageRecord {
+            stage: t.stage.as_str().to_owned(),
+            rows: t.rows,
+            seconds: t.seconds,
+        }));
+    let RunTables {
+        ingest: stats,
+        records,
+        quarantine: quarantines,
+        linked,
+        stillbirths: _,
+        discrepancies,
+        village_discrepancies,
+        indicators,
+        assessment,
+        data_quality: quality,
+        indicator_births: drill,
+        stages: _,
+    } = tables;
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
-    let outputs = stages.run("write", StageBar::Spinner, || {
+    let outputs = stages.run("write", || {
         let mut outputs = Vec::new();
         let mut write = |name: &str, df: &DataFrame| -> Result<()> {
             let mut df = stamp(df, &run_id, plan.as_of)

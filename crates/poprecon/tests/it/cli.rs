@@ -262,7 +262,15 @@ fn run_writes_a_complete_folder_and_is_deterministic() {
         .collect();
     assert_eq!(
         stages,
-        ["hash_inputs", "ingest", "link", "check", "measure", "write"]
+        [
+            "hash_inputs",
+            "ingest",
+            "link",
+            "births",
+            "check",
+            "measure",
+            "write"
+        ]
     );
 
     // The same inputs give byte-identical tables.
@@ -307,7 +315,7 @@ fn a_run_killed_after_linkage_leaves_the_previous_folder_intact() {
         text(&first.stderr)
     );
     let before = std::fs::read(dir.path().join("run/latest/manifest.json")).unwrap();
-    for stage in ["ingest", "link", "check", "measure"] {
+    for stage in ["ingest", "link", "births", "check", "measure"] {
         let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
             .args(["run", "city/pipeline.toml", "--out", "run"])
             .current_dir(dir.path())

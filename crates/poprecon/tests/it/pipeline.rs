@@ -219,3 +219,56 @@ fn the_village_run_matches_its_snapshots() {
     let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
     insta::assert_snapshot!("village_assessment", lines(&assessment, &cols));
 }
+
+/// The library's executor is the night: `poprecon_pipeline::execute` over a village returns
+/// the tables `poprecon run` wrote (their `run_id` and `as_of` stamp aside), stage by stage.
+#[test]
+fn the_executor_returns_the_tables_the_run_writes() {
+    let (dir, pipeline) = village(5);
+    ok(&poprecon(
+        &["run", pipeline.to_str().unwrap(), "--out", "run"],
+        dir.path(),
+    ));
+    let plan = poprecon_pipeline::Plan::load(&pipeline).unwrap();
+    let t = poprecon_pipeline::execute(&plan, &poprecon_pipeline::ExecuteOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stages: Vec<&str> = t.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(stages, ["ingest", "link", "births", "check", "measure"]);
+    let run = dir.path().join("run/latest");
+    let mut tables: Vec<(String, &DataFrame)> = vec![
+        ("births.parquet".into(), &t.linked.births),
+        ("links.parquet".into(), &t.linked.links),
+        ("ambiguous_links.parquet".into(), &t.linked.ambiguous),
+        ("link_decisions.parquet".into(), &t.linked.decisions),
+        ("discrepancies.parquet".into(), &t.discrepancies),
+        (
+            "village_discrepancies.parquet".into(),
+            &t.village_discrepancies,
+        ),
+        ("indicators.parquet".into(), &t.indicators),
+        ("indicator_births.parquet".into(), &t.indicator_births),
+        ("assessment.parquet".into(), &t.assessment),
+        ("data_quality.parquet".into(), &t.data_quality),
+    ];
+    for (id, df) in &t.records {
+        tables.push((format!("sources/{id}.parquet"), df));
+    }
+    for (id, df) in &t.quarantine {
+        tables.push((format!("quarantine/{id}.parquet"), df));
+    }
+    assert_eq!(t.records.len(), 9, "every source");
+    for (name, df) in tables {
+        let written = read(&run.join(&name));
+        let written = if df.width() == 0 {
+            written
+        } else {
+            written.drop_many(["run_id", "as_of"])
+        };
+        assert!(
+            written.equals_missing(df),
+            "{name}: written {:?}, returned {:?}",
+            written.shape(),
+            df.shape()
+        );
+    }
+}

@@ -50,13 +50,15 @@ villages = "divisions/villages.csv"
     }
 }
 
-/// Loads a pipeline and ingests all its sources, as `poprecon ingest` does.
+/// Loads a pipeline and ingests all its sources with the night's own
+/// `poprecon_pipeline::ingest_source`, as `poprecon ingest` and `poprecon run` do.
 pub fn ingest_pipeline(pipeline: &Path) -> Vec<SourceOutput> {
     let plan = Plan::load(pipeline).unwrap();
     plan.sources
         .iter()
         .map(|sp| {
-            poprecon_ingest::ingest(&plan.ingest_config(sp)).unwrap_or_else(|e| panic!("{e}"))
+            poprecon_pipeline::ingest_source(&plan, sp, &poprecon_pipeline::NoProgress)
+                .unwrap_or_else(|e| panic!("{e}"))
         })
         .collect()
 }

@@ -1,0 +1,367 @@
+//! Executing a [`Plan`]: the night's stages, in order, as a library call.
+//!
+//! [`execute`] ingests every source ([`ingest_source`]), links births, runs the checks and
+//! their lifecycle against last night's discrepancies, and measures the indicators; it
+//! returns every output table ([`RunTables`]) with the ingest statistics and the seconds of
+//! each stage. It writes nothing and prints nothing: the binary stages the run folder, writes
+//! the tables and the report, and draws progress through the [`Progress`] it passes in;
+//! tests and benches call the same function, so they take the night's path.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use polars::prelude::DataFrame;
+use poprecon_ingest::{SourceOutput, SourceStats};
+
+use crate::{Plan, SourcePlan};
+
+/// The stages [`execute`] runs, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Every source read into its canonical table and quarantine.
+    Ingest,
+    /// Birth events, links, contested links, reviewers' linkage decisions.
+    Link,
+    /// The births stage: every per-birth fact, once (`poprecon_link::birth_facts`).
+    Births,
+    /// The discrepancy rules, and new/open/resolved against the previous run.
+    Check,
+    /// Indicators, assessment, data quality, drill-through.
+    Measure,
+}
+
+impl Stage {
+    /// The stage's name in logs and in the manifest (`ingest`, `link`, `births`, `check`,
+    /// `measure`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Link => "link",
+            Stage::Births => "births",
+            Stage::Check => "check",
+            Stage::Measure => "measure",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long a stage took and how many rows it made (rows read for ingest, births for link,
+/// discrepancies for check, indicator rows for measure).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageTiming {
+    pub stage: Stage,
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+/// What [`execute`] reports as it goes. The binary draws spinners and bars from it; every
+/// method does nothing by default ([`NoProgress`]).
+pub trait Progress: Sync {
+    /// `stage` begins.
+    fn stage_started(&self, _stage: Stage) {}
+
+    /// `stage` is done. `Break` stops the run there: [`execute`] returns
+    /// [`ExecuteError::Stopped`].
+    fn stage_finished(&self, _timing: &StageTiming) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+
+    /// `stage` failed (its error is [`execute`]'s).
+    fn stage_failed(&self, _stage: Stage) {}
+
+    /// Ingest of `source` begins (sources are read one after another).
+    fn source_started(&self, _source: &'static str) {}
+
+    /// `rows` more rows of the current source were read.
+    fn source_rows(&self, _rows: u64) {}
+
+    /// Ingest of `source` ended, well or not.
+    fn source_finished(&self, _source: &'static str) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// What [`execute`] needs beyond the plan.
+#[derive(Clone, Copy)]
+pub struct ExecuteOptions<'a> {
+    /// Last night's `discrepancies` table, for new/open/resolved (everything is new
+    /// without it).
+    pub previous: Option<&'a DataFrame>,
+    pub progress: &'a dyn Progress,
+}
+
+impl Default for ExecuteOptions<'_> {
+    fn default() -> Self {
+        ExecuteOptions {
+            previous: None,
+            progress: &NoProgress,
+        }
+    }
+}
+
+impl std::fmt::Debug for ExecuteOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecuteOptions")
+            .field("previous", &self.previous.map(DataFrame::shape))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every table a run makes, before the binary stamps and writes them.
+#[derive(Debug)]
+pub struct RunTables {
+    /// Per source, in plan order: rows read, accepted, quarantined, unknown codes, files.
+    pub ingest: Vec<SourceStats>,
+    /// Each source's canonical table, by source id (`sources/<id>.parquet`).
+    pub records: BTreeMap<String, DataFrame>,
+    /// Each source's quarantined rows, in plan order (`quarantine/<id>.parquet`).
+    pub quarantine: Vec<(&'static str, DataFrame)>,
+    /// Births (the births stage's table, every per-birth fact), links, contested links,
+    /// diagnostics, the linkage model and what became of each linkage decision.
+    pub linked: poprecon_link::LinkOutput,
+    /// The stillbirths' deliveries of the births stage (domain.md §8.4).
+    pub stillbirths: DataFrame,
+    /// The night's discrepancies with their lifecycle (`new`, `open`, `resolved`) and
+    /// reviewers' decisions.
+    pub discrepancies: DataFrame,
+    pub village_discrepancies: DataFrame,
+    pub indicators: DataFrame,
+    pub assessment: DataFrame,
+    pub data_quality: DataFrame,
+    /// The births behind each indicator cell (`indicator_births.parquet`).
+    pub indicator_births: DataFrame,
+    /// The stages in the order they ran.
+    pub stages: Vec<StageTiming>,
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("stage `{stage}` failed")]
+    Stage {
+        stage: Stage,
+        #[source]
+        source: StageError,
+    },
+    /// The [`Progress`] asked to stop after `stage`.
+    #[error("stopped after stage `{stage}`")]
+    Stopped { stage: Stage },
+}
+
+/// The error of the library a stage called.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Ingest(#[from] poprecon_ingest::IngestError),
+    #[error(transparent)]
+    Link(#[from] poprecon_link::LinkError),
+    #[error(transparent)]
+    Checks(#[from] poprecon_checks::ChecksError),
+    #[error(transparent)]
+    Indicators(#[from] poprecon_indicators::IndicatorError),
+}
+
+/// Runs the plan's stages (ingest, link, check with lifecycle, measure) and returns their
+/// tables. Each stage runs in a `stage` tracing span and logs its rows and seconds.
+pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, ExecuteError> {
+    let mut stages = Vec::new();
+
+    let mut ingest = Vec::new();
+    let mut records = BTreeMap::new();
+    let mut quarantine = Vec::new();
+    run_stage(&mut stages, opts.progress, Stage::Ingest, || {
+        for sp in &plan.sources {
+            let output = ingest_source(plan, sp, opts.progress)?;
+            ingest.push(output.stats);
+            quarantine.push((output.source, output.quarantine));
+            records.insert(output.source.to_owned(), output.records);
+        }
+        let rows = ingest.iter().map(|s: &SourceStats| s.read).sum();
+        Ok(((), rows))
+    })?;
+
+    let get = |id: &str| records.get(id);
+    let input = poprecon_link::LinkInput {
+        hospital_delivery: get("hospital_delivery"),
+        birth_certificate: get("birth_certificate"),
+        household: get("household"),
+        vaccination: get("vaccination"),
+        prenatal_care: get("prenatal_care"),
+        birth_registration: get("birth_registration"),
+        marriage: get("marriage"),
+        as_of: plan.as_of,
+        period: plan.period,
+        jurisdiction: &plan.jurisdiction,
+    };
+    let mut linked = run_stage(&mut stages, opts.progress, Stage::Link, || {
+        let decisions = plan.decisions.link_constraints();
+        let linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;
+        let rows = linked.births.height() as u64;
+        Ok((linked, rows))
+    })?;
+
+    let facts = run_stage(&mut stages, opts.progress, Stage::Births, || {
+        let facts = poprecon_link::birth_facts(
+            &linked.births,
+            &input,
+            &plan.linkage,
+            &poprecon_link::FactSettings {
+                birth_date_tolerance_days: plan.rules.birth_date_mismatch.tolerance_days,
+            },
+        )?;
+        let rows = (facts.births.height() + facts.stillbirths.height()) as u64;
+        Ok((facts, rows))
+    })?;
+    linked.births = facts.births;
+    let stillbirths = facts.stillbirths;
+
+    let (discrepancies, village_discrepancies) =
+        run_stage(&mut stages, opts.progress, Stage::Check, || {
+            let mut input = poprecon_checks::CheckInput::new(plan.as_of, plan.period)
+                .with_births(&linked.births)
+                .with_stillbirths(&stillbirths)
+                .with_ambiguous(&linked.ambiguous)
+                .with_villages(plan.divisions.villages.keys().cloned())
+                .with_decisions(&plan.decisions);
+            for (id, df) in &records {
+                input = input.with_source(id, df);
+            }
+            let checked = poprecon_checks::run_checks(&input, &plan.rules)?;
+            let current = poprecon_checks::apply_lifecycle(
+                &checked.discrepancies,
+                opts.previous,
+                plan.as_of,
+            )?;
+            let rows = current.height() as u64;
+            Ok(((current, checked.village_discrepancies), rows))
+        })?;
+
+    let (indicators, assessment, data_quality, indicator_births) =
+        run_stage(&mut stages, opts.progress, Stage::Measure, || {
+            let input = poprecon_indicators::IndicatorInput {
+                births: &linked.births,
+                stillbirths: Some(&stillbirths),
+                sources: &records,
+                as_of: plan.as_of,
+                period: plan.period,
+                jurisdiction: &plan.jurisdiction,
+                divisions: poprecon_indicators::Divisions {
+                    counties: &plan.divisions.counties,
+                    townships: &plan.divisions.townships,
+                    villages: &plan.divisions.villages,
+                },
+            };
+            let indicators = poprecon_indicators::compute(&input, &plan.indicators)?;
+            let assessment = poprecon_indicators::assess(&indicators, &plan.assessment)?;
+            let quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
+            let drill = poprecon_indicators::drill_through(&input, &plan.indicators)?;
+            let rows = indicators.height() as u64;
+            Ok(((indicators, assessment, quality, drill), rows))
+        })?;
+
+    Ok(RunTables {
+        ingest,
+        records,
+        quarantine,
+        linked,
+        stillbirths,
+        discrepancies,
+        village_discrepancies,
+        indicators,
+        assessment,
+        data_quality,
+        indicator_births,
+        stages,
+    })
+}
+
+/// Reads one source of the plan (its files, column map and code lists, village codes
+/// checked against the division table), reporting rows read to `progress`; warns once per
+/// file about optional fields no column gives.
+pub fn ingest_source(
+    plan: &Plan,
+    sp: &SourcePlan,
+    progress: &dyn Progress,
+) -> Result<SourceOutput, poprecon_ingest::IngestError> {
+    let id = sp.source.id();
+    let _span = tracing::info_span!("ingest", source = id).entered();
+    let started = Instant::now();
+    progress.source_started(id);
+    let tick = |n: u64| progress.source_rows(n);
+    let cfg = poprecon_ingest::IngestConfig {
+        progress: Some(&tick),
+        ..plan.ingest_config(sp)
+    };
+    let output = poprecon_ingest::ingest(&cfg);
+    progress.source_finished(id);
+    let output = output?;
+    for file in &output.stats.files {
+        if !file.missing_fields.is_empty() {
+            tracing::warn!(
+                source = id,
+                file = %file.path,
+                fields = %labelled_fields(sp.source, &file.missing_fields),
+                "no column for optional fields: they are empty for every row of this file"
+            );
+        }
+    }
+    tracing::info!(
+        read = output.stats.read,
+        accepted = output.stats.accepted,
+        quarantined = output.stats.quarantined,
+        seconds = started.elapsed().as_secs_f64(),
+        "ingested"
+    );
+    Ok(output)
+}
+
+/// `residence_village (现居住地), mother_name (产妇姓名)`.
+pub fn labelled_fields(source: &dyn poprecon_ingest::Source, fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| match poprecon_ingest::field(source, f) {
+            Some(spec) => format!("{f} ({})", spec.label_zh),
+            None => f.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs one stage in its span, times it, tells `progress`, and records it in `stages`.
+fn run_stage<T>(
+    stages: &mut Vec<StageTiming>,
+    progress: &dyn Progress,
+    stage: Stage,
+    f: impl FnOnce() -> Result<(T, u64), StageError>,
+) -> Result<T, ExecuteError> {
+    // The field is `stage`, not `name`: JSON logs print the span's own name under `name`,
+    // and one object must not hold the key twice.
+    let _span = tracing::info_span!("stage", stage = stage.as_str()).entered();
+    progress.stage_started(stage);
+    let started = Instant::now();
+    let (value, rows) = f().map_err(|source| {
+        progress.stage_failed(stage);
+        ExecuteError::Stage { stage, source }
+    })?;
+    let timing = StageTiming {
+        stage,
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(rows, seconds = timing.seconds, "stage done");
+    stages.push(timing);
+    match progress.stage_finished(&timing) {
+        ControlFlow::Continue(()) => Ok(value),
+        ControlFlow::Break(()) => Err(ExecuteError::Stopped { stage }),
+    }
+}
