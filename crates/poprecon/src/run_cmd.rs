@@ -276,14 +276,24 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let outputs = stages.run("write", || {
         let mut outputs = Vec::new();
         let mut write = |name: &str, df: &DataFrame| -> Result<()> {
+            let started = Instant::now();
             let mut df = stamp(df, &run_id, plan.as_of)
                 .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
+            let stamped = started.elapsed().as_secs_f64();
             let path = dir.join(name);
             opts.faults
                 .write(name)
                 .map_err(polars::prelude::PolarsError::from)
                 .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
+            // Where the write stage spends its time (`-vv`): file names and counts only.
+            tracing::debug!(
+                file = name,
+                rows = df.height(),
+                stamp_seconds = stamped,
+                seconds = started.elapsed().as_secs_f64(),
+                "written"
+            );
             outputs.push(OutputRecord {
                 file: name.to_owned(),
                 rows: df.height() as u64,
@@ -322,6 +332,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             .iter()
             .map(|(id, df)| ((*id).to_owned(), df.clone()))
             .collect();
+        let started = Instant::now();
         let html = crate::report_cmd::render(
             plan,
             &run_id,
@@ -343,10 +354,19 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 quarantine: &quarantine,
             },
         )?;
+        let rendered = started.elapsed().as_secs_f64();
+        let bytes = html.len();
         opts.faults
             .write("report.html")
             .and_then(|()| std::fs::write(dir.join("report.html"), html))
             .context("cannot write `report.html`")?;
+        tracing::debug!(
+            file = "report.html",
+            bytes,
+            render_seconds = rendered,
+            seconds = started.elapsed().as_secs_f64(),
+            "written"
+        );
         let n = outputs.len() as u64;
         Ok((outputs, n))
     })?;
