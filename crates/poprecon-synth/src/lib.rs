@@ -211,6 +211,7 @@ mod divisions;
 mod ids;
 mod names;
 mod render;
+mod returns;
 mod schema;
 mod sink;
 mod truth;
@@ -230,6 +231,7 @@ use serde::Serialize;
 
 use crate::divisions::Divisions;
 use crate::render::VillageOut;
+pub use crate::returns::{RETURNS_FILE, write_returns};
 pub use crate::schema::Dialect;
 use crate::schema::Src;
 use crate::sink::{ExtractWriter, ParquetSink, PqType, Val};
@@ -656,7 +658,11 @@ pub fn write_pipeline(
         .map_err(|e| SynthError::io(data_dir, e))?;
     let prefix = relative(&from, &to);
     std::fs::write(pipeline_path, pipeline_text(cfg, &prefix))
-        .map_err(|e| SynthError::io(pipeline_path, e))
+        .map_err(|e| SynthError::io(pipeline_path, e))?;
+    if data_dir.join(RETURNS_FILE).is_file() {
+        returns::append_entry(pipeline_path, &prefix)?;
+    }
+    Ok(())
 }
 
 /// The path from folder `from` to folder `to`, `/`-separated, ending in `/` (empty when

@@ -121,6 +121,15 @@ pub enum Command {
         /// for `poprecon init` to read with no hand edits.
         #[arg(long, default_value = "bengbu")]
         dialect: poprecon_synth::Dialect,
+        /// Also write the villages' statistical returns (`extracts/统计报表.csv`, from the
+        /// truth) and the pipeline's `[returns]` entry.
+        #[arg(long)]
+        returns: bool,
+        /// Under-reporting in a village's returns: `VILLAGE=FACTOR`, every reported count
+        /// the truth × FACTOR (e.g. `340311001001=0.8`); repeat for more villages. Implies
+        /// `--returns`.
+        #[arg(long, value_name = "VILLAGE=FACTOR", value_parser = parse_under_report)]
+        under_report: Vec<(String, f64)>,
     },
     /// Exports a run's tables for people, as XLSX (Excel/WPS) or CSV.
     ///
@@ -307,6 +316,8 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             sample_villages,
             rows_per_village,
             dialect,
+            returns,
+            under_report,
         } => {
             let mut cfg = poprecon_synth::SynthConfig::new(*scale, *seed);
             cfg.sample_villages = *sample_villages;
@@ -318,6 +329,10 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                 poprecon_synth::generate(&cfg, out, &|msg| bar.set_message(msg.to_owned()));
             bar.finish_and_clear();
             let summary = summary?;
+            if *returns || !under_report.is_empty() {
+                let under = under_report.iter().cloned().collect();
+                poprecon_synth::write_returns(&cfg, out, &under)?;
+            }
             if let Some(p) = pipeline {
                 poprecon_synth::write_pipeline(&cfg, out, p)?;
             }
@@ -408,6 +423,18 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `VILLAGE=FACTOR` of `synth --under-report`.
+fn parse_under_report(text: &str) -> Result<(String, f64), String> {
+    let (village, factor) = text
+        .split_once('=')
+        .ok_or("expected `VILLAGE=FACTOR`, e.g. `340311001001=0.8`")?;
+    let factor: f64 = factor
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{factor}` is not a number"))?;
+    Ok((village.trim().to_owned(), factor))
 }
 
 fn load(pipeline: &std::path::Path) -> Result<poprecon_pipeline::Plan> {

@@ -11,6 +11,7 @@ mod init_cmd;
 mod logging;
 mod output;
 mod report_cmd;
+mod returns_cmd;
 mod run_cmd;
 
 use std::process::ExitCode;

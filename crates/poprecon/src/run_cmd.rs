@@ -314,6 +314,15 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         Ok(((indicators, assessment, quality, drill), n))
     })?;
     let (indicators, assessment, quality, drill) = measured;
+    // `[returns]` (issue #18): the returns against the records, and the sources' completeness.
+    let returns = match &plan.returns {
+        None => Vec::new(),
+        Some(_) => stages.run("returns", StageBar::Spinner, || {
+            let t = crate::returns_cmd::tables(plan, &records, &linked.births, &indicators)?;
+            let n = t.iter().map(|(_, df)| df.height() as u64).sum();
+            Ok((t, n))
+        })?,
+    };
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
     let outputs = stages.run("write", StageBar::Spinner, || {
@@ -353,6 +362,9 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         write("data_quality.parquet", &quality)?;
         if let Some(prev) = &previous_indicators {
             write("previous_indicators.parquet", prev)?;
+        }
+        for (name, df) in &returns {
+            write(name, df)?;
         }
         let sources: Vec<(String, DataFrame)> = records
             .iter()

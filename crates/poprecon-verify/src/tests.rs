@@ -1,0 +1,214 @@
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::stats::*;
+use crate::*;
+
+fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("a date")
+}
+
+#[test]
+fn the_lqas_plan_of_19_has_the_binomial_risks() {
+    let plan = LqasPlan::default();
+    assert_eq!((plan.n, plan.d), (19, 6));
+    // α = P(more than 6 failures | 20 % fail), β = P(at most 6 failures | 50 % fail).
+    assert!((plan.alpha() - 0.0676).abs() < 0.0005, "α = {}", plan.alpha());
+    assert!((plan.beta() - 43796.0 / 524288.0).abs() < 1e-9, "β = {}", plan.beta());
+    assert!(plan.passes(6) && !plan.passes(7));
+}
+
+#[test]
+fn binomial_tails_and_tests_have_their_known_values() {
+    assert!((binomial_pmf(3, 10, 0.5) - 120.0 / 1024.0).abs() < 1e-12);
+    assert!((binomial_cdf(10, 10, 0.3) - 1.0).abs() < 1e-12);
+    // The two-sided rule of R's binom.test, summed exactly with Python's math.comb:
+    // 7 of 20 at ½ → 0.26317596435546875; 2 of 30 at ¼ (asymmetric) → 0.0187750627148012.
+    assert!((binomial_test(7, 20, 0.5) - 0.263_175_964_355_468_75).abs() < 1e-10);
+    assert!((binomial_test(2, 30, 0.25) - 0.018_775_062_714_801_2).abs() < 1e-10);
+    assert!((poisson_test(10, 10) - 1.0).abs() < 1e-9);
+    assert!(ln_gamma(5.0).exp().round() == 24.0);
+}
+
+#[test]
+fn chapman_has_its_formula_and_covers_a_complete_pair() {
+    let c = Chapman::new(80, 70, 60);
+    assert!((c.estimate - (81.0 * 71.0 / 61.0 - 1.0)).abs() < 1e-9);
+    assert!(c.low <= c.estimate && c.estimate <= c.high);
+    assert!(c.low >= 90.0, "never below the births seen: {}", c.low);
+    let all = Chapman::new(50, 50, 50);
+    assert_eq!((all.estimate, all.low, all.high), (50.0, 50.0, 50.0));
+}
+
+#[test]
+fn sample_sizes_shrink_with_the_finite_population_correction() {
+    // n0 = 1.96² · 0.25 / 0.1² = 96.04; N = 100 → 96.04 / (1 + 95.04 / 100) = 49.2 → 50.
+    assert_eq!(precision_sample_size(100, 0.5, 0.1), 50);
+    assert_eq!(precision_sample_size(10, 0.5, 0.1), 10);
+    assert_eq!(precision_sample_size(0, 0.5, 0.1), 0);
+}
+
+#[test]
+fn periods_areas_values_and_indicators_read_as_returns_write_them() {
+    use crate::returns::*;
+    let year = Some((ymd(2025, 1, 1), ymd(2025, 12, 31)));
+    assert_eq!(parse_period("2025", false), year);
+    assert_eq!(parse_period("2025年度", false), year);
+    assert_eq!(parse_period("2025-01-01~2025-12-31", false), year);
+    assert_eq!(parse_period("20250101-20251231", false), year);
+    assert_eq!(
+        parse_period("2025", true),
+        Some((ymd(2024, 10, 1), ymd(2025, 9, 30)))
+    );
+    assert_eq!(parse_period("上半年", false), None);
+    assert_eq!(normalize_area("340302001000"), "340302001");
+    assert_eq!(normalize_area("340302000000"), "340302");
+    assert_eq!(normalize_area("340300000000"), "3403");
+    assert_eq!(normalize_area("340302001002"), "340302001002");
+    use poprecon_indicators::Unit;
+    assert_eq!(parse_value("98.5%", Some(Unit::Share)), Some(0.985));
+    assert_eq!(parse_value("98.5", Some(Unit::Share)), Some(0.985));
+    assert_eq!(parse_value("0.985", Some(Unit::Share)), Some(0.985));
+    assert_eq!(parse_value("1,234", Some(Unit::Count)), Some(1234.0));
+    assert_eq!(parse_value("无", Some(Unit::Count)), None);
+    assert_eq!(resolve_indicator("住院分娩率"), Some("hospital_delivery_rate"));
+    assert_eq!(resolve_indicator("出生人数"), Some("live_births"));
+    assert_eq!(resolve_indicator("live_births"), Some("live_births"));
+    assert_eq!(resolve_indicator("计生率"), None);
+}
+
+/// A run's indicators for two villages of one township.
+fn indicators() -> DataFrame {
+    df! {
+        "level" => ["jurisdiction", "township", "village", "village", "village", "village"],
+        "area_code" => ["3403", "340302001", "340302001001", "340302001002", "340302001001", "340302001002"],
+        "area_name" => [Some("蚌埠市"), Some("甲镇"), Some("一村"), Some("二村"), Some("一村"), Some("二村")],
+        "indicator_id" => ["live_births", "live_births", "live_births", "live_births", "hospital_delivery_rate", "hospital_delivery_rate"],
+        "basis" => ["residence"; 6],
+        "numerator" => [Some(130i64), Some(130), Some(100), Some(30), Some(95), Some(30)],
+        "denominator" => [None, None, None, None, Some(100i64), Some(30)],
+        "value" => [None, None, None, None, Some(0.95f64), Some(1.0)],
+    }
+    .expect("indicators")
+}
+
+#[test]
+fn returns_are_compared_with_the_records_area_by_area() {
+    let returns = df! {
+        "period" => ["2025", "2025年", "2025", "2024", "2025", "2025"],
+        "area_code" => ["340302001001", "340302001002", "340302001001", "340302001001", "340302001000", "340302009001"],
+        "indicator" => ["活产数", "活产数", "住院分娩率", "活产数", "出生人数", "活产数"],
+        "value" => ["80", "30", "99%", "70", "110", "5"],
+        "numerator" => [None, None, Some(99.0f64), None, None, None],
+        "denominator" => [None, None, Some(100.0f64), None, None, None],
+        "source_line" => [2i64, 3, 4, 5, 6, 7],
+    }
+    .expect("returns");
+    let period = (ymd(2025, 1, 1), ymd(2025, 12, 31));
+    let out = compare(&returns, &indicators(), period, &Settings::default()).expect("compare");
+    let get_s = |c: &str| -> Vec<Option<String>> { frame::texts(&out, c).expect(c) };
+    let get_f = |c: &str| -> Vec<Option<f64>> { frame::floats(&out, c).expect(c) };
+    let status = get_s("status");
+    assert_eq!(
+        status.iter().map(|s| s.as_deref().unwrap_or("")).collect::<Vec<_>>(),
+        ["compared", "compared", "compared", "other_period", "compared", "unknown_area"]
+    );
+    let vf = get_f("vf");
+    assert_eq!(vf[0], Some(100.0 / 80.0));
+    assert_eq!(vf[1], Some(1.0));
+    assert!((vf[2].unwrap_or(0.0) - 0.95 / 0.99).abs() < 1e-12);
+    assert_eq!(get_f("vf_numerator")[2], Some(95.0 / 99.0));
+    assert_eq!(get_f("vf_denominator")[2], Some(1.0));
+    assert_eq!(get_f("difference")[0], Some(20.0));
+    assert_eq!(get_s("level")[4].as_deref(), Some("township"));
+    let flagged = frame::bools(&out, "flagged").expect("flagged");
+    assert_eq!(
+        flagged,
+        [Some(true), Some(false), Some(false), Some(false), Some(true), Some(false)]
+    );
+    // 100 against 80 as two Poisson counts: binom.test(100, 180, 0.5) = 0.1596.
+    let p = get_f("p_value");
+    assert!((p[0].unwrap_or(0.0) - binomial_test(100, 180, 0.5)).abs() < 1e-12);
+    // 95 of 100 against a reported 99 %: binom.test(95, 100, 0.99) is small.
+    assert!(p[2].unwrap_or(1.0) < 0.01);
+    assert_eq!(frame::bools(&out, "significant").expect("s")[2], Some(true));
+}
+
+#[test]
+fn small_counts_suppress_the_test_but_not_the_comparison() {
+    let returns = df! {
+        "period" => ["2025"],
+        "area_code" => ["340302001002"],
+        "indicator" => ["live_births"],
+        "value" => ["3"],
+    }
+    .expect("returns");
+    let mut ind = indicators();
+    ind = ind
+        .lazy()
+        .with_column(
+            when(col("area_code").eq(lit("340302001002")).and(col("indicator_id").eq(lit("live_births"))))
+                .then(lit(4i64))
+                .otherwise(col("numerator"))
+                .alias("numerator"),
+        )
+        .collect()
+        .expect("edit");
+    let period = (ymd(2025, 1, 1), ymd(2025, 12, 31));
+    let out = compare(&returns, &ind, period, &Settings::default()).expect("compare");
+    assert_eq!(frame::floats(&out, "p_value").expect("p")[0], None);
+    assert_eq!(frame::bools(&out, "suppressed").expect("s")[0], Some(true));
+    assert_eq!(frame::bools(&out, "flagged").expect("f")[0], Some(true));
+}
+
+#[test]
+fn completeness_divides_each_source_by_chapman() {
+    let births = df! {
+        "birth_id" => ["a", "b", "c", "d", "e"],
+        "village" => [Some("340302001001"), Some("340302001001"), Some("340302001002"), Some("340302001002"), None],
+        "in_jurisdiction" => [true; 5],
+        "hospital_delivery_key" => [Some("1"), Some("2"), Some("3"), Some("4"), Some("5")],
+        "birth_certificate_key" => [Some("c1"), Some("c2"), None, Some("c4"), Some("c5")],
+        "household_key" => [None::<&str>, None, None, None, None],
+        "vaccination_key" => [Some("v1"), None, Some("v3"), Some("v4"), Some("v5")],
+    }
+    .expect("births");
+    let read = ["hospital_delivery", "birth_certificate", "vaccination"];
+    let out = source_completeness(&births, &indicators(), &read, &Settings::default())
+        .expect("completeness");
+    // Jurisdiction: n1 = 4 certificates, n2 = 4 vaccinations, both = 3.
+    let dse = Chapman::new(4, 4, 3);
+    let level = frame::texts(&out, "level").expect("level");
+    let source = frame::texts(&out, "source").expect("source");
+    let comp = frame::floats(&out, "completeness").expect("c");
+    let i = (0..out.height())
+        .find(|&i| level[i].as_deref() == Some("jurisdiction") && source[i].as_deref() == Some("hospital_delivery"))
+        .expect("a jurisdiction row");
+    assert!((comp[i].unwrap_or(0.0) - 5.0 / dse.estimate).abs() < 1e-12);
+    // Three sources read, four areas (jurisdiction, township, two villages).
+    assert_eq!(out.height(), 12);
+    assert_eq!(chapman_of(&births, "birth_certificate", "vaccination").expect("c"), dse);
+}
+
+#[test]
+fn births_of_villages_without_a_return_are_listed() {
+    let returns = df! {
+        "period" => ["2025"],
+        "area_code" => ["340302001001"],
+        "indicator" => ["活产数"],
+        "value" => ["90"],
+    }
+    .expect("returns");
+    let period = (ymd(2025, 1, 1), ymd(2025, 12, 31));
+    let s = Settings::default();
+    let cmp = compare(&returns, &indicators(), period, &s).expect("compare");
+    let births = df! {
+        "birth_id" => ["a", "b", "c"],
+        "village" => ["340302001001", "340302001002", "340302001002"],
+        "hospital_delivery_key" => [Some("1"), None, Some("3")],
+    }
+    .expect("births");
+    let (villages, list) = uncounted(&cmp, &indicators(), &births, &s).expect("uncounted");
+    assert_eq!(frame::floats(&villages, "uncounted").expect("u"), [Some(10.0), Some(30.0)]);
+    assert_eq!(frame::texts(&list, "birth_id").expect("ids"), [Some("b".to_owned()), Some("c".to_owned())]);
+}
