@@ -68,7 +68,7 @@ pub struct ReturnsConfig {
     /// Significance level of the exact test (default 0.05).
     pub alpha: Option<f64>,
     /// The two linked sources of the dual-system estimate (default
-    /// `["birth_certificate", "vaccination"]`).
+    /// `["birth_certificate", "household"]`: a health list and the public-security one).
     pub dual_system: Option<[String; 2]>,
 }
 

@@ -307,9 +307,7 @@ impl Plan {
 /// Checks `[returns]` and resolves its files; the error is the key and the message.
 fn resolve_returns(rc: &ReturnsConfig, base: &Path) -> Result<ReturnsPlan, (String, String)> {
     let settings = rc.settings();
-    settings
-        .validate()
-        .map_err(|m| ("returns".to_owned(), m))?;
+    settings.validate().map_err(|m| ("returns".to_owned(), m))?;
     let sc = rc.as_source();
     let files = if sc.path.is_none() && sc.paths.is_empty() {
         Vec::new()

@@ -478,12 +478,16 @@ fn a_returns_table_is_resolved_and_checked_strictly() {
     assert_eq!(r.settings.basis, "residence");
     assert_eq!(r.columns["value"], ["上报数"]);
     assert!(
-        load_err(&format!("{src}[returns]\npath = \"x/d2.csv\"\nthreshold = 1\n"))
-            .contains("unknown field `threshold`")
+        load_err(&format!(
+            "{src}[returns]\npath = \"x/d2.csv\"\nthreshold = 1\n"
+        ))
+        .contains("unknown field `threshold`")
     );
     let e = load_err(&format!("{src}[returns]\nband = [1.1, 0.9]\n"));
     assert!(e.contains("returns") && e.contains("band"), "{e}");
-    let e = load_err(&format!("{src}[returns]\ndual_system = [\"household\", \"school\"]\n"));
+    let e = load_err(&format!(
+        "{src}[returns]\ndual_system = [\"household\", \"school\"]\n"
+    ));
     assert!(e.contains("`school`"), "{e}");
     let e = load_err(&format!(
         "{src}[returns]\npath = \"x/d2.csv\"\n[returns.columns]\nreported = \"上报数\"\n"

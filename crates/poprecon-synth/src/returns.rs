@@ -69,13 +69,28 @@ pub fn write_returns(
             col("numerator").cast(DataType::Int64),
             col("denominator").cast(DataType::Int64),
         ])
-        .sort(["area_code", "indicator_id"], SortMultipleOptions::default())
+        .sort(
+            ["area_code", "indicator_id"],
+            SortMultipleOptions::default(),
+        )
         .collect()
         .map_err(pq)?;
-    let area = village.column("area_code").and_then(|c| c.str().cloned()).map_err(pq)?;
-    let id = village.column("indicator_id").and_then(|c| c.str().cloned()).map_err(pq)?;
-    let num = village.column("numerator").and_then(|c| c.i64().cloned()).map_err(pq)?;
-    let den = village.column("denominator").and_then(|c| c.i64().cloned()).map_err(pq)?;
+    let area = village
+        .column("area_code")
+        .and_then(|c| c.str().cloned())
+        .map_err(pq)?;
+    let id = village
+        .column("indicator_id")
+        .and_then(|c| c.str().cloned())
+        .map_err(pq)?;
+    let num = village
+        .column("numerator")
+        .and_then(|c| c.i64().cloned())
+        .map_err(pq)?;
+    let den = village
+        .column("denominator")
+        .and_then(|c| c.i64().cloned())
+        .map_err(pq)?;
     // (village, indicator) → (numerator, denominator), the truth.
     let mut cells: BTreeMap<(String, String), (i64, Option<i64>)> = BTreeMap::new();
     for i in 0..village.height() {

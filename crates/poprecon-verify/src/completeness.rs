@@ -151,7 +151,10 @@ fn counts_by_area(
         if births.column(&c).is_err() {
             return Ok(vec![false; births.height()]);
         }
-        Ok(texts(births, &c)?.into_iter().map(|v| v.is_some()).collect())
+        Ok(texts(births, &c)?
+            .into_iter()
+            .map(|v| v.is_some())
+            .collect())
     };
     let in_j: Vec<bool> = if births.column("in_jurisdiction").is_ok() {
         bools(births, "in_jurisdiction")?

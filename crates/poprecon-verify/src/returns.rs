@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
 use poprecon_indicators::Unit;
 use poprecon_ingest::{FieldKind as K, FieldSpec as F, Source};
-use polars::prelude::*;
 
 use crate::frame::{Frame, Kind, floats, opt_floats, opt_texts, texts};
 use crate::stats;
@@ -19,18 +19,26 @@ use crate::{Settings, VerifyError};
 pub struct Returns;
 
 static RETURNS_FIELDS: &[F] = &[
-    F::new("period", "统计期", K::Text)
-        .required()
-        .aliases(&["统计期", "报告期", "统计时期", "统计期间", "统计年度", "年度", "期间"]),
-    F::new("area_code", "地区代码", K::Text).required().aliases(&[
-        "地区代码",
-        "区划代码",
-        "行政区划代码",
-        "村居代码",
-        "村(居)代码",
-        "单位代码",
-        "统计用区划代码",
+    F::new("period", "统计期", K::Text).required().aliases(&[
+        "统计期",
+        "报告期",
+        "统计时期",
+        "统计期间",
+        "统计年度",
+        "年度",
+        "期间",
     ]),
+    F::new("area_code", "地区代码", K::Text)
+        .required()
+        .aliases(&[
+            "地区代码",
+            "区划代码",
+            "行政区划代码",
+            "村居代码",
+            "村(居)代码",
+            "单位代码",
+            "统计用区划代码",
+        ]),
     F::new("area_name", "地区名称", K::Text).aliases(&[
         "地区名称",
         "区划名称",
@@ -38,15 +46,39 @@ static RETURNS_FIELDS: &[F] = &[
         "村(居)名称",
         "单位名称",
     ]),
-    F::new("indicator", "指标", K::Text)
-        .required()
-        .aliases(&["指标", "指标名称", "指标代码", "统计项目", "项目"]),
-    F::new("value", "报告值", K::Text)
-        .required()
-        .aliases(&["报告值", "上报值", "上报数", "报表数", "数值", "指标值"]),
-    F::new("numerator", "分子", K::Float { min: 0.0, max: 1e12 }).aliases(&["分子", "分子数"]),
-    F::new("denominator", "分母", K::Float { min: 0.0, max: 1e12 })
-        .aliases(&["分母", "分母数"]),
+    F::new("indicator", "指标", K::Text).required().aliases(&[
+        "指标",
+        "指标名称",
+        "指标代码",
+        "统计项目",
+        "项目",
+    ]),
+    F::new("value", "报告值", K::Text).required().aliases(&[
+        "报告值",
+        "上报值",
+        "上报数",
+        "报表数",
+        "数值",
+        "指标值",
+    ]),
+    F::new(
+        "numerator",
+        "分子",
+        K::Float {
+            min: 0.0,
+            max: 1e12,
+        },
+    )
+    .aliases(&["分子", "分子数"]),
+    F::new(
+        "denominator",
+        "分母",
+        K::Float {
+            min: 0.0,
+            max: 1e12,
+        },
+    )
+    .aliases(&["分母", "分母数"]),
     F::new("basis", "统计口径", K::Text).aliases(&["统计口径", "口径"]),
 ];
 
@@ -129,7 +161,11 @@ pub fn compare(
         let period_text = text(&r_period[i]);
         let area = normalize_area(&text(&r_area[i]));
         let indicator = resolve_indicator(&text(&r_indicator[i]));
-        let basis = match r_basis[i].as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        let basis = match r_basis[i]
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        {
             Some(b) => resolve_basis(b),
             None => Some(settings.basis.clone()),
         };
@@ -230,7 +266,8 @@ pub fn compare(
         out.float("p_value", p);
         out.boolean("suppressed", Some(compared && p.is_none()));
         out.boolean("significant", Some(p.is_some_and(|p| p < settings.alpha)));
-        let outside = |v: Option<f64>| v.is_some_and(|v| v < settings.band.0 || v > settings.band.1);
+        let outside =
+            |v: Option<f64>| v.is_some_and(|v| v < settings.band.0 || v > settings.band.1);
         let zero_reported = compared && rv == Some(0.0) && dv.is_some_and(|d| d > 0.0);
         out.boolean(
             "flagged",

@@ -160,7 +160,8 @@ pub struct Chapman {
     /// Seber's variance of the estimate.
     pub variance: f64,
     /// The 95 % interval: Chao's log-normal interval for the unseen part, added to those
-    /// seen by either source (so it never falls below them).
+    /// seen by either source (so it never falls below them), rounded outward to whole
+    /// births.
     pub low: f64,
     pub high: f64,
 }
@@ -175,7 +176,7 @@ impl Chapman {
         let unseen = (a - m) * (b - m) / (m + 1.0);
         let (low, high) = if unseen > 0.0 {
             let c = (Z95 * (1.0 + variance / (unseen * unseen)).ln().sqrt()).exp();
-            (seen + unseen / c, seen + unseen * c)
+            ((seen + unseen / c).floor(), (seen + unseen * c).ceil())
         } else {
             (seen, seen)
         };

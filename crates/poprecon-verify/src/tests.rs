@@ -13,8 +13,16 @@ fn the_lqas_plan_of_19_has_the_binomial_risks() {
     let plan = LqasPlan::default();
     assert_eq!((plan.n, plan.d), (19, 6));
     // α = P(more than 6 failures | 20 % fail), β = P(at most 6 failures | 50 % fail).
-    assert!((plan.alpha() - 0.0676).abs() < 0.0005, "α = {}", plan.alpha());
-    assert!((plan.beta() - 43796.0 / 524288.0).abs() < 1e-9, "β = {}", plan.beta());
+    assert!(
+        (plan.alpha() - 0.0676).abs() < 0.0005,
+        "α = {}",
+        plan.alpha()
+    );
+    assert!(
+        (plan.beta() - 43796.0 / 524288.0).abs() < 1e-9,
+        "β = {}",
+        plan.beta()
+    );
     assert!(plan.passes(6) && !plan.passes(7));
 }
 
@@ -71,7 +79,10 @@ fn periods_areas_values_and_indicators_read_as_returns_write_them() {
     assert_eq!(parse_value("0.985", Some(Unit::Share)), Some(0.985));
     assert_eq!(parse_value("1,234", Some(Unit::Count)), Some(1234.0));
     assert_eq!(parse_value("无", Some(Unit::Count)), None);
-    assert_eq!(resolve_indicator("住院分娩率"), Some("hospital_delivery_rate"));
+    assert_eq!(
+        resolve_indicator("住院分娩率"),
+        Some("hospital_delivery_rate")
+    );
     assert_eq!(resolve_indicator("出生人数"), Some("live_births"));
     assert_eq!(resolve_indicator("live_births"), Some("live_births"));
     assert_eq!(resolve_indicator("计生率"), None);
@@ -110,8 +121,18 @@ fn returns_are_compared_with_the_records_area_by_area() {
     let get_f = |c: &str| -> Vec<Option<f64>> { frame::floats(&out, c).expect(c) };
     let status = get_s("status");
     assert_eq!(
-        status.iter().map(|s| s.as_deref().unwrap_or("")).collect::<Vec<_>>(),
-        ["compared", "compared", "compared", "other_period", "compared", "unknown_area"]
+        status
+            .iter()
+            .map(|s| s.as_deref().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        [
+            "compared",
+            "compared",
+            "compared",
+            "other_period",
+            "compared",
+            "unknown_area"
+        ]
     );
     let vf = get_f("vf");
     assert_eq!(vf[0], Some(100.0 / 80.0));
@@ -124,7 +145,14 @@ fn returns_are_compared_with_the_records_area_by_area() {
     let flagged = frame::bools(&out, "flagged").expect("flagged");
     assert_eq!(
         flagged,
-        [Some(true), Some(false), Some(false), Some(false), Some(true), Some(false)]
+        [
+            Some(true),
+            Some(false),
+            Some(false),
+            Some(false),
+            Some(true),
+            Some(false)
+        ]
     );
     // 100 against 80 as two Poisson counts: binom.test(100, 180, 0.5) = 0.1596.
     let p = get_f("p_value");
@@ -147,10 +175,14 @@ fn small_counts_suppress_the_test_but_not_the_comparison() {
     ind = ind
         .lazy()
         .with_column(
-            when(col("area_code").eq(lit("340302001002")).and(col("indicator_id").eq(lit("live_births"))))
-                .then(lit(4i64))
-                .otherwise(col("numerator"))
-                .alias("numerator"),
+            when(
+                col("area_code")
+                    .eq(lit("340302001002"))
+                    .and(col("indicator_id").eq(lit("live_births"))),
+            )
+            .then(lit(4i64))
+            .otherwise(col("numerator"))
+            .alias("numerator"),
         )
         .collect()
         .expect("edit");
@@ -174,20 +206,33 @@ fn completeness_divides_each_source_by_chapman() {
     }
     .expect("births");
     let read = ["hospital_delivery", "birth_certificate", "vaccination"];
-    let out = source_completeness(&births, &indicators(), &read, &Settings::default())
+    let settings = Settings {
+        dual_system: ("birth_certificate".into(), "vaccination".into()),
+        ..Settings::default()
+    };
+    let out = source_completeness(&births, &indicators(), &read, &settings).expect("completeness");
+    // The default pair needs the household registry, which this run did not read.
+    let none = source_completeness(&births, &indicators(), &read, &Settings::default())
         .expect("completeness");
+    assert_eq!(none.height(), 0);
     // Jurisdiction: n1 = 4 certificates, n2 = 4 vaccinations, both = 3.
     let dse = Chapman::new(4, 4, 3);
     let level = frame::texts(&out, "level").expect("level");
     let source = frame::texts(&out, "source").expect("source");
     let comp = frame::floats(&out, "completeness").expect("c");
     let i = (0..out.height())
-        .find(|&i| level[i].as_deref() == Some("jurisdiction") && source[i].as_deref() == Some("hospital_delivery"))
+        .find(|&i| {
+            level[i].as_deref() == Some("jurisdiction")
+                && source[i].as_deref() == Some("hospital_delivery")
+        })
         .expect("a jurisdiction row");
     assert!((comp[i].unwrap_or(0.0) - 5.0 / dse.estimate).abs() < 1e-12);
     // Three sources read, four areas (jurisdiction, township, two villages).
     assert_eq!(out.height(), 12);
-    assert_eq!(chapman_of(&births, "birth_certificate", "vaccination").expect("c"), dse);
+    assert_eq!(
+        chapman_of(&births, "birth_certificate", "vaccination").expect("c"),
+        dse
+    );
 }
 
 #[test]
@@ -209,6 +254,12 @@ fn births_of_villages_without_a_return_are_listed() {
     }
     .expect("births");
     let (villages, list) = uncounted(&cmp, &indicators(), &births, &s).expect("uncounted");
-    assert_eq!(frame::floats(&villages, "uncounted").expect("u"), [Some(10.0), Some(30.0)]);
-    assert_eq!(frame::texts(&list, "birth_id").expect("ids"), [Some("b".to_owned()), Some("c".to_owned())]);
+    assert_eq!(
+        frame::floats(&villages, "uncounted").expect("u"),
+        [Some(10.0), Some(30.0)]
+    );
+    assert_eq!(
+        frame::texts(&list, "birth_id").expect("ids"),
+        [Some("b".to_owned()), Some("c".to_owned())]
+    );
 }

@@ -56,3 +56,31 @@ pub fn tables(
     out.push(("quarantine/returns.parquet".to_owned(), ingested.quarantine));
     Ok(out)
 }
+
+/// The report `html` with the verification section of the run's `[returns]` tables (named
+/// as [`tables`] names them); unchanged without them.
+pub fn with_section(
+    html: &str,
+    lang: poprecon_report::Lang,
+    tables: &[(String, DataFrame)],
+) -> Result<String> {
+    let get = |name: &str| tables.iter().find(|(n, _)| n == name).map(|(_, df)| df);
+    Ok(poprecon_report::with_verification(
+        html,
+        lang,
+        get("returns_comparison.parquet"),
+        get("source_completeness.parquet"),
+    )?)
+}
+
+/// The `[returns]` tables a run folder holds, for the report rendered again from it.
+pub fn read_tables(run: &std::path::Path) -> Result<Vec<(String, DataFrame)>> {
+    let mut out = Vec::new();
+    for name in ["returns_comparison.parquet", "source_completeness.parquet"] {
+        let p = run.join(name);
+        if p.is_file() {
+            out.push((name.to_owned(), crate::run_cmd::read_parquet(&p)?));
+        }
+    }
+    Ok(out)
+}

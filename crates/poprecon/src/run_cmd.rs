@@ -395,6 +395,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 quarantine: &quarantine,
             },
         )?;
+        let html = crate::returns_cmd::with_section(&html, opts.lang, &returns)?;
         opts.write_fault("report.html")
             .and_then(|()| std::fs::write(dir.join("report.html"), html))
             .context("cannot write `report.html`")?;
