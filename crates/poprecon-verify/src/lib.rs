@@ -18,13 +18,17 @@
 
 pub mod completeness;
 mod frame;
+pub mod readback;
 pub mod returns;
+pub mod sample;
 pub mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use completeness::{chapman_of, source_completeness, uncounted};
+pub use readback::{Finding, ReadBack, read_back};
 pub use returns::{Returns, compare};
+pub use sample::{SampleConfig, SizeRule, checklist_rows, draw};
 pub use stats::{Chapman, LqasPlan};
 
 /// The settings of `[returns]` in a pipeline file (beyond where the file is).

@@ -263,3 +263,230 @@ fn births_of_villages_without_a_return_are_listed() {
         [Some("b".to_owned()), Some("c".to_owned())]
     );
 }
+
+/// 60 births in two villages; every fifth has an open discrepancy.
+fn sample_inputs() -> (DataFrame, DataFrame) {
+    let ids: Vec<String> = (0..60).map(|i| format!("b{i:03}")).collect();
+    let villages: Vec<&str> = (0..60)
+        .map(|i| {
+            if i < 40 {
+                "340302001001"
+            } else {
+                "340302001002"
+            }
+        })
+        .collect();
+    let births = df! {
+        "birth_id" => ids.clone(),
+        "village" => villages,
+        "in_jurisdiction" => vec![true; 60],
+    }
+    .expect("births");
+    let open: Vec<String> = ids.iter().step_by(5).cloned().collect();
+    let n = open.len();
+    let discrepancies = df! {
+        "discrepancy_id" => (0..n).map(|i| format!("d{i}")).collect::<Vec<_>>(),
+        "rule_id" => vec!["sex_mismatch"; n],
+        "birth_id" => open,
+        "status" => vec!["open"; n],
+    }
+    .expect("discrepancies");
+    (births, discrepancies)
+}
+
+fn sampled(frame: &DataFrame) -> Vec<(String, String, i64)> {
+    let s = frame::texts(frame, "stratum").expect("stratum");
+    let b = frame::texts(frame, "birth_id").expect("id");
+    let r = frame::texts(frame, "role").expect("role");
+    let o = frame::floats(frame, "draw_order").expect("order");
+    (0..frame.height())
+        .filter(|&i| r[i].is_some())
+        .map(|i| {
+            (
+                s[i].clone().unwrap_or_default(),
+                b[i].clone().unwrap_or_default(),
+                o[i].unwrap_or(0.0) as i64,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_sample_does_not_depend_on_the_order_of_the_input() {
+    let (births, disc) = sample_inputs();
+    let cfg = SampleConfig::default();
+    let a = draw(&births, &disc, None, &cfg).expect("draw");
+    // The births reversed, and rotated.
+    let reversed = births.reverse();
+    let rotated = births
+        .slice(17, 60)
+        .vstack(&births.slice(0, 17))
+        .expect("rotate");
+    for other in [reversed, rotated] {
+        let b = draw(&other, &disc.reverse(), None, &cfg).expect("draw");
+        assert_eq!(sampled(&a), sampled(&b));
+    }
+    // Another seed draws another sample.
+    let c = draw(&births, &disc, None, &SampleConfig { seed: 2, ..cfg }).expect("draw");
+    assert_ne!(sampled(&a), sampled(&c));
+}
+
+#[test]
+fn inclusion_probabilities_sum_to_each_stratum_size() {
+    let (births, disc) = sample_inputs();
+    for size in [
+        SizeRule::Lqas(LqasPlan::default()),
+        SizeRule::Precision {
+            p: 0.5,
+            margin: 0.15,
+        },
+    ] {
+        let cfg = SampleConfig {
+            size,
+            ..SampleConfig::default()
+        };
+        let frame = draw(&births, &disc, None, &cfg).expect("draw");
+        let s = frame::texts(&frame, "stratum").expect("stratum");
+        let pi = frame::floats(&frame, "inclusion_probability").expect("pi");
+        let n = frame::floats(&frame, "sample_size").expect("n");
+        let role = frame::texts(&frame, "role").expect("role");
+        let mut sums: std::collections::BTreeMap<String, (f64, f64, usize)> = Default::default();
+        for i in 0..frame.height() {
+            let e = sums.entry(s[i].clone().unwrap_or_default()).or_default();
+            e.0 += pi[i].unwrap_or(0.0);
+            e.1 = n[i].unwrap_or(0.0);
+            e.2 += usize::from(role[i].as_deref() == Some("sample"));
+        }
+        assert_eq!(sums.len(), 4, "two villages × flagged/not flagged");
+        for (stratum, (sum, n, drawn)) in sums {
+            assert!((sum - n).abs() < 1e-9, "{stratum}: Σπ = {sum}, n = {n}");
+            assert_eq!(drawn as f64, n, "{stratum}");
+        }
+    }
+    // LQAS: 19 of the 32 unflagged births of the first village, all 8 of its flagged ones.
+    let frame = draw(&births, &disc, None, &SampleConfig::default()).expect("draw");
+    let s = frame::texts(&frame, "stratum").expect("stratum");
+    let n = frame::floats(&frame, "sample_size").expect("n");
+    let size = |name: &str| {
+        (0..frame.height())
+            .find(|&i| s[i].as_deref() == Some(name))
+            .and_then(|i| n[i])
+    };
+    assert_eq!(size("340302001001:not_flagged"), Some(19.0));
+    assert_eq!(size("340302001001:flagged"), Some(8.0));
+}
+
+#[test]
+fn a_village_flagged_by_the_returns_is_one_flagged_stratum() {
+    let (births, disc) = sample_inputs();
+    let comparison = df! {
+        "level" => ["village"],
+        "area_code" => ["340302001002"],
+        "flagged" => [true],
+    }
+    .expect("comparison");
+    let frame = draw(&births, &disc, Some(&comparison), &SampleConfig::default()).expect("draw");
+    let s = frame::texts(&frame, "stratum").expect("stratum");
+    assert!(
+        s.iter()
+            .all(|x| x.as_deref() != Some("340302001002:not_flagged"))
+    );
+    assert_eq!(
+        s.iter()
+            .filter(|x| x.as_deref() == Some("340302001002:flagged"))
+            .count(),
+        20
+    );
+}
+
+/// A filled checklist of one village: its flagged stratum (N = 8, all 8 checked) and its
+/// unflagged one (N = 40, 19 drawn, 18 visited, one not visited).
+fn filled() -> DataFrame {
+    let mut stratum = vec!["340302001001:flagged"; 8];
+    stratum.extend(vec!["340302001001:not_flagged"; 19]);
+    let mut size = vec![8i64; 8];
+    size.extend(vec![40i64; 19]);
+    // Flagged: 3 wrong sex, 1 not found, 4 confirmed. Unflagged: 1 wrong, 17 confirmed, 1 blank.
+    let mut result = vec![
+        "属实",
+        "属实",
+        "属实",
+        "属实",
+        "属实",
+        "属实",
+        "信息有误",
+        "查无此人",
+    ];
+    result.extend(vec!["属实"; 17]);
+    result.push("信息有误");
+    result.push("");
+    let mut actual_sex = vec![None, None, None, None, Some("2"), Some("2"), None, None];
+    actual_sex.extend(vec![None::<&str>; 19]);
+    // Birth 0 carries two open discrepancies, confirmed; birth 1 one, explained.
+    let mut ids = vec!["d1 d2", "d3"];
+    ids.extend(vec![""; 25]);
+    let mut issue = vec![Some("属实"), Some("不属实")];
+    issue.extend(vec![None::<&str>; 25]);
+    let mut new = vec![Some(1.0f64), None];
+    new.extend(vec![None; 17]);
+    new.push(Some(2.0));
+    new.extend(vec![None; 7]);
+    df! {
+        "village" => vec!["340302001001"; 27],
+        "village_name" => vec!["一村"; 27],
+        "stratum" => stratum,
+        "stratum_size" => size,
+        "birth_id" => (0..27).map(|i| format!("b{i}")).collect::<Vec<_>>(),
+        "child_sex" => vec!["1"; 27],
+        "birth_date" => vec!["2025-03-01"; 27],
+        "birth_order" => vec!["1"; 27],
+        "discrepancy_ids" => ids,
+        "result" => result,
+        "actual_sex" => actual_sex,
+        "issue_confirmed" => issue,
+        "new_births" => new,
+        "checked_by" => vec![Some("张三"); 27],
+        "checked_on" => vec![Some("2026-02-10"); 27],
+    }
+    .expect("filled")
+}
+
+#[test]
+fn a_filled_checklist_gives_the_village_figures() {
+    let today = ymd(2026, 2, 15);
+    let back = read_back(&filled(), &LqasPlan::default(), today).expect("read back");
+    let v = &back.villages;
+    assert_eq!(v.height(), 1);
+    let f = |c: &str| frame::floats(v, c).expect(c)[0];
+    // Flagged: failures = 2 (wrong sex) + 1 (信息有误) + 1 (查无此人) = 4 of 8.
+    // Unflagged: 1 of 18 visited. Village: 5 errors of 26 checked.
+    assert_eq!(f("checked"), Some(26.0));
+    assert_eq!(f("errors"), Some(5.0));
+    assert!((f("error_rate").unwrap_or(0.0) - 5.0 / 26.0).abs() < 1e-12);
+    let (lo, hi) = wilson(5, 26).expect("interval");
+    assert_eq!((f("error_low"), f("error_high")), (Some(lo), Some(hi)));
+    // LQAS: the flagged stratum, 8 checked, passes with ⌊6·8/19⌋ = 2 failures: 4 fail it.
+    assert_eq!(f("strata_failed"), Some(1.0));
+    assert_eq!(frame::bools(v, "lqas_pass").expect("pass")[0], Some(false));
+    // HT: flagged 8/8 × (7 found + 1 new) = 8; unflagged 40/18 × (18 found + 2 new) = 44.44.
+    let true_births = 8.0 + 40.0 / 18.0 * 20.0;
+    assert!((f("ht_true_births").unwrap_or(0.0) - true_births).abs() < 1e-9);
+    assert!((f("field_vf").unwrap_or(0.0) - true_births / 48.0).abs() < 1e-9);
+    assert!((f("ht_erroneous_records").unwrap_or(0.0) - (4.0 + 40.0 / 18.0)).abs() < 1e-9);
+    assert!((f("ht_new_births").unwrap_or(0.0) - (1.0 + 40.0 / 18.0 * 2.0)).abs() < 1e-9);
+    assert_eq!(f("new_births_found"), Some(3.0));
+    // Decisions: d1 and d2 confirmed, d3 explained, dated by the checklist.
+    let d = &back.decisions;
+    assert_eq!(
+        frame::texts(d, "discrepancy_id").expect("ids"),
+        [Some("d1".into()), Some("d2".into()), Some("d3".into())]
+    );
+    let reason = frame::texts(d, "reason").expect("reason");
+    assert!(reason[0].as_deref().is_some_and(|r| r.contains("确认属实")));
+    assert!(reason[2].as_deref().is_some_and(|r| r.contains("记录无误")));
+    assert_eq!(
+        frame::texts(d, "date").expect("date")[0].as_deref(),
+        Some("2026-02-10")
+    );
+    assert!(back.unreadable.is_empty());
+}
