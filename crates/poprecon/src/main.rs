@@ -13,6 +13,7 @@ mod output;
 mod report_cmd;
 mod returns_cmd;
 mod run_cmd;
+mod sample_cmd;
 
 use std::process::ExitCode;
 

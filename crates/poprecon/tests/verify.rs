@@ -208,3 +208,186 @@ fn the_comparison_flags_exactly_the_under_reporting_villages() {
         assert_eq!(uncounted[k].expect("uncounted") > 0.0, injected_here);
     }
 }
+
+fn checklist_cells(path: &Path) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path).expect("xlsx");
+    let name = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&name).expect("sheet");
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn the_sample_is_drawn_checked_and_read_back_into_figures_and_decisions() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (synth, run) = under_reported_run(dir.path(), &[("340311001002", 0.8)]);
+    let fw = dir.path().join("fieldwork");
+    let fw_s = fw.to_string_lossy().into_owned();
+    let run_s = run.to_string_lossy().into_owned();
+    let out = poprecon(
+        &["sample", &run_s, "--seed", "7", "--out", &fw_s],
+        dir.path(),
+    );
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("α = 0.068, β = 0.084"), "{stderr}");
+    let frame = read(&fw.join("sample_frame.parquet"));
+    // The same seed draws the same sample again.
+    let again = dir.path().join("again");
+    ok(&poprecon(
+        &[
+            "sample",
+            &run_s,
+            "--seed",
+            "7",
+            "--out",
+            &again.to_string_lossy(),
+        ],
+        dir.path(),
+    ));
+    assert!(frame.equals_missing(&read(&again.join("sample_frame.parquet"))));
+    let book = fw.join("核查清单_340311001.xlsx");
+    let cells = checklist_cells(&book);
+    assert!(cells[0][0].contains("现场核查清单"));
+    let header = &cells[2];
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    // No resident ID in clear on a checklist: mother IDs are masked.
+    let id_col = col("母亲身份证号(脱敏)");
+    assert!(
+        cells[3..]
+            .iter()
+            .all(|r| r[id_col].is_empty() || r[id_col].contains("********"))
+    );
+
+    // The field team: in the first village every sampled record of its first stratum is
+    // not found; elsewhere all as recorded, one new birth in the first row of each other
+    // village; the listed facts of every visited record confirmed.
+    let (c_village, c_role, c_stratum, c_ids) = (
+        col("村(居)代码"),
+        col("类别"),
+        col("抽样层"),
+        col("问题编号"),
+    );
+    let first_stratum = cells[3][c_stratum].clone();
+    let mut filled = cells.clone();
+    let mut expected_new: BTreeMap<String, f64> = BTreeMap::new();
+    let mut expected_errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut expected_ids: BTreeSet<String> = BTreeSet::new();
+    for r in filled.iter_mut().skip(3) {
+        if !r[c_role].starts_with("样本") {
+            continue;
+        }
+        let v = r[c_village].clone();
+        let not_found = r[c_stratum] == first_stratum;
+        r[col("核查结果")] = if not_found { "查无此人" } else { "属实" }.to_owned();
+        *expected_errors.entry(v.clone()).or_default() += u64::from(not_found);
+        if !v.ends_with("001") && !expected_new.contains_key(&v) {
+            r[col("新发现出生数")] = "1".to_owned();
+            expected_new.insert(v.clone(), 1.0);
+        }
+        if !r[c_ids].is_empty() {
+            r[col("问题是否属实")] = "属实".to_owned();
+            expected_ids.extend(r[c_ids].split_whitespace().map(str::to_owned));
+        }
+        r[col("核查日期")] = "2026-02-10".to_owned();
+    }
+    let filled_path = dir.path().join("filled.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (i, row) in filled.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            ws.write_string(i as u32, j as u16, v).expect("cell");
+        }
+    }
+    wb.save(&filled_path).expect("save");
+
+    let decisions = synth.join("decisions.csv");
+    ok(&poprecon(
+        &[
+            "sample",
+            &run_s,
+            "--out",
+            &fw_s,
+            "--read",
+            &filled_path.to_string_lossy(),
+            "--decisions",
+            &decisions.to_string_lossy(),
+        ],
+        dir.path(),
+    ));
+    let villages = read(&fw.join("field_villages.parquet"));
+    let code = strs(&villages, "village");
+    let errors = ints(&villages, "errors");
+    let checked = ints(&villages, "checked");
+    let pass = bools(&villages, "lqas_pass");
+    let vf = floats(&villages, "field_vf");
+    let ht = floats(&villages, "ht_true_births");
+    let records = floats(&villages, "records");
+    let new = floats(&villages, "new_births_found");
+    assert_eq!(villages.height(), 6);
+    for i in 0..villages.height() {
+        let v = code[i].clone().expect("village");
+        let e = expected_errors.get(&v).copied().unwrap_or(0);
+        assert_eq!(errors[i], Some(e as i64), "{v}");
+        // The first stratum's records all fail (more than 6 of 19, or all of a short one).
+        assert_eq!(pass[i], Some(e == 0), "{v}");
+        let n_new = expected_new.get(&v).copied().unwrap_or(0.0);
+        assert_eq!(new[i], Some(n_new), "{v}");
+        if e == 0 {
+            // Every record found: HT true births = records + the new births weighted N/m.
+            let h = ht[i].expect("HT");
+            assert!(h >= records[i].expect("records") + n_new - 1e-9, "{v}: {h}");
+            assert!((vf[i].expect("VF") - h / records[i].expect("records")).abs() < 1e-12);
+        }
+        assert!(checked[i].expect("checked") > 0);
+    }
+    // The decisions file parses and names exactly the confirmed discrepancies.
+    let text = std::fs::read_to_string(&decisions).expect("decisions");
+    assert!(text.starts_with("discrepancy_id,decision,reviewer,date,reason\n"));
+    let named: BTreeSet<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .collect();
+    assert_eq!(named, expected_ids);
+    assert!(!expected_ids.is_empty());
+
+    // The next night honours them: the pipeline names the decisions file.
+    let pipeline = synth.join("pipeline.toml");
+    let p = std::fs::read_to_string(&pipeline).expect("pipeline");
+    let p = p.replacen(
+        "[pipeline]\n",
+        "[pipeline]\ndecisions = \"decisions.csv\"\n",
+        1,
+    );
+    std::fs::write(&pipeline, p).expect("pipeline");
+    let out2 = dir.path().join("out2");
+    ok(&poprecon(
+        &[
+            "-q",
+            "run",
+            &pipeline.to_string_lossy(),
+            "--out",
+            &out2.to_string_lossy(),
+        ],
+        dir.path(),
+    ));
+    let disc = read(&out2.join("latest/discrepancies.parquet"));
+    let id = strs(&disc, "discrepancy_id");
+    let decision = strs(&disc, "decision");
+    let reason = strs(&disc, "decision_reason");
+    let decided: BTreeSet<String> = (0..disc.height())
+        .filter(|&i| decision[i].as_deref() == Some("accepted"))
+        .filter_map(|i| id[i].clone())
+        .collect();
+    assert_eq!(decided, expected_ids);
+    assert!(reason.iter().flatten().all(|r| r.contains("现场核查")));
+}
