@@ -244,10 +244,9 @@ pub fn uncounted(
             && id[i].as_deref() == Some("live_births")
             && st[i].as_deref() == Some(status::COMPARED)
             && basis[i].as_deref() == Some(settings.basis.as_str())
+            && let (Some(a), Some(r)) = (&area[i], reported[i])
         {
-            if let (Some(a), Some(r)) = (&area[i], reported[i]) {
-                *returned.entry(a.clone()).or_default() += r;
-            }
+            *returned.entry(a.clone()).or_default() += r;
         }
     }
     let mut villages = Frame::default();

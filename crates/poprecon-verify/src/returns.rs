@@ -169,7 +169,7 @@ pub fn compare(
             Some(b) => resolve_basis(b),
             None => Some(settings.basis.clone()),
         };
-        let unit = indicator.map(|id| unit_of(id));
+        let unit = indicator.map(unit_of);
         let reported = parse_value(&text(&r_value[i]), unit);
         let found = match (indicator, &basis) {
             (Some(id), Some(b)) => derived.get(&area, id, b),
@@ -458,10 +458,10 @@ pub fn parse_period(text: &str, statistical_year: bool) -> Option<(NaiveDate, Na
         };
     }
     for sep in ["~", "～", "至", "到", "—", "--", " - ", "-"] {
-        if let Some((a, b)) = t.split_once(sep) {
-            if let (Some(a), Some(b)) = (parse_date(a), parse_date(b)) {
-                return (a <= b).then_some((a, b));
-            }
+        if let Some((a, b)) = t.split_once(sep)
+            && let (Some(a), Some(b)) = (parse_date(a), parse_date(b))
+        {
+            return (a <= b).then_some((a, b));
         }
     }
     None

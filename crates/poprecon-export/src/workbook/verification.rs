@@ -117,7 +117,7 @@ impl AssessorWorkbook<'_> {
         ws.write_string_with_format(
             header_row,
             last_col,
-            &self.column("suppressed"),
+            self.column("suppressed"),
             &styles.header,
         )
         .map_err(xl)?;
@@ -137,7 +137,7 @@ impl AssessorWorkbook<'_> {
             )
             .map_err(xl)?;
             let ind = id[i].as_deref().unwrap_or("");
-            ws.write_string(row, 3, &self.indicator_name(ind))
+            ws.write_string(row, 3, self.indicator_name(ind))
                 .map_err(xl)?;
             let b = basis[i].as_deref().unwrap_or("");
             ws.write_string(row, 4, basis_label(self.lang, b).unwrap_or(b))
@@ -291,7 +291,7 @@ impl AssessorWorkbook<'_> {
         ws.write_string_with_format(
             header_row,
             last_col,
-            &self.column("suppressed"),
+            self.column("suppressed"),
             &styles.header,
         )
         .map_err(xl)?;
@@ -312,7 +312,7 @@ impl AssessorWorkbook<'_> {
             ws.write_string(
                 row,
                 3,
-                &self.source_name(source[i].as_deref().unwrap_or("")),
+                self.source_name(source[i].as_deref().unwrap_or("")),
             )
             .map_err(xl)?;
             let suppressed = Cell {
