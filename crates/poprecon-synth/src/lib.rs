@@ -231,7 +231,7 @@ use serde::Serialize;
 
 use crate::divisions::Divisions;
 use crate::render::VillageOut;
-pub use crate::returns::{RETURNS_FILE, write_returns};
+pub use crate::returns::{FIELD_TRUTH_FILE, RETURNS_FILE, write_field_truth, write_returns};
 pub use crate::schema::Dialect;
 use crate::schema::Src;
 use crate::sink::{ExtractWriter, ParquetSink, PqType, Val};

@@ -153,3 +153,107 @@ pub(crate) fn append_entry(pipeline: &Path, prefix: &str) -> Result<(), SynthErr
     );
     std::fs::write(pipeline, text).map_err(|e| SynthError::io(pipeline, e))
 }
+
+/// Where the field truth goes in the generated folder.
+pub const FIELD_TRUTH_FILE: &str = "truth/field.parquet";
+
+/// Share of households where the field team finds a birth that no record has.
+const NEW_BIRTH_SHARE: f64 = 0.02;
+
+/// Writes the field truth, what a team at the door would find for each birth of the truth
+/// (`truth/field.parquet`): `birth_id`, `village`, the birth-level sources' record keys,
+/// `field_result` (`confirmed`, `wrong`: a recorded fact is false, `not_found`: no such
+/// birth), `field_sex` (the sex the team finds: the recorded one flipped where `wrong`),
+/// `new_births` (births in the household no record has: 1 in about 2 % of households).
+/// In a village of `field_errors` with share e, each birth is wrong or not found (one in
+/// two each) with probability e; elsewhere every birth is as recorded. Random per village
+/// and seed, whatever order villages are in.
+pub fn write_field_truth(
+    cfg: &SynthConfig,
+    out: &Path,
+    field_errors: &BTreeMap<String, f64>,
+) -> Result<PathBuf, SynthError> {
+    use rand::RngExt;
+    for (village, e) in field_errors {
+        if !(0.0..=1.0).contains(e) || village.len() != 12 {
+            return Err(SynthError::Config(format!(
+                "`--field-errors {village}={e}`: give a 12-digit village code and a share in [0, 1]"
+            )));
+        }
+    }
+    let path = out.join("truth").join("births.parquet");
+    let pq = |e: PolarsError| SynthError::Parquet {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let births = std::fs::File::open(&path)
+        .map_err(|e| SynthError::io(&path, e))
+        .and_then(|f| ParquetReader::new(f).finish().map_err(pq))?;
+    let births = births
+        .sort(["village", "birth_id"], SortMultipleOptions::default())
+        .map_err(pq)?;
+    let text = |c: &str| -> Result<Vec<Option<String>>, SynthError> {
+        Ok(births
+            .column(c)
+            .and_then(|c| c.str().cloned())
+            .map_err(pq)?
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect())
+    };
+    let village = text("village")?;
+    let sex: Vec<Option<i32>> = births
+        .column("sex")
+        .and_then(|c| c.cast(&DataType::Int32))
+        .and_then(|c| c.i32().cloned())
+        .map_err(pq)?
+        .iter()
+        .collect();
+    let mut rngs: BTreeMap<String, rand_chacha::ChaCha8Rng> = BTreeMap::new();
+    let (mut result, mut field_sex, mut new) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..births.height() {
+        let v = village[i].clone().unwrap_or_default();
+        let rng = rngs
+            .entry(v.clone())
+            .or_insert_with(|| crate::world::stream_rng(cfg.seed, &v, 0xF1E1D));
+        let e = field_errors.get(&v).copied().unwrap_or(0.0);
+        let (bad, kind, extra): (f64, f64, f64) = (rng.random(), rng.random(), rng.random());
+        let r = match (bad < e, kind < 0.5) {
+            (false, _) => "confirmed",
+            (true, true) => "wrong",
+            (true, false) => "not_found",
+        };
+        result.push(r);
+        field_sex.push(match (r, sex[i]) {
+            ("wrong", Some(1)) => Some(2),
+            ("wrong", Some(2)) => Some(1),
+            (_, s) => s,
+        });
+        new.push(i32::from(r != "not_found" && extra < NEW_BIRTH_SHARE));
+    }
+    let mut columns = vec![
+        births.column("birth_id").map_err(pq)?.clone(),
+        births.column("village").map_err(pq)?.clone(),
+    ];
+    for s in [
+        "hospital_delivery",
+        "birth_certificate",
+        "household",
+        "vaccination",
+    ] {
+        columns.push(births.column(&format!("{s}_key")).map_err(pq)?.clone());
+    }
+    columns.push(Column::new("field_result".into(), result));
+    columns.push(Column::new("field_sex".into(), field_sex));
+    columns.push(Column::new("new_births".into(), new));
+    let mut df = DataFrame::new(births.height(), columns).map_err(pq)?;
+    let target = out.join(FIELD_TRUTH_FILE);
+    let file = std::fs::File::create(&target).map_err(|e| SynthError::io(&target, e))?;
+    ParquetWriter::new(file)
+        .finish(&mut df)
+        .map_err(|e| SynthError::Parquet {
+            path: target.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(target)
+}

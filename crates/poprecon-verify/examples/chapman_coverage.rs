@@ -29,6 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_or("birth_certificate", String::as_str)
         .to_owned();
     let b = args.get(3).map_or("household", String::as_str).to_owned();
+    // `plain` as the fifth argument: one estimate over all births instead of one per
+    // stratum of floating and resident mothers.
+    let stratified = args.get(4).map(String::as_str) != Some("plain");
     let dir = tempfile::tempdir()?;
     let (mut covered, mut rel_error, mut width) = (0u64, 0.0f64, 0.0f64);
     for seed in 1..=seeds {
@@ -46,11 +49,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect())
         };
         let (ha, hb) = (has(&a)?, has(&b)?);
-        let n1 = ha.iter().filter(|x| **x).count() as u64;
-        let n2 = hb.iter().filter(|x| **x).count() as u64;
-        let both = ha.iter().zip(&hb).filter(|(x, y)| **x && **y).count() as u64;
+        let floating: Vec<bool> = births
+            .column("mother_floating")?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect();
+        let part = |keep: &dyn Fn(usize) -> bool| {
+            let idx: Vec<usize> = (0..ha.len()).filter(|&i| keep(i)).collect();
+            let n1 = idx.iter().filter(|&&i| ha[i]).count() as u64;
+            let n2 = idx.iter().filter(|&&i| hb[i]).count() as u64;
+            let both = idx.iter().filter(|&&i| ha[i] && hb[i]).count() as u64;
+            Chapman::new(n1, n2, both)
+        };
         let truth = (summary.births + summary.unseen_births) as f64;
-        let c = Chapman::new(n1, n2, both);
+        let c = if stratified {
+            Chapman::combine(&[part(&|i| floating[i]), part(&|i| !floating[i])])
+        } else {
+            part(&|_| true)
+        };
+        let (n1, n2, both) = (c.n1, c.n2, c.both);
         covered += u64::from(c.covers(truth));
         rel_error += (c.estimate - truth) / truth;
         width += (c.high - c.low) / truth;
@@ -65,7 +83,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = seeds as f64;
     println!(
-        "{scale} scale, {a} × {b}, {seeds} seeds: the interval covers the true births in {covered} ({:.1} %); mean relative error {:+.2} %, mean relative width {:.2} %",
+        "{scale} scale, {a} × {b}{}, {seeds} seeds: the interval covers the true births in {covered} ({:.1} %); mean relative error {:+.2} %, mean relative width {:.2} %",
+        if stratified {
+            ", by floating mother"
+        } else {
+            ""
+        },
         100.0 * covered as f64 / n,
         100.0 * rel_error / n,
         100.0 * width / n

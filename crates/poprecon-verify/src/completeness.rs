@@ -22,7 +22,8 @@ pub const BIRTH_SOURCES: [&str; 4] = [
 /// township, village, by the residence village of `births.parquet`) and per birth-level
 /// source in `read` (the sources the pipeline read), the births with a record of the source
 /// against Chapman's estimate of the true births from the two sources of
-/// [`Settings::dual_system`].
+/// [`Settings::dual_system`], made apart for the births of floating and of resident mothers
+/// (`floating` of `births.parquet`) and added ([`Chapman::combine`]).
 ///
 /// Columns: `level`, `area_code`, `area_name`, `source`, `births_with_source`,
 /// `births_observed` (births seen by any source), `dse_pair`, `dse_n1`, `dse_n2`,
@@ -52,7 +53,7 @@ pub fn source_completeness(
         let Some(c) = counts.get(code) else {
             continue;
         };
-        let dse = Chapman::new(c.a, c.b, c.both);
+        let dse = c.chapman();
         for (i, s) in sources.iter().enumerate() {
             let n = c.by_source[i] as f64;
             out.text("level", Some(level.clone()));
@@ -62,9 +63,9 @@ pub fn source_completeness(
             out.int("births_with_source", Some(c.by_source[i] as i64));
             out.int("births_observed", Some(c.all as i64));
             out.text("dse_pair", Some(format!("{a}+{b}")));
-            out.int("dse_n1", Some(c.a as i64));
-            out.int("dse_n2", Some(c.b as i64));
-            out.int("dse_both", Some(c.both as i64));
+            out.int("dse_n1", Some(dse.n1 as i64));
+            out.int("dse_n2", Some(dse.n2 as i64));
+            out.int("dse_both", Some(dse.both as i64));
             out.float("dse_estimate", Some(dse.estimate));
             out.float("dse_low", Some(dse.low));
             out.float("dse_high", Some(dse.high));
@@ -98,20 +99,34 @@ pub const COMPLETENESS_COLUMNS: &[(&str, Kind)] = &[
 ];
 
 /// Chapman's estimate from the births of a run: the births of `births.parquet` in the
-/// jurisdiction with a record of `a`, of `b`, and of both.
+/// jurisdiction with a record of `a`, of `b`, and of both, post-stratified by floating
+/// mother.
 pub fn chapman_of(births: &DataFrame, a: &str, b: &str) -> Result<Chapman, VerifyError> {
     let counts = counts_by_area(births, &BTreeMap::new(), &[], (a, b))?;
-    let c = counts.get("").cloned().unwrap_or_default();
-    Ok(Chapman::new(c.a, c.b, c.both))
+    Ok(counts.get("").cloned().unwrap_or_default().chapman())
 }
 
 #[derive(Debug, Clone, Default)]
 struct Counts {
     all: u64,
-    a: u64,
-    b: u64,
-    both: u64,
+    /// Per stratum (resident mothers, floating mothers): births with `a`, with `b`, both.
+    a: [u64; 2],
+    b: [u64; 2],
+    both: [u64; 2],
     by_source: Vec<u64>,
+}
+
+impl Counts {
+    /// Chapman's estimate post-stratified by floating mother: the household registry is not
+    /// expected to hold the children of floating mothers (domain.md §4), so their births
+    /// are estimated apart.
+    fn chapman(&self) -> Chapman {
+        let parts: Vec<Chapman> = (0..2)
+            .filter(|&k| self.a[k] + self.b[k] > 0)
+            .map(|k| Chapman::new(self.a[k], self.b[k], self.both[k]))
+            .collect();
+        Chapman::combine(&parts)
+    }
 }
 
 /// The areas of the run's indicators, ordered by level (jurisdiction first) then code:
@@ -165,6 +180,14 @@ fn counts_by_area(
         vec![true; births.height()]
     };
     let village = texts(births, "village")?;
+    let floating: Vec<usize> = if births.column("floating").is_ok() {
+        bools(births, "floating")?
+            .into_iter()
+            .map(|v| usize::from(v.unwrap_or(false)))
+            .collect()
+    } else {
+        vec![0; births.height()]
+    };
     let a = has(pair.0)?;
     let b = has(pair.1)?;
     let per_source: Vec<Vec<bool>> = sources.iter().map(|s| has(s)).collect::<Result<_, _>>()?;
@@ -207,10 +230,11 @@ fn counts_by_area(
                 by_source: vec![0; sources.len()],
                 ..Counts::default()
             });
+            let k = floating[i];
             c.all += 1;
-            c.a += u64::from(a[i]);
-            c.b += u64::from(b[i]);
-            c.both += u64::from(a[i] && b[i]);
+            c.a[k] += u64::from(a[i]);
+            c.b[k] += u64::from(b[i]);
+            c.both[k] += u64::from(a[i] && b[i]);
             for (j, s) in per_source.iter().enumerate() {
                 c.by_source[j] += u64::from(s[i]);
             }

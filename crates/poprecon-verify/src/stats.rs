@@ -191,6 +191,36 @@ impl Chapman {
         }
     }
 
+    /// The estimate of a population made of strata, each estimated on its own (a
+    /// post-stratified dual-system estimate): estimates and variances add, and the interval
+    /// is Chao's on the strata's unseen births together.
+    pub fn combine(parts: &[Chapman]) -> Chapman {
+        let sum = |f: fn(&Chapman) -> u64| parts.iter().map(f).sum::<u64>();
+        let (n1, n2, both) = (sum(|c| c.n1), sum(|c| c.n2), sum(|c| c.both));
+        let estimate: f64 = parts.iter().map(|c| c.estimate).sum();
+        let variance: f64 = parts.iter().map(|c| c.variance).sum();
+        let seen: f64 = parts
+            .iter()
+            .map(|c| (c.n1 + c.n2 - c.both.min(c.n1).min(c.n2)) as f64)
+            .sum();
+        let unseen = estimate - seen;
+        let (low, high) = if unseen > 0.0 {
+            let c = (Z95 * (1.0 + variance / (unseen * unseen)).ln().sqrt()).exp();
+            ((seen + unseen / c).floor(), (seen + unseen * c).ceil())
+        } else {
+            (seen, seen)
+        };
+        Chapman {
+            n1,
+            n2,
+            both,
+            estimate,
+            variance,
+            low,
+            high,
+        }
+    }
+
     /// Whether the interval holds `n`.
     pub fn covers(&self, n: f64) -> bool {
         self.low <= n && n <= self.high

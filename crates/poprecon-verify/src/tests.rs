@@ -490,3 +490,39 @@ fn a_filled_checklist_gives_the_village_figures() {
     );
     assert!(back.unreadable.is_empty());
 }
+
+#[test]
+fn the_estimate_is_made_apart_for_floating_and_resident_mothers() {
+    // Residents: 6 with both, 2 certificate only, 1 household only. Floating: 3 with a
+    // certificate, none in the household registry (not expected there).
+    let cert = [
+        true, true, true, true, true, true, true, true, false, true, true, true,
+    ];
+    let hh = [
+        true, true, true, true, true, true, false, false, true, false, false, false,
+    ];
+    let floating = [
+        false, false, false, false, false, false, false, false, false, true, true, true,
+    ];
+    let key = |has: &[bool; 12], p: &str| -> Vec<Option<String>> {
+        has.iter()
+            .enumerate()
+            .map(|(i, h)| h.then(|| format!("{p}{i}")))
+            .collect()
+    };
+    let births = df! {
+        "birth_id" => (0..12).map(|i| format!("b{i}")).collect::<Vec<_>>(),
+        "village" => vec!["340302001001"; 12],
+        "floating" => floating.to_vec(),
+        "birth_certificate_key" => key(&cert, "c"),
+        "household_key" => key(&hh, "h"),
+    }
+    .expect("births");
+    let got = chapman_of(&births, "birth_certificate", "household").expect("estimate");
+    let parts = [Chapman::new(8, 7, 6), Chapman::new(3, 0, 0)];
+    let want = Chapman::combine(&parts);
+    assert_eq!(got, want);
+    assert!((want.estimate - parts.iter().map(|c| c.estimate).sum::<f64>()).abs() < 1e-12);
+    assert!((want.variance - parts.iter().map(|c| c.variance).sum::<f64>()).abs() < 1e-12);
+    assert!(want.low >= 12.0 && want.low <= want.estimate && want.estimate <= want.high);
+}

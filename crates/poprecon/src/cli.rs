@@ -130,6 +130,11 @@ pub enum Command {
         /// `--returns`.
         #[arg(long, value_name = "VILLAGE=FACTOR", value_parser = parse_under_report)]
         under_report: Vec<(String, f64)>,
+        /// The field truth (`truth/field.parquet`: what a team at the door finds for each
+        /// birth), with this share of a village's births wrong or not found: `VILLAGE=SHARE`;
+        /// repeat for more villages. Written with `--returns` too (no errors then).
+        #[arg(long, value_name = "VILLAGE=SHARE", value_parser = parse_under_report)]
+        field_errors: Vec<(String, f64)>,
     },
     /// Exports a run's tables for people, as XLSX (Excel/WPS) or CSV.
     ///
@@ -376,6 +381,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             dialect,
             returns,
             under_report,
+            field_errors,
         } => {
             let mut cfg = poprecon_synth::SynthConfig::new(*scale, *seed);
             cfg.sample_villages = *sample_villages;
@@ -390,6 +396,10 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             if *returns || !under_report.is_empty() {
                 let under = under_report.iter().cloned().collect();
                 poprecon_synth::write_returns(&cfg, out, &under)?;
+            }
+            if *returns || !under_report.is_empty() || !field_errors.is_empty() {
+                let errors = field_errors.iter().cloned().collect();
+                poprecon_synth::write_field_truth(&cfg, out, &errors)?;
             }
             if let Some(p) = pipeline {
                 poprecon_synth::write_pipeline(&cfg, out, p)?;

@@ -391,3 +391,186 @@ fn the_sample_is_drawn_checked_and_read_back_into_figures_and_decisions() {
     assert_eq!(decided, expected_ids);
     assert!(reason.iter().flatten().all(|r| r.contains("现场核查")));
 }
+
+#[test]
+fn checklists_filled_from_the_field_truth_read_back_to_its_figures() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let synth = dir.path().join("synth");
+    let synth_s = synth.to_string_lossy().into_owned();
+    ok(&poprecon(
+        &[
+            "synth",
+            "--scale",
+            "county",
+            "--sample-villages",
+            "6",
+            "--seed",
+            "5",
+            "--out",
+            &synth_s,
+            "--returns",
+            "--field-errors",
+            "340311001003=0.7",
+        ],
+        dir.path(),
+    ));
+    let out = dir.path().join("out");
+    ok(&poprecon(
+        &[
+            "-q",
+            "run",
+            &synth.join("pipeline.toml").to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+        ],
+        dir.path(),
+    ));
+    let run = out.join("latest");
+    let fw = dir.path().join("fieldwork");
+    ok(&poprecon(
+        &[
+            "sample",
+            &run.to_string_lossy(),
+            "--seed",
+            "11",
+            "--out",
+            &fw.to_string_lossy(),
+        ],
+        dir.path(),
+    ));
+    // Birth id → the field truth's row, through any record key the two share.
+    let births = read(&run.join("births.parquet"));
+    let field = read(&synth.join("truth/field.parquet"));
+    let sources = [
+        "hospital_delivery",
+        "birth_certificate",
+        "household",
+        "vaccination",
+    ];
+    let mut by_key: BTreeMap<(usize, String), usize> = BTreeMap::new();
+    for (s, src) in sources.iter().enumerate() {
+        for (i, k) in strs(&field, &format!("{src}_key")).into_iter().enumerate() {
+            if let Some(k) = k {
+                by_key.insert((s, k), i);
+            }
+        }
+    }
+    let b_id = strs(&births, "birth_id");
+    let b_keys: Vec<Vec<Option<String>>> = sources
+        .iter()
+        .map(|s| strs(&births, &format!("{s}_key")))
+        .collect();
+    let truth_row: BTreeMap<String, usize> = (0..births.height())
+        .filter_map(|i| {
+            let t = (0..4).find_map(|s| {
+                b_keys[s][i]
+                    .clone()
+                    .and_then(|k| by_key.get(&(s, k)).copied())
+            })?;
+            Some((b_id[i].clone()?, t))
+        })
+        .collect();
+    let f_result = strs(&field, "field_result");
+    let f_sex = ints(&field, "field_sex");
+    let f_new = ints(&field, "new_births");
+
+    let mut filled_files = Vec::new();
+    // Per stratum: (village, N, visited, failures, found, new).
+    let mut strata: BTreeMap<String, (String, f64, f64, u64, f64, f64)> = BTreeMap::new();
+    for entry in std::fs::read_dir(&fw).expect("fieldwork") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "xlsx") {
+            continue;
+        }
+        let mut cells = checklist_cells(&path);
+        let header = cells[2].clone();
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        for r in cells.iter_mut().skip(3) {
+            if !r[col("类别")].starts_with("样本") {
+                continue;
+            }
+            let t = truth_row[&r[col("出生编号")]];
+            let result = f_result[t].as_deref().expect("result");
+            r[col("核查结果")] = match result {
+                "confirmed" => "属实",
+                "wrong" => "信息有误",
+                _ => "查无此人",
+            }
+            .to_owned();
+            if result == "wrong" {
+                r[col("实际性别")] = if f_sex[t] == Some(1) { "男" } else { "女" }.to_owned();
+            }
+            let new = f_new[t].unwrap_or(0);
+            if new > 0 {
+                r[col("新发现出生数")] = new.to_string();
+            }
+            let e = strata.entry(r[col("抽样层")].clone()).or_insert((
+                r[col("村(居)代码")].clone(),
+                r[col("层内记录数")].parse().expect("N"),
+                0.0,
+                0,
+                0.0,
+                0.0,
+            ));
+            e.2 += 1.0;
+            e.3 += u64::from(result != "confirmed");
+            e.4 += f64::from(u8::from(result != "not_found"));
+            e.5 += new as f64;
+        }
+        let filled = dir.path().join(format!(
+            "filled_{}",
+            path.file_name().expect("name").to_string_lossy()
+        ));
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (i, row) in cells.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                ws.write_string(i as u32, j as u16, v).expect("cell");
+            }
+        }
+        wb.save(&filled).expect("save");
+        filled_files.push(filled.to_string_lossy().into_owned());
+    }
+    let mut args = vec![
+        "sample".to_owned(),
+        run.to_string_lossy().into_owned(),
+        "--out".into(),
+        fw.to_string_lossy().into_owned(),
+        "--read".into(),
+    ];
+    args.extend(filled_files);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&poprecon(&args, dir.path()));
+
+    let villages = read(&fw.join("field_villages.parquet"));
+    let code = strs(&villages, "village");
+    let errors = ints(&villages, "errors");
+    let pass = bools(&villages, "lqas_pass");
+    let ht = floats(&villages, "ht_true_births");
+    for i in 0..villages.height() {
+        let v = code[i].clone().expect("village");
+        let parts: Vec<_> = strata.values().filter(|s| s.0 == v).collect();
+        let e: u64 = parts.iter().map(|s| s.3).sum();
+        assert_eq!(errors[i], Some(e as i64), "{v}");
+        let passes = parts.iter().all(|s| {
+            let d = if s.2 >= 19.0 {
+                6
+            } else {
+                (6.0 * s.2 / 19.0).floor() as u64
+            };
+            s.3 <= d
+        });
+        assert_eq!(pass[i], Some(passes), "{v}");
+        let expected: f64 = parts.iter().map(|s| s.1 / s.2 * (s.4 + s.5)).sum();
+        assert!((ht[i].expect("HT") - expected).abs() < 1e-9, "{v}");
+        // The village with 70 % of its births wrong or not found fails; the others have
+        // no error at all.
+        assert_eq!(v == "340311001003", e > 0, "{v}: {e} errors");
+        assert_eq!(pass[i], Some(v != "340311001003"), "{v}");
+    }
+}

@@ -309,12 +309,8 @@ impl AssessorWorkbook<'_> {
                 crate::neutralize(name[i].as_deref().unwrap_or("")).as_ref(),
             )
             .map_err(xl)?;
-            ws.write_string(
-                row,
-                3,
-                self.source_name(source[i].as_deref().unwrap_or("")),
-            )
-            .map_err(xl)?;
+            ws.write_string(row, 3, self.source_name(source[i].as_deref().unwrap_or("")))
+                .map_err(xl)?;
             let suppressed = Cell {
                 value: None,
                 numerator: n[i],
