@@ -22,8 +22,10 @@ pub const BIRTH_SOURCES: [&str; 4] = [
 /// township, village, by the residence village of `births.parquet`) and per birth-level
 /// source in `read` (the sources the pipeline read), the births with a record of the source
 /// against Chapman's estimate of the true births from the two sources of
-/// [`Settings::dual_system`], made apart for the births of floating and of resident mothers
-/// (`floating` of `births.parquet`) and added ([`Chapman::combine`]).
+/// [`Settings::dual_system`]. With the household registry in the pair, the estimate is
+/// Chapman's for the births of resident mothers (`floating` of `births.parquet` false) plus
+/// the births of floating mothers that either source saw ([`Chapman::combine`]): the
+/// registry is no list of floating mothers' births.
 ///
 /// Columns: `level`, `area_code`, `area_name`, `source`, `births_with_source`,
 /// `births_observed` (births seen by any source), `dse_pair`, `dse_n1`, `dse_n2`,
@@ -53,7 +55,7 @@ pub fn source_completeness(
         let Some(c) = counts.get(code) else {
             continue;
         };
-        let dse = c.chapman();
+        let dse = c.chapman(a == "household" || b == "household");
         for (i, s) in sources.iter().enumerate() {
             let n = c.by_source[i] as f64;
             out.text("level", Some(level.clone()));
@@ -99,11 +101,15 @@ pub const COMPLETENESS_COLUMNS: &[(&str, Kind)] = &[
 ];
 
 /// Chapman's estimate from the births of a run: the births of `births.parquet` in the
-/// jurisdiction with a record of `a`, of `b`, and of both, post-stratified by floating
-/// mother.
+/// jurisdiction with a record of `a`, of `b`, and of both (floating mothers' births as
+/// seen when the pair includes the household registry, as in [`source_completeness`]).
 pub fn chapman_of(births: &DataFrame, a: &str, b: &str) -> Result<Chapman, VerifyError> {
     let counts = counts_by_area(births, &BTreeMap::new(), &[], (a, b))?;
-    Ok(counts.get("").cloned().unwrap_or_default().chapman())
+    Ok(counts
+        .get("")
+        .cloned()
+        .unwrap_or_default()
+        .chapman(a == "household" || b == "household"))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -117,14 +123,20 @@ struct Counts {
 }
 
 impl Counts {
-    /// Chapman's estimate post-stratified by floating mother: the household registry is not
-    /// expected to hold the children of floating mothers (domain.md §4), so their births
-    /// are estimated apart.
-    fn chapman(&self) -> Chapman {
-        let parts: Vec<Chapman> = (0..2)
-            .filter(|&k| self.a[k] + self.b[k] > 0)
-            .map(|k| Chapman::new(self.a[k], self.b[k], self.both[k]))
-            .collect();
+    /// Chapman's estimate. With the household registry in the pair, the estimate is made
+    /// for the births of resident mothers only: the registry is not expected to hold the
+    /// children of floating mothers (domain.md §4), so it is no list of theirs, and their
+    /// births count as the pair saw them (no unseen part is estimated for them).
+    fn chapman(&self, household_in_pair: bool) -> Chapman {
+        if !household_in_pair {
+            let sum = |x: [u64; 2]| x[0] + x[1];
+            return Chapman::new(sum(self.a), sum(self.b), sum(self.both));
+        }
+        let seen = self.a[1] + self.b[1] - self.both[1];
+        let mut parts = vec![Chapman::new(self.a[0], self.b[0], self.both[0])];
+        if seen > 0 {
+            parts.push(Chapman::new(seen, seen, seen));
+        }
         Chapman::combine(&parts)
     }
 }

@@ -492,7 +492,7 @@ fn a_filled_checklist_gives_the_village_figures() {
 }
 
 #[test]
-fn the_estimate_is_made_apart_for_floating_and_resident_mothers() {
+fn with_the_household_registry_floating_mothers_births_count_as_seen() {
     // Residents: 6 with both, 2 certificate only, 1 household only. Floating: 3 with a
     // certificate, none in the household registry (not expected there).
     let cert = [
@@ -519,10 +519,21 @@ fn the_estimate_is_made_apart_for_floating_and_resident_mothers() {
     }
     .expect("births");
     let got = chapman_of(&births, "birth_certificate", "household").expect("estimate");
-    let parts = [Chapman::new(8, 7, 6), Chapman::new(3, 0, 0)];
+    let parts = [Chapman::new(8, 7, 6), Chapman::new(3, 3, 3)];
     let want = Chapman::combine(&parts);
     assert_eq!(got, want);
     assert!((want.estimate - parts.iter().map(|c| c.estimate).sum::<f64>()).abs() < 1e-12);
     assert!((want.variance - parts.iter().map(|c| c.variance).sum::<f64>()).abs() < 1e-12);
     assert!(want.low >= 12.0 && want.low <= want.estimate && want.estimate <= want.high);
+    // Without the registry in the pair, one estimate over every birth.
+    let vacc = births
+        .clone()
+        .lazy()
+        .rename(["household_key"], ["vaccination_key"], true)
+        .collect()
+        .expect("rename");
+    assert_eq!(
+        chapman_of(&vacc, "birth_certificate", "vaccination").expect("estimate"),
+        Chapman::new(11, 7, 6)
+    );
 }
