@@ -17,6 +17,11 @@
 //! - `pipeline.toml`, the pipeline that reads it all ([`write_pipeline`] writes one
 //!   elsewhere, with paths relative to its own folder).
 //!
+//! For the verification of issue #18, on request: [`write_returns`] adds the villages'
+//! statistical returns (`extracts/统计报表.csv`, from the truth, with under-reporting
+//! injected in named villages) and `[returns]` to the pipeline; [`write_field_truth`] adds
+//! `truth/field.parquet`, what a field team at the door finds for each birth.
+//!
 //! # The truth
 //!
 //! - `births.parquet`, one row per birth event of domain.md §8.1 (a live-born child of the
