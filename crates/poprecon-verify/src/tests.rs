@@ -537,3 +537,70 @@ fn with_the_household_registry_floating_mothers_births_count_as_seen() {
         Chapman::new(11, 7, 6)
     );
 }
+
+/// Reads a returns file as a run does: the ingest engine with the [`Returns`] source.
+fn ingest_returns(file: poprecon_ingest::InputFile) -> poprecon_ingest::SourceOutput {
+    let columns = std::collections::BTreeMap::new();
+    poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
+        source: &Returns,
+        files: std::slice::from_ref(&file),
+        columns: &columns,
+        known_villages: None,
+        allow_empty: false,
+        progress: None,
+    })
+    .expect("the returns read")
+}
+
+#[test]
+fn returns_read_from_gb18030_csv_and_xlsx_with_chinese_headers() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let text = "统计期,村居代码,村居名称,指标名称,上报数,分子,分母\n\
+                2025年,340302001001,一村,活产数,80,,\n\
+                2025年,340302001001,一村,住院分娩率,99%,99,100\n\
+                ,340302001002,二村,活产数,30,,\n";
+    let (bytes, _, _) = encoding_rs::GB18030.encode(text);
+    let csv = dir.path().join("统计报表.csv");
+    std::fs::write(&csv, &bytes).expect("write");
+    let mut file = poprecon_ingest::InputFile::new(&csv, poprecon_ingest::Format::Csv);
+    file.encoding = poprecon_ingest::Encoding::Gb18030;
+    let out = ingest_returns(file);
+    // The row without a period is quarantined; the others compare.
+    assert_eq!(
+        (out.stats.read, out.stats.accepted, out.stats.quarantined),
+        (3, 2, 1)
+    );
+    let period = (ymd(2025, 1, 1), ymd(2025, 12, 31));
+    let cmp = compare(&out.records, &indicators(), period, &Settings::default()).expect("compare");
+    assert_eq!(
+        frame::floats(&cmp, "vf").expect("vf"),
+        [Some(100.0 / 80.0), Some(0.95 / 0.99)]
+    );
+    assert_eq!(
+        frame::floats(&cmp, "source_line").expect("line"),
+        [Some(2.0), Some(3.0)]
+    );
+
+    let xlsx = dir.path().join("统计报表.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    for (c, h) in ["报告期", "地区代码", "指标", "报告值"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).expect("header");
+    }
+    ws.write_string(1, 0, "2025-01-01~2025-12-31")
+        .expect("cell");
+    ws.write_string(1, 1, "340302001000").expect("cell");
+    ws.write_string(1, 2, "活产数").expect("cell");
+    ws.write_number(1, 3, 130.0).expect("cell");
+    book.save(&xlsx).expect("save");
+    let out = ingest_returns(poprecon_ingest::InputFile::new(
+        &xlsx,
+        poprecon_ingest::Format::Xlsx,
+    ));
+    let cmp = compare(&out.records, &indicators(), period, &Settings::default()).expect("compare");
+    assert_eq!(
+        frame::texts(&cmp, "level").expect("level"),
+        [Some("township".to_owned())]
+    );
+    assert_eq!(frame::floats(&cmp, "vf").expect("vf"), [Some(1.0)]);
+}
