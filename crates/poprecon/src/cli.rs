@@ -59,7 +59,9 @@ pub enum Command {
     /// `village_discrepancies.parquet`, `indicators.parquet`, `indicator_births.parquet`,
     /// `assessment.parquet`, `data_quality.parquet`, the linkage tables
     /// (`ambiguous_links`, `link_diagnostics`, `link_model`, `link_decisions`),
-    /// `report.html`, `sources/` and `quarantine/`; every table
+    /// `report.html`, `sources/` and `quarantine/` (with `[returns]` also
+    /// `returns_comparison`, `source_completeness`, `returns_uncounted`,
+    /// `uncounted_births`); every table
     /// starts with `run_id` and `as_of` columns, so `ROOT/runs/*/indicators.parquet` reads
     /// as one series. The folder is written to a temporary folder and renamed into place,
     /// then `latest` moves: a failed run leaves the history untouched. A second run on the
