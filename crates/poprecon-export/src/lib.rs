@@ -9,6 +9,7 @@
 //! writes one table with Chinese (or English) headers, applying an [`IdPolicy`].
 //! [`AssessorWorkbook`] writes the assessors' one formatted workbook of a run.
 
+pub mod checklist;
 #[cfg(test)]
 mod tests;
 mod workbook;

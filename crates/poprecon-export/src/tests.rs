@@ -227,6 +227,8 @@ fn book<'a>(indicators: &'a DataFrame, assessment: &'a DataFrame) -> AssessorWor
         assessment,
         village_discrepancies: None,
         suppress_below: 5,
+        returns: None,
+        completeness: None,
     }
 }
 

@@ -9,7 +9,9 @@
 //!   counts suppressed;
 //! - 指标说明: each indicator's name, definition, numerator and denominator in words, unit,
 //!   the scheme's target, floor and weight, the extracts' date and the period;
-//! - 各村核查问题 (when the run has it): discrepancies per village and rule.
+//! - 各村核查问题 (when the run has it): discrepancies per village and rule;
+//! - 报表核实 and 来源完整性 (when the pipeline has `[returns]`): the returns against the
+//!   records and each source's completeness against the dual-system estimate.
 //!
 //! Every code is translated (levels, bases, indicator and rule ids, booleans as 是/否);
 //! rates are percentages, dates are dates; each sheet has a title, frozen headers, an
@@ -30,6 +32,8 @@ use rust_xlsxwriter::{
 
 use crate::ExportError;
 
+mod verification;
+
 /// What the workbook is made of: a run's aggregate tables and what the run was.
 #[derive(Debug, Clone, Copy)]
 pub struct AssessorWorkbook<'a> {
@@ -49,6 +53,10 @@ pub struct AssessorWorkbook<'a> {
     pub village_discrepancies: Option<&'a DataFrame>,
     /// Counts above 0 and below this are suppressed.
     pub suppress_below: i64,
+    /// `returns_comparison.parquet`, if the run compared returns (sheet 报表核实).
+    pub returns: Option<&'a DataFrame>,
+    /// `source_completeness.parquet`, if the run measured it (sheet 来源完整性).
+    pub completeness: Option<&'a DataFrame>,
 }
 
 /// Number formats of the workbook, as Excel writes them.
@@ -136,6 +144,14 @@ impl AssessorWorkbook<'_> {
             let names = indicators.area_names();
             let ws = book.add_worksheet();
             self.village_discrepancy_sheet(ws, &styles, vd, &names, &title_base)?;
+        }
+        if let Some(df) = self.returns {
+            let ws = book.add_worksheet();
+            self.returns_sheet(ws, &styles, df, &title_base)?;
+        }
+        if let Some(df) = self.completeness.filter(|df| df.height() > 0) {
+            let ws = book.add_worksheet();
+            self.completeness_sheet(ws, &styles, df, &title_base)?;
         }
         book.save(path).map_err(xl)
     }
@@ -725,6 +741,10 @@ struct Styles {
     wrap: Format,
     percent: Format,
     ratio: Format,
+    /// Verification factors, to two decimals.
+    ratio_2: Format,
+    /// p-values, to three decimals.
+    ratio_3: Format,
     count: Format,
     score: Format,
     date: Format,
@@ -763,6 +783,8 @@ impl Styles {
             wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             percent: Format::new().set_num_format(PERCENT_FORMAT),
             ratio: Format::new().set_num_format(RATIO_FORMAT),
+            ratio_2: Format::new().set_num_format("0.00"),
+            ratio_3: Format::new().set_num_format("0.000"),
             count: Format::new().set_num_format(COUNT_FORMAT),
             score: Format::new().set_num_format(SCORE_FORMAT).set_bold(),
             date: Format::new()

@@ -38,6 +38,44 @@ pub struct Config {
     /// `[alerts]`: when a completed run exits with the alert code.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// `[returns]`: the villages' statistical returns, compared with the records.
+    pub returns: Option<ReturnsConfig>,
+}
+
+/// `[returns]`: the statistical returns (统计报表) and how they are compared. The file keys
+/// are a source's (`path`/`paths`, `format`, `encoding`, `delimiter`, `sheet`, `columns`
+/// with the fields `period`, `area_code`, `area_name`, `indicator`, `value`, `numerator`,
+/// `denominator`, `basis`); without a file only the sources' completeness is measured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnsConfig {
+    /// One path or glob of the returns file(s).
+    pub path: Option<String>,
+    /// Several paths or globs.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    pub format: Option<Format>,
+    pub encoding: Option<Encoding>,
+    pub delimiter: Option<String>,
+    pub sheet: Option<String>,
+    /// Field → header(s), where a header is not one the returns reader knows.
+    #[serde(default)]
+    pub columns: BTreeMap<String, OneOrMany>,
+    /// The counting basis of rows that do not say: `residence` (default), `household`,
+    /// `occurrence`.
+    pub basis: Option<String>,
+    /// A year (`2025`) is the statistical year 1 October – 30 September (default: calendar).
+    #[serde(default)]
+    pub statistical_year: bool,
+    /// The verification factor's band `[low, high]`; default `[0.90, 1.10]`.
+    pub band: Option<[f64; 2]>,
+    /// The exact test is suppressed below this count (default 5).
+    pub min_count: Option<u64>,
+    /// Significance level of the exact test (default 0.05).
+    pub alpha: Option<f64>,
+    /// The two linked sources of the dual-system estimate (default
+    /// `["birth_certificate", "household"]`: a health list and the public-security one).
+    pub dual_system: Option<[String; 2]>,
 }
 
 /// `[alerts]`: thresholds that make a completed run exit with code 3.
@@ -180,6 +218,39 @@ impl OneOrMany {
         match self {
             OneOrMany::One(s) => vec![s],
             OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl ReturnsConfig {
+    /// The file keys as a source's, to resolve and read them the same way.
+    pub(crate) fn as_source(&self) -> SourceConfig {
+        SourceConfig {
+            path: self.path.clone(),
+            paths: self.paths.clone(),
+            format: self.format,
+            encoding: self.encoding,
+            delimiter: self.delimiter.clone(),
+            sheet: self.sheet.clone(),
+            allow_empty: false,
+            columns: self.columns.clone(),
+            codes: BTreeMap::new(),
+        }
+    }
+
+    /// The comparison's settings, defaults filled in.
+    pub fn settings(&self) -> poprecon_verify::Settings {
+        let d = poprecon_verify::Settings::default();
+        poprecon_verify::Settings {
+            basis: self.basis.clone().unwrap_or(d.basis),
+            statistical_year: self.statistical_year,
+            band: self.band.map_or(d.band, |[a, b]| (a, b)),
+            min_count: self.min_count.unwrap_or(d.min_count),
+            alpha: self.alpha.unwrap_or(d.alpha),
+            dual_system: self
+                .dual_system
+                .clone()
+                .map_or(d.dual_system, |[a, b]| (a, b)),
         }
     }
 }

@@ -25,7 +25,9 @@ use chrono::NaiveDate;
 use poprecon_ingest::{Format, IngestConfig, InputFile, Source};
 use poprecon_model::Decisions;
 
-pub use config::{AlertsConfig, Config, DivisionsConfig, PipelineSection, SourceConfig};
+pub use config::{
+    AlertsConfig, Config, DivisionsConfig, PipelineSection, ReturnsConfig, SourceConfig,
+};
 pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns};
 pub use error::PipelineError;
 pub use execute::{
@@ -78,6 +80,18 @@ pub struct Plan {
     pub decisions: Decisions,
     /// The decisions file, if any.
     pub decisions_path: Option<PathBuf>,
+    /// `[returns]`: the statistical returns to compare with the records, if any.
+    pub returns: Option<ReturnsPlan>,
+}
+
+/// How the returns are read and compared (`[returns]`).
+#[derive(Debug)]
+pub struct ReturnsPlan {
+    /// The returns files; empty when `[returns]` names none (completeness only).
+    pub files: Vec<InputFile>,
+    /// Field → headers, overriding the returns reader's usual headers.
+    pub columns: BTreeMap<String, Vec<String>>,
+    pub settings: poprecon_verify::Settings,
 }
 
 /// How one source is read.
@@ -272,6 +286,10 @@ impl Plan {
                     .map_err(|e| invalid("pipeline.decisions", format!("`{}`: {e}", d.display())))?
             }
         };
+        let returns = match &config.returns {
+            None => None,
+            Some(rc) => Some(resolve_returns(rc, base).map_err(|(k, m)| invalid(&k, m))?),
+        };
         Ok(Plan {
             path: path.to_owned(),
             name: p.name.clone(),
@@ -287,6 +305,7 @@ impl Plan {
             alerts: config.alerts,
             decisions,
             decisions_path,
+            returns,
         })
     }
 
@@ -294,6 +313,66 @@ impl Plan {
     pub fn source(&self, id: &str) -> Option<&SourcePlan> {
         self.sources.iter().find(|s| s.source.id() == id)
     }
+}
+
+/// Checks `[returns]` and resolves its files; the error is the key and the message.
+fn resolve_returns(rc: &ReturnsConfig, base: &Path) -> Result<ReturnsPlan, (String, String)> {
+    let settings = rc.settings();
+    settings.validate().map_err(|m| ("returns".to_owned(), m))?;
+    let sc = rc.as_source();
+    let files = if sc.path.is_none() && sc.paths.is_empty() {
+        Vec::new()
+    } else {
+        sc.resolve_files(base)
+            .map_err(|m| ("returns".to_owned(), m))?
+    };
+    let columns = config::OneOrMany::lists(&sc.columns);
+    let source = &poprecon_verify::Returns;
+    if let Some(unknown) = columns
+        .keys()
+        .find(|k| poprecon_ingest::field(source, k).is_none())
+    {
+        return Err((
+            format!("returns.columns.{unknown}"),
+            format!(
+                "the returns have no field `{unknown}`; their fields are {}",
+                source
+                    .fields()
+                    .iter()
+                    .map(|f| format!("`{}`", f.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let mut inputs = Vec::with_capacity(files.len());
+    for f in files {
+        let format = match sc.format {
+            Some(fmt) => fmt,
+            None => Format::from_path(&f).ok_or_else(|| {
+                (
+                    "returns".to_owned(),
+                    format!(
+                        "cannot tell the format of `{}` from its name\nhint: set `format = \"csv\"` or `\"xlsx\"`",
+                        f.display()
+                    ),
+                )
+            })?,
+        };
+        let delimiter = parse_delimiter(sc.delimiter.as_deref(), &f)
+            .map_err(|m| ("returns.delimiter".to_owned(), m))?;
+        inputs.push(InputFile {
+            delimiter,
+            encoding: sc.encoding.unwrap_or_default(),
+            sheet: sc.sheet.clone(),
+            ..InputFile::new(f, format)
+        });
+    }
+    Ok(ReturnsPlan {
+        files: inputs,
+        columns,
+        settings,
+    })
 }
 
 /// Checks a source's `[codes]` tables: each names a coded field of the source, and maps

@@ -588,3 +588,36 @@ fn the_decisions_file_is_parsed_with_the_pipeline_for_checks_and_linkage() {
         (poprecon_model::DecisionKind::MustLink, 2)
     );
 }
+
+#[test]
+fn a_returns_table_is_resolved_and_checked_strictly() {
+    let src = "[sources.hospital_delivery]\npath = \"x/d1.csv\"\n";
+    let (_dir, path) = setup(&pipeline(&format!(
+        "{src}\n[returns]\npath = \"x/d2.csv\"\nband = [0.85, 1.15]\nstatistical_year = true\n[returns.columns]\nvalue = \"上报数\"\n"
+    )));
+    let plan = Plan::load(&path).unwrap();
+    let r = plan.returns.as_ref().expect("a returns plan");
+    assert_eq!(r.files.len(), 1);
+    assert_eq!(r.settings.band, (0.85, 1.15));
+    assert!(r.settings.statistical_year);
+    assert_eq!(r.settings.basis, "residence");
+    assert_eq!(r.columns["value"], ["上报数"]);
+    assert!(
+        load_err(&format!(
+            "{src}[returns]\npath = \"x/d2.csv\"\nthreshold = 1\n"
+        ))
+        .contains("unknown field `threshold`")
+    );
+    let e = load_err(&format!("{src}[returns]\nband = [1.1, 0.9]\n"));
+    assert!(e.contains("returns") && e.contains("band"), "{e}");
+    let e = load_err(&format!(
+        "{src}[returns]\ndual_system = [\"household\", \"school\"]\n"
+    ));
+    assert!(e.contains("`school`"), "{e}");
+    let e = load_err(&format!(
+        "{src}[returns]\npath = \"x/d2.csv\"\n[returns.columns]\nreported = \"上报数\"\n"
+    ));
+    assert!(e.contains("returns.columns.reported"), "{e}");
+    let e = load_err(&format!("{src}[returns]\npath = \"x/missing.csv\"\n"));
+    assert!(e.contains("missing.csv"), "{e}");
+}

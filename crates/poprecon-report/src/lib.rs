@@ -23,6 +23,7 @@ mod data;
 mod labels;
 #[cfg(test)]
 mod tests;
+mod verification;
 
 use std::borrow::Cow;
 use std::io::Write as _;
@@ -31,6 +32,7 @@ use polars::prelude::*;
 use serde_json::{Value as Json, json};
 
 pub use labels::{Lang, basis_label, column_label, label, level_label, yes_no};
+pub use verification::with_verification;
 
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]

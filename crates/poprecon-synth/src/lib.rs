@@ -21,6 +21,11 @@
 //! recall, linked pairs, indicator rows, quarantine): the truth tests and the
 //! `truth_figures` example share it.
 //!
+//! For the verification of issue #18, on request: [`write_returns`] adds the villages'
+//! statistical returns (`extracts/统计报表.csv`, from the truth, with under-reporting
+//! injected in named villages) and `[returns]` to the pipeline; [`write_field_truth`] adds
+//! `truth/field.parquet`, what a field team at the door finds for each birth.
+//!
 //! # The truth
 //!
 //! - `births.parquet`, one row per birth event of domain.md §8.1 (a live-born child of the
@@ -215,6 +220,7 @@ mod divisions;
 mod ids;
 mod names;
 mod render;
+mod returns;
 mod schema;
 pub mod score;
 mod sink;
@@ -235,6 +241,7 @@ use serde::Serialize;
 
 use crate::divisions::Divisions;
 use crate::render::VillageOut;
+pub use crate::returns::{FIELD_TRUTH_FILE, RETURNS_FILE, write_field_truth, write_returns};
 pub use crate::schema::Dialect;
 use crate::schema::Src;
 use crate::sink::{ExtractWriter, ParquetSink, PqType, Val};
@@ -663,7 +670,11 @@ pub fn write_pipeline(
         .map_err(|e| SynthError::io(data_dir, e))?;
     let prefix = relative(&from, &to);
     std::fs::write(pipeline_path, pipeline_text(cfg, &prefix))
-        .map_err(|e| SynthError::io(pipeline_path, e))
+        .map_err(|e| SynthError::io(pipeline_path, e))?;
+    if data_dir.join(RETURNS_FILE).is_file() {
+        returns::append_entry(pipeline_path, &prefix)?;
+    }
+    Ok(())
 }
 
 /// The path from folder `from` to folder `to`, `/`-separated, ending in `/` (empty when

@@ -59,7 +59,9 @@ pub enum Command {
     /// `village_discrepancies.parquet`, `indicators.parquet`, `indicator_births.parquet`,
     /// `assessment.parquet`, `data_quality.parquet`, the linkage tables
     /// (`ambiguous_links`, `link_diagnostics`, `link_model`, `link_decisions`),
-    /// `report.html`, `sources/` and `quarantine/`; every table
+    /// `report.html`, `sources/` and `quarantine/` (with `[returns]` also
+    /// `returns_comparison`, `source_completeness`, `returns_uncounted`,
+    /// `uncounted_births`); every table
     /// starts with `run_id` and `as_of` columns, so `ROOT/runs/*/indicators.parquet` reads
     /// as one series. The folder is written to a temporary folder and renamed into place,
     /// then `latest` moves: a failed run leaves the history untouched. A second run on the
@@ -121,6 +123,20 @@ pub enum Command {
         /// for `poprecon init` to read with no hand edits.
         #[arg(long, default_value = "bengbu")]
         dialect: poprecon_synth::Dialect,
+        /// Also write the villages' statistical returns (`extracts/统计报表.csv`, from the
+        /// truth) and the pipeline's `[returns]` entry.
+        #[arg(long)]
+        returns: bool,
+        /// Under-reporting in a village's returns: `VILLAGE=FACTOR`, every reported count
+        /// the truth × FACTOR (e.g. `340311001001=0.8`); repeat for more villages. Implies
+        /// `--returns`.
+        #[arg(long, value_name = "VILLAGE=FACTOR", value_parser = parse_under_report)]
+        under_report: Vec<(String, f64)>,
+        /// The field truth (`truth/field.parquet`: what a team at the door finds for each
+        /// birth), with this share of a village's births wrong or not found: `VILLAGE=SHARE`;
+        /// repeat for more villages. Written with `--returns` too (no errors then).
+        #[arg(long, value_name = "VILLAGE=SHARE", value_parser = parse_under_report)]
+        field_errors: Vec<(String, f64)>,
     },
     /// Exports a run's tables for people, as XLSX (Excel/WPS) or CSV.
     ///
@@ -223,6 +239,64 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Draws the on-site verification sample of a run: one printable checklist per township.
+    ///
+    /// Strata are village × flagged (an open discrepancy, or a village whose returns the
+    /// comparison flags); each stratum gets n records by LQAS (default n = 19, pass with at
+    /// most d = 6 failures; α and β printed) or by `--precision`, drawn by a keyed hash of
+    /// (seed, stratum, birth id) so that the same seed draws the same records whatever the
+    /// order of the input, with an ordered list of replacements. Writes
+    /// `sample_frame.parquet` (every record of the frame with its inclusion probability) and
+    /// `核查清单_<township>.xlsx` (A4 landscape: masked mother IDs, names, address, birth
+    /// date, sex, order, the facts to verify, blank result columns) to
+    /// `ROOT/fieldwork/<run_id>/`. With `--read`, reads the filled checklists back: per
+    /// village the error rate with its Wilson interval, the LQAS decision, the field VF,
+    /// Horvitz–Thompson totals and newly found births (`field_villages.parquet`/`.csv`), and
+    /// the findings on listed discrepancies as reviewer decisions for the next night
+    /// (`field_decisions.csv`, or appended to `--decisions FILE`).
+    #[command(after_help = EXIT_CODES)]
+    Sample {
+        /// A run folder, or a run root (its `latest`).
+        run: PathBuf,
+        /// The draw's key: the same seed draws the same sample.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// LQAS: records per stratum.
+        #[arg(long, default_value_t = 19)]
+        lqas_n: u64,
+        /// LQAS: a stratum passes with at most this many failures.
+        #[arg(long, default_value_t = 6)]
+        lqas_d: u64,
+        /// LQAS: the accuracy a stratum should reach (α is the risk of failing it).
+        #[arg(long, default_value_t = 0.80)]
+        upper: f64,
+        /// LQAS: the accuracy at which a stratum must fail (β is the risk of passing it).
+        #[arg(long, default_value_t = 0.50)]
+        lower: f64,
+        /// Size strata to estimate the error share within ± MARGIN (e.g. 0.1) instead of
+        /// LQAS, with the finite-population correction.
+        #[arg(long, value_name = "MARGIN")]
+        precision: Option<f64>,
+        /// The error share expected, for `--precision` (0.5 is the safe choice).
+        #[arg(long, default_value_t = 0.5, value_name = "P")]
+        expected: f64,
+        /// Replacements listed per stratum.
+        #[arg(long, default_value_t = 5)]
+        replacements: usize,
+        /// Output folder (default `ROOT/fieldwork/<run_id>/`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Read filled checklists back instead of drawing.
+        #[arg(long, value_name = "FILLED.xlsx", num_args = 1..)]
+        read: Vec<PathBuf>,
+        /// With `--read`: append the decisions to this decisions CSV (the pipeline's
+        /// `decisions`) instead of writing `field_decisions.csv`.
+        #[arg(long, value_name = "FILE", requires = "read")]
+        decisions: Option<PathBuf>,
+        /// Language of the checklists' headers: `zh` (default) or `en`.
+        #[arg(long, default_value = "zh")]
+        lang: poprecon_report::Lang,
+    },
     /// Prints the checked plan of a pipeline (sources, files, column maps) without running.
     #[command(after_help = EXIT_CODES)]
     Plan {
@@ -305,6 +379,9 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             sample_villages,
             rows_per_village,
             dialect,
+            returns,
+            under_report,
+            field_errors,
         } => {
             let mut cfg = poprecon_synth::SynthConfig::new(*scale, *seed);
             cfg.sample_villages = *sample_villages;
@@ -316,6 +393,14 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                 poprecon_synth::generate(&cfg, out, &|msg| bar.set_message(msg.to_owned()));
             bar.finish_and_clear();
             let summary = summary?;
+            if *returns || !under_report.is_empty() {
+                let under = under_report.iter().cloned().collect();
+                poprecon_synth::write_returns(&cfg, out, &under)?;
+            }
+            if *returns || !under_report.is_empty() || !field_errors.is_empty() {
+                let errors = field_errors.iter().cloned().collect();
+                poprecon_synth::write_field_truth(&cfg, out, &errors)?;
+            }
             if let Some(p) = pipeline {
                 poprecon_synth::write_pipeline(&cfg, out, p)?;
             }
@@ -386,6 +471,54 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             println!("{}", path.display());
             Ok(exit::OK)
         }
+        Command::Sample {
+            run,
+            seed,
+            lqas_n,
+            lqas_d,
+            upper,
+            lower,
+            precision,
+            expected,
+            replacements,
+            out,
+            read,
+            decisions,
+            lang,
+        } => {
+            if !(0.0 < *lower && lower < upper && *upper < 1.0) || lqas_d >= lqas_n {
+                anyhow::bail!(
+                    "the LQAS plan needs 0 < --lower < --upper < 1 and --lqas-d < --lqas-n"
+                );
+            }
+            if precision.is_some_and(|m| !(0.0 < m && m < 1.0))
+                || !(0.0 < *expected && *expected < 1.0)
+            {
+                anyhow::bail!("`--precision` and `--expected` lie between 0 and 1");
+            }
+            let opts = crate::sample_cmd::SampleOptions {
+                seed: *seed,
+                lqas: poprecon_verify::LqasPlan {
+                    n: *lqas_n,
+                    d: *lqas_d,
+                    upper: *upper,
+                    lower: *lower,
+                },
+                precision: precision.map(|m| (m, *expected)),
+                replacements: *replacements,
+                out: out.clone(),
+                lang: *lang,
+            };
+            let files = if read.is_empty() {
+                crate::sample_cmd::sample(run, &opts)?
+            } else {
+                crate::sample_cmd::read(run, read, decisions.as_deref(), &opts)?
+            };
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(exit::OK)
+        }
         Command::Sources { json } => {
             crate::init_cmd::sources(*json)?;
             Ok(exit::OK)
@@ -406,6 +539,18 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `VILLAGE=FACTOR` of `synth --under-report`.
+fn parse_under_report(text: &str) -> Result<(String, f64), String> {
+    let (village, factor) = text
+        .split_once('=')
+        .ok_or("expected `VILLAGE=FACTOR`, e.g. `340311001001=0.8`")?;
+    let factor: f64 = factor
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{factor}` is not a number"))?;
+    Ok((village.trim().to_owned(), factor))
 }
 
 fn load(pipeline: &std::path::Path) -> Result<poprecon_pipeline::Plan> {

@@ -168,6 +168,16 @@ fn assessor_workbook(run: &Path, out: &Path, lang: Lang) -> Result<PathBuf> {
     } else {
         None
     };
+    let optional = |name: &str| -> Result<Option<DataFrame>> {
+        let p = run.join(name);
+        Ok(if p.is_file() {
+            Some(read_parquet(&p)?)
+        } else {
+            None
+        })
+    };
+    let returns = optional("returns_comparison.parquet")?;
+    let completeness = optional("source_completeness.parquet")?;
     let book = poprecon_export::AssessorWorkbook {
         lang,
         run_id: &info.run_id,
@@ -178,6 +188,8 @@ fn assessor_workbook(run: &Path, out: &Path, lang: Lang) -> Result<PathBuf> {
         assessment: &assessment,
         village_discrepancies: village.as_ref(),
         suppress_below: SUPPRESS_BELOW,
+        returns: returns.as_ref(),
+        completeness: completeness.as_ref(),
     };
     let path = out.join(book.file_name());
     book.write(&path)

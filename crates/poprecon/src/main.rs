@@ -11,7 +11,9 @@ mod init_cmd;
 mod logging;
 mod output;
 mod report_cmd;
+mod returns_cmd;
 mod run_cmd;
+mod sample_cmd;
 
 use std::process::ExitCode;
 

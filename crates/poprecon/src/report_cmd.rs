@@ -346,6 +346,8 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
             quarantine: &folder.quarantine,
         },
     )?;
+    let html =
+        crate::returns_cmd::with_section(&html, lang, &crate::returns_cmd::read_tables(run)?)?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         bytes = html.len(),

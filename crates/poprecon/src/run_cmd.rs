@@ -271,6 +271,15 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         indicator_births: drill,
         stages: _,
     } = tables;
+    // `[returns]` (issue #18): the returns against the records, and the sources' completeness.
+    let returns = match &plan.returns {
+        None => Vec::new(),
+        Some(_) => stages.run("returns", || {
+            let t = crate::returns_cmd::tables(plan, &records, &linked.births, &indicators)?;
+            let n = t.iter().map(|(_, df)| df.height() as u64).sum();
+            Ok((t, n))
+        })?,
+    };
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
     let outputs = stages.run("write", || {
@@ -324,6 +333,9 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         if let Some(prev) = &previous_indicators {
             write("previous_indicators.parquet", prev)?;
         }
+        for (name, df) in &returns {
+            write(name, df)?;
+        }
         let sources: Vec<(String, DataFrame)> = records
             .iter()
             .map(|(id, df)| (id.clone(), df.clone()))
@@ -354,6 +366,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 quarantine: &quarantine,
             },
         )?;
+        let html = crate::returns_cmd::with_section(&html, opts.lang, &returns)?;
         let rendered = started.elapsed().as_secs_f64();
         let bytes = html.len();
         opts.faults

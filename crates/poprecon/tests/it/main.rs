@@ -11,6 +11,7 @@
 //! - `report`: the report page of fixture tables, statically and in Chromium;
 //! - `settings`: one home per setting: a tolerance, a grace period, a window change the
 //!   rule and the indicator together;
+//! - `verify`: returns against records and the on-site sample, end to end (issue #18);
 //! - `synth_truth`: the generator's extracts and truth read back through ingest.
 
 mod browser;
@@ -23,3 +24,4 @@ mod settings;
 mod support;
 mod synth_truth;
 mod truth;
+mod verify;
