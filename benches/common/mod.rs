@@ -75,16 +75,10 @@ pub fn data() -> Data {
 /// The linkage input of the data.
 pub fn link_input(d: &Data) -> LinkInput<'_> {
     let t = |s: &str| d.tables.get(s);
-    LinkInput {
-        hospital_delivery: t("hospital_delivery"),
-        birth_certificate: t("birth_certificate"),
-        household: t("household"),
-        vaccination: t("vaccination"),
-        prenatal_care: t("prenatal_care"),
-        birth_registration: t("birth_registration"),
-        marriage: t("marriage"),
-        as_of: d.plan.as_of,
-        period: d.plan.period,
-        jurisdiction: &d.plan.jurisdiction,
-    }
+    poprecon_link::LinkInput::from_tables(
+        |s| t(s),
+        d.plan.as_of,
+        d.plan.period,
+        &d.plan.jurisdiction,
+    )
 }

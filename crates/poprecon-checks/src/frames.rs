@@ -354,20 +354,9 @@ fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError
     Table::new(id, df)
 }
 
-/// Household status rank (`poprecon_model::household_status_rank`): 0 and 1 are active.
+/// Household status rank (`poprecon_link::household_status_rank`): 0 and 1 are active.
 fn status_rank(t: &Table) -> Expr {
-    use poprecon_model::household_status_rank as rank;
-    if !t.has("status") {
-        return lit(rank(None) as i32);
-    }
-    let s = col("status").cast(DataType::String);
-    when(s.clone().eq(lit("active")))
-        .then(lit(rank(Some("active")) as i32))
-        .when(s.clone().is_null())
-        .then(lit(rank(None) as i32))
-        .when(s.eq(lit("moved_out")))
-        .then(lit(rank(Some("moved_out")) as i32))
-        .otherwise(lit(rank(Some("other")) as i32))
+    poprecon_link::household_status_rank(t.has("status"))
 }
 
 fn active_villages(h: &Table) -> Result<DataFrame, ChecksError> {

@@ -2,7 +2,6 @@
 //! not only those of the period's births. `id_number_conflict` (§8.6) is here too: it
 //! checks every record of every source, one row per record and ID field.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use polars::prelude::*;
@@ -650,17 +649,7 @@ fn unique_key(source: &str) -> bool {
     !matches!(source, VACCINATION | HOUSEHOLD | SOCIAL_SECURITY)
 }
 
-/// Record keys in their natural order, as linkage orders them: all-digit keys by number,
-/// others as text.
-pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    if digits(a) && digits(b) {
-        let (ta, tb) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        ta.len().cmp(&tb.len()).then(ta.cmp(tb)).then(a.cmp(b))
-    } else {
-        a.cmp(b)
-    }
-}
+pub(crate) use poprecon_model::key_order;
 
 /// The extra copies of a source (domain.md §8.18): `__key` (the copy's key), `__kept` (the
 /// kept record's key), `__n` (1, 2, … among copies of the same key and kept key),

@@ -241,19 +241,8 @@ impl Fx {
         }
         // The births stage over the births given by hand, as the night runs it.
         let period = (day("2025-01-01"), day("2025-12-31"));
-        let get = |id: &str| tables.get(id);
-        let link_input = poprecon_link::LinkInput {
-            hospital_delivery: get("hospital_delivery"),
-            birth_certificate: get("birth_certificate"),
-            household: get("household"),
-            vaccination: get("vaccination"),
-            prenatal_care: get("prenatal_care"),
-            birth_registration: get("birth_registration"),
-            marriage: get("marriage"),
-            as_of: self.as_of,
-            period,
-            jurisdiction: "3403",
-        };
+        let link_input =
+            poprecon_link::LinkInput::from_tables(|s| tables.get(s), self.as_of, period, "3403");
         let settings = poprecon_link::FactSettings {
             birth_date_tolerance_days: cfg.birth_date_mismatch.tolerance_days,
         };

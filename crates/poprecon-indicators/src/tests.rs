@@ -944,18 +944,12 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
         tables.insert(sp.source.id().to_owned(), out.records);
     }
     let linked = poprecon_link::link(
-        &poprecon_link::LinkInput {
-            hospital_delivery: tables.get("hospital_delivery"),
-            birth_certificate: tables.get("birth_certificate"),
-            household: tables.get("household"),
-            vaccination: tables.get("vaccination"),
-            prenatal_care: tables.get("prenatal_care"),
-            birth_registration: tables.get("birth_registration"),
-            marriage: tables.get("marriage"),
-            as_of: plan.as_of,
-            period: plan.period,
-            jurisdiction: &plan.jurisdiction,
-        },
+        &poprecon_link::LinkInput::from_tables(
+            |s| tables.get(s),
+            plan.as_of,
+            plan.period,
+            &plan.jurisdiction,
+        ),
         &poprecon_link::LinkConfig::default(),
     )
     .expect("linkage runs");
@@ -1160,21 +1154,14 @@ fn staged(
     tables: &BTreeMap<String, DataFrame>,
     period: (NaiveDate, NaiveDate),
 ) -> poprecon_link::BirthFacts {
-    let get = |s: &str| tables.get(s);
     poprecon_link::birth_facts(
         births,
-        &poprecon_link::LinkInput {
-            hospital_delivery: get("hospital_delivery"),
-            birth_certificate: get("birth_certificate"),
-            household: get("household"),
-            vaccination: get("vaccination"),
-            prenatal_care: get("prenatal_care"),
-            birth_registration: get("birth_registration"),
-            marriage: get("marriage"),
-            as_of: day("2026-01-31"),
+        &poprecon_link::LinkInput::from_tables(
+            |s| tables.get(s),
+            day("2026-01-31"),
             period,
-            jurisdiction: "3403",
-        },
+            "3403",
+        ),
         &poprecon_link::LinkConfig::default(),
         &poprecon_link::FactSettings::default(),
     )

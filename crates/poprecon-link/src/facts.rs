@@ -31,7 +31,7 @@ use std::collections::HashMap;
 
 use polars::lazy::dsl::{max_horizontal, min_horizontal, sum_horizontal};
 use polars::prelude::*;
-use poprecon_model::{RECORD_KEY, SourceId, household_status_rank};
+use poprecon_model::{RECORD_KEY, SourceId};
 
 use crate::prepare::key_order;
 use crate::{LinkConfig, LinkError, LinkInput};
@@ -100,20 +100,27 @@ impl Cols<'_> {
             self.text(s.key_field())
         }
     }
-    /// Household status rank as an expression (see `household_status_rank`).
+    /// Household status rank as an expression (see [`household_status_rank`]).
     fn status_rank(&self) -> Expr {
-        if !has(self.0, "status") {
-            return lit(household_status_rank(None) as i32);
-        }
-        let s = col("status").cast(DataType::String);
-        when(s.clone().eq(lit("active")))
-            .then(lit(household_status_rank(Some("active")) as i32))
-            .when(s.clone().is_null())
-            .then(lit(household_status_rank(None) as i32))
-            .when(s.eq(lit("moved_out")))
-            .then(lit(household_status_rank(Some("moved_out")) as i32))
-            .otherwise(lit(household_status_rank(Some("other")) as i32))
+        household_status_rank(has(self.0, "status"))
     }
+}
+
+/// `poprecon_model::household_status_rank` of the `status` column as an expression (ranks
+/// 0 and 1 are active rows); without a status column, every row ranks as listed residents.
+pub fn household_status_rank(has_status: bool) -> Expr {
+    use poprecon_model::household_status_rank as rank;
+    if !has_status {
+        return lit(rank(None) as i32);
+    }
+    let s = col("status").cast(DataType::String);
+    when(s.clone().eq(lit("active")))
+        .then(lit(rank(Some("active")) as i32))
+        .when(s.clone().is_null())
+        .then(lit(rank(None) as i32))
+        .when(s.eq(lit("moved_out")))
+        .then(lit(rank(Some("moved_out")) as i32))
+        .otherwise(lit(rank(Some("other")) as i32))
 }
 
 fn table<'a>(input: &LinkInput<'a>, s: SourceId) -> Option<&'a DataFrame> {

@@ -64,7 +64,7 @@ pub use config::{
     PolicyLimit,
 };
 pub use error::LinkError;
-pub use facts::{BirthFacts, FactSettings, birth_facts, stillbirths};
+pub use facts::{BirthFacts, FactSettings, birth_facts, household_status_rank, stillbirths};
 
 use crate::compare::Tolerances;
 use crate::model::TermFreq;
@@ -88,6 +88,32 @@ pub struct LinkInput<'a> {
     pub period: (NaiveDate, NaiveDate),
     /// Division code prefix of the jurisdiction (`3403` = Bengbu).
     pub jurisdiction: &'a str,
+}
+
+impl<'a> LinkInput<'a> {
+    /// The input of a night: each source's canonical table looked up by its id (`None`:
+    /// the pipeline does not read it).
+    pub fn from_tables(
+        table: impl Fn(&str) -> Option<&'a DataFrame>,
+        as_of: NaiveDate,
+        period: (NaiveDate, NaiveDate),
+        jurisdiction: &'a str,
+    ) -> Self {
+        use poprecon_model::SourceId as S;
+        let get = |s: S| table(s.id());
+        LinkInput {
+            hospital_delivery: get(S::HospitalDelivery),
+            birth_certificate: get(S::BirthCertificate),
+            household: get(S::Household),
+            vaccination: get(S::Vaccination),
+            prenatal_care: get(S::PrenatalCare),
+            birth_registration: get(S::BirthRegistration),
+            marriage: get(S::Marriage),
+            as_of,
+            period,
+            jurisdiction,
+        }
+    }
 }
 
 /// The tables linkage produces. Each is sorted by its key.

@@ -5,7 +5,6 @@
 //! [`Rec`] values, because each candidate pair is scored by per-pair code (Chinese name
 //! similarity, ID digit comparison) that polars has no expression for.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -159,28 +158,12 @@ pub(crate) struct Prepared {
     pub dups: Vec<Dup>,
 }
 
-/// Record keys in their natural order: all-digit keys by number, others as text.
-pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    if digits(a) && digits(b) {
-        let (ta, tb) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        ta.len().cmp(&tb.len()).then(ta.cmp(tb)).then(a.cmp(b))
-    } else {
-        a.cmp(b)
-    }
-}
+pub(crate) use poprecon_model::key_order;
 
 /// Ingest's column of the record key as written in the extract, trimmed.
 pub(crate) const RECORD_KEY: &str = "record_key";
 
-pub(crate) fn epoch_days(d: NaiveDate) -> i32 {
-    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
-        .num_days() as i32
-}
-
-pub(crate) fn date_of_days(days: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64)
-}
+pub(crate) use poprecon_model::{date_of_days, epoch_days};
 
 /// Column access with the schema checks of a table handed over by ingest. Optional columns
 /// that are absent read as nulls, so that a table built by hand needs only what it uses.
@@ -688,15 +671,7 @@ pub(crate) fn household_children(
     Ok(dedup(Src::Household, recs, false))
 }
 
-/// Household rows: active first, then rows without a status, then the rest.
-pub(crate) fn status_rank(status: Option<&str>) -> u8 {
-    match status {
-        Some("active") => 0,
-        None => 1,
-        Some("moved_out") => 2,
-        Some(_) => 3,
-    }
-}
+pub(crate) use poprecon_model::household_status_rank as status_rank;
 
 /// The birth date a valid 18-character ID encodes.
 pub(crate) fn date_in_id(id: &str) -> Option<i32> {

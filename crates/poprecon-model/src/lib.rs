@@ -40,7 +40,7 @@ pub use name::normalize_name;
 pub use sex::Sex;
 pub use source::{
     HOUSEHOLD_STATUSES, RECORD_KEY, SourceId, date_of_days, epoch_days, household_status_active,
-    household_status_rank,
+    household_status_rank, key_order,
 };
 pub use village::{VillageCode, VillageCodeError};
 

@@ -143,3 +143,15 @@ pub fn epoch_days(d: NaiveDate) -> i32 {
 pub fn date_of_days(days: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days.into())
 }
+
+/// Record keys in their natural order: all-digit keys by number, others as text. Of copies
+/// of one record, the one with the smaller key is kept (domain.md §8.18).
+pub fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if digits(a) && digits(b) {
+        let (ta, tb) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        ta.len().cmp(&tb.len()).then(ta.cmp(tb)).then(a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}

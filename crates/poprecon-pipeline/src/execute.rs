@@ -190,19 +190,12 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         Ok(((), rows))
     })?;
 
-    let get = |id: &str| records.get(id);
-    let input = poprecon_link::LinkInput {
-        hospital_delivery: get("hospital_delivery"),
-        birth_certificate: get("birth_certificate"),
-        household: get("household"),
-        vaccination: get("vaccination"),
-        prenatal_care: get("prenatal_care"),
-        birth_registration: get("birth_registration"),
-        marriage: get("marriage"),
-        as_of: plan.as_of,
-        period: plan.period,
-        jurisdiction: &plan.jurisdiction,
-    };
+    let input = poprecon_link::LinkInput::from_tables(
+        |s| records.get(s),
+        plan.as_of,
+        plan.period,
+        &plan.jurisdiction,
+    );
     let mut linked = run_stage(&mut stages, opts.progress, Stage::Link, || {
         let decisions = plan.decisions.link_constraints();
         let linked = poprecon_link::link_with_decisions(&input, &plan.linkage, &decisions)?;

@@ -18,123 +18,40 @@ struct Shared {
     set: fn(&mut Config, i32),
 }
 
+/// One [`Shared`] from the two fields' paths in a [`Config`] (`rules.x.y`, `indicators.z`).
+macro_rules! shared {
+    ($what:literal: $($r:ident).+ ~ $($o:ident).+) => {
+        Shared {
+            rule: stringify!($($r).+),
+            other: stringify!($($o).+),
+            what: $what,
+            get: |c| (c.$($r).+, c.$($o).+),
+            set: |c, v| {
+                c.$($r).+ = v;
+                c.$($o).+ = v;
+            },
+        }
+    };
+}
+
 /// The settings shared by a rule and an indicator or linkage (domain.md §5, §6, §8.3).
 const SHARED: &[Shared] = &[
-    Shared {
-        rule: "rules.delivery_without_certificate.grace_days",
-        other: "indicators.certificate_after_days",
-        what: "the certificate's grace period",
-        get: |c| {
-            (
-                c.rules.delivery_without_certificate.grace_days,
-                c.indicators.certificate_after_days,
-            )
-        },
-        set: |c, v| {
-            c.rules.delivery_without_certificate.grace_days = v;
-            c.indicators.certificate_after_days = v;
-        },
-    },
-    Shared {
-        rule: "rules.birth_without_household_registration.grace_days",
-        other: "indicators.household_after_days",
-        what: "the household registration's grace period",
-        get: |c| {
-            (
-                c.rules.birth_without_household_registration.grace_days,
-                c.indicators.household_after_days,
-            )
-        },
-        set: |c, v| {
-            c.rules.birth_without_household_registration.grace_days = v;
-            c.indicators.household_after_days = v;
-        },
-    },
-    Shared {
-        rule: "rules.birth_without_hepb1.grace_days",
-        other: "indicators.hepb1_after_days",
-        what: "the HepB dose 1 grace period",
-        get: |c| {
-            (
-                c.rules.birth_without_hepb1.grace_days,
-                c.indicators.hepb1_after_days,
-            )
-        },
-        set: |c, v| {
-            c.rules.birth_without_hepb1.grace_days = v;
-            c.indicators.hepb1_after_days = v;
-        },
-    },
-    Shared {
-        rule: "rules.late_hepb1.max_days",
-        other: "indicators.hepb1_within_days",
-        what: "the limit between a timely and a late HepB dose 1",
-        get: |c| (c.rules.late_hepb1.max_days, c.indicators.hepb1_within_days),
-        set: |c, v| {
-            c.rules.late_hepb1.max_days = v;
-            c.indicators.hepb1_within_days = v;
-        },
-    },
-    Shared {
-        rule: "rules.late_prenatal_booking.weeks",
-        other: "indicators.early_booking_weeks",
-        what: "the week from which a booking is late",
-        get: |c| {
-            (
-                c.rules.late_prenatal_booking.weeks,
-                c.indicators.early_booking_weeks,
-            )
-        },
-        set: |c, v| {
-            c.rules.late_prenatal_booking.weeks = v;
-            c.indicators.early_booking_weeks = v;
-        },
-    },
-    Shared {
-        rule: "rules.delivery_without_prenatal_booking.days_before",
-        other: "linkage.prenatal_window_days",
-        what: "the prenatal booking's window before the birth",
-        get: |c| {
-            (
-                c.rules.delivery_without_prenatal_booking.days_before,
-                c.linkage.prenatal_window_days,
-            )
-        },
-        set: |c, v| {
-            c.rules.delivery_without_prenatal_booking.days_before = v;
-            c.linkage.prenatal_window_days = v;
-        },
-    },
-    Shared {
-        rule: "rules.birth_without_registration_service.days_before",
-        other: "linkage.registration_days_before",
-        what: "the birth registration's window before the birth",
-        get: |c| {
-            (
-                c.rules.birth_without_registration_service.days_before,
-                c.linkage.registration_days_before,
-            )
-        },
-        set: |c, v| {
-            c.rules.birth_without_registration_service.days_before = v;
-            c.linkage.registration_days_before = v;
-        },
-    },
-    Shared {
-        rule: "rules.birth_without_registration_service.days_after",
-        other: "linkage.registration_days_after",
-        what: "the birth registration's window after the birth",
-        get: |c| {
-            (
-                c.rules.birth_without_registration_service.days_after,
-                c.linkage.registration_days_after,
-            )
-        },
-        set: |c, v| {
-            c.rules.birth_without_registration_service.days_after = v;
-            c.linkage.registration_days_after = v;
-        },
-    },
+    shared!("the certificate's grace period":
+        rules.delivery_without_certificate.grace_days ~ indicators.certificate_after_days),
+    shared!("the household registration's grace period":
+        rules.birth_without_household_registration.grace_days ~ indicators.household_after_days),
+    shared!("the HepB dose 1 grace period":
+        rules.birth_without_hepb1.grace_days ~ indicators.hepb1_after_days),
+    shared!("the limit between a timely and a late HepB dose 1":
+        rules.late_hepb1.max_days ~ indicators.hepb1_within_days),
+    shared!("the week from which a booking is late":
+        rules.late_prenatal_booking.weeks ~ indicators.early_booking_weeks),
+    shared!("the prenatal booking's window before the birth":
+        rules.delivery_without_prenatal_booking.days_before ~ linkage.prenatal_window_days),
+    shared!("the birth registration's window before the birth":
+        rules.birth_without_registration_service.days_before ~ linkage.registration_days_before),
+    shared!("the birth registration's window after the birth":
+        rules.birth_without_registration_service.days_after ~ linkage.registration_days_after),
 ];
 
 /// Whether the dotted `key` is written in the file.

@@ -387,19 +387,8 @@ const MEASURED: [&str; 6] = [
 
 /// The births stage over `births` and the generated tables.
 fn facts(g: &Generated, births: &DataFrame) -> poprecon_link::BirthFacts {
-    let get = |s: &str| g.tables.get(s);
-    let input = poprecon_link::LinkInput {
-        hospital_delivery: get("hospital_delivery"),
-        birth_certificate: get("birth_certificate"),
-        household: get("household"),
-        vaccination: get("vaccination"),
-        prenatal_care: get("prenatal_care"),
-        birth_registration: get("birth_registration"),
-        marriage: get("marriage"),
-        as_of: g.cfg.as_of,
-        period: g.cfg.period,
-        jurisdiction: "34",
-    };
+    let input =
+        poprecon_link::LinkInput::from_tables(|s| g.tables.get(s), g.cfg.as_of, g.cfg.period, "34");
     poprecon_link::birth_facts(
         births,
         &input,
