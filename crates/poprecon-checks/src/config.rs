@@ -7,16 +7,7 @@ use crate::catalogue::{RuleId, Severity};
 use crate::error::ChecksError;
 
 /// The nine sources, in the order of domain.md §2 (`poprecon_model::SourceId::ALL`).
-pub const SOURCES: [&str; 9] = {
-    let all = poprecon_model::SourceId::ALL;
-    let mut out = [""; 9];
-    let mut i = 0;
-    while i < 9 {
-        out[i] = all[i].id();
-        i += 1;
-    }
-    out
-};
+pub const SOURCES: [&str; 9] = poprecon_model::SOURCE_IDS;
 
 /// Declares the settings of one rule: `enabled`, `severity` (the catalogue's by default) and
 /// the rule's own settings with their defaults. A table that is present but partial takes

@@ -23,7 +23,7 @@ pub(crate) const MARRIAGE: &str = SourceId::Marriage.id();
 pub(crate) const SOCIAL_SECURITY: &str = SourceId::SocialSecurity.id();
 
 /// The four birth-level sources, in the order of domain.md §8.2.
-pub(crate) const BIRTH_SOURCES: [&str; 4] = [DELIVERY, CERTIFICATE, HOUSEHOLD, VACCINATION];
+pub(crate) const BIRTH_SOURCES: [&str; 4] = poprecon_model::BIRTH_LEVEL_IDS;
 
 /// The field whose value is a source's record key (domain.md §7).
 pub(crate) fn key_field(source: &str) -> &'static str {

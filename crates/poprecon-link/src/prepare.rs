@@ -32,12 +32,7 @@ impl Src {
     ];
 
     pub(crate) fn id(self) -> &'static str {
-        match self {
-            Src::Delivery => "hospital_delivery",
-            Src::Certificate => "birth_certificate",
-            Src::Household => "household",
-            Src::Vaccination => "vaccination",
-        }
+        poprecon_model::BIRTH_LEVEL_IDS[self.index()]
     }
 
     pub(crate) fn index(self) -> usize {

@@ -39,8 +39,8 @@ pub use mask::{clear_ids, contains_id, mask_ids, replace_ids};
 pub use name::normalize_name;
 pub use sex::Sex;
 pub use source::{
-    HOUSEHOLD_STATUSES, RECORD_KEY, SourceId, date_of_days, epoch_days, household_status_active,
-    household_status_rank, key_order,
+    BIRTH_LEVEL_IDS, HOUSEHOLD_STATUSES, RECORD_KEY, SOURCE_IDS, SourceId, date_of_days,
+    epoch_days, household_status_active, household_status_rank, key_order,
 };
 pub use village::{VillageCode, VillageCodeError};
 

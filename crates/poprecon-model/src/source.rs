@@ -103,6 +103,22 @@ impl SourceId {
     }
 }
 
+/// The ids of [`SourceId::ALL`], for tables and files keyed by text.
+pub const SOURCE_IDS: [&str; 9] = ids(SourceId::ALL);
+
+/// The ids of [`SourceId::BIRTH_LEVEL`], in the order of domain.md §8.2.
+pub const BIRTH_LEVEL_IDS: [&str; 4] = ids(SourceId::BIRTH_LEVEL);
+
+const fn ids<const N: usize>(sources: [SourceId; N]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = sources[i].id();
+        i += 1;
+    }
+    out
+}
+
 impl std::fmt::Display for SourceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.id())

@@ -28,25 +28,10 @@ use crate::SynthError;
 
 /// The sources whose records make a birth, in the order a run's birth is known by its first
 /// record.
-pub const BIRTH_SOURCES: [&str; 4] = [
-    "hospital_delivery",
-    "birth_certificate",
-    "household",
-    "vaccination",
-];
+pub const BIRTH_SOURCES: [&str; 4] = poprecon_model::BIRTH_LEVEL_IDS;
 
 /// Every source, in the order of the `<source>_key` columns (domain.md §7).
-pub const ALL_SOURCES: [&str; 9] = [
-    "birth_registration",
-    "prenatal_care",
-    "hospital_delivery",
-    "birth_certificate",
-    "vaccination",
-    "household",
-    "school",
-    "marriage",
-    "social_security",
-];
+pub const ALL_SOURCES: [&str; 9] = poprecon_model::SOURCE_IDS;
 
 /// Rules the truth does not state: `ambiguous_link` is a property of the linkage model's
 /// ties (the truth's docs say why); the linkage's unit tests measure it.

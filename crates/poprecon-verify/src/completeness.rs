@@ -11,12 +11,7 @@ use crate::stats::Chapman;
 use crate::{Settings, VerifyError};
 
 /// The birth-level sources whose completeness is measured, in the order of domain.md §8.2.
-pub const BIRTH_SOURCES: [&str; 4] = [
-    "hospital_delivery",
-    "birth_certificate",
-    "household",
-    "vaccination",
-];
+pub const BIRTH_SOURCES: [&str; 4] = poprecon_model::BIRTH_LEVEL_IDS;
 
 /// `source_completeness.parquet`: per area of the run's indicators (jurisdiction, county,
 /// township, village, by the residence village of `births.parquet`) and per birth-level

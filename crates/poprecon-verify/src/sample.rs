@@ -232,15 +232,10 @@ pub fn checklist_rows(
         b_col("child_sex")?,
         b_col("birth_order")?,
     );
-    let keys: BTreeMap<&str, Vec<Option<String>>> = [
-        "hospital_delivery",
-        "birth_certificate",
-        "household",
-        "vaccination",
-    ]
-    .into_iter()
-    .map(|s| Ok((s, b_col(&format!("{s}_key"))?)))
-    .collect::<Result<_, VerifyError>>()?;
+    let keys: BTreeMap<&str, Vec<Option<String>>> = poprecon_model::BIRTH_LEVEL_IDS
+        .into_iter()
+        .map(|s| Ok((s, b_col(&format!("{s}_key"))?)))
+        .collect::<Result<_, VerifyError>>()?;
     // Record key → (name fields) per source.
     let lookup = |source: &str,
                   fields: &[&str]|

@@ -73,12 +73,7 @@ pub fn sample(run: &Path, opts: &SampleOptions) -> Result<Vec<PathBuf>> {
     let comparison = optional(&run.join("returns_comparison.parquet"))?;
     let indicators = read_parquet(&run.join("indicators.parquet"))?;
     let mut sources = BTreeMap::new();
-    for s in [
-        "hospital_delivery",
-        "birth_certificate",
-        "vaccination",
-        "household",
-    ] {
+    for s in poprecon_model::BIRTH_LEVEL_IDS {
         if let Some(df) = optional(&run.join("sources").join(format!("{s}.parquet")))? {
             sources.insert(s.to_owned(), df);
         }
