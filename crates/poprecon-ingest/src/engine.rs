@@ -443,25 +443,26 @@ fn ingest_file(
             };
             // Without a quote character no cell can hold a line end, so the body can be cut
             // at line ends and parsed in parallel (the usual case for system exports).
+            // Such a body is also split by hand: each row's cells are slices of the text.
             if !text.as_bytes().contains(&b'"')
                 && !text.starts_with(['\n', '\r'])
+                && file.delimiter.is_ascii()
                 && let Some(nl) = text.find('\n')
             {
                 let slices = read::split_body(&text, nl + 1, 2, 4 << 20);
-                let parsed: Result<Vec<Vec<ChunkOut>>, IngestError> = slices
+                let delimiter = char::from(file.delimiter);
+                let parsed: Vec<Vec<ChunkOut>> = slices
                     .par_iter()
                     .map(|&(start, end, line)| {
-                        let rows = read::csv_records_from(&text[start..end], file.delimiter, line)
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| csv_error(&file.path, &e))?;
-                        Ok(rows
-                            .chunks(CHUNK_ROWS)
-                            .map(|c| process_rows(&ctx, c))
-                            .collect())
+                        let mut out = Vec::new();
+                        read::split_rows(&text[start..end], delimiter, line, CHUNK_ROWS, |rows| {
+                            out.push(process_rows(&ctx, rows))
+                        });
+                        out
                     })
                     .collect();
                 tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
-                let chunks = parsed?.into_iter().flatten().collect();
+                let chunks = parsed.into_iter().flatten().collect();
                 return finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks);
             }
             // Parsing is sequential; each chunk is processed on the rayon pool while the

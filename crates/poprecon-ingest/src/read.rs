@@ -432,6 +432,88 @@ pub fn csv_records_from(
     })
 }
 
+/// A row of a quote-free CSV slice: its cells are slices of the decoded text.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitRow<'c, 't> {
+    line: u64,
+    cells: &'c [&'t str],
+}
+
+impl RawRow for SplitRow<'_, '_> {
+    fn line(&self) -> u64 {
+        self.line
+    }
+    fn width(&self) -> usize {
+        self.cells.len()
+    }
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self.cells.get(i) {
+            None | Some(&"") => Cell::Empty,
+            Some(s) => Cell::Text(s),
+        }
+    }
+}
+
+/// Splits a slice of CSV text that holds no quote character into rows of borrowed cells, the
+/// way the csv crate reads such text (a line ends at `\n`, `\r\n` or a lone `\r`; blank
+/// lines are skipped), and hands them to `f` `chunk` rows at a time. The slice starts on line
+/// `first_line`. Nothing is allocated per row or per cell, and the text, valid UTF-8 already,
+/// is not validated again.
+pub fn split_rows<'t>(
+    text: &'t str,
+    delimiter: char,
+    first_line: u64,
+    chunk: usize,
+    mut f: impl FnMut(&[SplitRow<'_, 't>]),
+) {
+    fn flush<'t>(
+        cells: &mut Vec<&'t str>,
+        spans: &mut Vec<(u64, usize, usize)>,
+        f: &mut impl FnMut(&[SplitRow<'_, 't>]),
+    ) {
+        let rows: Vec<SplitRow<'_, 't>> = spans
+            .iter()
+            .map(|&(line, start, end)| SplitRow {
+                line,
+                cells: &cells[start..end],
+            })
+            .collect();
+        f(&rows);
+        cells.clear();
+        spans.clear();
+    }
+    let bytes = text.as_bytes();
+    let mut cells: Vec<&'t str> = Vec::new();
+    let mut spans: Vec<(u64, usize, usize)> = Vec::with_capacity(chunk);
+    let (mut pos, mut line) = (0, first_line);
+    while pos < bytes.len() {
+        let end = bytes[pos..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(bytes.len(), |i| pos + i);
+        if end > pos {
+            let first = cells.len();
+            cells.extend(text[pos..end].split(delimiter));
+            spans.push((line, first, cells.len()));
+            if spans.len() == chunk {
+                flush(&mut cells, &mut spans, &mut f);
+            }
+        }
+        if end == bytes.len() {
+            break;
+        }
+        pos = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+            end + 2
+        } else {
+            end + 1
+        };
+        line += 1;
+    }
+    if !spans.is_empty() {
+        flush(&mut cells, &mut spans, &mut f);
+    }
+}
+
 /// Reads the chosen sheet of a workbook (XLSX, XLS, XLSB or ODS, by the file's declared
 /// format): the first non-empty row is the header.
 pub fn read_workbook(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {

@@ -1063,3 +1063,47 @@ fn ingest_sources_gives_each_source_what_ingest_gives_it() {
         }
     }
 }
+
+/// The hand splitter of quote-free bodies gives the csv crate's rows and lines: blank
+/// lines skipped, `\r\n`, `\n` and a lone `\r` each one line end, empty and white-space
+/// cells kept, rows of any width, no line end at the end, in chunks of any size.
+#[test]
+fn split_rows_gives_the_csv_readers_rows_and_lines() {
+    use crate::read::{RawRow, csv_records_from, split_rows};
+    let mut text = String::new();
+    for i in 0..300 {
+        let row = match i % 5 {
+            0 => format!("a{i},b{i},"),
+            1 => format!(" ,{i}"),
+            2 => format!("王{i},,三,四"),
+            3 => format!("{i}"),
+            _ => format!("x{i},y\t{i}"),
+        };
+        let eol = ["\r\n", "\n", "\n\n", "\r", "\r\n\r\n", "\r\r\n"][i % 6];
+        text.push_str(&row);
+        text.push_str(eol);
+    }
+    text.push_str("last,row");
+    let expected: Vec<(u64, Vec<String>)> = csv_records_from(&text, b',', 7)
+        .map(|r| {
+            let r = r.unwrap();
+            (r.line, r.record.iter().map(str::to_owned).collect())
+        })
+        .collect();
+    for chunk in [1, 3, 64, 10_000] {
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        split_rows(&text, ',', 7, chunk, |rows| {
+            sizes.push(rows.len());
+            for r in rows {
+                let cells = (0..r.width())
+                    .map(|i| r.cell(i).to_text().into_owned())
+                    .collect::<Vec<_>>();
+                got.push((r.line(), cells));
+            }
+        });
+        assert_eq!(got, expected, "chunk {chunk}");
+        assert!(sizes.iter().all(|&n| n > 0 && n <= chunk));
+    }
+    assert_eq!(expected.len(), 301);
+}
