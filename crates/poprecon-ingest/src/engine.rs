@@ -185,6 +185,47 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     })
 }
 
+/// Ingests several sources; the outputs come back in the order of `cfgs`.
+///
+/// A source read only from workbooks is read on a thread of its own while the others are
+/// ingested: calamine reads a sheet on one core, so an XLSX extract would otherwise hold the
+/// night while the CSV and Parquet sources wait. Each source is ingested exactly as
+/// [`ingest`] does it.
+pub fn ingest_sources(cfgs: &[IngestConfig<'_>]) -> Vec<Result<SourceOutput, IngestError>> {
+    let workbook_only = |cfg: &IngestConfig<'_>| {
+        !cfg.files.is_empty() && cfg.files.iter().all(|f| f.format.is_workbook())
+    };
+    let (books, rest): (Vec<usize>, Vec<usize>) =
+        (0..cfgs.len()).partition(|&i| workbook_only(&cfgs[i]));
+    let mut out: Vec<Option<Result<SourceOutput, IngestError>>> =
+        (0..cfgs.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let reader = (!books.is_empty()).then(|| {
+            scope.spawn(|| {
+                books
+                    .iter()
+                    .map(|&i| (i, ingest(&cfgs[i])))
+                    .collect::<Vec<_>>()
+            })
+        });
+        for &i in &rest {
+            out[i] = Some(ingest(&cfgs[i]));
+        }
+        if let Some(reader) = reader {
+            // A panic in the reader thread is a bug; it is carried over, not hidden.
+            for (i, result) in reader
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            {
+                out[i] = Some(result);
+            }
+        }
+    });
+    out.into_iter()
+        .map(|r| r.expect("every source is ingested once"))
+        .collect()
+}
+
 /// Keeps the most frequent [`UNKNOWN_CODES_LISTED`] values (ties by value) and counts the
 /// rest under [`OTHER_VALUES`].
 fn bound_listed(values: &mut BTreeMap<String, u64>) {
@@ -402,25 +443,26 @@ fn ingest_file(
             };
             // Without a quote character no cell can hold a line end, so the body can be cut
             // at line ends and parsed in parallel (the usual case for system exports).
+            // Such a body is also split by hand: each row's cells are slices of the text.
             if !text.as_bytes().contains(&b'"')
                 && !text.starts_with(['\n', '\r'])
+                && file.delimiter.is_ascii()
                 && let Some(nl) = text.find('\n')
             {
                 let slices = read::split_body(&text, nl + 1, 2, 4 << 20);
-                let parsed: Result<Vec<Vec<ChunkOut>>, IngestError> = slices
+                let delimiter = char::from(file.delimiter);
+                let parsed: Vec<Vec<ChunkOut>> = slices
                     .par_iter()
                     .map(|&(start, end, line)| {
-                        let rows = read::csv_records_from(&text[start..end], file.delimiter, line)
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| csv_error(&file.path, &e))?;
-                        Ok(rows
-                            .chunks(CHUNK_ROWS)
-                            .map(|c| process_rows(&ctx, c))
-                            .collect())
+                        let mut out = Vec::new();
+                        read::split_rows(&text[start..end], delimiter, line, CHUNK_ROWS, |rows| {
+                            out.push(process_rows(&ctx, rows))
+                        });
+                        out
                     })
                     .collect();
                 tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
-                let chunks = parsed?.into_iter().flatten().collect();
+                let chunks = parsed.into_iter().flatten().collect();
                 return finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks);
             }
             // Parsing is sequential; each chunk is processed on the rayon pool while the
@@ -470,17 +512,46 @@ fn ingest_file(
             let chunks: Vec<ChunkOut> = chunks.into_iter().map(|(_, c)| c).collect();
             finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks)
         }
-        Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods | Format::Parquet => {
-            let (header, rows, types) = if file.format == Format::Parquet {
-                read::read_parquet_typed(file)?
-            } else {
-                let (header, rows) = read::read_workbook(file)?;
-                (header, rows, Vec::new())
+        Format::Parquet => {
+            let t = std::time::Instant::now();
+            let table = read::ParquetTable::read(file)?;
+            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "read");
+            let mapping = resolve_header(cfg.source, &table.header, cfg.columns, &file.path)?;
+            check_parquet_types(
+                cfg.source,
+                &mapping,
+                &table.header,
+                &table.types,
+                &file.path,
+            )?;
+            let ctx = Ctx {
+                cfg,
+                key_column: key_column(cfg.source, &mapping),
+                layout,
+                mapping: &mapping,
+                header: &table.header,
+                file: path_str,
+                codes: code_tables(cfg.source, file)?,
             };
+            // Rows are borrowed from the table's columns, a chunk at a time: no cell is
+            // copied before it becomes a canonical value.
+            let height = table.height();
+            let chunks: Vec<ChunkOut> = (0..height.div_ceil(CHUNK_ROWS))
+                .into_par_iter()
+                .map(|c| {
+                    let rows: Vec<read::ParquetRow<'_>> = (c * CHUNK_ROWS
+                        ..((c + 1) * CHUNK_ROWS).min(height))
+                        .map(|i| table.row(i))
+                        .collect();
+                    process_rows(&ctx, &rows)
+                })
+                .collect();
+            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "read and processed");
+            finish_file(cfg, file, "", &table.header, &mapping, chunks)
+        }
+        Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods => {
+            let (header, rows) = read::read_workbook(file)?;
             let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
-            if file.format == Format::Parquet {
-                check_parquet_types(cfg.source, &mapping, &header, &types, &file.path)?;
-            }
             let ctx = Ctx {
                 cfg,
                 key_column: key_column(cfg.source, &mapping),
@@ -954,7 +1025,8 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
             }
         }
         let mut b = builders.iter_mut();
-        b.next().expect("file column").push_str(Some(&ctx.file));
+        // The file column is filled once per chunk below.
+        b.next().expect("file column");
         if let Some(Builder::I64(_, v)) = b.next() {
             v.push(Some(row.line() as i64));
         }
@@ -981,14 +1053,15 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
             b.next().expect("flags column").push_str(Some(&flag_text));
         }
     }
-    let cols: Vec<Column> = builders
+    let height = rows.len() - quarantine.len();
+    let mut cols: Vec<Column> = builders
         .into_iter()
         .map(|b| {
             b.finish()
                 .expect("builders of one chunk have equal lengths")
         })
         .collect();
-    let height = rows.len() - quarantine.len();
+    cols[0] = file_column(&ctx.file, height);
     let frame = DataFrame::new(height, cols).expect("builders of one chunk have equal lengths");
     if let Some(progress) = ctx.cfg.progress {
         progress(rows.len() as u64);
@@ -1000,6 +1073,15 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
         invalid_counts,
         unknown_codes,
     }
+}
+
+/// The file column of a chunk: the path stored once and viewed from every row (a path per
+/// row would cost its length again for each of a registry's millions of rows). Not marked
+/// sorted, as a column built row by row is not.
+fn file_column(path: &str, height: usize) -> Column {
+    let mut ca = StringChunked::full(PlSmallStr::from_static(SOURCE_FILE), path, height);
+    ca.set_sorted_flag(polars::series::IsSorted::Not);
+    ca.into_series().into_column()
 }
 
 fn push_value<'b>(b: &mut impl Iterator<Item = &'b mut Builder>, kind: FieldKind, value: Value) {

@@ -432,6 +432,88 @@ pub fn csv_records_from(
     })
 }
 
+/// A row of a quote-free CSV slice: its cells are slices of the decoded text.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitRow<'c, 't> {
+    line: u64,
+    cells: &'c [&'t str],
+}
+
+impl RawRow for SplitRow<'_, '_> {
+    fn line(&self) -> u64 {
+        self.line
+    }
+    fn width(&self) -> usize {
+        self.cells.len()
+    }
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self.cells.get(i) {
+            None | Some(&"") => Cell::Empty,
+            Some(s) => Cell::Text(s),
+        }
+    }
+}
+
+/// Splits a slice of CSV text that holds no quote character into rows of borrowed cells, the
+/// way the csv crate reads such text (a line ends at `\n`, `\r\n` or a lone `\r`; blank
+/// lines are skipped), and hands them to `f` `chunk` rows at a time. The slice starts on line
+/// `first_line`. Nothing is allocated per row or per cell, and the text, valid UTF-8 already,
+/// is not validated again.
+pub fn split_rows<'t>(
+    text: &'t str,
+    delimiter: char,
+    first_line: u64,
+    chunk: usize,
+    mut f: impl FnMut(&[SplitRow<'_, 't>]),
+) {
+    fn flush<'t>(
+        cells: &mut Vec<&'t str>,
+        spans: &mut Vec<(u64, usize, usize)>,
+        f: &mut impl FnMut(&[SplitRow<'_, 't>]),
+    ) {
+        let rows: Vec<SplitRow<'_, 't>> = spans
+            .iter()
+            .map(|&(line, start, end)| SplitRow {
+                line,
+                cells: &cells[start..end],
+            })
+            .collect();
+        f(&rows);
+        cells.clear();
+        spans.clear();
+    }
+    let bytes = text.as_bytes();
+    let mut cells: Vec<&'t str> = Vec::new();
+    let mut spans: Vec<(u64, usize, usize)> = Vec::with_capacity(chunk);
+    let (mut pos, mut line) = (0, first_line);
+    while pos < bytes.len() {
+        let end = bytes[pos..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(bytes.len(), |i| pos + i);
+        if end > pos {
+            let first = cells.len();
+            cells.extend(text[pos..end].split(delimiter));
+            spans.push((line, first, cells.len()));
+            if spans.len() == chunk {
+                flush(&mut cells, &mut spans, &mut f);
+            }
+        }
+        if end == bytes.len() {
+            break;
+        }
+        pos = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+            end + 2
+        } else {
+            end + 1
+        };
+        line += 1;
+    }
+    if !spans.is_empty() {
+        flush(&mut cells, &mut spans, &mut f);
+    }
+}
+
 /// Reads the chosen sheet of a workbook (XLSX, XLS, XLSB or ODS, by the file's declared
 /// format): the first non-empty row is the header.
 pub fn read_workbook(file: &InputFile) -> Result<(Vec<String>, Vec<OwnedRow>), IngestError> {
@@ -629,90 +711,166 @@ pub fn parquet_schema(file: &InputFile) -> Result<(Vec<String>, Vec<DataType>), 
 pub fn read_parquet_typed(
     file: &InputFile,
 ) -> Result<(Vec<String>, Vec<OwnedRow>, Vec<DataType>), IngestError> {
-    let pq_err = |message: String| IngestError::Parquet {
-        path: file.path.clone(),
-        message,
-    };
-    let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
-        path: file.path.clone(),
-        source,
-    })?;
-    let df = ParquetReader::new(f)
-        .finish()
-        .map_err(|e| pq_err(e.to_string()))?;
-    let header: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let types: Vec<DataType> = df.columns().iter().map(|c| c.dtype().clone()).collect();
-    let height = df.height();
-    let mut rows: Vec<OwnedRow> = (0..height)
-        .map(|i| OwnedRow {
-            line: i as u64 + 2,
-            cells: Vec::with_capacity(header.len()),
+    let table = ParquetTable::read(file)?;
+    let width = table.header.len();
+    let rows = (0..table.height())
+        .map(|i| {
+            let row = table.row(i);
+            OwnedRow {
+                line: row.line(),
+                cells: (0..width).map(|c| table.owned_cell(i, c)).collect(),
+            }
         })
         .collect();
-    for col in df.columns() {
-        let s = col.as_materialized_series();
-        let cells = parquet_cells(s).map_err(|e| pq_err(format!("column `{}`: {e}", s.name())))?;
-        for (row, cell) in rows.iter_mut().zip(cells) {
-            row.cells.push(cell);
-        }
-    }
-    Ok((header, rows, types))
+    Ok((table.header, rows, table.types))
 }
 
-fn parquet_cells(s: &Series) -> PolarsResult<Vec<OwnedCell>> {
-    use chrono::{DateTime, NaiveDate};
-    let out = match s.dtype() {
-        DataType::Date => s
-            .date()?
-            .physical()
+/// A Parquet extract held as the columns it was read into, each row's cells borrowed from
+/// them: a registry of millions of rows is never copied into a value per cell.
+#[derive(Debug)]
+pub struct ParquetTable {
+    pub header: Vec<String>,
+    /// Each column's type as stored in the file.
+    pub types: Vec<DataType>,
+    columns: Vec<ParquetColumn>,
+    height: usize,
+}
+
+/// One column as the engine reads it: dates stay dates, integers stay exact, numbers stay
+/// numbers, and everything else is text.
+#[derive(Debug)]
+enum ParquetColumn {
+    Date(Int32Chunked),
+    Datetime(Int64Chunked, TimeUnit),
+    Int(Int64Chunked),
+    Float(Float64Chunked),
+    Text(StringChunked),
+}
+
+impl ParquetTable {
+    /// Reads the whole file (every column: a quarantined row keeps all its cells).
+    pub fn read(file: &InputFile) -> Result<ParquetTable, IngestError> {
+        let pq_err = |message: String| IngestError::Parquet {
+            path: file.path.clone(),
+            message,
+        };
+        let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
+            path: file.path.clone(),
+            source,
+        })?;
+        let df = ParquetReader::new(f)
+            .finish()
+            .map_err(|e| pq_err(e.to_string()))?;
+        let header: Vec<String> = df
+            .get_column_names()
             .iter()
-            .map(|v| match v.and_then(NaiveDate::from_epoch_days) {
-                Some(d) => OwnedCell::Date(DateValue::Date(d)),
-                None => OwnedCell::Empty,
+            .map(|s| s.to_string())
+            .collect();
+        let types: Vec<DataType> = df.columns().iter().map(|c| c.dtype().clone()).collect();
+        let height = df.height();
+        let columns = df
+            .columns()
+            .iter()
+            .map(|c| {
+                let s = c.as_materialized_series().rechunk();
+                ParquetColumn::new(&s).map_err(|e| pq_err(format!("column `{}`: {e}", s.name())))
             })
-            .collect(),
-        DataType::Datetime(unit, _) => {
-            let unit = *unit;
-            s.datetime()?
-                .physical()
-                .iter()
-                .map(|v| {
-                    let dt = v.and_then(|v| match unit {
-                        TimeUnit::Milliseconds => DateTime::from_timestamp_millis(v),
-                        TimeUnit::Microseconds => DateTime::from_timestamp_micros(v),
-                        TimeUnit::Nanoseconds => Some(DateTime::from_timestamp_nanos(v)),
-                    });
-                    match dt {
-                        Some(dt) => OwnedCell::Date(DateValue::DateTime(dt.naive_utc())),
-                        None => OwnedCell::Empty,
-                    }
-                })
-                .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ParquetTable {
+            header,
+            types,
+            columns,
+            height,
+        })
+    }
+
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Row `index` (0-based, the header not counted).
+    pub fn row(&self, index: usize) -> ParquetRow<'_> {
+        ParquetRow { table: self, index }
+    }
+
+    fn cell(&self, row: usize, column: usize) -> Cell<'_> {
+        let Some(col) = self.columns.get(column) else {
+            return Cell::Empty;
+        };
+        match col {
+            ParquetColumn::Text(ca) => match ca.get(row) {
+                None | Some("") => Cell::Empty,
+                Some(s) => Cell::Text(s),
+            },
+            ParquetColumn::Int(ca) => ca.get(row).map_or(Cell::Empty, Cell::Int),
+            ParquetColumn::Float(ca) => ca.get(row).map_or(Cell::Empty, Cell::Float),
+            ParquetColumn::Date(ca) => ca
+                .get(row)
+                .and_then(chrono::NaiveDate::from_epoch_days)
+                .map_or(Cell::Empty, |d| Cell::Date(DateValue::Date(d))),
+            ParquetColumn::Datetime(ca, unit) => ca
+                .get(row)
+                .and_then(|v| datetime_from(v, *unit))
+                .map_or(Cell::Empty, |dt| Cell::Date(DateValue::DateTime(dt))),
         }
-        dt if dt.is_integer() => s
-            .cast(&DataType::Int64)?
-            .i64()?
-            .iter()
-            .map(|v| v.map_or(OwnedCell::Empty, OwnedCell::Int))
-            .collect(),
-        dt if dt.is_float() => s
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.map_or(OwnedCell::Empty, OwnedCell::Float))
-            .collect(),
-        _ => s
-            .cast(&DataType::String)?
-            .str()?
-            .iter()
-            .map(|v| v.map_or(OwnedCell::Empty, |t| OwnedCell::Text(t.to_owned())))
-            .collect(),
+    }
+
+    fn owned_cell(&self, row: usize, column: usize) -> OwnedCell {
+        match (&self.columns[column], self.cell(row, column)) {
+            // An empty text cell stays text, as the table holds it.
+            (ParquetColumn::Text(ca), Cell::Empty) => ca
+                .get(row)
+                .map_or(OwnedCell::Empty, |t| OwnedCell::Text(t.to_owned())),
+            (_, Cell::Empty) => OwnedCell::Empty,
+            (_, Cell::Text(s)) => OwnedCell::Text(s.to_owned()),
+            (_, Cell::Int(i)) => OwnedCell::Int(i),
+            (_, Cell::Float(f)) => OwnedCell::Float(f),
+            (_, Cell::Date(d)) => OwnedCell::Date(d),
+        }
+    }
+}
+
+impl ParquetColumn {
+    fn new(s: &Series) -> PolarsResult<ParquetColumn> {
+        Ok(match s.dtype() {
+            DataType::Date => ParquetColumn::Date(s.date()?.physical().clone()),
+            DataType::Datetime(unit, _) => {
+                ParquetColumn::Datetime(s.datetime()?.physical().clone(), *unit)
+            }
+            dt if dt.is_integer() => ParquetColumn::Int(s.cast(&DataType::Int64)?.i64()?.clone()),
+            dt if dt.is_float() => ParquetColumn::Float(s.cast(&DataType::Float64)?.f64()?.clone()),
+            _ => ParquetColumn::Text(s.cast(&DataType::String)?.str()?.clone()),
+        })
+    }
+}
+
+fn datetime_from(v: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {
+    use chrono::DateTime;
+    let dt = match unit {
+        TimeUnit::Milliseconds => DateTime::from_timestamp_millis(v),
+        TimeUnit::Microseconds => DateTime::from_timestamp_micros(v),
+        TimeUnit::Nanoseconds => Some(DateTime::from_timestamp_nanos(v)),
     };
-    Ok(out)
+    dt.map(|dt| dt.naive_utc())
+}
+
+/// One row of a [`ParquetTable`].
+#[derive(Debug, Clone, Copy)]
+pub struct ParquetRow<'a> {
+    table: &'a ParquetTable,
+    index: usize,
+}
+
+impl RawRow for ParquetRow<'_> {
+    fn line(&self) -> u64 {
+        self.index as u64 + 2
+    }
+    fn width(&self) -> usize {
+        self.table.columns.len()
+    }
+    fn cell(&self, i: usize) -> Cell<'_> {
+        self.table.cell(self.index, i)
+    }
 }
 
 /// Line breaks in `bytes`: `\n`, or a `\r` not followed by `\n` (old Mac files). A slice
