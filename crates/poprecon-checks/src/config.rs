@@ -73,7 +73,9 @@ rule_settings! {
 
 rule_settings! {
     /// `birth_without_registration_service`: no birth registration of the mother dated within
-    /// [birth − `days_before`, birth + `days_after`].
+    /// [birth − `days_before`, birth + `days_after`]. Linkage finds the registration, the rule
+    /// reads it: the two keys are one setting with `[linkage] registration_days_before` and
+    /// `registration_days_after` (the pipeline gives each pair one value).
     BirthWithoutRegistrationServiceSettings for BirthWithoutRegistrationService {
         /// Default `730`.
         days_before: i32 = 730,
@@ -87,7 +89,8 @@ rule_settings! {
     /// stillbirth's delivery row of the period, domain.md §8.4) with no prenatal booking of
     /// the mother within `days_before` days before it.
     DeliveryWithoutPrenatalBookingSettings for DeliveryWithoutPrenatalBooking {
-        /// Default `300`.
+        /// Default `300`. One setting with `[linkage] prenatal_window_days`: linkage finds
+        /// the booking, the rule reads it (the pipeline gives both keys one value).
         days_before: i32 = 300,
     }
 }

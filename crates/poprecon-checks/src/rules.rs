@@ -219,72 +219,31 @@ fn birth_rule(
                 values(vec![birth_date()]),
             )
         }
+        // The mother's registration and booking are linkage's (§8.3, `[linkage]` windows):
+        // the rules read the keys it attached, and never match the windows again.
         BirthRule::BirthWithoutRegistrationService => {
-            let Some(reg) = ctx.source(REGISTRATION) else {
+            if !ctx.has_sources(&[REGISTRATION]) {
                 return Ok(None);
-            };
-            let s = &cfg.birth_without_registration_service;
-            let registered = dated_match(
-                b.lazy().select([
-                    col("birth_id").alias("__lk"),
-                    col("__mother").alias("__lm"),
-                    col("__date").alias("__ld"),
-                ]),
-                reg.lazy().select([
-                    reg.valid_id("woman_id").alias("__rm"),
-                    reg.days("registration_date").alias("__rd"),
-                ]),
-                s.days_before,
-                s.days_after,
-            );
-            let units = b.lazy();
-            let rows = units
-                .clone()
-                .anti_join(registered, col("birth_id"), col("__lk"));
-            Some((
-                birth_rows(rule, rows, None, values(vec![birth_date()]), &[]),
-                birth_units(units),
-            ))
+            }
+            coverage(lit(true), REGISTRATION, values(vec![birth_date()]))
         }
         BirthRule::DeliveryWithoutPrenatalBooking => {
-            // Every delivery (domain.md §8.4): those of live birth events, each against the
-            // bookings of the birth's mother (§8.2, through linkage) dated within the
-            // window before the delivery, and below the stillbirths' deliveries.
-            let Some(p) = ctx.source(PRENATAL) else {
-                return Ok(None);
-            };
-            if !ctx.has_sources(&[DELIVERY]) {
+            // Every delivery (domain.md §8.4): those of live birth events, with the booking
+            // linkage attached to the birth, and below the stillbirths' deliveries.
+            if !ctx.has_sources(&[PRENATAL, DELIVERY]) {
                 return Ok(None);
             }
             let live = col("__d_outcome")
                 .neq(lit("stillbirth"))
                 .fill_null(lit(true));
-            let bookings = p.lazy().select([
-                p.valid_id("mother_id").alias("__rm"),
-                p.days("booking_date").alias("__rd"),
-            ]);
             let units = b
                 .lazy()
                 .filter(key(DELIVERY).is_not_null().and(live))
                 .with_column(coalesce(&[col("__d_date"), col("__date")]).alias("__dd"));
-            let booked = dated_match(
-                units.clone().select([
-                    col("birth_id").alias("__lk"),
-                    col("__mother").alias("__lm"),
-                    col("__dd").alias("__ld"),
-                ]),
-                bookings.clone(),
-                cfg.delivery_without_prenatal_booking.days_before,
-                0,
-            );
-            let rows = units
-                .clone()
-                .anti_join(booked, col("birth_id"), col("__lk"));
+            let rows = units.clone().filter(key(PRENATAL).is_null());
             let vals = || values(vec![kv("delivery_date", date_text(col("__dd")))]);
             let mut all_rows = vec![birth_rows(rule, rows, None, vals(), &[])];
             let mut all_units = vec![birth_units(units)];
-            // The stillbirths' deliveries count too (§8.4): each against the bookings of
-            // the mother its row names; they belong to no birth, so the row is the record's.
             // The stillbirths' deliveries count too (§8.4), each with the booking the births
             // stage found for the mother its row names; they belong to no birth, so the row
             // is the record's.
@@ -450,24 +409,6 @@ fn mismatch(
         birth_rows(rule, rows, Some(field), values(parts), &[]),
         birth_units(units),
     ))
-}
-
-/// Left rows (`__lk`, mother `__lm`, date `__ld`) that have a right row of the same mother
-/// (`__rm`) dated (`__rd`) within [`__ld` − `before`, `__ld` + `after`]: their `__lk`, once.
-pub(crate) fn dated_match(left: LazyFrame, right: LazyFrame, before: i32, after: i32) -> LazyFrame {
-    left.filter(col("__lm").is_not_null())
-        .inner_join(
-            right.filter(col("__rm").is_not_null()),
-            col("__lm"),
-            col("__rm"),
-        )
-        .filter(
-            col("__rd")
-                .gt_eq(col("__ld") - lit(before))
-                .and(col("__rd").lt_eq(col("__ld") + lit(after))),
-        )
-        .select([col("__lk")])
-        .unique(None, UniqueKeepStrategy::Any)
 }
 
 /// Vertical concatenation of frames with different columns: the union of their columns, in

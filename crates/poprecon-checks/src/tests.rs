@@ -735,11 +735,15 @@ fn certificate_and_household_coverage() {
 // ---------------------------------------------------------------------------------------
 // Mother-level windows
 
+/// The rules read the registration and the booking linkage attached to each birth (its
+/// windows are linkage's, tested there: `booking_and_registration_windows_have_their_edges`);
+/// the stillbirths' deliveries take the booking the births stage found.
 #[test]
-fn registration_and_booking_windows() {
+fn registration_and_booking_rules_read_linkages_keys() {
     let ms: Vec<String> = (1..=5).map(mother).collect();
     let mut fx = Fx::new();
-    // All born 2025-06-01; registrations at −730, +90, +91 days, none, −731.
+    // All born 2025-06-01; registrations at −730, +90, +91 days, none, −731: linkage
+    // attaches R1 and R2.
     let regs = [
         ("R1", &ms[0], "2023-06-02"),
         ("R2", &ms[1], "2025-08-30"),
@@ -758,7 +762,8 @@ fn registration_and_booking_windows() {
             })
             .collect(),
     );
-    // Bookings at −300 (in), −301 (out), the day itself (in), after (out).
+    // Bookings at −300 (in), −301 (out), the day itself (in), after (out): linkage attaches
+    // P1 and P3.
     let books = [
         ("P1", &ms[0], "2024-08-05"),
         ("P2", &ms[1], "2024-08-04"),
@@ -793,14 +798,18 @@ fn registration_and_booking_windows() {
     // A delivery outside the period is not checked.
     rows.push(delivery("D7", &ms[4], "2024-12-31", 1, V1));
     fx.add("hospital_delivery", rows);
-    for i in 0..5 {
+    let attached: [&[(&'static str, &str)]; 5] = [
+        &[("prenatal_care", "P1"), ("birth_registration", "R1")],
+        &[("birth_registration", "R2")],
+        &[("prenatal_care", "P3")],
+        &[],
+        &[],
+    ];
+    for (i, keys) in attached.iter().enumerate() {
         let d = format!("D{}", i + 1);
-        fx.birth(birth(
-            &format!("B{}", i + 1),
-            &[("hospital_delivery", &d)],
-            V1,
-            true,
-        ));
+        let mut recs = vec![("hospital_delivery", d.as_str())];
+        recs.extend_from_slice(keys);
+        fx.birth(birth(&format!("B{}", i + 1), &recs, V1, true));
     }
     fx.birth(birth("B8", &[("hospital_delivery", "D8")], V1, true));
     let c = fx.run();

@@ -1447,6 +1447,73 @@ fn the_mothers_booking_registration_and_marriage_are_found() {
     );
 }
 
+/// The windows of domain.md §8.3 at their edges: a registration in [birth − 730 d,
+/// birth + 90 d], a booking in [birth − 300 d, birth]. The rules read what linkage attaches.
+#[test]
+fn booking_and_registration_windows_have_their_edges() {
+    let mut w = World::default();
+    let names = ["甲", "乙", "丙", "丁", "戊"];
+    for (n, name) in (1..=5).zip(names) {
+        family(
+            &mut w,
+            n,
+            "2025-06-01",
+            1,
+            &format!("王{name}"),
+            &format!("李{name}"),
+        );
+    }
+    let mother = |n: u32| o(&rid("340302", "19900101", 2 * n));
+    // Registrations at −730 (in), +90 (in), +91 (out), none, −731 (out).
+    w.reg = [
+        (1, "2023-06-02"),
+        (2, "2025-08-30"),
+        (3, "2025-08-31"),
+        (5, "2023-06-01"),
+    ]
+    .into_iter()
+    .map(|(n, date)| Registration {
+        key: format!("R{n}"),
+        woman: mother(n),
+        date,
+    })
+    .collect();
+    // Bookings at −300 (in), −301 (out), the day itself (in), the day after (out).
+    w.book = [
+        (1, "2024-08-05"),
+        (2, "2024-08-04"),
+        (3, "2025-06-01"),
+        (4, "2025-06-02"),
+    ]
+    .into_iter()
+    .map(|(n, date)| Booking {
+        key: format!("P{n}"),
+        mother: mother(n),
+        date,
+        village: None,
+    })
+    .collect();
+    let mut got = rows(
+        &w.run().births,
+        &[
+            "hospital_delivery_key",
+            "prenatal_care_key",
+            "birth_registration_key",
+        ],
+    );
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "FM0001|P1|R1",
+            "FM0002|∅|R2",
+            "FM0003|P3|∅",
+            "FM0004|∅|∅",
+            "FM0005|∅|∅",
+        ]
+    );
+}
+
 #[test]
 fn a_reissued_certificate_joins_the_childs_first_one() {
     let mut w = World::default();
