@@ -373,9 +373,3 @@ impl Indicator {
 pub fn indicator(id: &str) -> Option<&'static Indicator> {
     CATALOGUE.iter().find(|i| i.id == id)
 }
-
-/// The indicators reported at a strict and a loose match threshold: those whose numerator
-/// depends on a probabilistic link of a birth-level source, and that source.
-pub(crate) fn linked_source(id: &str) -> Option<&'static str> {
-    indicator(id).and_then(|i| i.membership.linked_source())
-}

@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use poprecon_model::SourceId;
 
-use crate::catalogue::{Membership, indicator, linked_source};
+use crate::catalogue::{Membership, indicator};
 
 use crate::config::{Basis, IndicatorConfig, Level};
 use crate::{IndicatorError, IndicatorInput};
@@ -520,7 +520,7 @@ pub(crate) fn finish(
         "c".into(),
         crate::catalogue::CATALOGUE
             .iter()
-            .filter(|i| linked_source(i.id).is_some())
+            .filter(|i| i.membership.linked_source().is_some())
             .map(|i| i.id)
             .collect::<Vec<_>>(),
     );
