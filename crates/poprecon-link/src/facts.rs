@@ -136,6 +136,48 @@ fn table<'a>(input: &LinkInput<'a>, s: SourceId) -> Option<&'a DataFrame> {
     }
 }
 
+/// The fields read per birth-level source: (output suffix, dtype).
+fn fields(s: SourceId) -> &'static [(&'static str, DataType)] {
+    const D: &[(&str, DataType)] = &[
+        ("date", DataType::Int32),
+        ("sex", DataType::Int32),
+        ("mother_id", DataType::String),
+        ("outcome", DataType::String),
+        ("residence_village", DataType::String),
+        ("institution", DataType::String),
+    ];
+    const C: &[(&str, DataType)] = &[
+        ("date", DataType::Int32),
+        ("sex", DataType::Int32),
+        ("mother_id", DataType::String),
+        ("place_type", DataType::String),
+        ("institution", DataType::String),
+    ];
+    const H: &[(&str, DataType)] = &[
+        ("date", DataType::Int32),
+        ("sex", DataType::Int32),
+        ("mother_id", DataType::String),
+        ("person_id", DataType::String),
+        ("village", DataType::String),
+        ("registration_date", DataType::Int32),
+        ("registration_birth", DataType::Boolean),
+    ];
+    const V: &[(&str, DataType)] = &[
+        ("date", DataType::Int32),
+        ("sex", DataType::Int32),
+        ("mother_id", DataType::String),
+        ("child_id", DataType::String),
+        ("residence_village", DataType::String),
+        ("hepb1_date", DataType::Int32),
+    ];
+    match s {
+        SourceId::HospitalDelivery => D,
+        SourceId::BirthCertificate => C,
+        SourceId::Household => H,
+        _ => V,
+    }
+}
+
 /// One row per key of source `s` among `wanted` (column `__want`): what the record says,
 /// as `<source>_<field>`, keyed by `__fk`.
 fn reduce(s: SourceId, df: &DataFrame, wanted: LazyFrame) -> LazyFrame {
@@ -261,35 +303,48 @@ pub fn birth_facts(
             lf = lf.with_column(null(DataType::String).alias(c));
         }
     }
-    // What each record says; a source the pipeline does not read gives nulls of the same
-    // columns (its reduction over no rows).
-    let no_rows = DataFrame::empty();
     for s in SourceId::BIRTH_LEVEL {
         let key = s.key_column();
-        let wanted = lf
-            .clone()
-            .select([col(&key).cast(DataType::String).alias("__want")])
-            .filter(col("__want").is_not_null())
-            .unique(None, UniqueKeepStrategy::Any);
-        let df = table(input, s).unwrap_or(&no_rows);
-        // The join keeps the left key column only.
-        lf = lf.left_join(reduce(s, df, wanted), col(&key), col("__fk"));
+        match table(input, s) {
+            Some(df) if has(births, &key) => {
+                let wanted = births
+                    .clone()
+                    .lazy()
+                    .select([col(&key).cast(DataType::String).alias("__want")])
+                    .filter(col("__want").is_not_null())
+                    .unique(None, UniqueKeepStrategy::Any);
+                // The join keeps the left key column only.
+                lf = lf.left_join(reduce(s, df, wanted), col(&key), col("__fk"));
+            }
+            _ => {
+                lf = lf.with_columns(
+                    fields(s)
+                        .iter()
+                        .map(|(f, t)| null(t.clone()).alias(format!("{}_{f}", s.id())))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
     }
     // The booking's gestational weeks.
-    let p = input.prenatal_care.unwrap_or(&no_rows);
-    let t = Cols(p);
-    let weeks = p
-        .clone()
-        .lazy()
-        .with_row_index("__row", None)
-        .with_column(t.key(SourceId::PrenatalCare).alias("__pk"))
-        .sort(["__pk", "__row"], SortMultipleOptions::default())
-        .group_by([col("__pk")])
-        .agg([t
-            .int("booking_gestational_weeks")
-            .first()
-            .alias("prenatal_booking_weeks")]);
-    lf = lf.left_join(weeks, col("prenatal_care_key"), col("__pk"));
+    lf = match input.prenatal_care {
+        Some(p) if has(births, "prenatal_care_key") => {
+            let t = Cols(p);
+            let weeks = p
+                .clone()
+                .lazy()
+                .with_row_index("__row", None)
+                .with_column(t.key(SourceId::PrenatalCare).alias("__pk"))
+                .sort(["__pk", "__row"], SortMultipleOptions::default())
+                .group_by([col("__pk")])
+                .agg([t
+                    .int("booking_gestational_weeks")
+                    .first()
+                    .alias("prenatal_booking_weeks")]);
+            lf.left_join(weeks, col("prenatal_care_key"), col("__pk"))
+        }
+        _ => lf.with_column(null(DataType::Int32).alias("prenatal_booking_weeks")),
+    };
     let per = |f: &str| -> Vec<Expr> {
         SourceId::BIRTH_LEVEL
             .iter()
