@@ -183,6 +183,8 @@ pub(crate) struct Ctx<'a> {
     /// `__a_pid` (a valid person ID) → `__a_village`: the village of the person's active
     /// household row (the smallest code if several).
     pub active: DataFrame,
+    /// `active` as a lookup, built on first use (see [`ActiveVillages`]).
+    pub active_lookup: std::cell::OnceCell<ActiveVillages>,
     /// Whole sources with `__village` and `__birth` added, computed once: several rules and
     /// their denominators read them (see `records::attributed_all`).
     pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
@@ -226,6 +228,7 @@ impl<'a> Ctx<'a> {
             births: None,
             births_raw: None,
             active,
+            active_lookup: Default::default(),
             attributed: Default::default(),
         };
         if let Some(b) = input.births {
@@ -322,6 +325,185 @@ impl<'a> Ctx<'a> {
                 null(DataType::String).alias("__birth"),
             ])
         }
+    }
+}
+
+/// The active household village of each person, as a hash lookup: a resident ID in normal
+/// form is held as a number, so that the registry's millions of persons take a few bytes
+/// each and are hashed once per run, not once per source and ID field in a join.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveVillages {
+    numbers: PlHashMap<u64, u32>,
+    /// IDs not in normal form (none from ingest; a table built by hand may hold them).
+    others: PlHashMap<String, u32>,
+    /// The villages, each once; the maps hold positions in it.
+    villages: Vec<String>,
+}
+
+/// A resident ID in normal form (17 digits and a digit or `X`) as one number.
+fn id_number(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    if b.len() != 18 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in &b[..17] {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+    }
+    let check = match b[17] {
+        d @ b'0'..=b'9' => u64::from(d - b'0'),
+        b'X' => 10,
+        _ => return None,
+    };
+    Some(n * 11 + check)
+}
+
+impl ActiveVillages {
+    fn of(active: &DataFrame) -> Result<ActiveVillages, ChecksError> {
+        let err = ChecksError::frame(HOUSEHOLD);
+        let pids = active.column("__a_pid").map_err(&err)?;
+        let pids = pids.str().map_err(&err)?;
+        let villages = active.column("__a_village").map_err(&err)?;
+        let villages = villages.str().map_err(&err)?;
+        let mut out = ActiveVillages {
+            numbers: PlHashMap::with_capacity(pids.len()),
+            ..Default::default()
+        };
+        let mut positions: PlHashMap<&str, u32> = PlHashMap::new();
+        for (pid, village) in pids.iter().zip(villages.iter()) {
+            let (Some(pid), Some(village)) = (pid, village) else {
+                continue;
+            };
+            let next = out.villages.len() as u32;
+            let at = *positions.entry(village).or_insert(next);
+            if at == next {
+                out.villages.push(village.to_owned());
+            }
+            match id_number(pid) {
+                Some(n) => {
+                    out.numbers.insert(n, at);
+                }
+                None => {
+                    out.others.insert(pid.to_owned(), at);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The person's active household village.
+    pub fn village(&self, id: &str) -> Option<&str> {
+        let at = match id_number(id) {
+            Some(n) => self.numbers.get(&n),
+            None => self.others.get(id),
+        }?;
+        Some(self.villages[*at as usize].as_str())
+    }
+}
+
+impl Ctx<'_> {
+    pub fn active_villages(&self) -> Result<&ActiveVillages, ChecksError> {
+        if let Some(a) = self.active_lookup.get() {
+            return Ok(a);
+        }
+        let built = ActiveVillages::of(&self.active)?;
+        Ok(self.active_lookup.get_or_init(|| built))
+    }
+}
+
+impl Ctx<'_> {
+    /// [`Ctx::attribute`] of every row of a source, as the two columns `__village` and
+    /// `__birth` in the table's row order. The birth each record belongs to is joined (the
+    /// births are few); the persons' villages are looked up in [`ActiveVillages`].
+    pub fn attribute_all(
+        &self,
+        t: &Table,
+        own_village: Option<&str>,
+        persons: &[&str],
+    ) -> Result<DataFrame, ChecksError> {
+        let err = ChecksError::frame(&t.name);
+        let n = t.df.height();
+        let key_col = key_column(&t.name);
+        let mut lf = t.lazy().select([col("__row"), col("__key")]);
+        let belongs = match &self.births {
+            Some(b) if b.has(&key_col) => {
+                let map = b
+                    .lazy()
+                    .filter(col(&key_col).is_not_null())
+                    .group_by([col(&key_col).alias("__bm_key")])
+                    .agg([
+                        col("birth_id").min().alias("__bm_birth"),
+                        col("village").min().alias("__bm_village"),
+                    ]);
+                lf = lf.left_join(map, col("__key"), col("__bm_key"));
+                true
+            }
+            _ => false,
+        };
+        let mut placed = if belongs {
+            lf.select([col("__row"), col("__bm_birth"), col("__bm_village")])
+                .sort(["__row"], SortMultipleOptions::default())
+                .collect()
+                .map_err(&err)?
+        } else {
+            t.lazy().select([col("__row")]).collect().map_err(&err)?
+        };
+        if placed.height() != n {
+            return Err(ChecksError::Frame {
+                table: t.name.clone(),
+                message: format!("attribution made {} rows of {n}", placed.height()),
+            });
+        }
+        let text = |c: &str| -> Result<Option<StringChunked>, ChecksError> {
+            if !t.has(c) {
+                return Ok(None);
+            }
+            let s = t.df.column(c).map_err(&err)?.cast(&DataType::String);
+            let s = s.map_err(&err)?;
+            Ok(Some(s.str().map_err(&err)?.clone()))
+        };
+        let own = match own_village {
+            Some(v) => text(v)?,
+            None => None,
+        };
+        let mut village: Vec<Option<&str>> = match &own {
+            Some(ca) => ca.iter().collect(),
+            None => vec![None; n],
+        };
+        let ids = persons
+            .iter()
+            .map(|p| text(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.iter().any(Option::is_some) {
+            let active = self.active_villages()?;
+            for ca in ids.iter().flatten() {
+                for (slot, id) in village.iter_mut().zip(ca.iter()) {
+                    if slot.is_none() {
+                        *slot = id.and_then(|id| active.village(id));
+                    }
+                }
+            }
+        }
+        let fallback = StringChunked::from_iter_options("__fallback".into(), village.into_iter());
+        placed.with_column(fallback.into_column()).map_err(&err)?;
+        let out = if belongs {
+            [
+                when(col("__bm_birth").is_not_null())
+                    .then(col("__bm_village"))
+                    .otherwise(col("__fallback"))
+                    .alias("__village"),
+                col("__bm_birth").alias("__birth"),
+            ]
+        } else {
+            [
+                col("__fallback").alias("__village"),
+                null(DataType::String).alias("__birth"),
+            ]
+        };
+        placed.lazy().select(out).collect().map_err(err)
     }
 }
 

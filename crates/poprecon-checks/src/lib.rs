@@ -168,11 +168,18 @@ pub fn run_checks(input: &CheckInput<'_>, cfg: &ChecksConfig) -> Result<Checked,
     let started = std::time::Instant::now();
     let (discrepancies, units) = output::assemble(parts, input.as_of)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "assembled");
+    let started = std::time::Instant::now();
     let discrepancies = match input.decisions {
         Some(d) => apply_decisions(&discrepancies, d)?,
         None => discrepancies,
     };
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "decisions applied"
+    );
+    let started = std::time::Instant::now();
     let village_discrepancies = output::village_table(&discrepancies, units, &input.villages)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "village table");
     tracing::info!(
         discrepancies = discrepancies.height(),
         villages = village_discrepancies.height(),

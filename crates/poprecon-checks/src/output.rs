@@ -66,7 +66,7 @@ pub const VILLAGE_COLUMNS: [&str; 6] = [
 pub(crate) struct Units {
     /// The rules that ran, in the order they ran.
     pub rules: Vec<String>,
-    /// `rule_id`, `village`: one row per unit.
+    /// `rule_id`, `village`, `denominator`: the units of each rule in each village.
     pub frame: LazyFrame,
 }
 
@@ -142,6 +142,7 @@ pub(crate) fn assemble(
             vec![
                 Column::new_empty("rule_id".into(), &DataType::String),
                 Column::new_empty("village".into(), &DataType::String),
+                Column::new_empty("denominator".into(), &DataType::Int64),
             ],
         )
         .map_err(&err)?
@@ -154,10 +155,19 @@ pub(crate) fn assemble(
             lit(p.rule_id.clone()).alias("rule_id"),
             lit(p.severity.as_str()).alias("severity"),
         ]));
-        units.push(p.units.select([
-            lit(p.rule_id.clone()).alias("rule_id"),
-            col("village").cast(DataType::String),
-        ]));
+        // Counted per village here, so that the table of units is villages × rules, not
+        // one row per record checked (every record of every source, several times over).
+        units.push(
+            p.units
+                .select([col("village").cast(DataType::String)])
+                .group_by([col("village")])
+                .agg([len().cast(DataType::Int64).alias("denominator")])
+                .select([
+                    lit(p.rule_id.clone()).alias("rule_id"),
+                    col("village"),
+                    col("denominator"),
+                ]),
+        );
     }
     let union = UnionArgs {
         to_supertypes: true,
@@ -236,7 +246,7 @@ pub(crate) fn village_table(
     let denominators = units
         .frame
         .group_by([col("rule_id"), col("village")])
-        .agg([len().cast(DataType::Int64).alias("denominator")])
+        .agg([col("denominator").sum().cast(DataType::Int64)])
         .collect()
         .map_err(&err)?
         .lazy();

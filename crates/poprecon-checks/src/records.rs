@@ -38,14 +38,27 @@ fn attributed(ctx: &Ctx<'_>, t: &Table, lf: LazyFrame) -> LazyFrame {
 
 /// [`attributed`] over a whole source, computed once per run and shared by the rules that
 /// read every record (their plans and denominators would otherwise each repeat the joins).
+///
+/// `__village` and `__birth` are made in row order ([`Ctx::attribute_all`]) and set beside
+/// the source's own columns, which are shared, not copied (a join would gather every column
+/// of the registry's millions of rows again).
 fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> LazyFrame {
     if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
         return df.clone().lazy();
     }
     let started = std::time::Instant::now();
-    let lf = attributed(ctx, t, t.lazy());
-    match lf.clone().collect() {
-        Ok(df) => {
+    let (own, persons) = places(&t.name);
+    let beside = ctx.attribute_all(t, own, persons).ok().and_then(|placed| {
+        let mut df = t.df.clone();
+        let added = [
+            placed.column("__village").ok()?.clone(),
+            placed.column("__birth").ok()?.clone(),
+        ];
+        df.hstack_mut(&added).ok()?;
+        Some(df)
+    });
+    match beside {
+        Some(df) => {
             tracing::debug!(
                 source = t.name.as_str(),
                 seconds = started.elapsed().as_secs_f64(),
@@ -56,8 +69,8 @@ fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> LazyFrame {
                 .insert(t.name.clone(), df.clone());
             df.lazy()
         }
-        // The error surfaces where the plan is collected, with its table named.
-        Err(_) => lf,
+        // An error surfaces where the plan is collected, with its table named.
+        None => attributed(ctx, t, t.lazy()),
     }
 }
 
@@ -565,38 +578,39 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             .sort(["__row"], SortMultipleOptions::default())
             .collect()
             .map_err(ChecksError::frame(source))?;
+        let err = ChecksError::frame(source);
+        let records = Records::of(checked_rows.column("__key").map_err(&err)?)?;
         let first_rows = checked_rows
-            .clone()
-            .lazy()
-            .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
-            .select([col("__key"), col("__village"), col("__birth")])
-            .collect()
-            .map_err(ChecksError::frame(source))?;
+            .select(["__village", "__birth"])
+            .and_then(|df| df.take(&records.first_rows()))
+            .map_err(&err)?;
         for (i, (field, holder)) in fields.iter().enumerate() {
             let (k, c) = (format!("__k{i}"), format!("__c{i}"));
-            let checked_keys = checked_rows
-                .clone()
-                .lazy()
-                .filter(col(&k))
-                .select([col("__key").alias("__ck")]);
-            units.push(record_units(first_rows.clone().lazy().semi_join(
-                checked_keys,
-                col("__key"),
-                col("__ck"),
-            )));
+            let checked = flags(&checked_rows, &k).map_err(&err)?;
+            let in_conflict = flags(&checked_rows, &c).map_err(&err)?;
+            // The records checked in this field, at their first row's village.
+            units.push(record_units(
+                first_rows
+                    .take(&records.first_rows_where(&checked, false))
+                    .map_err(&err)?
+                    .lazy(),
+            ));
             // The first conflicting row of each record in conflict, with the record's
-            // village and birth.
-            let mut shown = vec![col("__key"), col(format!("__id{i}"))];
+            // village and birth (its first row's).
+            let mut shown = vec!["__key".to_owned(), format!("__id{i}")];
             if matches!(holder, Holder::Own { .. }) {
-                shown.extend([col(format!("__rd{i}")), col(format!("__rs{i}"))]);
+                shown.extend([format!("__rd{i}"), format!("__rs{i}")]);
             }
-            let conflicts = checked_rows
-                .clone()
-                .lazy()
-                .filter(col(&c))
-                .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
+            let conflicting = records.first_rows_where(&in_conflict, true);
+            let mut conflicts = checked_rows
                 .select(shown)
-                .inner_join(first_rows.clone().lazy(), col("__key"), col("__key"));
+                .and_then(|df| df.take(&conflicting))
+                .map_err(&err)?;
+            let of_record = first_rows
+                .take(&records.records_of(&conflicting))
+                .map_err(&err)?;
+            conflicts.hstack_mut(of_record.columns()).map_err(&err)?;
+            let conflicts = conflicts.lazy();
             let id = col(format!("__id{i}"));
             let vals = match holder {
                 Holder::Own { .. } => {
@@ -644,6 +658,87 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
     Ok(Some((concat_all(rows)?, concat_all(units)?)))
 }
 
+/// A boolean column as flags, null as false.
+fn flags(df: &DataFrame, column: &str) -> PolarsResult<Vec<bool>> {
+    Ok(df
+        .column(column)?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect())
+}
+
+/// The rows of a table grouped by record key, in row order: which record each row is, and
+/// each record's first row. One pass over the keys, where polars' `unique` and semi-joins
+/// would hash the millions of keys once per use. Rows without a key are one record, never
+/// selected by [`Records::first_rows_where`] (a row without a key names no record).
+struct Records {
+    /// The record of each row (records numbered in order of their first row).
+    record: Vec<IdxSize>,
+    /// Each record's first row.
+    first: Vec<IdxSize>,
+    /// The record of the rows without a key, if any.
+    keyless: Option<IdxSize>,
+}
+
+impl Records {
+    fn of(keys: &Column) -> Result<Records, ChecksError> {
+        let keys = keys
+            .str()
+            .map_err(ChecksError::frame("id_number_conflict"))?;
+        let mut numbers: PlHashMap<Option<&str>, IdxSize> = PlHashMap::with_capacity(keys.len());
+        let mut record = Vec::with_capacity(keys.len());
+        let mut first = Vec::new();
+        for (row, key) in keys.iter().enumerate() {
+            let next = first.len() as IdxSize;
+            let n = *numbers.entry(key).or_insert(next);
+            if n == next {
+                first.push(row as IdxSize);
+            }
+            record.push(n);
+        }
+        let keyless = numbers.get(&None).copied();
+        Ok(Records {
+            record,
+            first,
+            keyless,
+        })
+    }
+
+    /// Every record's first row, in order (positions in the table of first rows).
+    fn first_rows(&self) -> IdxCa {
+        IdxCa::from_vec("".into(), self.first.clone())
+    }
+
+    /// With `rows = false`: the positions, among the first rows, of the records with a
+    /// flagged row. With `rows = true`: the first flagged row of each such record.
+    fn first_rows_where(&self, flagged: &[bool], rows: bool) -> IdxCa {
+        let mut seen = vec![false; self.first.len()];
+        let mut out = Vec::new();
+        for (row, &on) in flagged.iter().enumerate() {
+            let r = self.record[row] as usize;
+            if on && !seen[r] && self.keyless != Some(r as IdxSize) {
+                seen[r] = true;
+                out.push(if rows { row as IdxSize } else { r as IdxSize });
+            }
+        }
+        if !rows {
+            out.sort_unstable();
+        }
+        IdxCa::from_vec("".into(), out)
+    }
+
+    /// The record of each of `rows` (positions among the first rows).
+    fn records_of(&self, rows: &IdxCa) -> IdxCa {
+        IdxCa::from_vec(
+            "".into(),
+            rows.into_no_null_iter()
+                .map(|row| self.record[row as usize])
+                .collect(),
+        )
+    }
+}
+
 /// Sources whose key names one record: the same key twice is the same record twice.
 fn unique_key(source: &str) -> bool {
     !matches!(source, VACCINATION | HOUSEHOLD | SOCIAL_SECURITY)
@@ -675,15 +770,16 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
                 "source_file" | "source_line" | "invalid_fields" | "record_key" | "__row" | "__key"
             )
     };
-    let mut columns: Vec<Expr> =
+    let mut compared: Vec<PlSmallStr> =
         t.df.get_column_names()
             .into_iter()
             .filter(|c| !skip(c.as_str()))
-            .map(|c| col(c.clone()))
+            .cloned()
             .collect();
     if !unique_key(source) {
-        columns.push(col("__key"));
+        compared.push("__key".into());
     }
+    let columns: Vec<Expr> = compared.iter().map(|c| col(c.clone())).collect();
     // Copies are found by grouping on the columns themselves (hashed, no text built per
     // row); only the few candidates get their content as one text, for ordering.
     let content = if columns.is_empty() {
@@ -699,15 +795,23 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
         )
     };
     let err = ChecksError::frame(source);
+    let mut all = attributed_all(ctx, t).collect().map_err(&err)?;
+    // Rows that may be copies: those whose hash of the compared columns is shared (equal
+    // rows hash equal; a collision only adds a candidate, which the content below tells
+    // apart). Grouping on one hash is much cheaper than on a dozen text columns.
     let mut candidate = if columns.is_empty() {
         len().over([lit(0)]).map_err(&err)?.gt(lit(1))
     } else {
-        len().over(columns).map_err(&err)?.gt(lit(1))
+        let hashes = row_hashes(&all, &compared).map_err(&err)?;
+        all.with_column(Column::new("__rowhash".into(), hashes))
+            .map_err(&err)?;
+        len().over([col("__rowhash")]).map_err(&err)?.gt(lit(1))
     };
     if unique_key(source) {
         candidate = candidate.or(len().over([col("__key")]).map_err(&err)?.gt(lit(1)));
     }
-    let cands = attributed_all(ctx, t)
+    let cands = all
+        .lazy()
         .filter(col("__key").is_not_null().and(candidate))
         .with_column(content.alias("__content"))
         .select([
@@ -799,6 +903,40 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
         ],
     )
     .map_err(ChecksError::frame(source))
+}
+
+/// One hash per row of `columns`: equal rows (nulls equal) have equal hashes. Texts are
+/// hashed as they are, other columns as their physical numbers.
+fn row_hashes(df: &DataFrame, columns: &[PlSmallStr]) -> PolarsResult<Vec<u64>> {
+    use std::hash::BuildHasher;
+    let state = PlFixedStateQuality::default();
+    let mut hashes = vec![0u64; df.height()];
+    let mut mix = |i: usize, h: u64| {
+        hashes[i] = (hashes[i].rotate_left(27) ^ h).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    };
+    for name in columns {
+        let column = df.column(name)?.as_materialized_series();
+        match column.dtype() {
+            DataType::String => {
+                for (i, v) in column.str()?.iter().enumerate() {
+                    mix(i, state.hash_one(v));
+                }
+            }
+            dtype if dtype.to_physical().is_primitive_numeric() || dtype.is_bool() => {
+                let numbers = column.to_physical_repr().cast(&DataType::Float64)?;
+                for (i, v) in numbers.f64()?.iter().enumerate() {
+                    mix(i, state.hash_one(v.map(f64::to_bits)));
+                }
+            }
+            _ => {
+                let texts = column.cast(&DataType::String)?;
+                for (i, v) in texts.str()?.iter().enumerate() {
+                    mix(i, state.hash_one(v));
+                }
+            }
+        }
+    }
+    Ok(hashes)
 }
 
 /// `duplicate_record` (§8.18): one row per extra copy, in each source checked.

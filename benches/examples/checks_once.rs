@@ -1,0 +1,83 @@
+//! The check stage of a synthetic night, once, with its inner timings (`-vv` logs of
+//! `poprecon_checks`) and the resident memory it adds: where the stage spends its time and
+//! its memory, without criterion's repetitions.
+//!
+//! Run: `POPRECON_BENCH_DATA=/tmp/city1/synth cargo run -p poprecon-benches --example
+//! checks_once` (the data as for the benches, see `common`).
+
+use std::time::Instant;
+
+use poprecon_checks::{CheckInput, run_checks};
+use poprecon_link::{FactSettings, LinkConfig, birth_facts, link};
+
+#[path = "../common/mod.rs"]
+mod common;
+use common::{data, link_input};
+
+// The scale is printed by `data()`; this example does not need it again.
+#[allow(dead_code)]
+fn _scale(d: &common::Data) -> poprecon_synth::Scale {
+    d.scale
+}
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `VmRSS` and `VmHWM` of this process, in MiB.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "poprecon_checks=debug".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let d = data();
+    let linked = link(&link_input(&d), &LinkConfig::default()).expect("linkage runs");
+    let facts = birth_facts(
+        &linked.births,
+        &link_input(&d),
+        &LinkConfig::default(),
+        &FactSettings {
+            birth_date_tolerance_days: d.plan.rules.birth_date_mismatch.tolerance_days,
+        },
+    )
+    .expect("the births stage runs");
+    let mut input = CheckInput::new(d.plan.as_of, d.plan.period)
+        .with_births(&facts.births)
+        .with_stillbirths(&facts.stillbirths)
+        .with_ambiguous(&linked.ambiguous)
+        .with_villages(d.plan.divisions.villages.keys().cloned());
+    for (id, df) in &d.tables {
+        input = input.with_source(id, df);
+    }
+    let (rss, hwm) = memory();
+    eprintln!("before the checks: {rss} MiB resident, {hwm} MiB peak");
+    let runs: usize = std::env::var("POPRECON_CHECK_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let checked = run_checks(&input, &d.plan.rules).expect("the checks run");
+        let (rss, hwm) = memory();
+        eprintln!(
+            "checks: {:.2} s, {} discrepancies, {} village rows; {rss} MiB resident, {hwm} MiB peak",
+            started.elapsed().as_secs_f64(),
+            checked.discrepancies.height(),
+            checked.village_discrepancies.height(),
+        );
+    }
+}
