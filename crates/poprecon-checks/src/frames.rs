@@ -180,11 +180,9 @@ pub(crate) struct Ctx<'a> {
     pub births: Option<Table>,
     /// `births` as linkage gave it (for local rules).
     pub births_raw: Option<Table>,
-    /// `__a_pid` (a valid person ID) → `__a_village`: the village of the person's active
-    /// household row (the smallest code if several).
-    pub active: DataFrame,
-    /// `active` as a lookup, built on first use (see [`ActiveVillages`]).
-    pub active_lookup: std::cell::OnceCell<ActiveVillages>,
+    /// A person's (valid ID's) active household village, built on first use (see
+    /// [`ActiveVillages`]).
+    pub active: std::cell::OnceCell<ActiveVillages>,
     /// Whole sources with `__village` and `__birth` added, computed once: several rules and
     /// their denominators read them (see `records::attributed_all`).
     pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
@@ -208,17 +206,6 @@ impl<'a> Ctx<'a> {
             };
             sources.insert(id, prepare_source(id, df)?);
         }
-        let active = match sources.get(HOUSEHOLD) {
-            Some(h) => active_villages(h)?,
-            None => DataFrame::new(
-                0,
-                vec![
-                    Column::new_empty("__a_pid".into(), &DataType::String),
-                    Column::new_empty("__a_village".into(), &DataType::String),
-                ],
-            )
-            .map_err(ChecksError::frame(HOUSEHOLD))?,
-        };
         let mut ctx = Ctx {
             cfg,
             input,
@@ -227,8 +214,7 @@ impl<'a> Ctx<'a> {
             sources,
             births: None,
             births_raw: None,
-            active,
-            active_lookup: Default::default(),
+            active: Default::default(),
             attributed: Default::default(),
         };
         if let Some(b) = input.births {
@@ -254,78 +240,6 @@ impl<'a> Ctx<'a> {
     pub fn has_sources(&self, ids: &[&str]) -> bool {
         ids.iter().all(|s| self.sources.contains_key(s))
     }
-
-    /// Adds `__village` and `__birth` to a source's rows (domain.md §8.12): the village of
-    /// the birth the record belongs to; otherwise the record's own village field, else the
-    /// active household village of the first of `persons` (valid ID fields) that has one.
-    pub fn attribute(
-        &self,
-        lf: LazyFrame,
-        t: &Table,
-        own_village: Option<&str>,
-        persons: &[&str],
-    ) -> LazyFrame {
-        let mut lf = lf;
-        let key_col = key_column(&t.name);
-        let belongs = match &self.births {
-            Some(b) if b.has(&key_col) => {
-                let map = b
-                    .lazy()
-                    .filter(col(&key_col).is_not_null())
-                    .group_by([col(&key_col).alias("__bm_key")])
-                    .agg([
-                        col("birth_id").min().alias("__bm_birth"),
-                        col("village").min().alias("__bm_village"),
-                    ]);
-                lf = lf.left_join(map, col("__key"), col("__bm_key"));
-                true
-            }
-            _ => false,
-        };
-        let mut fallbacks = vec![match own_village {
-            Some(v) => t.text(v),
-            None => null(DataType::String),
-        }];
-        for (i, p) in persons.iter().enumerate() {
-            let pid = format!("__p{i}_pid");
-            let village = format!("__p{i}_village");
-            lf = lf.with_column(t.valid_id(p).alias(&pid));
-            // The registry's millions of residents narrowed first to the IDs this source
-            // names (a semi-join hashes the few), so that the left join does not hash them
-            // all for every source and ID field. Read off the table itself, not `lf`,
-            // whose joins would run a second time.
-            let named = t
-                .lazy()
-                .select([t.valid_id(p).alias("__named")])
-                .filter(col("__named").is_not_null());
-            let active = self
-                .active
-                .clone()
-                .lazy()
-                .semi_join(named, col("__a_pid"), col("__named"))
-                .select([
-                    col("__a_pid").alias(&pid),
-                    col("__a_village").alias(&village),
-                ]);
-            lf = lf.left_join(active, col(&pid), col(&pid));
-            fallbacks.push(col(&village));
-        }
-        let fallback = coalesce(&fallbacks);
-        if belongs {
-            lf.with_columns([
-                when(col("__bm_birth").is_not_null())
-                    .then(col("__bm_village"))
-                    .otherwise(fallback)
-                    .alias("__village"),
-                col("__bm_birth").alias("__birth"),
-            ])
-        } else {
-            lf.with_columns([
-                fallback.alias("__village"),
-                null(DataType::String).alias("__birth"),
-            ])
-        }
-    }
 }
 
 /// The active household village of each person, as a hash lookup: a resident ID in normal
@@ -341,7 +255,7 @@ pub(crate) struct ActiveVillages {
 }
 
 /// A resident ID in normal form (17 digits and a digit or `X`) as one number.
-fn id_number(id: &str) -> Option<u64> {
+pub(crate) fn id_number(id: &str) -> Option<u64> {
     let b = id.as_bytes();
     if b.len() != 18 {
         return None;
@@ -362,19 +276,32 @@ fn id_number(id: &str) -> Option<u64> {
 }
 
 impl ActiveVillages {
-    fn of(active: &DataFrame) -> Result<ActiveVillages, ChecksError> {
+    /// From the household registry: each valid `person_id` of an active row (status rank 0
+    /// or 1), at the smallest village code of its active rows.
+    fn of(h: &Table) -> Result<ActiveVillages, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
-        let pids = active.column("__a_pid").map_err(&err)?;
-        let pids = pids.str().map_err(&err)?;
-        let villages = active.column("__a_village").map_err(&err)?;
-        let villages = villages.str().map_err(&err)?;
+        let rows = h
+            .lazy()
+            .select([
+                h.valid_id("person_id").alias("__a_pid"),
+                h.text("village").alias("__a_village"),
+                status_rank(h).lt_eq(lit(1i32)).alias("__a_active"),
+            ])
+            .collect()
+            .map_err(&err)?;
+        let column = |name: &str| rows.column(name).map_err(&err);
+        let (pids, villages, active) = (
+            column("__a_pid")?.str().map_err(&err)?,
+            column("__a_village")?.str().map_err(&err)?,
+            column("__a_active")?.bool().map_err(&err)?,
+        );
         let mut out = ActiveVillages {
             numbers: PlHashMap::with_capacity(pids.len()),
             ..Default::default()
         };
         let mut positions: PlHashMap<&str, u32> = PlHashMap::new();
-        for (pid, village) in pids.iter().zip(villages.iter()) {
-            let (Some(pid), Some(village)) = (pid, village) else {
+        for ((pid, village), active) in pids.iter().zip(villages.iter()).zip(active.iter()) {
+            let (Some(pid), Some(village), Some(true)) = (pid, village, active) else {
                 continue;
             };
             let next = out.villages.len() as u32;
@@ -382,13 +309,13 @@ impl ActiveVillages {
             if at == next {
                 out.villages.push(village.to_owned());
             }
-            match id_number(pid) {
-                Some(n) => {
-                    out.numbers.insert(n, at);
-                }
-                None => {
-                    out.others.insert(pid.to_owned(), at);
-                }
+            let held = match id_number(pid) {
+                Some(n) => out.numbers.entry(n).or_insert(at),
+                None => out.others.entry(pid.to_owned()).or_insert(at),
+            };
+            // The smallest code where a person has several active rows.
+            if out.villages[at as usize] < out.villages[*held as usize] {
+                *held = at;
             }
         }
         Ok(out)
@@ -406,17 +333,28 @@ impl ActiveVillages {
 
 impl Ctx<'_> {
     pub fn active_villages(&self) -> Result<&ActiveVillages, ChecksError> {
-        if let Some(a) = self.active_lookup.get() {
+        if let Some(a) = self.active.get() {
             return Ok(a);
         }
-        let built = ActiveVillages::of(&self.active)?;
-        Ok(self.active_lookup.get_or_init(|| built))
+        let started = std::time::Instant::now();
+        let built = match self.sources.get(HOUSEHOLD) {
+            Some(h) => ActiveVillages::of(h)?,
+            None => ActiveVillages::default(),
+        };
+        tracing::debug!(
+            persons = built.numbers.len() + built.others.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "active household villages"
+        );
+        Ok(self.active.get_or_init(|| built))
     }
 }
 
 impl Ctx<'_> {
-    /// [`Ctx::attribute`] of every row of a source, as the two columns `__village` and
-    /// `__birth` in the table's row order. The birth each record belongs to is joined (the
+    /// Where every row of a source is attributed (domain.md §8.12), as the two columns
+    /// `__village` and `__birth` in the table's row order: the village of the birth the
+    /// record belongs to; otherwise the record's own village field, else the active
+    /// household village of the first of `persons` (valid ID fields) that has one. The birth each record belongs to is joined (the
     /// births are few); the persons' villages are looked up in [`ActiveVillages`].
     pub fn attribute_all(
         &self,
@@ -539,20 +477,6 @@ fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError
 /// Household status rank (`poprecon_link::household_status_rank`): 0 and 1 are active.
 fn status_rank(t: &Table) -> Expr {
     poprecon_link::household_status_rank(t.has("status"))
-}
-
-fn active_villages(h: &Table) -> Result<DataFrame, ChecksError> {
-    h.lazy()
-        .filter(status_rank(h).lt_eq(lit(1i32)))
-        .select([
-            h.valid_id("person_id").alias("__a_pid"),
-            h.text("village").alias("__a_village"),
-        ])
-        .filter(col("__a_pid").is_not_null())
-        .group_by([col("__a_pid")])
-        .agg([col("__a_village").min()])
-        .collect()
-        .map_err(ChecksError::frame(HOUSEHOLD))
 }
 
 /// The births as the rules read them: the births stage's table

@@ -30,48 +30,40 @@ fn places(source: &str) -> (Option<&'static str>, &'static [&'static str]) {
     }
 }
 
-/// A source's rows with `__village` and `__birth`.
-fn attributed(ctx: &Ctx<'_>, t: &Table, lf: LazyFrame) -> LazyFrame {
-    let (own, persons) = places(&t.name);
-    ctx.attribute(lf, t, own, persons)
-}
-
-/// [`attributed`] over a whole source, computed once per run and shared by the rules that
-/// read every record (their plans and denominators would otherwise each repeat the joins).
+/// A whole source with `__village` and `__birth` (domain.md §8.12), computed once per run
+/// and shared by the rules that read every record (their plans and denominators would
+/// otherwise each repeat the attribution).
 ///
 /// `__village` and `__birth` are made in row order ([`Ctx::attribute_all`]) and set beside
 /// the source's own columns, which are shared, not copied (a join would gather every column
 /// of the registry's millions of rows again).
-fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> LazyFrame {
+fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
     if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
-        return df.clone().lazy();
+        return Ok(df.clone().lazy());
     }
     let started = std::time::Instant::now();
     let (own, persons) = places(&t.name);
-    let beside = ctx.attribute_all(t, own, persons).ok().and_then(|placed| {
-        let mut df = t.df.clone();
-        let added = [
-            placed.column("__village").ok()?.clone(),
-            placed.column("__birth").ok()?.clone(),
-        ];
-        df.hstack_mut(&added).ok()?;
-        Some(df)
-    });
-    match beside {
-        Some(df) => {
-            tracing::debug!(
-                source = t.name.as_str(),
-                seconds = started.elapsed().as_secs_f64(),
-                "attributed"
-            );
-            ctx.attributed
-                .borrow_mut()
-                .insert(t.name.clone(), df.clone());
-            df.lazy()
-        }
-        // An error surfaces where the plan is collected, with its table named.
-        None => attributed(ctx, t, t.lazy()),
-    }
+    let placed = ctx.attribute_all(t, own, persons)?;
+    let mut df = t.df.clone();
+    df.hstack_mut(placed.columns())
+        .map_err(ChecksError::frame(&t.name))?;
+    tracing::debug!(
+        source = t.name.as_str(),
+        seconds = started.elapsed().as_secs_f64(),
+        "attributed"
+    );
+    ctx.attributed
+        .borrow_mut()
+        .insert(t.name.clone(), df.clone());
+    Ok(df.lazy())
+}
+
+/// The first row of each key (in row order) of [`attributed_all`]: a record's village and
+/// birth are its first row's.
+fn first_per_key(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
+    Ok(attributed_all(ctx, t)?
+        .sort(["__key", "__row"], SortMultipleOptions::default())
+        .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First))
 }
 
 /// A rule's base (its records, attributed), computed once: the rule's rows and its
@@ -82,13 +74,6 @@ fn computed_once(lf: LazyFrame) -> LazyFrame {
         Ok(df) => df.lazy(),
         Err(_) => lf,
     }
-}
-
-/// The first row of each key (in row order).
-fn first_per_key(t: &Table) -> LazyFrame {
-    t.lazy()
-        .sort(["__key", "__row"], SortMultipleOptions::default())
-        .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
 }
 
 fn record_rows(
@@ -162,11 +147,13 @@ pub(crate) fn stillbirth_deliveries(ctx: &Ctx<'_>) -> Option<LazyFrame> {
 
 /// `late_prenatal_booking` (§8.19): every booking at the set number of completed weeks or
 /// later.
-pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
-    let t = ctx.source(PRENATAL)?;
+pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
+    let Some(t) = ctx.source(PRENATAL) else {
+        return Ok(None);
+    };
     let weeks = t.int("booking_gestational_weeks");
     let units = computed_once(
-        attributed(ctx, t, first_per_key(t))
+        first_per_key(ctx, t)?
             .with_column(weeks.alias("__weeks"))
             .filter(col("__weeks").is_not_null()),
     );
@@ -174,7 +161,7 @@ pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
         .clone()
         .filter(col("__weeks").gt_eq(lit(ctx.cfg.late_prenatal_booking.weeks)));
     let field = "booking_gestational_weeks";
-    Some((
+    Ok(Some((
         record_rows(
             RuleId::LatePrenatalBooking,
             rows,
@@ -184,15 +171,17 @@ pub(crate) fn late_prenatal_booking(ctx: &Ctx<'_>) -> Found {
             vec![],
         ),
         record_units(units),
-    ))
+    )))
 }
 
 /// `registration_without_marriage` (§8.15): no marriage record (not a divorce) of the same
 /// man and woman dated strictly before the registration. IDs are compared as the valid ID,
 /// else as typed.
-pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Found {
-    let (r, m) = (ctx.source(REGISTRATION)?, ctx.source(MARRIAGE)?);
-    let units = computed_once(attributed(ctx, r, first_per_key(r)).with_columns([
+pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
+    let (Some(r), Some(m)) = (ctx.source(REGISTRATION), ctx.source(MARRIAGE)) else {
+        return Ok(None);
+    };
+    let units = computed_once(first_per_key(ctx, r)?.with_columns([
         r.days("registration_date").alias("__rd"),
         r.any_id("man_id").alias("__man"),
         r.any_id("woman_id").alias("__woman"),
@@ -219,7 +208,7 @@ pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Found {
     let rows = units
         .clone()
         .anti_join(married, col("__key"), col("__married"));
-    Some((
+    Ok(Some((
         record_rows(
             RuleId::RegistrationWithoutMarriage,
             rows,
@@ -229,7 +218,7 @@ pub(crate) fn registration_without_marriage(ctx: &Ctx<'_>) -> Found {
             vec![],
         ),
         record_units(units),
-    ))
+    )))
 }
 
 /// `maternity_claim_without_delivery` (§8.16): one row per claim (person and claim date);
@@ -241,7 +230,7 @@ pub(crate) fn maternity_claim_without_delivery(ctx: &Ctx<'_>) -> Result<Found, C
         return Ok(None);
     };
     let window = ctx.cfg.maternity_claim_without_delivery.window_days;
-    let units = attributed_all(ctx, s)
+    let units = attributed_all(ctx, s)?
         .with_columns([
             s.days("maternity_claim_date").alias("__claim"),
             s.any_id("person_id").alias("__pid"),
@@ -318,7 +307,7 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Result<Fo
         return Ok(None);
     };
     let units = computed_once(
-        attributed_all(ctx, s)
+        attributed_all(ctx, s)?
             .sort(["__key", "__row"], SortMultipleOptions::default())
             .unique_stable(Some(cols(["__key"])), UniqueKeepStrategy::First)
             .with_column(s.valid_id("person_id").alias("__pid")),
@@ -572,7 +561,7 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             narrow.push(checked.clone().and(conflict).alias(&c));
             any_checked = any_checked.or(checked);
         }
-        let checked_rows = attributed_all(ctx, t)
+        let checked_rows = attributed_all(ctx, t)?
             .filter(any_checked)
             .select(narrow)
             .sort(["__row"], SortMultipleOptions::default())
@@ -686,18 +675,23 @@ impl Records {
         let keys = keys
             .str()
             .map_err(ChecksError::frame("id_number_conflict"))?;
-        let mut numbers: PlHashMap<Option<&str>, IdxSize> = PlHashMap::with_capacity(keys.len());
+        // Keys that are resident IDs in normal form are hashed as numbers.
+        let mut by_number: PlHashMap<u64, IdxSize> = PlHashMap::with_capacity(keys.len());
+        let mut by_text: PlHashMap<Option<&str>, IdxSize> = PlHashMap::new();
         let mut record = Vec::with_capacity(keys.len());
         let mut first = Vec::new();
         for (row, key) in keys.iter().enumerate() {
             let next = first.len() as IdxSize;
-            let n = *numbers.entry(key).or_insert(next);
+            let n = match key.and_then(crate::frames::id_number) {
+                Some(number) => *by_number.entry(number).or_insert(next),
+                None => *by_text.entry(key).or_insert(next),
+            };
             if n == next {
                 first.push(row as IdxSize);
             }
             record.push(n);
         }
-        let keyless = numbers.get(&None).copied();
+        let keyless = by_text.get(&None).copied();
         Ok(Records {
             record,
             first,
@@ -795,24 +789,27 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
         )
     };
     let err = ChecksError::frame(source);
-    let mut all = attributed_all(ctx, t).collect().map_err(&err)?;
+    let all = attributed_all(ctx, t)?.collect().map_err(&err)?;
     // Rows that may be copies: those whose hash of the compared columns is shared (equal
     // rows hash equal; a collision only adds a candidate, which the content below tells
-    // apart). Grouping on one hash is much cheaper than on a dozen text columns.
-    let mut candidate = if columns.is_empty() {
-        len().over([lit(0)]).map_err(&err)?.gt(lit(1))
-    } else {
+    // apart), and in sources whose key names one record those whose key is shared.
+    let mut candidate = vec![columns.is_empty() && all.height() > 1; all.height()];
+    if !columns.is_empty() {
         let hashes = row_hashes(&all, &compared).map_err(&err)?;
-        all.with_column(Column::new("__rowhash".into(), hashes))
-            .map_err(&err)?;
-        len().over([col("__rowhash")]).map_err(&err)?.gt(lit(1))
-    };
-    if unique_key(source) {
-        candidate = candidate.or(len().over([col("__key")]).map_err(&err)?.gt(lit(1)));
+        mark_shared(|| hashes.iter().copied(), &mut candidate);
     }
+    let keys = all.column("__key").map_err(&err)?.str().map_err(&err)?;
+    if unique_key(source) {
+        mark_shared(|| keys.iter(), &mut candidate);
+    }
+    for (c, key) in candidate.iter_mut().zip(keys.iter()) {
+        *c &= key.is_some();
+    }
+    let candidate = BooleanChunked::from_slice("__candidate".into(), &candidate);
     let cands = all
+        .filter(&candidate)
+        .map_err(&err)?
         .lazy()
-        .filter(col("__key").is_not_null().and(candidate))
         .with_column(content.alias("__content"))
         .select([
             col("__key"),
@@ -939,6 +936,22 @@ fn row_hashes(df: &DataFrame, columns: &[PlSmallStr]) -> PolarsResult<Vec<u64>> 
     Ok(hashes)
 }
 
+/// Marks the positions whose value occurs more than once.
+fn mark_shared<T: std::hash::Hash + Eq, I: Iterator<Item = T>>(
+    values: impl Fn() -> I,
+    marks: &mut [bool],
+) {
+    let mut counts: PlHashMap<T, u32> = PlHashMap::with_capacity(marks.len());
+    for v in values() {
+        *counts.entry(v).or_default() += 1;
+    }
+    for (mark, v) in marks.iter_mut().zip(values()) {
+        if counts.get(&v).is_some_and(|&n| n > 1) {
+            *mark = true;
+        }
+    }
+}
+
 /// `duplicate_record` (§8.18): one row per extra copy, in each source checked.
 pub(crate) fn duplicate_record(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
     let rule = RuleId::DuplicateRecord;
@@ -960,7 +973,7 @@ pub(crate) fn duplicate_record(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             values(vec![kv("kept", col("__kept"))]),
             vec![kv("kept", col("__kept")), kv("copy", col("__n"))],
         ));
-        units.push(record_units(attributed_all(ctx, t)));
+        units.push(record_units(attributed_all(ctx, t)?));
     }
     if rows.is_empty() {
         return Ok(None);
@@ -987,7 +1000,7 @@ pub(crate) fn invalid_value(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
     let mut rows = Vec::new();
     let mut units = Vec::new();
     for (source, t) in &ctx.sources {
-        let lf = attributed_all(ctx, t);
+        let lf = attributed_all(ctx, t)?;
         units.push(record_units(lf.clone()));
         if !t.has("invalid_fields") {
             continue;

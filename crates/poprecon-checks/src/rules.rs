@@ -39,9 +39,9 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
         let started = std::time::Instant::now();
         let found = match (rule.scope(), &ctx.births) {
             (Scope::Record(r), _) => match r {
-                RecordRule::LatePrenatalBooking => records::late_prenatal_booking(ctx),
+                RecordRule::LatePrenatalBooking => records::late_prenatal_booking(ctx)?,
                 RecordRule::RegistrationWithoutMarriage => {
-                    records::registration_without_marriage(ctx)
+                    records::registration_without_marriage(ctx)?
                 }
                 RecordRule::MaternityClaimWithoutDelivery => {
                     records::maternity_claim_without_delivery(ctx)?
