@@ -4,6 +4,23 @@ use polars::prelude::*;
 
 use crate::{IndicatorConfig, IndicatorError, IndicatorInput};
 
+/// One metric's rows of the per-village aggregate: `source`, `village`, `metric`, `field`,
+/// `numerator`, `denominator`.
+fn metric_row(source: &str, metric: &str, field: Option<&str>, num: Expr, den: Expr) -> Vec<Expr> {
+    vec![
+        lit(source.to_owned()).alias("source"),
+        col("dq_area").alias("village"),
+        lit(metric.to_owned()).alias("metric"),
+        match field {
+            Some(f) => lit(f.to_owned()),
+            None => lit(NULL).cast(DataType::String),
+        }
+        .alias("field"),
+        num.cast(DataType::Int64).alias("numerator"),
+        den.cast(DataType::Int64).alias("denominator"),
+    ]
+}
+
 /// Data quality of every source table of `input` per village: one row per `source`,
 /// `village` (the record's residence or household village; certificates, which have none,
 /// take their birth's; null when unknown), `metric`, `field`, with `numerator`,
@@ -62,18 +79,13 @@ pub fn data_quality(
         let metric = |lf: LazyFrame, metric: &str, field: Option<&str>, num: Expr, den: Expr| {
             lf.group_by([col("dq_area")])
                 .agg([num.alias("numerator"), den.alias("denominator")])
-                .select([
-                    lit(source.as_str()).alias("source"),
-                    col("dq_area").alias("village"),
-                    lit(metric.to_owned()).alias("metric"),
-                    match field {
-                        Some(f) => lit(f.to_owned()),
-                        None => lit(NULL).cast(DataType::String),
-                    }
-                    .alias("field"),
-                    col("numerator").cast(DataType::Int64),
-                    col("denominator").cast(DataType::Int64),
-                ])
+                .select(metric_row(
+                    source,
+                    metric,
+                    field,
+                    col("numerator"),
+                    col("denominator"),
+                ))
         };
         let rows = || len().cast(DataType::Int64);
         let flagged = |field: Option<&str>| {
@@ -89,13 +101,11 @@ pub fn data_quality(
             };
             hit.cast(DataType::Int64).sum()
         };
-        parts.push(metric(
-            lf.clone(),
-            "invalid_share",
-            None,
-            flagged(None),
-            rows(),
-        ));
+        // The metrics over every record: one group-by of the source by village, each
+        // metric's numerator and denominator an aggregate of it (a group-by per metric
+        // would read the registry's millions of rows once per field).
+        let mut specs: Vec<(&str, Option<&str>)> = vec![("invalid_share", None)];
+        let mut aggs = vec![flagged(None), rows()];
         for f in cfg.dq.fields.get(source).into_iter().flatten() {
             let input_col = format!("{f}_input");
             let present = if has(&input_col) {
@@ -105,20 +115,27 @@ pub fn data_quality(
             } else {
                 continue;
             };
-            parts.push(metric(
-                lf.clone(),
-                "completeness",
-                Some(f),
-                present.is_not_null().cast(DataType::Int64).sum(),
-                rows(),
-            ));
-            parts.push(metric(
-                lf.clone(),
-                "invalid_share",
-                Some(f),
-                flagged(Some(f)),
-                rows(),
-            ));
+            specs.push(("completeness", Some(f)));
+            aggs.extend([present.is_not_null().cast(DataType::Int64).sum(), rows()]);
+            specs.push(("invalid_share", Some(f)));
+            aggs.extend([flagged(Some(f)), rows()]);
+        }
+        let aggs: Vec<Expr> = aggs
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.alias(format!("dq_{i}")))
+            .collect();
+        let grouped = lf.clone().group_by([col("dq_area")]).agg(aggs).cache();
+        for (i, (m, field)) in specs.into_iter().enumerate() {
+            let (num, den) = (
+                col(format!("dq_{}", 2 * i)),
+                col(format!("dq_{}", 2 * i + 1)),
+            );
+            parts.push(
+                grouped
+                    .clone()
+                    .select(metric_row(source, m, field, num, den)),
+            );
         }
         if let Some(t) = cfg
             .dq

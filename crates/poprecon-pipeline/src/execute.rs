@@ -254,10 +254,21 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
                     villages: &plan.divisions.villages,
                 },
             };
+            let timed = |part: &str, started: Instant| {
+                tracing::debug!(part, seconds = started.elapsed().as_secs_f64(), "measured");
+            };
+            let started = Instant::now();
             let indicators = poprecon_indicators::compute(&input, &plan.indicators)?;
+            timed("indicators", started);
+            let started = Instant::now();
             let assessment = poprecon_indicators::assess(&indicators, &plan.assessment)?;
+            timed("assessment", started);
+            let started = Instant::now();
             let quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
+            timed("data_quality", started);
+            let started = Instant::now();
             let drill = poprecon_indicators::drill_through(&input, &plan.indicators)?;
+            timed("drill_through", started);
             let rows = indicators.height() as u64;
             Ok(((indicators, assessment, quality, drill), rows))
         })?;
