@@ -350,99 +350,97 @@ impl Ctx<'_> {
     }
 }
 
-impl Ctx<'_> {
-    /// Where every row of a source is attributed (domain.md §8.12), as the two columns
-    /// `__village` and `__birth` in the table's row order: the village of the birth the
-    /// record belongs to; otherwise the record's own village field, else the active
-    /// household village of the first of `persons` (valid ID fields) that has one. The birth each record belongs to is joined (the
-    /// births are few); the persons' villages are looked up in [`ActiveVillages`].
-    pub fn attribute_all(
-        &self,
-        t: &Table,
-        own_village: Option<&str>,
-        persons: &[&str],
-    ) -> Result<DataFrame, ChecksError> {
-        let err = ChecksError::frame(&t.name);
-        let n = t.df.height();
-        let key_col = key_column(&t.name);
-        let mut lf = t.lazy().select([col("__row"), col("__key")]);
-        let belongs = match &self.births {
-            Some(b) if b.has(&key_col) => {
-                let map = b
-                    .lazy()
-                    .filter(col(&key_col).is_not_null())
-                    .group_by([col(&key_col).alias("__bm_key")])
-                    .agg([
-                        col("birth_id").min().alias("__bm_birth"),
-                        col("village").min().alias("__bm_village"),
-                    ]);
-                lf = lf.left_join(map, col("__key"), col("__bm_key"));
-                true
-            }
-            _ => false,
-        };
-        let mut placed = if belongs {
-            lf.select([col("__row"), col("__bm_birth"), col("__bm_village")])
-                .sort(["__row"], SortMultipleOptions::default())
-                .collect()
-                .map_err(&err)?
-        } else {
-            t.lazy().select([col("__row")]).collect().map_err(&err)?
-        };
-        if placed.height() != n {
-            return Err(ChecksError::Frame {
-                table: t.name.clone(),
-                message: format!("attribution made {} rows of {n}", placed.height()),
-            });
+/// Where every row of a source is attributed (domain.md §8.12), as the two columns
+/// `__village` and `__birth` in the table's row order: the village of the birth the record
+/// belongs to; otherwise the record's own village field, else the active household village
+/// of the first of `persons` (valid ID fields) that has one. The birth each record belongs
+/// to is joined (the births are few); the persons' villages are looked up in `active`.
+pub(crate) fn attribute_rows(
+    births: Option<&Table>,
+    active: &ActiveVillages,
+    t: &Table,
+    own_village: Option<&str>,
+    persons: &[&str],
+) -> Result<DataFrame, ChecksError> {
+    let err = ChecksError::frame(&t.name);
+    let n = t.df.height();
+    let key_col = key_column(&t.name);
+    let mut lf = t.lazy().select([col("__row"), col("__key")]);
+    let belongs = match births {
+        Some(b) if b.has(&key_col) => {
+            let map = b
+                .lazy()
+                .filter(col(&key_col).is_not_null())
+                .group_by([col(&key_col).alias("__bm_key")])
+                .agg([
+                    col("birth_id").min().alias("__bm_birth"),
+                    col("village").min().alias("__bm_village"),
+                ]);
+            lf = lf.left_join(map, col("__key"), col("__bm_key"));
+            true
         }
-        let text = |c: &str| -> Result<Option<StringChunked>, ChecksError> {
-            if !t.has(c) {
-                return Ok(None);
-            }
-            let s = t.df.column(c).map_err(&err)?.cast(&DataType::String);
-            let s = s.map_err(&err)?;
-            Ok(Some(s.str().map_err(&err)?.clone()))
-        };
-        let own = match own_village {
-            Some(v) => text(v)?,
-            None => None,
-        };
-        let mut village: Vec<Option<&str>> = match &own {
-            Some(ca) => ca.iter().collect(),
-            None => vec![None; n],
-        };
-        let ids = persons
-            .iter()
-            .map(|p| text(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        if ids.iter().any(Option::is_some) {
-            let active = self.active_villages()?;
-            for ca in ids.iter().flatten() {
-                for (slot, id) in village.iter_mut().zip(ca.iter()) {
-                    if slot.is_none() {
-                        *slot = id.and_then(|id| active.village(id));
-                    }
+        _ => false,
+    };
+    let mut placed = if belongs {
+        lf.select([col("__row"), col("__bm_birth"), col("__bm_village")])
+            .sort(["__row"], SortMultipleOptions::default())
+            .collect()
+            .map_err(&err)?
+    } else {
+        t.lazy().select([col("__row")]).collect().map_err(&err)?
+    };
+    if placed.height() != n {
+        return Err(ChecksError::Frame {
+            table: t.name.clone(),
+            message: format!("attribution made {} rows of {n}", placed.height()),
+        });
+    }
+    let text = |c: &str| -> Result<Option<StringChunked>, ChecksError> {
+        if !t.has(c) {
+            return Ok(None);
+        }
+        let s = t.df.column(c).map_err(&err)?.cast(&DataType::String);
+        let s = s.map_err(&err)?;
+        Ok(Some(s.str().map_err(&err)?.clone()))
+    };
+    let own = match own_village {
+        Some(v) => text(v)?,
+        None => None,
+    };
+    let mut village: Vec<Option<&str>> = match &own {
+        Some(ca) => ca.iter().collect(),
+        None => vec![None; n],
+    };
+    let ids = persons
+        .iter()
+        .map(|p| text(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.iter().any(Option::is_some) {
+        for ca in ids.iter().flatten() {
+            for (slot, id) in village.iter_mut().zip(ca.iter()) {
+                if slot.is_none() {
+                    *slot = id.and_then(|id| active.village(id));
                 }
             }
         }
-        let fallback = StringChunked::from_iter_options("__fallback".into(), village.into_iter());
-        placed.with_column(fallback.into_column()).map_err(&err)?;
-        let out = if belongs {
-            [
-                when(col("__bm_birth").is_not_null())
-                    .then(col("__bm_village"))
-                    .otherwise(col("__fallback"))
-                    .alias("__village"),
-                col("__bm_birth").alias("__birth"),
-            ]
-        } else {
-            [
-                col("__fallback").alias("__village"),
-                null(DataType::String).alias("__birth"),
-            ]
-        };
-        placed.lazy().select(out).collect().map_err(err)
     }
+    let fallback = StringChunked::from_iter_options("__fallback".into(), village.into_iter());
+    placed.with_column(fallback.into_column()).map_err(&err)?;
+    let out = if belongs {
+        [
+            when(col("__bm_birth").is_not_null())
+                .then(col("__bm_village"))
+                .otherwise(col("__fallback"))
+                .alias("__village"),
+            col("__bm_birth").alias("__birth"),
+        ]
+    } else {
+        [
+            col("__fallback").alias("__village"),
+            null(DataType::String).alias("__birth"),
+        ]
+    };
+    placed.lazy().select(out).collect().map_err(err)
 }
 
 /// A source's table with its key as text (`__key`) and its row number (`__row`).

@@ -10,8 +10,8 @@ use poprecon_model::ResidentId;
 use crate::catalogue::RuleId;
 use crate::error::ChecksError;
 use crate::frames::{
-    CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION, SCHOOL,
-    SOCIAL_SECURITY, Table, VACCINATION, key_column, key_is_id, null,
+    ActiveVillages, CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION,
+    SCHOOL, SOCIAL_SECURITY, Table, VACCINATION, attribute_rows, key_column, key_is_id, null,
 };
 use crate::rules::{Found, concat_all, date_text, field_lit, kv, material, values};
 
@@ -41,9 +41,22 @@ fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
     if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
         return Ok(df.clone().lazy());
     }
+    let df = attributed_source(ctx.births.as_ref(), ctx.active_villages()?, t)?;
+    ctx.attributed
+        .borrow_mut()
+        .insert(t.name.clone(), df.clone());
+    Ok(df.lazy())
+}
+
+/// A source's own columns with `__village` and `__birth` beside them.
+fn attributed_source(
+    births: Option<&Table>,
+    active: &ActiveVillages,
+    t: &Table,
+) -> Result<DataFrame, ChecksError> {
     let started = std::time::Instant::now();
     let (own, persons) = places(&t.name);
-    let placed = ctx.attribute_all(t, own, persons)?;
+    let placed = attribute_rows(births, active, t, own, persons)?;
     let mut df = t.df.clone();
     df.hstack_mut(placed.columns())
         .map_err(ChecksError::frame(&t.name))?;
@@ -52,10 +65,49 @@ fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
         seconds = started.elapsed().as_secs_f64(),
         "attributed"
     );
-    ctx.attributed
-        .borrow_mut()
-        .insert(t.name.clone(), df.clone());
-    Ok(df.lazy())
+    Ok(df)
+}
+
+/// [`attributed_all`] of every source at once, the sources spread over as many threads as
+/// the machine has cores (largest first): the record-level rules read them all.
+pub(crate) fn attribute_sources(ctx: &Ctx<'_>) -> Result<(), ChecksError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let active = ctx.active_villages()?;
+    let births = ctx.births.as_ref();
+    let mut todo: Vec<&Table> = {
+        let done = ctx.attributed.borrow();
+        ctx.sources
+            .values()
+            .filter(|t| !done.contains_key(t.name.as_str()))
+            .collect()
+    };
+    todo.sort_by_key(|t| std::cmp::Reverse(t.df.height()));
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(todo.len());
+    let done: Vec<(String, Result<DataFrame, ChecksError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    while let Some(t) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        out.push((t.name.clone(), attributed_source(births, active, t)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut cache = ctx.attributed.borrow_mut();
+    for (name, df) in done {
+        cache.insert(name, df?);
+    }
+    Ok(())
 }
 
 /// The first row of each key (in row order) of [`attributed_all`]: a record's village and

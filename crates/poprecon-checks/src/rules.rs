@@ -29,6 +29,18 @@ pub(crate) type Found = Option<(LazyFrame, LazyFrame)>;
 
 /// Runs every enabled rule of the catalogue, then the local rules.
 pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
+    // The record-level rules read every source attributed: made at once, in parallel.
+    let record_rules = RuleId::ALL
+        .into_iter()
+        .any(|r| matches!(r.scope(), Scope::Record(_)) && ctx.cfg.rule(r).0);
+    if record_rules {
+        let started = std::time::Instant::now();
+        records::attribute_sources(ctx)?;
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "sources attributed"
+        );
+    }
     let mut out = Vec::new();
     for rule in RuleId::ALL {
         let (enabled, severity) = ctx.cfg.rule(rule);
