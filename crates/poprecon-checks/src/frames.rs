@@ -186,6 +186,9 @@ pub(crate) struct Ctx<'a> {
     /// Whole sources with `__village` and `__birth` added, computed once: several rules and
     /// their denominators read them (see `records::attributed_all`).
     pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
+    /// Each source's records counted per village (`village`, `__n`), computed once: the
+    /// units of the rules that check every record.
+    pub village_counts: std::cell::RefCell<BTreeMap<String, DataFrame>>,
 }
 
 /// The births stage's table (see `birth_facts`), read by every birth-level rule.
@@ -216,6 +219,7 @@ impl<'a> Ctx<'a> {
             births_raw: None,
             active: Default::default(),
             attributed: Default::default(),
+            village_counts: Default::default(),
         };
         if let Some(b) = input.births {
             let raw = Table::new(BIRTH_FACTS, b.clone())?;

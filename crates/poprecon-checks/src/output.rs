@@ -157,11 +157,21 @@ pub(crate) fn assemble(
         ]));
         // Counted per village here, so that the table of units is villages × rules, not
         // one row per record checked (every record of every source, several times over).
+        // Units already counted per village carry their count in `__n`.
+        let counted = p
+            .units
+            .clone()
+            .collect_schema()
+            .is_ok_and(|s| s.contains("__n"));
+        let denominator = if counted {
+            col("__n").sum()
+        } else {
+            len()
+        };
         units.push(
             p.units
-                .select([col("village").cast(DataType::String)])
-                .group_by([col("village")])
-                .agg([len().cast(DataType::Int64).alias("denominator")])
+                .group_by([col("village").cast(DataType::String)])
+                .agg([denominator.cast(DataType::Int64).alias("denominator")])
                 .select([
                     lit(p.rule_id.clone()).alias("rule_id"),
                     col("village"),

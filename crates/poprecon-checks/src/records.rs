@@ -152,6 +152,34 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
     lf.select([col("__village").alias("village")])
 }
 
+/// Every record of a source as units: its rows counted per village (`village`, `__n`), once
+/// per run, for the rules whose units are all of a source's rows.
+fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
+    if let Some(df) = ctx.village_counts.borrow().get(t.name.as_str()) {
+        return Ok(df.clone().lazy());
+    }
+    let err = ChecksError::frame(&t.name);
+    let all = attributed_all(ctx, t)?.collect().map_err(&err)?;
+    let villages = all.column("__village").map_err(&err)?.str().map_err(&err)?;
+    let mut counts: PlHashMap<Option<&str>, IdxSize> = PlHashMap::new();
+    for v in villages.iter() {
+        *counts.entry(v).or_default() += 1;
+    }
+    let (names, n): (Vec<Option<&str>>, Vec<IdxSize>) = counts.into_iter().unzip();
+    let df = DataFrame::new(
+        names.len(),
+        vec![
+            Column::new("village".into(), names),
+            Column::new("__n".into(), n),
+        ],
+    )
+    .map_err(&err)?;
+    ctx.village_counts
+        .borrow_mut()
+        .insert(t.name.clone(), df.clone());
+    Ok(df.lazy())
+}
+
 /// `late_prenatal_booking` (§8.19): every booking at the set number of completed weeks or
 /// later.
 /// The stillbirths' deliveries of the births stage (domain.md §8.4), attributed by §8.12:
@@ -1025,7 +1053,7 @@ pub(crate) fn duplicate_record(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             values(vec![kv("kept", col("__kept"))]),
             vec![kv("kept", col("__kept")), kv("copy", col("__n"))],
         ));
-        units.push(record_units(attributed_all(ctx, t)?));
+        units.push(all_units(ctx, t)?);
     }
     if rows.is_empty() {
         return Ok(None);
@@ -1053,7 +1081,7 @@ pub(crate) fn invalid_value(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
     let mut units = Vec::new();
     for (source, t) in &ctx.sources {
         let lf = attributed_all(ctx, t)?;
-        units.push(record_units(lf.clone()));
+        units.push(all_units(ctx, t)?);
         if !t.has("invalid_fields") {
             continue;
         }
