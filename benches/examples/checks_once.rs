@@ -65,6 +65,33 @@ fn main() {
     }
     let (rss, hwm) = memory();
     eprintln!("before the checks: {rss} MiB resident, {hwm} MiB peak");
+    // What the canonical tables hold (polars' estimate: buffers shared between columns are
+    // counted in each).
+    for (id, df) in &d.tables {
+        let mib = |b: usize| b as f64 / (1 << 20) as f64;
+        let mut columns: Vec<(String, usize)> = df
+            .columns()
+            .iter()
+            .map(|c| {
+                (
+                    c.name().to_string(),
+                    c.as_materialized_series().estimated_size(),
+                )
+            })
+            .collect();
+        columns.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
+        let top: Vec<String> = columns
+            .iter()
+            .take(6)
+            .map(|(n, b)| format!("{n} {:.0}", mib(*b)))
+            .collect();
+        eprintln!(
+            "{id}: {} rows, {:.0} MiB ({})",
+            df.height(),
+            mib(df.estimated_size()),
+            top.join(", ")
+        );
+    }
     let runs: usize = std::env::var("POPRECON_CHECK_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())

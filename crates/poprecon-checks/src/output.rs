@@ -163,11 +163,7 @@ pub(crate) fn assemble(
             .clone()
             .collect_schema()
             .is_ok_and(|s| s.contains("__n"));
-        let denominator = if counted {
-            col("__n").sum()
-        } else {
-            len()
-        };
+        let denominator = if counted { col("__n").sum() } else { len() };
         units.push(
             p.units
                 .group_by([col("village").cast(DataType::String)])

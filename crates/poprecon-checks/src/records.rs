@@ -641,14 +641,16 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             narrow.push(checked.clone().and(conflict).alias(&c));
             any_checked = any_checked.or(checked);
         }
+        // Every row, in row order (not filtered: a filter would copy the registry's
+        // columns); the rows checked in no field take no part in the records.
+        narrow.push(any_checked.alias("__any"));
         let checked_rows = attributed_all(ctx, t)?
-            .filter(any_checked)
             .select(narrow)
-            .sort(["__row"], SortMultipleOptions::default())
             .collect()
             .map_err(ChecksError::frame(source))?;
         let err = ChecksError::frame(source);
-        let records = Records::of(checked_rows.column("__key").map_err(&err)?)?;
+        let any = flags(&checked_rows, "__any").map_err(&err)?;
+        let records = Records::of(checked_rows.column("__key").map_err(&err)?, &any)?;
         let first_rows = checked_rows
             .select(["__village", "__birth"])
             .and_then(|df| df.take(&records.first_rows()))
@@ -742,7 +744,8 @@ fn flags(df: &DataFrame, column: &str) -> PolarsResult<Vec<bool>> {
 /// would hash the millions of keys once per use. Rows without a key are one record, never
 /// selected by [`Records::first_rows_where`] (a row without a key names no record).
 struct Records {
-    /// The record of each row (records numbered in order of their first row).
+    /// The record of each row (records numbered in order of their first row;
+    /// `IdxSize::MAX` for a row of none).
     record: Vec<IdxSize>,
     /// Each record's first row.
     first: Vec<IdxSize>,
@@ -751,7 +754,8 @@ struct Records {
 }
 
 impl Records {
-    fn of(keys: &Column) -> Result<Records, ChecksError> {
+    /// The records of the rows marked in `rows` (the others belong to none).
+    fn of(keys: &Column, rows: &[bool]) -> Result<Records, ChecksError> {
         let keys = keys
             .str()
             .map_err(ChecksError::frame("id_number_conflict"))?;
@@ -760,7 +764,11 @@ impl Records {
         let mut by_text: PlHashMap<Option<&str>, IdxSize> = PlHashMap::new();
         let mut record = Vec::with_capacity(keys.len());
         let mut first = Vec::new();
-        for (row, key) in keys.iter().enumerate() {
+        for ((row, key), &taken) in keys.iter().enumerate().zip(rows) {
+            if !taken {
+                record.push(IdxSize::MAX);
+                continue;
+            }
             let next = first.len() as IdxSize;
             let n = match key.and_then(crate::frames::id_number) {
                 Some(number) => *by_number.entry(number).or_insert(next),
@@ -785,13 +793,18 @@ impl Records {
     }
 
     /// With `rows = false`: the positions, among the first rows, of the records with a
-    /// flagged row. With `rows = true`: the first flagged row of each such record.
+    /// flagged row. With `rows = true`: the first flagged row of each such record. Only
+    /// rows of a record may be flagged.
     fn first_rows_where(&self, flagged: &[bool], rows: bool) -> IdxCa {
         let mut seen = vec![false; self.first.len()];
         let mut out = Vec::new();
         for (row, &on) in flagged.iter().enumerate() {
-            let r = self.record[row] as usize;
-            if on && !seen[r] && self.keyless != Some(r as IdxSize) {
+            let r = self.record[row];
+            if !on || r == IdxSize::MAX || self.keyless == Some(r) {
+                continue;
+            }
+            let r = r as usize;
+            if !seen[r] {
                 seen[r] = true;
                 out.push(if rows { row as IdxSize } else { r as IdxSize });
             }
