@@ -246,8 +246,9 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The active household village of each person, as a hash lookup: a resident ID in normal
-/// form is held as a number, so that the registry's millions of persons take a few bytes
+/// The active household village of each person registered in the household registry (any
+/// row with a valid `person_id`), as a hash lookup: a resident ID in normal form is held as
+/// a number, so that the registry's millions of persons take a few bytes
 /// each and are hashed once per run, not once per source and ID field in a join.
 #[derive(Debug, Default)]
 pub(crate) struct ActiveVillages {
@@ -257,6 +258,9 @@ pub(crate) struct ActiveVillages {
     /// The villages, each once; the maps hold positions in it.
     villages: Vec<String>,
 }
+
+/// The position of a person registered with no active household row (with a village).
+const NO_VILLAGE: u32 = u32::MAX;
 
 /// A resident ID in normal form (17 digits and a digit or `X`) as one number.
 pub(crate) fn id_number(id: &str) -> Option<u64> {
@@ -280,8 +284,8 @@ pub(crate) fn id_number(id: &str) -> Option<u64> {
 }
 
 impl ActiveVillages {
-    /// From the household registry: each valid `person_id` of an active row (status rank 0
-    /// or 1), at the smallest village code of its active rows.
+    /// From the household registry: each valid `person_id`, at the smallest village code of
+    /// its active rows (status rank 0 or 1), if any.
     fn of(h: &Table) -> Result<ActiveVillages, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let rows = h
@@ -305,33 +309,49 @@ impl ActiveVillages {
         };
         let mut positions: PlHashMap<&str, u32> = PlHashMap::new();
         for ((pid, village), active) in pids.iter().zip(villages.iter()).zip(active.iter()) {
-            let (Some(pid), Some(village), Some(true)) = (pid, village, active) else {
-                continue;
+            let Some(pid) = pid else { continue };
+            let at = match (village, active) {
+                (Some(village), Some(true)) => {
+                    let next = out.villages.len() as u32;
+                    let at = *positions.entry(village).or_insert(next);
+                    if at == next {
+                        out.villages.push(village.to_owned());
+                    }
+                    at
+                }
+                _ => NO_VILLAGE,
             };
-            let next = out.villages.len() as u32;
-            let at = *positions.entry(village).or_insert(next);
-            if at == next {
-                out.villages.push(village.to_owned());
-            }
             let held = match id_number(pid) {
                 Some(n) => out.numbers.entry(n).or_insert(at),
                 None => out.others.entry(pid.to_owned()).or_insert(at),
             };
             // The smallest code where a person has several active rows.
-            if out.villages[at as usize] < out.villages[*held as usize] {
+            if at != NO_VILLAGE
+                && (*held == NO_VILLAGE || out.villages[at as usize] < out.villages[*held as usize])
+            {
                 *held = at;
             }
         }
         Ok(out)
     }
 
-    /// The person's active household village.
-    pub fn village(&self, id: &str) -> Option<&str> {
-        let at = match id_number(id) {
+    fn position(&self, id: &str) -> Option<u32> {
+        match id_number(id) {
             Some(n) => self.numbers.get(&n),
             None => self.others.get(id),
-        }?;
-        Some(self.villages[*at as usize].as_str())
+        }
+        .copied()
+    }
+
+    /// The person's active household village.
+    pub fn village(&self, id: &str) -> Option<&str> {
+        let at = self.position(id).filter(|&at| at != NO_VILLAGE)?;
+        Some(self.villages[at as usize].as_str())
+    }
+
+    /// Whether the person has a household row of any status.
+    pub fn registered(&self, id: &str) -> bool {
+        self.position(id).is_some()
     }
 }
 

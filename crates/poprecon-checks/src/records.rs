@@ -428,17 +428,25 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Result<Fo
         .left_join(from_number.lazy(), col("__key"), col("__nk"))
         .with_column(coalesce(&[col("__pid"), col("__nid")]).alias("__pid"));
     let units = computed_once(units);
-    // No `unique` on the registry's millions of IDs: a semi-join only asks whether one is
-    // there.
-    let ids = h
-        .lazy()
-        .select([h.valid_id("person_id").alias("__hp")])
-        .filter(col("__hp").is_not_null());
-    let by_id = units
+    // Whether the registry holds the ID: the run's one lookup of its persons.
+    let persons = ctx.active_villages()?;
+    let with_id = units
         .clone()
         .filter(col("__pid").is_not_null())
-        .semi_join(ids, col("__pid"), col("__hp"))
-        .select([col("__key").alias("__reg")]);
+        .select([col("__key"), col("__pid")])
+        .collect()
+        .map_err(&err)?;
+    let pids = with_id.column("__pid").map_err(&err)?.str().map_err(&err)?;
+    let keys = with_id.column("__key").map_err(&err)?.str().map_err(&err)?;
+    let found: Vec<Option<&str>> = keys
+        .iter()
+        .zip(pids.iter())
+        .filter(|(_, pid)| pid.is_some_and(|p| persons.registered(p)))
+        .map(|(key, _)| key)
+        .collect();
+    let by_id = DataFrame::new(found.len(), vec![Column::new("__reg".into(), found)])
+        .map_err(&err)?
+        .lazy();
     // Failing both IDs: name, sex and birth date against the registry, narrowed first to
     // the names of those pupils.
     let person = |t: &Table, p: &str| {
