@@ -587,6 +587,76 @@ fn encoded_sex(id: Expr) -> Expr {
         .otherwise(lit(2i32))
 }
 
+/// A column as 32-bit integers (`days`: a date column as days since 1970-01-01), or nulls
+/// when the table has none.
+fn int_column(t: &Table, column: &str, days: bool) -> PolarsResult<Int32Chunked> {
+    if !t.has(column) {
+        return Ok(Int32Chunked::full_null("".into(), t.df.height()));
+    }
+    let c = t.df.column(column)?;
+    let c = if days {
+        c.cast(&DataType::Date)?
+    } else {
+        c.clone()
+    };
+    Ok(c.cast(&DataType::Int32)?.i32()?.clone())
+}
+
+/// The part of an ID at characters `from..from + len` as a number (as polars' `slice` then
+/// cast: null where it is empty or not all digits).
+fn id_digits(id: &str, from: usize, len: usize) -> Option<i32> {
+    let mut n: i32 = 0;
+    let mut digits = 0;
+    for c in id.chars().skip(from).take(len) {
+        n = n.checked_mul(10)?.checked_add(c.to_digit(10)? as i32)?;
+        digits += 1;
+    }
+    (digits > 0).then_some(n)
+}
+
+/// The sex an ID encodes ([`encoded_sex`] on one value): 1 when its 17th character is an
+/// odd digit, else 2.
+fn encoded_sex_of(id: Option<&str>) -> i32 {
+    match id.and_then(|id| id_digits(id, 16, 1)) {
+        Some(d) if d % 2 == 1 => 1,
+        _ => 2,
+    }
+}
+
+/// Days since 1970-01-01 as the number `YYYYMMDD` ([`yyyymmdd`] on one value).
+fn yyyymmdd_of(days: i32) -> Option<i32> {
+    use chrono::Datelike;
+    let d = chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)?;
+    Some(d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32)
+}
+
+/// Per row, for a person's own ID: whether it is checked (a valid ID and a birth date or a
+/// known sex to compare it with) and whether it conflicts (checked, and another birth date
+/// or sex encoded than recorded).
+fn own_id_flags(
+    ids: &StringChunked,
+    recorded: &Int32Chunked,
+    sexes: &Int32Chunked,
+) -> (Vec<bool>, Vec<bool>) {
+    ids.iter()
+        .zip(recorded.iter())
+        .zip(sexes.iter())
+        .map(|((id, rd), rs)| {
+            let sex_known = matches!(rs, Some(1 | 2));
+            let checked = id.is_some() && (rd.is_some() || sex_known);
+            let date_conflict = match (
+                id.and_then(|id| id_digits(id, 6, 8)),
+                rd.and_then(yyyymmdd_of),
+            ) {
+                (Some(encoded), Some(recorded)) => encoded != recorded,
+                _ => false,
+            };
+            let sex_conflict = sex_known && Some(encoded_sex_of(id)) != rs;
+            (checked, checked && (date_conflict || sex_conflict))
+        })
+        .unzip()
+}
+
 /// `id_number_conflict` (§8.6) over every accepted record of every source: a valid ID that
 /// encodes another birth date or sex than the same row records for its person (household
 /// and school `person_id`, vaccination `child_id`, against the row's birth date and sex),
@@ -608,69 +678,67 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
         if fields.is_empty() {
             continue;
         }
-        // Per row and field: checked (`__k<i>`), in conflict (`__c<i>`). A record is
-        // checked when any of its rows is, in conflict when any is, and shows its first
-        // conflicting row's values; its village and birth are its first row's. Dates and
-        // sexes are compared as numbers. Keys are nearly all unique and conflicts rare: a
-        // group-by over millions of keys would cost most of the stage, so records are
-        // found by `unique` (first row per key) and semi-joins instead.
-        let mut narrow = vec![col("__key"), col("__row"), col("__village"), col("__birth")];
-        let mut any_checked = lit(false);
+        // Per row and field: checked, in conflict. A record is checked when any of its rows
+        // is, in conflict when any is, and shows its first conflicting row's values; its
+        // village and birth are its first row's. The flags are made in one pass over the
+        // ID, date and sex columns (every row, in row order: a filter would copy the
+        // registry's columns); the rows checked in no field take no part in the records.
+        let err = ChecksError::frame(source);
+        let all = attributed_all(ctx, t)?.collect().map_err(&err)?;
+        let n = all.height();
+        let mut checked_rows = all
+            .select(["__key", "__row", "__village", "__birth"])
+            .map_err(&err)?;
+        let mut any = vec![false; n];
+        let mut field_flags = Vec::new();
         for (i, (field, holder)) in fields.iter().enumerate() {
-            let id = t.valid_id(field);
-            let (k, c) = (format!("__k{i}"), format!("__c{i}"));
+            let ids =
+                t.df.column(field)
+                    .and_then(|c| c.cast(&DataType::String))
+                    .map_err(&err)?;
+            let ids = ids.str().map_err(&err)?;
             let (checked, conflict) = match holder {
                 Holder::Own { birth_date, sex } => {
-                    let recorded = t.days(birth_date);
-                    let sex = t.int(sex);
-                    let sex_known = sex.clone().eq(lit(1i32)).or(sex.clone().eq(lit(2i32)));
-                    let date_conflict = encoded_yyyymmdd(id.clone())
-                        .neq(yyyymmdd(recorded.clone()))
-                        .fill_null(lit(false));
-                    let sex_conflict = sex_known
-                        .clone()
-                        .and(encoded_sex(id.clone()).neq(sex.clone()))
-                        .fill_null(lit(false));
-                    narrow.push(recorded.clone().alias(format!("__rd{i}")));
-                    narrow.push(sex.alias(format!("__rs{i}")));
-                    (
-                        id.clone()
-                            .is_not_null()
-                            .and(recorded.is_not_null().or(sex_known.fill_null(lit(false)))),
-                        date_conflict.or(sex_conflict),
-                    )
+                    let recorded = int_column(t, birth_date, true).map_err(&err)?;
+                    let sexes = int_column(t, sex, false).map_err(&err)?;
+                    let flags = own_id_flags(ids, &recorded, &sexes);
+                    checked_rows
+                        .with_column(recorded.with_name(format!("__rd{i}").into()).into_column())
+                        .map_err(&err)?;
+                    checked_rows
+                        .with_column(sexes.with_name(format!("__rs{i}").into()).into_column())
+                        .map_err(&err)?;
+                    flags
                 }
-                Holder::Of(sex) => (
-                    id.clone().is_not_null(),
-                    encoded_sex(id.clone()).neq(lit(*sex)).fill_null(lit(false)),
-                ),
+                Holder::Of(sex) => ids
+                    .iter()
+                    .map(|id| (id.is_some(), id.is_some() && encoded_sex_of(id) != *sex))
+                    .unzip(),
             };
-            narrow.extend([id.alias(format!("__id{i}")), checked.clone().alias(&k)]);
-            narrow.push(checked.clone().and(conflict).alias(&c));
-            any_checked = any_checked.or(checked);
+            checked_rows
+                .with_column(
+                    ids.clone()
+                        .with_name(format!("__id{i}").into())
+                        .into_column(),
+                )
+                .map_err(&err)?;
+            for (a, &c) in any.iter_mut().zip(&checked) {
+                *a |= c;
+            }
+            field_flags.push((checked, conflict));
         }
-        // Every row, in row order (not filtered: a filter would copy the registry's
-        // columns); the rows checked in no field take no part in the records.
-        narrow.push(any_checked.alias("__any"));
-        let checked_rows = attributed_all(ctx, t)?
-            .select(narrow)
-            .collect()
-            .map_err(ChecksError::frame(source))?;
-        let err = ChecksError::frame(source);
-        let any = flags(&checked_rows, "__any").map_err(&err)?;
         let records = Records::of(checked_rows.column("__key").map_err(&err)?, &any)?;
         let first_rows = checked_rows
             .select(["__village", "__birth"])
             .and_then(|df| df.take(&records.first_rows()))
             .map_err(&err)?;
-        for (i, (field, holder)) in fields.iter().enumerate() {
-            let (k, c) = (format!("__k{i}"), format!("__c{i}"));
-            let checked = flags(&checked_rows, &k).map_err(&err)?;
-            let in_conflict = flags(&checked_rows, &c).map_err(&err)?;
+        for (i, ((field, holder), (checked, in_conflict))) in
+            fields.iter().zip(&field_flags).enumerate()
+        {
             // The records checked in this field, at their first row's village.
             units.push(record_units(
                 first_rows
-                    .take(&records.first_rows_where(&checked, false))
+                    .take(&records.first_rows_where(checked, false))
                     .map_err(&err)?
                     .lazy(),
             ));
@@ -680,7 +748,7 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             if matches!(holder, Holder::Own { .. }) {
                 shown.extend([format!("__rd{i}"), format!("__rs{i}")]);
             }
-            let conflicting = records.first_rows_where(&in_conflict, true);
+            let conflicting = records.first_rows_where(in_conflict, true);
             let mut conflicts = checked_rows
                 .select(shown)
                 .and_then(|df| df.take(&conflicting))
@@ -735,16 +803,6 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
         return Ok(None);
     }
     Ok(Some((concat_all(rows)?, concat_all(units)?)))
-}
-
-/// A boolean column as flags, null as false.
-fn flags(df: &DataFrame, column: &str) -> PolarsResult<Vec<bool>> {
-    Ok(df
-        .column(column)?
-        .bool()?
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect())
 }
 
 /// The rows of a table grouped by record key, in row order: which record each row is, and
