@@ -21,14 +21,9 @@ use crate::schema::{CodeTable, FieldKind, FieldSpec, Source, code_key};
 /// Rows per unit of parallel work.
 const CHUNK_ROWS: usize = 16_384;
 
-/// Most rows of a Parquet part, the unit of parallel work on a Parquet extract: large
-/// enough that the canonical table's chunks need no copying into one piece, small enough
-/// that two cores share a registry's parts evenly.
+/// Most rows of a Parquet part, the unit of parallel work on a Parquet extract: small
+/// enough that two cores share a registry's parts evenly.
 const PARQUET_PART_ROWS: usize = 1 << 18;
-
-/// A canonical table whose chunks hold fewer rows than this on average is copied into one
-/// piece (the many small chunks of a CSV's slices); one of larger chunks is left as it is.
-const MIN_CHUNK_ROWS: usize = 1 << 16;
 
 /// Column of every canonical table: the input file a row came from.
 pub const SOURCE_FILE: &str = "source_file";
@@ -167,9 +162,10 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
             for f in it {
                 df.vstack_mut_owned(f).map_err(frame_err)?;
             }
-            if df.height() < MIN_CHUNK_ROWS * df.max_n_chunks() {
-                df.rechunk_mut_par();
-            }
+            // One piece, as the later stages expect: a joined or filtered table of many
+            // chunks is copied again there, at the night's peak (measured: a city's peak
+            // went from 6.8 to 8.0 GB with the household registry left in 16 chunks).
+            df.rechunk_mut_par();
             df
         }
     };
@@ -547,9 +543,7 @@ fn ingest_file(
                 codes: code_tables(cfg.source, file)?,
             };
             // Rows are borrowed from the columns as the file's row groups decoded them, a
-            // part at a time: no cell is copied before it becomes a canonical value, and
-            // each part's canonical columns are one chunk of the table (not copied again
-            // into one piece at the end).
+            // part at a time: no cell is copied before it becomes a canonical value.
             let chunks: Vec<ChunkOut> = parts
                 .par_iter()
                 .map(|part| {
@@ -978,6 +972,8 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
     let mut values: Vec<Value> = vec![Value::Null; fields.len()];
     let mut flags: Vec<(&'static str, &'static str)> = Vec::new();
     let mut flag_text = String::new();
+    // The row's cells, fetched once for the checks, the fields and the key.
+    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(ctx.header.len());
     'rows: for row in rows {
         flags.clear();
         let quarantine_row = |reason: &'static str, field: Option<&'static str>| QuarantineRow {
@@ -991,13 +987,17 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
             quarantine.push(quarantine_row("field_count", None));
             continue;
         }
-        if (0..row.width()).any(|i| matches!(row.cell(i), Cell::Text(s) if s.contains('\u{FFFD}')))
+        cells.clear();
+        cells.extend((0..row.width()).map(|i| row.cell(i)));
+        if cells
+            .iter()
+            .any(|cell| matches!(cell, Cell::Text(s) if s.contains('\u{FFFD}')))
         {
             quarantine.push(quarantine_row("undecodable", None));
             continue;
         }
         for (i, f) in fields.iter().enumerate() {
-            let cell = ctx.mapping[i].map_or(Cell::Empty, |c| row.cell(c));
+            let cell = ctx.mapping[i].map_or(Cell::Empty, |c| cells[c]);
             let (value, invalid) =
                 parse_cell(f, cell, ctx.cfg.known_villages, ctx.codes[i].as_ref());
             if let Some(inv) = invalid {
@@ -1025,7 +1025,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
                 .iter()
                 .position(|f| f.name == field)
                 .and_then(|i| ctx.mapping[i])
-                .map_or(Cell::Empty, |c| row.cell(c));
+                .map_or(Cell::Empty, |c| cells[c]);
             if let Some(text) = cell_text(cell) {
                 let value = if listable_code(&text) {
                     code_key(&text)
@@ -1045,7 +1045,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
         if let Some(Builder::I64(_, v)) = b.next() {
             v.push(Some(row.line() as i64));
         }
-        let key = ctx.key_column.and_then(|c| cell_text(row.cell(c)));
+        let key = ctx.key_column.and_then(|c| cell_text(cells[c]));
         b.next().expect("key column").push_str(key.as_deref());
         for (f, value) in fields.iter().zip(values.iter_mut()) {
             push_value(&mut b, f.kind, std::mem::replace(value, Value::Null));
