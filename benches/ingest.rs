@@ -1,8 +1,10 @@
-//! Ingest throughput: a 1 M-row GB18030 CSV and a 200 k-row XLSX through the ingest engine,
-//! next to polars' own read of the same rows as plain UTF-8 CSV (all columns as text).
+//! Ingest throughput: a 1 M-row GB18030 CSV, a 200 k-row XLSX and a 1 M-row household
+//! registry in Parquet through the ingest engine, next to polars' own read of the same rows
+//! (the CSV as plain UTF-8, all columns as text; the Parquet file as it is typed).
 //!
 //! Run: `cargo bench -p poprecon-benches --bench ingest`. Rows/s are printed by criterion
-//! as element throughput. `POPRECON_BENCH_ROWS` scales the CSV (default 1 000 000).
+//! as element throughput. `POPRECON_BENCH_ROWS` scales the CSV and the registry (default
+//! 1 000 000).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -140,6 +142,76 @@ fn write_certificates_xlsx(path: &Path, rows: usize) {
     book.save(path).expect("saved workbook");
 }
 
+/// A household registry as the city's synthetic one is written: text columns, two date
+/// columns, row groups of 262 144 rows; one ID in fifty damaged, one in eleven ending in a
+/// lower-case `x`.
+fn write_household_parquet(path: &Path, rows: usize) {
+    const RELATIONS: &[&str] = &["户主", "配偶", "长子", "长女", "母亲"];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut ids = Vec::with_capacity(rows);
+    let mut names = Vec::with_capacity(rows);
+    let (mut sex, mut born, mut household) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut relation, mut village, mut registered) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut reason, mut status, mut mother, mut father) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rows {
+        let mut id = resident_id(&mut rng);
+        match rng.below(50) {
+            0 => id.replace_range(17.., "0"),
+            1..=4 if id.ends_with('X') => id.replace_range(17.., "x"),
+            _ => {}
+        }
+        ids.push(id);
+        names.push(format!(
+            "{}{}",
+            SURNAMES[rng.below(10) as usize],
+            GIVEN[rng.below(10) as usize]
+        ));
+        sex.push(if rng.below(2) == 0 { "1" } else { "2" });
+        born.push(3650 + rng.below(15_000) as i32);
+        household.push(format!("3403020010{:06}", i / 3));
+        relation.push(RELATIONS[rng.below(5) as usize]);
+        village.push(format!("340302001{:03}", 1 + (i / 5000) % 9));
+        registered.push(10_000 + rng.below(9_000) as i32);
+        reason.push(if rng.below(3) == 0 {
+            "迁入"
+        } else {
+            "出生"
+        });
+        status.push("正常");
+        mother.push((i % 3 == 2).then(|| resident_id(&mut rng)));
+        father.push((i % 3 == 2).then(|| resident_id(&mut rng)));
+    }
+    let date = |name: &str, days: Vec<i32>| {
+        Int32Chunked::new(name.into(), days)
+            .into_date()
+            .into_series()
+            .into_column()
+    };
+    let mut df = DataFrame::new(
+        rows,
+        vec![
+            Column::new("公民身份号码".into(), ids),
+            Column::new("姓名".into(), names),
+            Column::new("性别".into(), sex),
+            date("出生日期", born),
+            Column::new("户号".into(), household),
+            Column::new("与户主关系".into(), relation),
+            Column::new("户籍地村代码".into(), village),
+            date("登记日期", registered),
+            Column::new("登记原因".into(), reason),
+            Column::new("户口状态".into(), status),
+            Column::new("母亲身份证号".into(), mother),
+            Column::new("父亲身份证号".into(), father),
+        ],
+    )
+    .expect("household frame");
+    ParquetWriter::new(std::fs::File::create(path).expect("parquet file"))
+        .with_row_group_size(Some(1 << 18))
+        .finish(&mut df)
+        .expect("parquet written");
+}
+
 fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
     let columns = BTreeMap::new();
     let out = poprecon_ingest::ingest(&IngestConfig {
@@ -152,6 +224,13 @@ fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
     })
     .expect("ingest");
     out.stats.accepted
+}
+
+fn polars_read_parquet(path: &Path) -> usize {
+    ParquetReader::new(std::fs::File::open(path).expect("parquet file"))
+        .finish()
+        .expect("read")
+        .height()
 }
 
 fn polars_read_utf8(path: &Path) -> usize {
@@ -207,6 +286,21 @@ fn ingest_benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(xlsx_rows as u64));
     g.bench_function("poprecon_xlsx", |b| {
         b.iter(|| black_box(run_ingest(&certificate, &xlsx_file)))
+    });
+    g.finish();
+
+    let parquet = dir.path().join("household.parquet");
+    write_household_parquet(&parquet, rows);
+    let household = poprecon_registries::Household;
+    let parquet_file = InputFile::new(&parquet, Format::Parquet);
+    let mut g = c.benchmark_group("ingest_parquet");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(rows as u64));
+    g.bench_function("poprecon_household", |b| {
+        b.iter(|| black_box(run_ingest(&household, &parquet_file)))
+    });
+    g.bench_function("polars_read_parquet", |b| {
+        b.iter(|| black_box(polars_read_parquet(&parquet)))
     });
     g.finish();
 }

@@ -734,6 +734,8 @@ pub struct ParquetTable {
     pub types: Vec<DataType>,
     columns: Vec<ParquetColumn>,
     height: usize,
+    /// The file's row index of this table's first row (a part of a file starts further in).
+    first_row: usize,
 }
 
 /// One column as the engine reads it: dates stay dates, integers stay exact, numbers stay
@@ -750,37 +752,64 @@ enum ParquetColumn {
 impl ParquetTable {
     /// Reads the whole file (every column: a quarantined row keeps all its cells).
     pub fn read(file: &InputFile) -> Result<ParquetTable, IngestError> {
-        let pq_err = |message: String| IngestError::Parquet {
-            path: file.path.clone(),
-            message,
-        };
-        let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
-            path: file.path.clone(),
-            source,
-        })?;
-        let df = ParquetReader::new(f)
-            .finish()
-            .map_err(|e| pq_err(e.to_string()))?;
+        let mut df = read_parquet_frame(file)?;
+        df.rechunk_mut_par();
+        ParquetTable::from_frame(file, &df, 0)
+    }
+
+    /// Reads the whole file as parts of at most `max_rows` rows, cut where the file's row
+    /// groups end (and within a longer row group): each part borrows the columns as they
+    /// were decoded, so nothing is copied to make one piece of them, and the parts can be
+    /// processed in parallel. A file of no rows gives one empty part.
+    pub fn read_parts(file: &InputFile, max_rows: usize) -> Result<Vec<ParquetTable>, IngestError> {
+        let mut df = read_parquet_frame(file)?;
+        if df.height() == 0 {
+            return Ok(vec![ParquetTable::from_frame(file, &df, 0)?]);
+        }
+        let mut parts = Vec::new();
+        let mut first_row = 0;
+        for chunk in df.split_chunks() {
+            let mut offset = 0;
+            while offset < chunk.height() {
+                let len = max_rows.min(chunk.height() - offset);
+                let part = chunk.slice(offset as i64, len);
+                parts.push(ParquetTable::from_frame(file, &part, first_row + offset)?);
+                offset += len;
+            }
+            first_row += chunk.height();
+        }
+        Ok(parts)
+    }
+
+    /// A table over the columns of `df`, whose first row is row `first_row` of the file.
+    fn from_frame(
+        file: &InputFile,
+        df: &DataFrame,
+        first_row: usize,
+    ) -> Result<ParquetTable, IngestError> {
         let header: Vec<String> = df
             .get_column_names()
             .iter()
             .map(|s| s.to_string())
             .collect();
         let types: Vec<DataType> = df.columns().iter().map(|c| c.dtype().clone()).collect();
-        let height = df.height();
         let columns = df
             .columns()
             .iter()
             .map(|c| {
-                let s = c.as_materialized_series().rechunk();
-                ParquetColumn::new(&s).map_err(|e| pq_err(format!("column `{}`: {e}", s.name())))
+                let s = c.as_materialized_series();
+                ParquetColumn::new(s).map_err(|e| IngestError::Parquet {
+                    path: file.path.clone(),
+                    message: format!("column `{}`: {e}", s.name()),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ParquetTable {
             header,
             types,
             columns,
-            height,
+            height: df.height(),
+            first_row,
         })
     }
 
@@ -844,6 +873,20 @@ impl ParquetColumn {
     }
 }
 
+/// Every column of a Parquet file, as decoded (one chunk per row group).
+fn read_parquet_frame(file: &InputFile) -> Result<DataFrame, IngestError> {
+    let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    ParquetReader::new(f)
+        .finish()
+        .map_err(|e| IngestError::Parquet {
+            path: file.path.clone(),
+            message: e.to_string(),
+        })
+}
+
 fn datetime_from(v: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {
     use chrono::DateTime;
     let dt = match unit {
@@ -863,7 +906,7 @@ pub struct ParquetRow<'a> {
 
 impl RawRow for ParquetRow<'_> {
     fn line(&self) -> u64 {
-        self.index as u64 + 2
+        (self.table.first_row + self.index) as u64 + 2
     }
     fn width(&self) -> usize {
         self.table.columns.len()

@@ -465,6 +465,73 @@ fn rows_are_conserved_across_chunks_and_files() {
     assert_eq!(out.stats.files.len(), 2);
 }
 
+/// A Parquet extract of several row groups is read as parts, processed in parallel: its
+/// canonical table, quarantine lines and counts are those of the same rows as one CSV file,
+/// and names and IDs already in normal form come through as written.
+#[test]
+fn parquet_parts_give_the_rows_and_lines_of_one_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for i in 0..70_000 {
+        lines.push(match i % 11 {
+            0 => format!("D{i},340302201601010019,王芳,20250230,女,1,活产,340302001001,"),
+            1 => format!("D{i},340302201601010018,王 芳,2025-03-04,女,1,活产,340302001002,"),
+            2 => format!("D{i},34030220160101001x,Ｗａｎｇ,2025-03-04,女,1,活产,340302001001,"),
+            3 => format!("D{i},,王芳,2025-03-04,女,1,活产,340302001001,"),
+            _ => format!("D{i},340302201601010019,王芳,2025-03-04,女,1,活产,340302001001,"),
+        });
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let csv = write(dir.path(), "a.csv", rows(&refs).as_bytes());
+    let from_csv = run(&[csv_file(csv.clone())]).unwrap();
+
+    // The same rows as text columns in a Parquet file of row groups of 16 384 rows.
+    let mut df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let pq = dir.path().join("a.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .with_row_group_size(Some(16_384))
+        .finish(&mut df)
+        .unwrap();
+    let parts =
+        crate::read::ParquetTable::read_parts(&InputFile::new(&pq, Format::Parquet), 10_000)
+            .unwrap();
+    assert!(parts.len() >= 7, "{} parts", parts.len());
+    let from_pq = run(&[InputFile::new(&pq, Format::Parquet)]).unwrap();
+
+    let without_file = |df: &DataFrame| df.drop(SOURCE_FILE).unwrap();
+    assert!(without_file(&from_pq.records) == without_file(&from_csv.records));
+    assert_eq!(
+        from_pq.quarantine.column("line").unwrap(),
+        from_csv.quarantine.column("line").unwrap()
+    );
+    assert_eq!(
+        from_pq.stats.quarantine_reasons,
+        from_csv.stats.quarantine_reasons
+    );
+    assert_eq!(from_pq.stats.invalid_fields, from_csv.stats.invalid_fields);
+    assert_eq!(from_pq.stats.read, 70_000);
+    let names = strings(&from_pq.records, "mother_name");
+    // Rows 0 and 3 of every eleven are quarantined.
+    assert_eq!(
+        names[..3],
+        [
+            Some("王 芳".into()),
+            Some("Wang".into()),
+            Some("王芳".into())
+        ]
+    );
+    let ids = strings(&from_pq.records, "mother_id_input");
+    assert_eq!(ids[1].as_deref(), Some("34030220160101001X"));
+    let valid = strings(&from_pq.records, "mother_id");
+    assert_eq!(valid[..3], [None, None, Some("340302201601010019".into())]);
+}
+
 #[test]
 fn small_ints_and_numbers_as_extracts_write_them() {
     assert_eq!(parse_small_int("2"), Some(2));

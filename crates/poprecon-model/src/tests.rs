@@ -512,6 +512,18 @@ proptest! {
     }
 
     #[test]
+    fn is_valid_normal_is_parse_giving_the_text_back(raw in "[ '\\-xX0-9０-９Ｘ]{0,20}") {
+        let round_trip = ResidentId::parse(&raw).is_ok_and(|id| id.as_str() == raw);
+        prop_assert_eq!(ResidentId::is_valid_normal(&raw), round_trip, "{}", raw);
+    }
+
+    #[test]
+    fn valid_ids_are_their_own_normal_form(body in valid_body()) {
+        let built = ResidentId::from_body(&body).unwrap();
+        prop_assert!(ResidentId::is_valid_normal(built.as_str()));
+    }
+
+    #[test]
     fn any_single_substitution_is_rejected(body in valid_body(), position in 0usize..17, shift in 1u8..10) {
         let valid = ResidentId::from_body(&body).unwrap();
         let mut bytes = valid.as_str().as_bytes().to_vec();

@@ -75,7 +75,9 @@ pub trait Progress: Sync {
     /// `stage` failed (its error is [`execute`]'s).
     fn stage_failed(&self, _stage: Stage) {}
 
-    /// Ingest of `source` begins (sources are read one after another).
+    /// Ingest of `source` begins. Sources are reported one after another: a workbook source
+    /// read on a thread of its own ([`ingest_sources`]) is reported, its start, all its rows
+    /// and its end, once it is read.
     fn source_started(&self, _source: &'static str) {}
 
     /// `rows` more rows of the current source were read.
@@ -180,8 +182,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
     let mut records = BTreeMap::new();
     let mut quarantine = Vec::new();
     run_stage(&mut stages, opts.progress, Stage::Ingest, || {
-        for sp in &plan.sources {
-            let output = ingest_source(plan, sp, opts.progress)?;
+        for output in ingest_sources(plan, opts.progress)? {
             ingest.push(output.stats);
             quarantine.push((output.source, output.quarantine));
             records.insert(output.source.to_owned(), output.records);
@@ -289,6 +290,87 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
     })
 }
 
+/// Reads every source of the plan; the outputs come back in plan order.
+///
+/// A source read only from workbooks is read on a thread of its own while the others are
+/// ingested one after another (as `poprecon_ingest::ingest_sources` does): calamine reads a
+/// sheet on one core, so an XLSX extract would otherwise hold the stage while the CSV and
+/// Parquet sources wait. `progress` still sees one source at a time: such a source is
+/// reported (started, its rows, finished) between two of the others once it is read, or at
+/// the end. When sources fail, the error is the first failing source's in plan order; no
+/// source is begun after a failure.
+pub fn ingest_sources(
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Vec<SourceOutput>, poprecon_ingest::IngestError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    type Read = (usize, Result<SourceOutput, poprecon_ingest::IngestError>);
+
+    let apart: Vec<usize> = (0..plan.sources.len())
+        .filter(|&i| {
+            let files = &plan.sources[i].files;
+            !files.is_empty() && files.iter().all(|f| f.format.is_workbook())
+        })
+        .collect();
+    let mut outputs: Vec<Option<Result<SourceOutput, poprecon_ingest::IngestError>>> =
+        (0..plan.sources.len()).map(|_| None).collect();
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (send, read) = std::sync::mpsc::channel::<Read>();
+        if !apart.is_empty() {
+            // The thread's spans and logs sit under the ingest stage's span, as the others'.
+            let stage = tracing::Span::current();
+            let (apart, failed) = (&apart, &failed);
+            scope.spawn(move || {
+                let _stage = stage.enter();
+                for &i in apart {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let result = read_source(plan, &plan.sources[i], None);
+                    if send.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        } else {
+            drop(send);
+        }
+        let report = |(i, result): &Read| {
+            let id = plan.sources[*i].source.id();
+            progress.source_started(id);
+            match result {
+                Ok(output) => progress.source_rows(output.stats.read),
+                Err(_) => failed.store(true, Ordering::Relaxed),
+            }
+            progress.source_finished(id);
+        };
+        for (i, sp) in plan.sources.iter().enumerate() {
+            if apart.contains(&i) {
+                continue;
+            }
+            while let Ok(done) = read.try_recv() {
+                report(&done);
+                outputs[done.0] = Some(done.1);
+            }
+            if failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let result = ingest_source(plan, sp, progress);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            outputs[i] = Some(result);
+        }
+        // Until the workbook thread is done (it drops its sender as it ends).
+        for done in read {
+            report(&done);
+            outputs[done.0] = Some(done.1);
+        }
+    });
+    outputs.into_iter().flatten().collect()
+}
+
 /// Reads one source of the plan (its files, column map and code lists, village codes
 /// checked against the division table), reporting rows read to `progress`; warns once per
 /// file about optional fields no column gives.
@@ -298,17 +380,28 @@ pub fn ingest_source(
     progress: &dyn Progress,
 ) -> Result<SourceOutput, poprecon_ingest::IngestError> {
     let id = sp.source.id();
-    let _span = tracing::info_span!("ingest", source = id).entered();
-    let started = Instant::now();
     progress.source_started(id);
     let tick = |n: u64| progress.source_rows(n);
+    let output = read_source(plan, sp, Some(&tick));
+    progress.source_finished(id);
+    output
+}
+
+/// [`ingest_source`] without the progress of the source as a whole: `tick` is told the rows
+/// as they are read. Logs in the source's `ingest` span.
+fn read_source(
+    plan: &Plan,
+    sp: &SourcePlan,
+    tick: Option<&(dyn Fn(u64) + Sync)>,
+) -> Result<SourceOutput, poprecon_ingest::IngestError> {
+    let id = sp.source.id();
+    let _span = tracing::info_span!("ingest", source = id).entered();
+    let started = Instant::now();
     let cfg = poprecon_ingest::IngestConfig {
-        progress: Some(&tick),
+        progress: tick,
         ..plan.ingest_config(sp)
     };
-    let output = poprecon_ingest::ingest(&cfg);
-    progress.source_finished(id);
-    let output = output?;
+    let output = poprecon_ingest::ingest(&cfg)?;
     for file in &output.stats.files {
         if !file.missing_fields.is_empty() {
             tracing::warn!(

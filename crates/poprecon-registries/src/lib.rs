@@ -310,7 +310,7 @@ impl Source for Household {
     fn check_row(&self, row: &mut RowCheck<'_>) {
         if let Some(text) = row.text("relation_to_head") {
             match relation_code(text) {
-                Some(code) => row.set("relation_to_head", Value::Str(code.to_owned())),
+                Some(code) => row.set("relation_to_head", Value::Str(code.into())),
                 None => {
                     row.flag("relation_to_head", "unknown_code");
                     row.clear("relation_to_head");

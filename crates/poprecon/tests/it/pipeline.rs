@@ -272,3 +272,69 @@ fn the_executor_returns_the_tables_the_run_writes() {
         );
     }
 }
+
+/// `execute` reads the workbook sources on a thread of their own, yet its `Progress` still
+/// sees one source at a time (started, its rows, finished), each source once with all its
+/// rows, and the ingest statistics and quarantines come back in plan order.
+#[test]
+fn the_executor_reports_one_source_at_a_time_in_plan_order() {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(&'static str, &'static str, u64)>>);
+
+    impl poprecon_pipeline::Progress for Recorder {
+        fn source_started(&self, source: &'static str) {
+            self.0.lock().unwrap().push(("started", source, 0));
+        }
+        fn source_rows(&self, rows: u64) {
+            self.0.lock().unwrap().push(("rows", "", rows));
+        }
+        fn source_finished(&self, source: &'static str) {
+            self.0.lock().unwrap().push(("finished", source, 0));
+        }
+    }
+
+    let (_dir, pipeline) = village(5);
+    let plan = poprecon_pipeline::Plan::load(&pipeline).unwrap();
+    assert!(
+        plan.sources
+            .iter()
+            .any(|sp| sp.files.iter().all(|f| f.format.is_workbook())),
+        "the village has a workbook source"
+    );
+    let recorder = Recorder::default();
+    let opts = poprecon_pipeline::ExecuteOptions {
+        previous: None,
+        progress: &recorder,
+    };
+    let t = poprecon_pipeline::execute(&plan, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let planned: Vec<&str> = plan.sources.iter().map(|sp| sp.source.id()).collect();
+    let ingested: Vec<&str> = t.ingest.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(ingested, planned);
+    let quarantined: Vec<&str> = t.quarantine.iter().map(|(id, _)| *id).collect();
+    assert_eq!(quarantined, planned);
+
+    let events = recorder.0.into_inner().unwrap();
+    let mut current: Option<&str> = None;
+    let mut rows: std::collections::BTreeMap<&str, u64> = Default::default();
+    for (event, source, n) in events {
+        match (event, current) {
+            ("started", None) => {
+                assert!(!rows.contains_key(source), "{source} reported twice");
+                rows.insert(source, 0);
+                current = Some(source);
+            }
+            ("rows", Some(s)) => *rows.get_mut(s).unwrap() += n,
+            ("finished", Some(s)) => {
+                assert_eq!(s, source);
+                current = None;
+            }
+            other => panic!("{other:?}: sources overlap"),
+        }
+    }
+    assert_eq!(current, None);
+    for stats in &t.ingest {
+        assert_eq!(rows[stats.source.as_str()], stats.read, "{}", stats.source);
+    }
+}
