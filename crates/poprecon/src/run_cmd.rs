@@ -5,9 +5,11 @@
 //! `ROOT/runs/<run_id>` is staged and renamed into place only when complete, then
 //! `ROOT/latest` is pointed at it (see [`crate::history`]).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -283,105 +285,66 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
     let outputs = stages.run("write", || {
-        let mut outputs = Vec::new();
-        let mut write = |name: &str, df: &DataFrame| -> Result<()> {
-            let started = Instant::now();
-            let mut df = stamp(df, &run_id, plan.as_of)
-                .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
-            let stamped = started.elapsed().as_secs_f64();
-            let path = dir.join(name);
-            opts.faults
-                .write(name)
-                .map_err(polars::prelude::PolarsError::from)
-                .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
-                .with_context(|| format!("cannot write `{}`", path.display()))?;
-            // Where the write stage spends its time (`-vv`): file names and counts only.
-            tracing::debug!(
-                file = name,
-                rows = df.height(),
-                stamp_seconds = stamped,
-                seconds = started.elapsed().as_secs_f64(),
-                "written"
-            );
-            outputs.push(OutputRecord {
-                file: name.to_owned(),
-                rows: df.height() as u64,
-            });
-            Ok(())
+        let out = Output {
+            dir: &dir,
+            run_id: &run_id,
+            as_of: plan.as_of,
+            faults: &opts.faults,
         };
-        for (id, df) in &records {
-            write(&format!("sources/{id}.parquet"), df)?;
-        }
-        for (id, df) in &quarantines {
-            write(&format!("quarantine/{id}.parquet"), df)?;
-        }
-        write("births.parquet", &linked.births)?;
-        opts.faults
-            .pause_in_write()
-            .context("cannot pause in the write stage")?;
-        write("links.parquet", &linked.links)?;
-        write("ambiguous_links.parquet", &linked.ambiguous)?;
-        write("link_diagnostics.parquet", &linked.diagnostics)?;
-        write("link_model.parquet", &linked.model)?;
-        write("link_decisions.parquet", &linked.decisions)?;
-        write("discrepancies.parquet", &discrepancies)?;
-        write("village_discrepancies.parquet", &village_discrepancies)?;
-        write("indicators.parquet", &indicators)?;
-        write("indicator_births.parquet", &drill)?;
-        write("assessment.parquet", &assessment)?;
-        write("data_quality.parquet", &quality)?;
-        if let Some(prev) = &previous_indicators {
-            write("previous_indicators.parquet", prev)?;
-        }
-        for (name, df) in &returns {
-            write(name, df)?;
-        }
-        let sources: Vec<(String, DataFrame)> = records
-            .iter()
-            .map(|(id, df)| (id.clone(), df.clone()))
-            .collect();
-        let quarantine: Vec<(String, DataFrame)> = quarantines
-            .iter()
-            .map(|(id, df)| ((*id).to_owned(), df.clone()))
-            .collect();
-        let started = Instant::now();
-        let html = crate::report_cmd::render(
-            plan,
-            &run_id,
-            opts.lang,
-            poprecon_report::Audience::Analyst,
-            &crate::report_cmd::Tables {
-                indicators: &indicators,
-                previous_indicators: previous_indicators.as_ref(),
-                indicator_births: Some(&drill),
-                births: Some(&linked.births),
-                discrepancies: &discrepancies,
-                village_discrepancies: &village_discrepancies,
-                links: Some(&linked.links),
-                link_model: Some(&linked.model),
-                ambiguous: Some(&linked.ambiguous),
-                linkage: &linked.diagnostics,
-                quality: &quality,
-                sources: &sources,
-                quarantine: &quarantine,
-            },
-        )?;
-        let html = crate::returns_cmd::with_section(&html, opts.lang, &returns)?;
-        let rendered = started.elapsed().as_secs_f64();
-        let bytes = html.len();
-        opts.faults
-            .write("report.html")
-            .and_then(|()| std::fs::write(dir.join("report.html"), html))
-            .context("cannot write `report.html`")?;
-        tracing::debug!(
-            file = "report.html",
-            bytes,
-            render_seconds = rendered,
-            seconds = started.elapsed().as_secs_f64(),
-            "written"
-        );
-        let n = outputs.len() as u64;
-        Ok((outputs, n))
+        // The canonical sources are most of the run folder's bytes (the household registry
+        // alone is 4 M rows in a city): they are written on their own thread while the
+        // other tables and the report are made (issue #14). A failure on either side stops
+        // the other at its next file; the sources' error is reported first.
+        let span = tracing::Span::current();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let sources = scope.spawn(|| {
+                span.in_scope(|| {
+                    let mut outputs = Vec::new();
+                    for (id, df) in &records {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let written = out.write(&format!("sources/{id}.parquet"), df);
+                        if written.is_err() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        outputs.push(written?);
+                    }
+                    Ok::<_, anyhow::Error>(outputs)
+                })
+            });
+            let rest = write_rest(
+                &out,
+                &stop,
+                plan,
+                opts,
+                &records,
+                &quarantines,
+                &linked,
+                &Rest {
+                    discrepancies: &discrepancies,
+                    village_discrepancies: &village_discrepancies,
+                    indicators: &indicators,
+                    assessment: &assessment,
+                    quality: &quality,
+                    drill: &drill,
+                    previous_indicators: previous_indicators.as_ref(),
+                    returns: &returns,
+                },
+            );
+            if rest.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let sources = sources
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // Sources first, as before: the manifest lists the outputs in this order.
+            let mut outputs = sources?;
+            outputs.extend(rest?);
+            let n = outputs.len() as u64;
+            Ok((outputs, n))
+        })
     })?;
 
     let pipeline_bytes = std::fs::read(&plan.path)
@@ -450,6 +413,147 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         }
         Ok(crate::exit::ALERT)
     }
+}
+
+/// Where the write stage puts a run's tables, and what it stamps on them.
+struct Output<'a> {
+    dir: &'a Path,
+    run_id: &'a str,
+    as_of: chrono::NaiveDate,
+    faults: &'a Faults,
+}
+
+impl Output<'_> {
+    /// Writes `df`, stamped with `run_id` and `as_of`, to `name` in the run folder.
+    fn write(&self, name: &str, df: &DataFrame) -> Result<OutputRecord> {
+        let started = Instant::now();
+        let mut df = stamp(df, self.run_id, self.as_of)
+            .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
+        let stamped = started.elapsed().as_secs_f64();
+        let path = self.dir.join(name);
+        self.faults
+            .write(name)
+            .map_err(polars::prelude::PolarsError::from)
+            .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        // Where the write stage spends its time (`-vv`): file names and counts only.
+        tracing::debug!(
+            file = name,
+            rows = df.height(),
+            stamp_seconds = stamped,
+            seconds = started.elapsed().as_secs_f64(),
+            "written"
+        );
+        Ok(OutputRecord {
+            file: name.to_owned(),
+            rows: df.height() as u64,
+        })
+    }
+}
+
+/// The tables of the night besides the sources and the linkage's.
+struct Rest<'a> {
+    discrepancies: &'a DataFrame,
+    village_discrepancies: &'a DataFrame,
+    indicators: &'a DataFrame,
+    assessment: &'a DataFrame,
+    quality: &'a DataFrame,
+    drill: &'a DataFrame,
+    previous_indicators: Option<&'a DataFrame>,
+    returns: &'a [(String, DataFrame)],
+}
+
+/// Everything the write stage writes but the sources: the quarantines, the night's tables
+/// and `report.html`, in that order; stops before the next file once `stop` is set (the
+/// sources' thread failed).
+#[allow(clippy::too_many_arguments)]
+fn write_rest(
+    out: &Output<'_>,
+    stop: &AtomicBool,
+    plan: &Plan,
+    opts: &RunOptions,
+    records: &BTreeMap<String, DataFrame>,
+    quarantines: &[(&'static str, DataFrame)],
+    linked: &poprecon_link::LinkOutput,
+    t: &Rest<'_>,
+) -> Result<Vec<OutputRecord>> {
+    let mut outputs = Vec::new();
+    let mut write = |name: &str, df: &DataFrame| -> Result<()> {
+        if stop.load(Ordering::Relaxed) {
+            anyhow::bail!("stopped before `{name}`: writing a source failed");
+        }
+        outputs.push(out.write(name, df)?);
+        Ok(())
+    };
+    for (id, df) in quarantines {
+        write(&format!("quarantine/{id}.parquet"), df)?;
+    }
+    write("births.parquet", &linked.births)?;
+    opts.faults
+        .pause_in_write()
+        .context("cannot pause in the write stage")?;
+    write("links.parquet", &linked.links)?;
+    write("ambiguous_links.parquet", &linked.ambiguous)?;
+    write("link_diagnostics.parquet", &linked.diagnostics)?;
+    write("link_model.parquet", &linked.model)?;
+    write("link_decisions.parquet", &linked.decisions)?;
+    write("discrepancies.parquet", t.discrepancies)?;
+    write("village_discrepancies.parquet", t.village_discrepancies)?;
+    write("indicators.parquet", t.indicators)?;
+    write("indicator_births.parquet", t.drill)?;
+    write("assessment.parquet", t.assessment)?;
+    write("data_quality.parquet", t.quality)?;
+    if let Some(prev) = t.previous_indicators {
+        write("previous_indicators.parquet", prev)?;
+    }
+    for (name, df) in t.returns {
+        write(name, df)?;
+    }
+    let sources: Vec<(String, DataFrame)> = records
+        .iter()
+        .map(|(id, df)| (id.clone(), df.clone()))
+        .collect();
+    let quarantine: Vec<(String, DataFrame)> = quarantines
+        .iter()
+        .map(|(id, df)| ((*id).to_owned(), df.clone()))
+        .collect();
+    let started = Instant::now();
+    let html = crate::report_cmd::render(
+        plan,
+        out.run_id,
+        opts.lang,
+        poprecon_report::Audience::Analyst,
+        &crate::report_cmd::Tables {
+            indicators: t.indicators,
+            previous_indicators: t.previous_indicators,
+            indicator_births: Some(t.drill),
+            births: Some(&linked.births),
+            discrepancies: t.discrepancies,
+            village_discrepancies: t.village_discrepancies,
+            links: Some(&linked.links),
+            link_model: Some(&linked.model),
+            ambiguous: Some(&linked.ambiguous),
+            linkage: &linked.diagnostics,
+            quality: t.quality,
+            sources: &sources,
+            quarantine: &quarantine,
+        },
+    )?;
+    let html = crate::returns_cmd::with_section(&html, opts.lang, t.returns)?;
+    let rendered = started.elapsed().as_secs_f64();
+    let bytes = html.len();
+    opts.faults
+        .write("report.html")
+        .and_then(|()| std::fs::write(out.dir.join("report.html"), html))
+        .context("cannot write `report.html`")?;
+    tracing::debug!(
+        file = "report.html",
+        bytes,
+        render_seconds = rendered,
+        seconds = started.elapsed().as_secs_f64(),
+        "written"
+    );
+    Ok(outputs)
 }
 
 /// The configured alert thresholds that fired.
