@@ -319,10 +319,10 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 &stop,
                 plan,
                 opts,
-                &records,
-                &quarantines,
-                &linked,
                 &Rest {
+                    records: &records,
+                    quarantines: &quarantines,
+                    linked: &linked,
                     discrepancies: &discrepancies,
                     village_discrepancies: &village_discrepancies,
                     indicators: &indicators,
@@ -451,8 +451,11 @@ impl Output<'_> {
     }
 }
 
-/// The tables of the night besides the sources and the linkage's.
+/// The tables of the night that [`write_rest`] writes, and the sources the report reads.
 struct Rest<'a> {
+    records: &'a BTreeMap<String, DataFrame>,
+    quarantines: &'a [(&'static str, DataFrame)],
+    linked: &'a poprecon_link::LinkOutput,
     discrepancies: &'a DataFrame,
     village_discrepancies: &'a DataFrame,
     indicators: &'a DataFrame,
@@ -466,17 +469,19 @@ struct Rest<'a> {
 /// Everything the write stage writes but the sources: the quarantines, the night's tables
 /// and `report.html`, in that order; stops before the next file once `stop` is set (the
 /// sources' thread failed).
-#[allow(clippy::too_many_arguments)]
 fn write_rest(
     out: &Output<'_>,
     stop: &AtomicBool,
     plan: &Plan,
     opts: &RunOptions,
-    records: &BTreeMap<String, DataFrame>,
-    quarantines: &[(&'static str, DataFrame)],
-    linked: &poprecon_link::LinkOutput,
     t: &Rest<'_>,
 ) -> Result<Vec<OutputRecord>> {
+    let Rest {
+        records,
+        quarantines,
+        linked,
+        ..
+    } = *t;
     let mut outputs = Vec::new();
     let mut write = |name: &str, df: &DataFrame| -> Result<()> {
         if stop.load(Ordering::Relaxed) {
@@ -508,6 +513,9 @@ fn write_rest(
     }
     for (name, df) in t.returns {
         write(name, df)?;
+    }
+    if stop.load(Ordering::Relaxed) {
+        anyhow::bail!("stopped before `report.html`: writing a source failed");
     }
     let sources: Vec<(String, DataFrame)> = records
         .iter()
