@@ -9,11 +9,15 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use polars::prelude::{DataFrame, IntoLazy, ParquetReader, PolarsResult, SerReader, col, lit};
+use polars::prelude::{
+    DataFrame, IntoLazy, ParquetCompression, ParquetReader, ParquetWriter, PolarsResult, SerReader,
+    col, lit,
+};
 use poprecon_pipeline::{
     ExecuteError, ExecuteOptions, Plan, Progress, RunTables, Stage, StageTiming,
 };
@@ -292,31 +296,17 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             faults: &opts.faults,
         };
         // The canonical sources are most of the run folder's bytes (the household registry
-        // alone is 4 M rows in a city): they are written on their own thread while the
-        // other tables and the report are made (issue #14). A failure on either side stops
-        // the other at its next file; the sources' error is reported first.
+        // alone is 4 M rows in a city): a thread of their own writes them, largest first,
+        // while the other tables and the report are made, and the main thread takes the
+        // ones left once it is done (issue #14). A failure on either side stops the other
+        // at its next file; a source's error is reported first.
         let span = tracing::Span::current();
-        let stop = AtomicBool::new(false);
+        let queue = SourceQueue::new(&records);
         std::thread::scope(|scope| {
-            let sources = scope.spawn(|| {
-                span.in_scope(|| {
-                    let mut outputs = Vec::new();
-                    for (id, df) in &records {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let written = out.write(&format!("sources/{id}.parquet"), df);
-                        if written.is_err() {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                        outputs.push(written?);
-                    }
-                    Ok::<_, anyhow::Error>(outputs)
-                })
-            });
+            let sources = scope.spawn(|| span.in_scope(|| queue.drain(&out)));
             let rest = write_rest(
                 &out,
-                &stop,
+                &queue.stop,
                 plan,
                 opts,
                 &Rest {
@@ -333,15 +323,21 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                     returns: &returns,
                 },
             );
-            if rest.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            let sources = sources
+            let mine = match &rest {
+                Ok(_) => queue.drain(&out),
+                Err(_) => {
+                    queue.stop.store(true, Ordering::Relaxed);
+                    Ok(())
+                }
+            };
+            sources
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            mine?;
+            let rest = rest?;
             // Sources first, as before: the manifest lists the outputs in this order.
-            let mut outputs = sources?;
-            outputs.extend(rest?);
+            let mut outputs = queue.written();
+            outputs.extend(rest);
             let n = outputs.len() as u64;
             Ok((outputs, n))
         })
@@ -423,9 +419,86 @@ struct Output<'a> {
     faults: &'a Faults,
 }
 
+/// The canonical sources the write stage has still to write, taken one at a time by any
+/// thread that calls [`SourceQueue::drain`].
+struct SourceQueue<'a> {
+    /// (position in the file order, source id, table), most rows first.
+    todo: Vec<(usize, &'a str, &'a DataFrame)>,
+    next: AtomicUsize,
+    /// Set when a write failed: the other threads stop before their next file.
+    stop: AtomicBool,
+    done: Mutex<Vec<(usize, OutputRecord)>>,
+}
+
+impl<'a> SourceQueue<'a> {
+    fn new(records: &'a BTreeMap<String, DataFrame>) -> SourceQueue<'a> {
+        let mut todo: Vec<(usize, &str, &DataFrame)> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (id, df))| (i, id.as_str(), df))
+            .collect();
+        todo.sort_by_key(|(i, _, df)| (std::cmp::Reverse(df.height()), *i));
+        SourceQueue {
+            todo,
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            done: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Writes sources until none is left or a write failed (here or elsewhere).
+    fn drain(&self, out: &Output<'_>) -> Result<()> {
+        while !self.stop.load(Ordering::Relaxed) {
+            let Some(&(at, id, df)) = self.todo.get(self.next.fetch_add(1, Ordering::Relaxed))
+            else {
+                break;
+            };
+            match out.write_with(&format!("sources/{id}.parquet"), df, Encoder::ThisThread) {
+                Ok(record) => self
+                    .done
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((at, record)),
+                Err(e) => {
+                    self.stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What was written, in the sources' file order.
+    fn written(&self) -> Vec<OutputRecord> {
+        let mut done = std::mem::take(
+            &mut *self
+                .done
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        done.sort_by_key(|(at, _)| *at);
+        done.into_iter().map(|(_, record)| record).collect()
+    }
+}
+
+/// Which threads encode a Parquet file's columns.
+#[derive(Debug, Clone, Copy)]
+enum Encoder {
+    /// polars' pool, column by column in parallel.
+    Pool,
+    /// The calling thread alone: the sources' thread leaves polars' pool to the report,
+    /// whose joins otherwise waited behind whole household columns (city seed 1 at load 8:
+    /// the write stage took as long as writing everything in turn).
+    ThisThread,
+}
+
 impl Output<'_> {
     /// Writes `df`, stamped with `run_id` and `as_of`, to `name` in the run folder.
     fn write(&self, name: &str, df: &DataFrame) -> Result<OutputRecord> {
+        self.write_with(name, df, Encoder::Pool)
+    }
+
+    fn write_with(&self, name: &str, df: &DataFrame, encoder: Encoder) -> Result<OutputRecord> {
         let started = Instant::now();
         let mut df = stamp(df, self.run_id, self.as_of)
             .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
@@ -434,7 +507,10 @@ impl Output<'_> {
         self.faults
             .write(name)
             .map_err(polars::prelude::PolarsError::from)
-            .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
+            .and_then(|()| match encoder {
+                Encoder::Pool => poprecon_ingest::write_parquet(&mut df, &path),
+                Encoder::ThisThread => write_parquet_here(&mut df, &path),
+            })
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         // Where the write stage spends its time (`-vv`): file names and counts only.
         tracing::debug!(
@@ -449,6 +525,19 @@ impl Output<'_> {
             rows: df.height() as u64,
         })
     }
+}
+
+/// [`poprecon_ingest::write_parquet`]'s file (zstd level 1, statistics), encoded on the
+/// calling thread.
+fn write_parquet_here(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
+    let file = std::fs::File::create(path)?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(Some(
+            polars::polars_utils::compression::ZstdLevel::try_new(1)?,
+        )))
+        .set_parallel(false)
+        .finish(df)?;
+    Ok(())
 }
 
 /// The tables of the night that [`write_rest`] writes, and the sources the report reads.
