@@ -486,9 +486,10 @@ impl<'a> SourceQueue<'a> {
 enum Encoder {
     /// polars' pool, column by column in parallel.
     Pool,
-    /// The calling thread alone: the sources' thread leaves polars' pool to the report,
-    /// whose joins otherwise waited behind whole household columns (city seed 1 at load 8:
-    /// the write stage took as long as writing everything in turn).
+    /// The calling thread alone: the sources' threads leave polars' pool to the report,
+    /// whose joins would otherwise queue behind whole household columns (city seed 1 at
+    /// load 8, one pair each: 22.2 s against 22.7 s written in turn with the pool, 20.1 s
+    /// against 22.9 s on its own thread).
     ThisThread,
 }
 
