@@ -36,6 +36,11 @@ pub fn replace_ids(s: &str, mut f: impl FnMut(&str) -> String) -> Cow<'_, str> {
     if !s.bytes().any(|b| b.is_ascii_digit()) && s.is_ascii() {
         return Cow::Borrowed(s);
     }
+    // A run `f` is called on holds at least 15 digits: a text with fewer (a Chinese name, a
+    // date, a rule's message) is returned as it is, without the character table below.
+    if s.chars().filter(|&c| is_digit(c)).count() < 15 {
+        return Cow::Borrowed(s);
+    }
     let chars: Vec<(usize, char)> = s.char_indices().collect();
     let at = |i: usize| chars.get(i).map(|&(_, c)| c);
     let mut out: Option<String> = None;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use serde_json::{Map, Value as Json, json};
 
-use crate::{Audience, ReportError, ReportInput, column_values, frame_json, labels};
+use crate::{Audience, ReportError, ReportInput, column_values, frame_json, labels, object};
 
 pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
     let a = input.audience;
@@ -26,7 +26,8 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
             })
             .collect()
     };
-    Ok(json!({
+    // The small members by `json!`; the large ones moved in (`json!` would copy them).
+    let mut page = json!({
         "lang": input.lang.code(),
         "audience": a.code(),
         "labels": labels::all(input.lang),
@@ -48,26 +49,58 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
             "field": named(input.field_names),
         },
         "targets": input.targets.iter().map(|(i, t, f)| json!([i, t, f])).collect::<Vec<_>>(),
-        "indicators": select("indicators", input.indicators, &[
-            "level", "area_code", "area_name", "indicator_id", "basis", "numerator",
-            "denominator", "value", "ci_low", "ci_high", "low_n",
-        ], a)?,
-        "previous_indicators": select("previous_indicators", input.previous_indicators, &[
-            "level", "area_code", "indicator_id", "basis", "value",
-        ], a)?,
-        "drill": drill(input)?,
-        "dis": dis,
-        "recs": recs,
-        "village_discrepancies": table("village_discrepancies", input.village_discrepancies)?,
-        "link_hist": link_histogram(input.links)?,
-        "link_model": table("link_model", input.link_model)?,
-        "linkage": table("linkage", input.linkage)?,
-        "ambiguous": table("ambiguous", input.ambiguous)?,
-        "ingest": table("ingest", input.ingest)?,
-        "changes": table("changes", input.changes)?,
-        "quality": quality(input.quality, a)?,
-        "quarantine": quarantine(input)?,
-    }))
+    });
+    let members = [
+        (
+            "indicators",
+            select(
+                "indicators",
+                input.indicators,
+                &[
+                    "level",
+                    "area_code",
+                    "area_name",
+                    "indicator_id",
+                    "basis",
+                    "numerator",
+                    "denominator",
+                    "value",
+                    "ci_low",
+                    "ci_high",
+                    "low_n",
+                ],
+                a,
+            )?,
+        ),
+        (
+            "previous_indicators",
+            select(
+                "previous_indicators",
+                input.previous_indicators,
+                &["level", "area_code", "indicator_id", "basis", "value"],
+                a,
+            )?,
+        ),
+        ("drill", drill(input)?),
+        ("dis", dis),
+        ("recs", recs),
+        (
+            "village_discrepancies",
+            table("village_discrepancies", input.village_discrepancies)?,
+        ),
+        ("link_hist", link_histogram(input.links)?),
+        ("link_model", table("link_model", input.link_model)?),
+        ("linkage", table("linkage", input.linkage)?),
+        ("ambiguous", table("ambiguous", input.ambiguous)?),
+        ("ingest", table("ingest", input.ingest)?),
+        ("changes", table("changes", input.changes)?),
+        ("quality", quality(input.quality, a)?),
+        ("quarantine", quarantine(input)?),
+    ];
+    if let Some(map) = page.as_object_mut() {
+        map.extend(members.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    }
+    Ok(page)
 }
 
 /// The named columns of a table that it has.
@@ -93,6 +126,15 @@ fn strings(df: &DataFrame, c: &str) -> PolarsResult<Vec<Option<String>>> {
         .as_materialized_series()
         .cast(&DataType::String)?;
     Ok(s.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// A column as text, to borrow its values from.
+fn str_column(df: &DataFrame, c: &str) -> PolarsResult<StringChunked> {
+    let s = df
+        .column(c)?
+        .as_materialized_series()
+        .cast(&DataType::String)?;
+    Ok(s.str()?.clone())
 }
 
 fn floats(df: &DataFrame, c: &str) -> PolarsResult<Vec<Option<f64>>> {
@@ -242,7 +284,13 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
             .filter(|c| c != "record_key")
             .collect();
         let sub = sub.select(shown.clone()).map_err(&rerr)?;
-        let table = frame_json(source, &sub, a)?;
+        let (columns, rows) = match frame_json(source, &sub, a)? {
+            Json::Object(mut t) => (
+                t.remove("columns").unwrap_or(Json::Null),
+                t.remove("rows").unwrap_or(Json::Null),
+            ),
+            _ => (Json::Null, Json::Null),
+        };
         let keys_in_order: Vec<&str> = {
             let mut v = vec![""; seen.len()];
             for (k, &row) in &seen {
@@ -274,12 +322,12 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
         }
         recs.insert(
             source.clone(),
-            json!({
-                "index": source_index,
-                "columns": table["columns"],
-                "rows": table["rows"],
-                "link": link,
-            }),
+            object([
+                ("index", Json::from(source_index)),
+                ("columns", columns),
+                ("rows", rows),
+                ("link", Json::Array(link)),
+            ]),
         );
         source_index += 1;
     }
@@ -323,7 +371,10 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
     }
     Ok((
         dis,
-        json!({ "sources": source_names, "tables": recs }),
+        object([
+            ("sources", Json::from(source_names)),
+            ("tables", Json::Object(recs)),
+        ]),
         count,
     ))
 }
@@ -429,27 +480,32 @@ fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
         return Ok(Json::Null);
     };
     let err = ReportError::table("indicator_births");
-    let ind = strings(ib, "indicator_id").map_err(&err)?;
-    let basis = strings(ib, "basis").map_err(&err)?;
-    let area = strings(ib, "area_code").map_err(&err)?;
-    let birth = strings(ib, "birth_id").map_err(&err)?;
+    // Borrowed from the columns (900 k rows in a city): no owned string per cell.
+    let columns =
+        ["indicator_id", "basis", "area_code", "birth_id"].map(|c| str_column(ib, c).map_err(&err));
+    let [ind, basis, area, birth] = columns;
+    let (ind, basis, area, birth) = (ind?, basis?, area?, birth?);
+    let ind: Vec<Option<&str>> = ind.iter().collect();
+    let basis: Vec<Option<&str>> = basis.iter().collect();
+    let area: Vec<Option<&str>> = area.iter().collect();
+    let birth: Vec<Option<&str>> = birth.iter().collect();
     let num = bools(ib, "in_numerator").map_err(&err)?;
     let den = bools(ib, "in_denominator").map_err(&err)?;
-    let mut ids: Vec<&str> = birth.iter().flatten().map(String::as_str).collect();
+    let mut ids: Vec<&str> = birth.iter().flatten().copied().collect();
     ids.sort_unstable();
     ids.dedup();
     let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, b)| (*b, i)).collect();
-    let mut villages: Vec<&str> = area.iter().flatten().map(String::as_str).collect();
+    let mut villages: Vec<&str> = area.iter().flatten().copied().collect();
     villages.sort_unstable();
     villages.dedup();
     let vindex: HashMap<&str, usize> = villages.iter().enumerate().map(|(i, v)| (*v, i)).collect();
-    let mut cells: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut by_basis: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut cells: HashMap<(&str, &str), Vec<u8>> = HashMap::new();
+    let mut by_basis: HashMap<&str, Vec<i64>> = HashMap::new();
     for i in 0..ib.height() {
-        let (Some(ind), Some(basis), Some(b)) = (&ind[i], &basis[i], &birth[i]) else {
+        let (Some(ind), Some(basis), Some(b)) = (ind[i], basis[i], birth[i]) else {
             continue;
         };
-        let bi = index[b.as_str()];
+        let bi = index[b];
         let code = match (num[i], den[i]) {
             (true, true) => b'b',
             (false, true) => b'd',
@@ -457,15 +513,19 @@ fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
             (false, false) => b'.',
         };
         cells
-            .entry(format!("{ind}|{basis}"))
+            .entry((ind, basis))
             .or_insert_with(|| vec![b'.'; ids.len()])[bi] = code;
-        let v = by_basis
-            .entry(basis.clone())
-            .or_insert_with(|| vec![-1; ids.len()]);
-        if let Some(a) = &area[i] {
-            v[bi] = vindex[a.as_str()] as i64;
+        let v = by_basis.entry(basis).or_insert_with(|| vec![-1; ids.len()]);
+        if let Some(a) = area[i] {
+            v[bi] = vindex[a] as i64;
         }
     }
+    // Keyed `indicator|basis` and `basis`, in key order, as the page reads them.
+    let cells: BTreeMap<String, Vec<u8>> = cells
+        .into_iter()
+        .map(|((ind, basis), v)| (format!("{ind}|{basis}"), v))
+        .collect();
+    let by_basis: BTreeMap<&str, Vec<i64>> = by_basis.into_iter().collect();
     let births = match input.births {
         Some(b) if b.column("birth_id").is_ok() => {
             let berr = ReportError::table("births");
@@ -509,15 +569,26 @@ fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
             })
         }
     };
-    Ok(json!({
-        "births": births,
-        "villages": villages,
-        "village": by_basis,
-        "cells": cells
-            .into_iter()
-            .map(|(k, v)| (k, Json::from(String::from_utf8(v).unwrap_or_default())))
-            .collect::<Map<_, _>>(),
-    }))
+    Ok(object([
+        ("births", births),
+        ("villages", Json::from(villages)),
+        (
+            "village",
+            by_basis
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Json::from(v)))
+                .collect::<Map<_, _>>()
+                .into(),
+        ),
+        (
+            "cells",
+            cells
+                .into_iter()
+                .map(|(k, v)| (k, Json::from(String::from_utf8(v).unwrap_or_default())))
+                .collect::<Map<_, _>>()
+                .into(),
+        ),
+    ]))
 }
 
 /// Match weights of the links per stage (the source linked), in bins of one unit of log2
@@ -571,7 +642,10 @@ fn quality(q: Option<&DataFrame>, a: Audience) -> Result<Json, ReportError> {
     let Some(q) = q else { return Ok(Json::Null) };
     let has = |c: &str| q.column(c).is_ok();
     if !(has("source") && has("metric") && has("numerator") && has("denominator")) {
-        return Ok(json!({ "summary": frame_json("quality", q, a)?, "villages": Json::Null }));
+        return Ok(object([
+            ("summary", frame_json("quality", q, a)?),
+            ("villages", Json::Null),
+        ]));
     }
     let err = ReportError::table("data_quality");
     let rate = (col("numerator").cast(DataType::Float64)
@@ -615,10 +689,13 @@ fn quality(q: Option<&DataFrame>, a: Audience) -> Result<Json, ReportError> {
     } else {
         None
     };
-    Ok(json!({
-        "summary": frame_json("data_quality", &summary, a)?,
-        "villages": villages.map_or(Ok(Json::Null), |v| frame_json("data_quality", &v, a))?,
-    }))
+    Ok(object([
+        ("summary", frame_json("data_quality", &summary, a)?),
+        (
+            "villages",
+            villages.map_or(Ok(Json::Null), |v| frame_json("data_quality", &v, a))?,
+        ),
+    ]))
 }
 
 /// Quarantine per source: each reason and field with its count and a few examples (file

@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use std::io::Write as _;
 
 use polars::prelude::*;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 pub use labels::{Lang, basis_label, column_label, label, level_label, yes_no};
 pub use verification::with_verification;
@@ -201,7 +201,21 @@ pub fn frame_json(table: &str, df: &DataFrame, audience: Audience) -> Result<Jso
             )
         })
         .collect();
-    Ok(json!({ "columns": columns, "rows": rows }))
+    // Built by moving: `json!` would serialise the rows again (a deep copy of every value).
+    Ok(object([
+        ("columns", Json::from(columns)),
+        ("rows", Json::Array(rows)),
+    ]))
+}
+
+/// A JSON object of the given members, moved in (`json!` copies every embedded `Value`).
+pub(crate) fn object<const N: usize>(members: [(&str, Json); N]) -> Json {
+    Json::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 /// The values of one column as JSON, strings through [`Audience::text`]. An integer long
@@ -315,8 +329,11 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, ReportError> {
 }
 
 /// Gzip, then base64 (standard alphabet, no line breaks): no `<` can occur in it.
+///
+/// Level 3: on a city's 100 MB of JSON, 0.38 s and 11.4 MB against level 6's 1.15 s and
+/// 10.1 MB (zlib-rs, measured for issue #14); the page reads every level alike.
 fn gzip_base64(bytes: &[u8]) -> String {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(3));
     gz.write_all(bytes).expect("writing to memory cannot fail");
     let compressed = gz.finish().expect("writing to memory cannot fail");
     base64(&compressed)

@@ -183,9 +183,12 @@ fn ingest_frame(
     let mut invalid = Vec::with_capacity(ids.len());
     for id in &ids {
         let n = match sources.iter().find(|(s, _)| s == id) {
+            // Nulls dropped by polars first: most rows have no invalid value, and this
+            // package is not optimised in the default build (4 M household rows took 0.4 s).
             Some((_, df)) if df.column(poprecon_ingest::INVALID_FIELDS).is_ok() => df
                 .column(poprecon_ingest::INVALID_FIELDS)?
                 .as_materialized_series()
+                .drop_nulls()
                 .str()?
                 .iter()
                 .flatten()

@@ -581,7 +581,14 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_one() {
     let d = dir.path();
     run_sample(d, "run");
     let before = snapshot(&d.join("run/latest"));
-    for file in ["sources/household.parquet", "manifest.json"] {
+    // A source (written on its own thread), a table and the report (written beside it), and
+    // the manifest (after both).
+    for file in [
+        "sources/household.parquet",
+        "births.parquet",
+        "report.html",
+        "manifest.json",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_poprecon"))
             .args(["run", &sample_pipeline(), "--out", "run"])
             .current_dir(d)
