@@ -12,11 +12,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use poprecon_checks::{CheckInput, run_checks};
-use poprecon_link::{FactSettings, LinkConfig, birth_facts, link};
+use poprecon_checks::run_checks;
 
 mod common;
-use common::{data, link_input};
+use common::data;
+#[path = "checks_input.rs"]
+mod checks_input;
+use checks_input::{check_input, linked};
 
 // The binary's allocator, so that the figures are the binary's.
 #[global_allocator]
@@ -24,24 +26,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn bench_checks(c: &mut Criterion) {
     let d = data();
-    let linked = link(&link_input(&d), &LinkConfig::default()).expect("linkage runs");
-    let facts = birth_facts(
-        &linked.births,
-        &link_input(&d),
-        &LinkConfig::default(),
-        &FactSettings {
-            birth_date_tolerance_days: d.plan.rules.birth_date_mismatch.tolerance_days,
-        },
-    )
-    .expect("the births stage runs");
-    let mut input = CheckInput::new(d.plan.as_of, d.plan.period)
-        .with_births(&facts.births)
-        .with_stillbirths(&facts.stillbirths)
-        .with_ambiguous(&linked.ambiguous)
-        .with_villages(d.plan.divisions.villages.keys().cloned());
-    for (id, df) in &d.tables {
-        input = input.with_source(id, df);
-    }
+    let (linked, facts) = linked(&d);
+    let input = check_input(&d, &linked, &facts);
     let checked = run_checks(&input, &d.plan.rules).expect("the checks run");
     eprintln!(
         "{} births, {} discrepancies, {} village rows",

@@ -7,12 +7,14 @@
 
 use std::time::Instant;
 
-use poprecon_checks::{CheckInput, run_checks};
-use poprecon_link::{FactSettings, LinkConfig, birth_facts, link};
+use poprecon_checks::run_checks;
 
 #[path = "../common/mod.rs"]
 mod common;
-use common::{data, link_input};
+use common::data;
+#[path = "../checks_input.rs"]
+mod checks_input;
+use checks_input::{check_input, linked};
 
 // The scale is printed by `data()`; this example does not need it again.
 #[allow(dead_code)]
@@ -45,24 +47,8 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let d = data();
-    let linked = link(&link_input(&d), &LinkConfig::default()).expect("linkage runs");
-    let facts = birth_facts(
-        &linked.births,
-        &link_input(&d),
-        &LinkConfig::default(),
-        &FactSettings {
-            birth_date_tolerance_days: d.plan.rules.birth_date_mismatch.tolerance_days,
-        },
-    )
-    .expect("the births stage runs");
-    let mut input = CheckInput::new(d.plan.as_of, d.plan.period)
-        .with_births(&facts.births)
-        .with_stillbirths(&facts.stillbirths)
-        .with_ambiguous(&linked.ambiguous)
-        .with_villages(d.plan.divisions.villages.keys().cloned());
-    for (id, df) in &d.tables {
-        input = input.with_source(id, df);
-    }
+    let (linked, facts) = linked(&d);
+    let input = check_input(&d, &linked, &facts);
     let (rss, hwm) = memory();
     eprintln!("before the checks: {rss} MiB resident, {hwm} MiB peak");
     // What the canonical tables hold (polars' estimate: buffers shared between columns are
