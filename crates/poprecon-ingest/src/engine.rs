@@ -192,47 +192,6 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     })
 }
 
-/// Ingests several sources; the outputs come back in the order of `cfgs`.
-///
-/// A source read only from workbooks is read on a thread of its own while the others are
-/// ingested: calamine reads a sheet on one core, so an XLSX extract would otherwise hold the
-/// night while the CSV and Parquet sources wait. Each source is ingested exactly as
-/// [`ingest`] does it.
-pub fn ingest_sources(cfgs: &[IngestConfig<'_>]) -> Vec<Result<SourceOutput, IngestError>> {
-    let workbook_only = |cfg: &IngestConfig<'_>| {
-        !cfg.files.is_empty() && cfg.files.iter().all(|f| f.format.is_workbook())
-    };
-    let (books, rest): (Vec<usize>, Vec<usize>) =
-        (0..cfgs.len()).partition(|&i| workbook_only(&cfgs[i]));
-    let mut out: Vec<Option<Result<SourceOutput, IngestError>>> =
-        (0..cfgs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let reader = (!books.is_empty()).then(|| {
-            scope.spawn(|| {
-                books
-                    .iter()
-                    .map(|&i| (i, ingest(&cfgs[i])))
-                    .collect::<Vec<_>>()
-            })
-        });
-        for &i in &rest {
-            out[i] = Some(ingest(&cfgs[i]));
-        }
-        if let Some(reader) = reader {
-            // A panic in the reader thread is a bug; it is carried over, not hidden.
-            for (i, result) in reader
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e))
-            {
-                out[i] = Some(result);
-            }
-        }
-    });
-    out.into_iter()
-        .map(|r| r.expect("every source is ingested once"))
-        .collect()
-}
-
 /// Keeps the most frequent [`UNKNOWN_CODES_LISTED`] values (ties by value) and counts the
 /// rest under [`OTHER_VALUES`].
 fn bound_listed(values: &mut BTreeMap<String, u64>) {

@@ -1078,59 +1078,6 @@ fn workbook_formats_and_tsv_give_the_csv_table() {
     }
 }
 
-/// `ingest_sources` reads workbook sources on their own thread: each source's output (and
-/// error) is what `ingest` gives it alone, in the order of the configurations.
-#[test]
-fn ingest_sources_gives_each_source_what_ingest_gives_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let second = "D002,11010519491231002X,李娜,2025-03-05,男,2,死产,340302001001,2025/3/6";
-    let csv = csv_file(write(dir.path(), "d.csv", rows(&[GOOD, second]).as_bytes()));
-    let xlsx = dir.path().join("d.xlsx");
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    for (r, line) in std::iter::once(HEADER).chain([GOOD, second]).enumerate() {
-        for (c, v) in line.split(',').enumerate() {
-            sheet.write_string(r as u32, c as u16, v).unwrap();
-        }
-    }
-    book.save(&xlsx).unwrap();
-    let xlsx = InputFile::new(&xlsx, Format::Xlsx);
-    let missing = csv_file(dir.path().join("missing.csv"));
-
-    let known = villages();
-    let columns = BTreeMap::new();
-    let files = [
-        vec![xlsx.clone()],
-        vec![csv.clone()],
-        vec![missing],
-        vec![xlsx],
-    ];
-    let cfgs: Vec<IngestConfig<'_>> = files
-        .iter()
-        .map(|files| IngestConfig {
-            source: &TestSource,
-            files,
-            columns: &columns,
-            known_villages: Some(&known),
-            allow_empty: false,
-            progress: None,
-        })
-        .collect();
-    let together = ingest_sources(&cfgs);
-    assert_eq!(together.len(), 4);
-    for (cfg, got) in cfgs.iter().zip(together) {
-        match (ingest(cfg), got) {
-            (Ok(alone), Ok(got)) => {
-                assert!(got.records.equals_missing(&alone.records));
-                assert!(got.quarantine.equals_missing(&alone.quarantine));
-                assert_eq!(got.stats, alone.stats);
-            }
-            (Err(alone), Err(got)) => assert_eq!(got.to_string(), alone.to_string()),
-            (alone, got) => panic!("alone {:?}, together {:?}", alone.is_ok(), got.is_ok()),
-        }
-    }
-}
-
 /// The hand splitter of quote-free bodies gives the csv crate's rows and lines: blank
 /// lines skipped, `\r\n`, `\n` and a lone `\r` each one line end, empty and white-space
 /// cells kept, rows of any width, no line end at the end, in chunks of any size.

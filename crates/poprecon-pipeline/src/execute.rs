@@ -293,7 +293,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
 /// Reads every source of the plan; the outputs come back in plan order.
 ///
 /// A source read only from workbooks is read on a thread of its own while the others are
-/// ingested one after another (as `poprecon_ingest::ingest_sources` does): calamine reads a
+/// ingested one after another: calamine reads a
 /// sheet on one core, so an XLSX extract would otherwise hold the stage while the CSV and
 /// Parquet sources wait. `progress` still sees one source at a time: such a source is
 /// reported (started, its rows, finished) between two of the others once it is read, or at
