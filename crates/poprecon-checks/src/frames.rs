@@ -180,9 +180,9 @@ pub(crate) struct Ctx<'a> {
     pub births: Option<Table>,
     /// `births` as linkage gave it (for local rules).
     pub births_raw: Option<Table>,
-    /// A person's (valid ID's) active household village, built on first use (see
-    /// [`ActiveVillages`]).
-    pub active: std::cell::OnceCell<ActiveVillages>,
+    /// The household registry's persons and their active villages, built on first use (see
+    /// [`RegisteredPersons`]).
+    pub persons: std::cell::OnceCell<RegisteredPersons>,
     /// Whole sources with `__village` and `__birth` added, computed once: several rules and
     /// their denominators read them (see `records::attributed_all`).
     pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
@@ -217,7 +217,7 @@ impl<'a> Ctx<'a> {
             sources,
             births: None,
             births_raw: None,
-            active: Default::default(),
+            persons: Default::default(),
             attributed: Default::default(),
             village_counts: Default::default(),
         };
@@ -246,12 +246,12 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The active household village of each person registered in the household registry (any
-/// row with a valid `person_id`), as a hash lookup: a resident ID in normal form is held as
-/// a number, so that the registry's millions of persons take a few bytes
-/// each and are hashed once per run, not once per source and ID field in a join.
+/// Every person registered in the household registry (any row with a valid `person_id`),
+/// with the village of their active household row, as a hash lookup: a resident ID in
+/// normal form is held as a number, so that the registry's millions of persons take a few
+/// bytes each and are hashed once per run, not once per source and ID field in a join.
 #[derive(Debug, Default)]
-pub(crate) struct ActiveVillages {
+pub(crate) struct RegisteredPersons {
     numbers: PlHashMap<u64, u32>,
     /// IDs not in normal form (none from ingest; a table built by hand may hold them).
     others: PlHashMap<String, u32>,
@@ -283,10 +283,10 @@ pub(crate) fn id_number(id: &str) -> Option<u64> {
     Some(n * 11 + check)
 }
 
-impl ActiveVillages {
+impl RegisteredPersons {
     /// From the household registry: each valid `person_id`, at the smallest village code of
     /// its active rows (status rank 0 or 1), if any.
-    fn of(h: &Table) -> Result<ActiveVillages, ChecksError> {
+    fn of(h: &Table) -> Result<RegisteredPersons, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let rows = h
             .lazy()
@@ -303,7 +303,7 @@ impl ActiveVillages {
             column("__a_village")?.str().map_err(&err)?,
             column("__a_active")?.bool().map_err(&err)?,
         );
-        let mut out = ActiveVillages {
+        let mut out = RegisteredPersons {
             numbers: PlHashMap::with_capacity(pids.len()),
             ..Default::default()
         };
@@ -356,21 +356,21 @@ impl ActiveVillages {
 }
 
 impl Ctx<'_> {
-    pub fn active_villages(&self) -> Result<&ActiveVillages, ChecksError> {
-        if let Some(a) = self.active.get() {
+    pub fn registered_persons(&self) -> Result<&RegisteredPersons, ChecksError> {
+        if let Some(a) = self.persons.get() {
             return Ok(a);
         }
         let started = std::time::Instant::now();
         let built = match self.sources.get(HOUSEHOLD) {
-            Some(h) => ActiveVillages::of(h)?,
-            None => ActiveVillages::default(),
+            Some(h) => RegisteredPersons::of(h)?,
+            None => RegisteredPersons::default(),
         };
         tracing::debug!(
             persons = built.numbers.len() + built.others.len(),
             seconds = started.elapsed().as_secs_f64(),
             "active household villages"
         );
-        Ok(self.active.get_or_init(|| built))
+        Ok(self.persons.get_or_init(|| built))
     }
 }
 
@@ -381,7 +381,7 @@ impl Ctx<'_> {
 /// to is joined (the births are few); the persons' villages are looked up in `active`.
 pub(crate) fn attribute_rows(
     births: Option<&Table>,
-    active: &ActiveVillages,
+    active: &RegisteredPersons,
     t: &Table,
     own_village: Option<&str>,
     persons: &[&str],
@@ -423,9 +423,8 @@ pub(crate) fn attribute_rows(
         if !t.has(c) {
             return Ok(None);
         }
-        let s = t.df.column(c).map_err(&err)?.cast(&DataType::String);
-        let s = s.map_err(&err)?;
-        Ok(Some(s.str().map_err(&err)?.clone()))
+        let s = t.df.column(c).and_then(|c| c.cast(&DataType::String));
+        Ok(Some(s.map_err(&err)?.str().map_err(&err)?.clone()))
     };
     let own = match own_village {
         Some(v) => text(v)?,
@@ -439,12 +438,10 @@ pub(crate) fn attribute_rows(
         .iter()
         .map(|p| text(p))
         .collect::<Result<Vec<_>, _>>()?;
-    if ids.iter().any(Option::is_some) {
-        for ca in ids.iter().flatten() {
-            for (slot, id) in village.iter_mut().zip(ca.iter()) {
-                if slot.is_none() {
-                    *slot = id.and_then(|id| active.village(id));
-                }
+    for ca in ids.iter().flatten() {
+        for (slot, id) in village.iter_mut().zip(ca.iter()) {
+            if slot.is_none() {
+                *slot = id.and_then(|id| active.village(id));
             }
         }
     }

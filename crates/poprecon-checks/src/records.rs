@@ -10,7 +10,7 @@ use poprecon_model::ResidentId;
 use crate::catalogue::RuleId;
 use crate::error::ChecksError;
 use crate::frames::{
-    ActiveVillages, CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION,
+    CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION, RegisteredPersons,
     SCHOOL, SOCIAL_SECURITY, Table, VACCINATION, attribute_rows, key_column, key_is_id, null,
 };
 use crate::rules::{Found, concat_all, date_text, field_lit, kv, material, values};
@@ -41,7 +41,7 @@ fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
     if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
         return Ok(df.clone().lazy());
     }
-    let df = attributed_source(ctx.births.as_ref(), ctx.active_villages()?, t)?;
+    let df = attributed_source(ctx.births.as_ref(), ctx.registered_persons()?, t)?;
     ctx.attributed
         .borrow_mut()
         .insert(t.name.clone(), df.clone());
@@ -51,7 +51,7 @@ fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
 /// A source's own columns with `__village` and `__birth` beside them.
 fn attributed_source(
     births: Option<&Table>,
-    active: &ActiveVillages,
+    active: &RegisteredPersons,
     t: &Table,
 ) -> Result<DataFrame, ChecksError> {
     let started = std::time::Instant::now();
@@ -72,7 +72,7 @@ fn attributed_source(
 /// the machine has cores (largest first): the record-level rules read them all.
 pub(crate) fn attribute_sources(ctx: &Ctx<'_>) -> Result<(), ChecksError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let active = ctx.active_villages()?;
+    let active = ctx.registered_persons()?;
     let births = ctx.births.as_ref();
     let mut todo: Vec<&Table> = {
         let done = ctx.attributed.borrow();
@@ -429,7 +429,7 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Result<Fo
         .with_column(coalesce(&[col("__pid"), col("__nid")]).alias("__pid"));
     let units = computed_once(units);
     // Whether the registry holds the ID: the run's one lookup of its persons.
-    let persons = ctx.active_villages()?;
+    let persons = ctx.registered_persons()?;
     let with_id = units
         .clone()
         .filter(col("__pid").is_not_null())
@@ -566,27 +566,6 @@ fn encoded_date(id: Expr) -> Expr {
     )
 }
 
-/// The birth date a resident ID encodes as the number `YYYYMMDD`.
-fn encoded_yyyymmdd(id: Expr) -> Expr {
-    id.str().slice(lit(6), lit(8)).cast(DataType::Int32)
-}
-
-/// Days since 1970-01-01 as the number `YYYYMMDD`.
-fn yyyymmdd(days: Expr) -> Expr {
-    let d = days.cast(DataType::Date);
-    d.clone().dt().year().cast(DataType::Int32) * lit(10_000i32)
-        + d.clone().dt().month().cast(DataType::Int32) * lit(100i32)
-        + d.dt().day().cast(DataType::Int32)
-}
-
-/// The sex a resident ID encodes: 1 when its 17th character is odd, else 2.
-fn encoded_sex(id: Expr) -> Expr {
-    let digit = id.str().slice(lit(16), lit(1)).cast(DataType::Int32);
-    when((digit % lit(2i32)).eq(lit(1i32)))
-        .then(lit(1i32))
-        .otherwise(lit(2i32))
-}
-
 /// A column as 32-bit integers (`days`: a date column as days since 1970-01-01), or nulls
 /// when the table has none.
 fn int_column(t: &Table, column: &str, days: bool) -> PolarsResult<Int32Chunked> {
@@ -614,8 +593,7 @@ fn id_digits(id: &str, from: usize, len: usize) -> Option<i32> {
     (digits > 0).then_some(n)
 }
 
-/// The sex an ID encodes ([`encoded_sex`] on one value): 1 when its 17th character is an
-/// odd digit, else 2.
+/// The sex an ID encodes: 1 when its 17th character is an odd digit, else 2.
 fn encoded_sex_of(id: Option<&str>) -> i32 {
     match id.and_then(|id| id_digits(id, 16, 1)) {
         Some(d) if d % 2 == 1 => 1,
@@ -623,38 +601,77 @@ fn encoded_sex_of(id: Option<&str>) -> i32 {
     }
 }
 
-/// Days since 1970-01-01 as the number `YYYYMMDD` ([`yyyymmdd`] on one value).
+/// Days since 1970-01-01 as the number `YYYYMMDD`.
 fn yyyymmdd_of(days: i32) -> Option<i32> {
     use chrono::Datelike;
     let d = chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)?;
     Some(d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32)
 }
 
-/// Per row, for a person's own ID: whether it is checked (a valid ID and a birth date or a
-/// known sex to compare it with) and whether it conflicts (checked, and another birth date
-/// or sex encoded than recorded).
-fn own_id_flags(
-    ids: &StringChunked,
-    recorded: &Int32Chunked,
-    sexes: &Int32Chunked,
-) -> (Vec<bool>, Vec<bool>) {
-    ids.iter()
-        .zip(recorded.iter())
-        .zip(sexes.iter())
-        .map(|((id, rd), rs)| {
+/// Per row of one ID field: whether it is checked, and whether the birth date or the sex
+/// the ID encodes differs from the row's (only where checked).
+struct IdChecks {
+    checked: Vec<bool>,
+    date: Vec<bool>,
+    sex: Vec<bool>,
+}
+
+impl IdChecks {
+    /// A person's own ID: checked where valid and with a birth date or a known sex to
+    /// compare it with.
+    fn own(ids: &StringChunked, recorded: &Int32Chunked, sexes: &Int32Chunked) -> IdChecks {
+        let mut out = IdChecks::with_capacity(ids.len());
+        for ((id, rd), rs) in ids.iter().zip(recorded.iter()).zip(sexes.iter()) {
             let sex_known = matches!(rs, Some(1 | 2));
             let checked = id.is_some() && (rd.is_some() || sex_known);
-            let date_conflict = match (
+            let date = match (
                 id.and_then(|id| id_digits(id, 6, 8)),
                 rd.and_then(yyyymmdd_of),
             ) {
                 (Some(encoded), Some(recorded)) => encoded != recorded,
                 _ => false,
             };
-            let sex_conflict = sex_known && Some(encoded_sex_of(id)) != rs;
-            (checked, checked && (date_conflict || sex_conflict))
-        })
-        .unzip()
+            let sex = sex_known && Some(encoded_sex_of(id)) != rs;
+            out.push(checked, checked && date, checked && sex);
+        }
+        out
+    }
+
+    /// The ID of a person of `sex`: checked where valid.
+    fn of(ids: &StringChunked, sex: i32) -> IdChecks {
+        let mut out = IdChecks::with_capacity(ids.len());
+        for id in ids.iter() {
+            out.push(
+                id.is_some(),
+                false,
+                id.is_some() && encoded_sex_of(id) != sex,
+            );
+        }
+        out
+    }
+
+    fn with_capacity(n: usize) -> IdChecks {
+        IdChecks {
+            checked: Vec::with_capacity(n),
+            date: Vec::with_capacity(n),
+            sex: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, checked: bool, date: bool, sex: bool) {
+        self.checked.push(checked);
+        self.date.push(date);
+        self.sex.push(sex);
+    }
+
+    /// Rows in conflict: checked, and the date or the sex differs.
+    fn conflicts(&self) -> Vec<bool> {
+        self.date
+            .iter()
+            .zip(&self.sex)
+            .map(|(d, s)| *d || *s)
+            .collect()
+    }
 }
 
 /// `id_number_conflict` (§8.6) over every accepted record of every source: a valid ID that
@@ -697,23 +714,20 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
                     .and_then(|c| c.cast(&DataType::String))
                     .map_err(&err)?;
             let ids = ids.str().map_err(&err)?;
-            let (checked, conflict) = match holder {
+            let checks = match holder {
                 Holder::Own { birth_date, sex } => {
                     let recorded = int_column(t, birth_date, true).map_err(&err)?;
                     let sexes = int_column(t, sex, false).map_err(&err)?;
-                    let flags = own_id_flags(ids, &recorded, &sexes);
+                    let checks = IdChecks::own(ids, &recorded, &sexes);
                     checked_rows
                         .with_column(recorded.with_name(format!("__rd{i}").into()).into_column())
                         .map_err(&err)?;
                     checked_rows
                         .with_column(sexes.with_name(format!("__rs{i}").into()).into_column())
                         .map_err(&err)?;
-                    flags
+                    checks
                 }
-                Holder::Of(sex) => ids
-                    .iter()
-                    .map(|id| (id.is_some(), id.is_some() && encoded_sex_of(id) != *sex))
-                    .unzip(),
+                Holder::Of(sex) => IdChecks::of(ids, *sex),
             };
             checked_rows
                 .with_column(
@@ -722,23 +736,21 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
                         .into_column(),
                 )
                 .map_err(&err)?;
-            for (a, &c) in any.iter_mut().zip(&checked) {
+            for (a, &c) in any.iter_mut().zip(&checks.checked) {
                 *a |= c;
             }
-            field_flags.push((checked, conflict));
+            field_flags.push(checks);
         }
         let records = Records::of(checked_rows.column("__key").map_err(&err)?, &any)?;
         let first_rows = checked_rows
             .select(["__village", "__birth"])
             .and_then(|df| df.take(&records.first_rows()))
             .map_err(&err)?;
-        for (i, ((field, holder), (checked, in_conflict))) in
-            fields.iter().zip(&field_flags).enumerate()
-        {
+        for (i, ((field, holder), checks)) in fields.iter().zip(&field_flags).enumerate() {
             // The records checked in this field, at their first row's village.
             units.push(record_units(
                 first_rows
-                    .take(&records.first_rows_where(checked, false))
+                    .take(&records.first_rows_where(&checks.checked, false))
                     .map_err(&err)?
                     .lazy(),
             ));
@@ -748,7 +760,7 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             if matches!(holder, Holder::Own { .. }) {
                 shown.extend([format!("__rd{i}"), format!("__rs{i}")]);
             }
-            let conflicting = records.first_rows_where(in_conflict, true);
+            let conflicting = records.first_rows_where(&checks.conflicts(), true);
             let mut conflicts = checked_rows
                 .select(shown)
                 .and_then(|df| df.take(&conflicting))
@@ -757,37 +769,48 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
                 .take(&records.records_of(&conflicting))
                 .map_err(&err)?;
             conflicts.hstack_mut(of_record.columns()).map_err(&err)?;
+            // What differs, and the sex the ID encodes, for the rows shown.
+            let at = |v: &[bool]| -> Vec<bool> {
+                conflicting
+                    .into_no_null_iter()
+                    .map(|r| v[r as usize])
+                    .collect()
+            };
+            let ids = conflicts.column(&format!("__id{i}")).map_err(&err)?;
+            let encoded: Vec<i32> = ids
+                .str()
+                .map_err(&err)?
+                .iter()
+                .map(encoded_sex_of)
+                .collect();
+            conflicts
+                .hstack_mut(&[
+                    Column::new("__dc".into(), at(&checks.date)),
+                    Column::new("__sc".into(), at(&checks.sex)),
+                    Column::new("__es".into(), encoded),
+                ])
+                .map_err(&err)?;
             let conflicts = conflicts.lazy();
-            let id = col(format!("__id{i}"));
             let vals = match holder {
                 Holder::Own { .. } => {
                     let (rd, rs) = (col(format!("__rd{i}")), col(format!("__rs{i}")));
-                    let date_conflict = encoded_yyyymmdd(id.clone())
-                        .neq(yyyymmdd(rd.clone()))
-                        .fill_null(lit(false));
-                    let sex_conflict = rs
-                        .clone()
-                        .eq(lit(1i32))
-                        .or(rs.clone().eq(lit(2i32)))
-                        .and(encoded_sex(id.clone()).neq(rs.clone()))
-                        .fill_null(lit(false));
-                    let shown = |on: &Expr, label: &str, value: Expr| {
-                        when(on.clone())
+                    let shown = |on: &str, label: &str, value: Expr| {
+                        when(col(on))
                             .then(kv(label, value))
                             .otherwise(null(DataType::String))
                     };
                     values(vec![
                         shown(
-                            &date_conflict,
+                            "__dc",
                             "encoded_birth_date",
-                            encoded_date(id.clone()),
+                            encoded_date(col(format!("__id{i}"))),
                         ),
-                        shown(&date_conflict, "birth_date", date_text(rd)),
-                        shown(&sex_conflict, "encoded_sex", encoded_sex(id.clone())),
-                        shown(&sex_conflict, "sex", rs),
+                        shown("__dc", "birth_date", date_text(rd)),
+                        shown("__sc", "encoded_sex", col("__es")),
+                        shown("__sc", "sex", rs),
                     ])
                 }
-                Holder::Of(_) => values(vec![kv("encoded_sex", encoded_sex(id))]),
+                Holder::Of(_) => values(vec![kv("encoded_sex", col("__es"))]),
             };
             rows.push(record_rows(
                 rule,
