@@ -85,6 +85,12 @@ pub trait Progress: Sync {
 
     /// Ingest of `source` ended, well or not.
     fn source_finished(&self, _source: &'static str) {}
+
+    /// `source` was read: `records` is its canonical table, the one the run's tables are
+    /// made from (cheap to clone: the columns are shared). Called once per source read
+    /// well, after [`Progress::source_finished`], on the thread that calls [`execute`], while
+    /// the other sources and stages go on: a caller can start writing it now.
+    fn source_ingested(&self, _source: &'static str, _records: &DataFrame) {}
 }
 
 /// Reports nothing.
@@ -344,6 +350,9 @@ pub fn ingest_sources(
                 Err(_) => failed.store(true, Ordering::Relaxed),
             }
             progress.source_finished(id);
+            if let Ok(output) = result {
+                progress.source_ingested(id, &output.records);
+            }
         };
         for (i, sp) in plan.sources.iter().enumerate() {
             if apart.contains(&i) {
@@ -357,8 +366,9 @@ pub fn ingest_sources(
                 break;
             }
             let result = ingest_source(plan, sp, progress);
-            if result.is_err() {
-                failed.store(true, Ordering::Relaxed);
+            match &result {
+                Ok(output) => progress.source_ingested(sp.source.id(), &output.records),
+                Err(_) => failed.store(true, Ordering::Relaxed),
             }
             outputs[i] = Some(result);
         }

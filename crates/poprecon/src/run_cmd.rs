@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -147,6 +146,8 @@ impl Stages {
 struct NightProgress<'a> {
     bars: Bars,
     faults: &'a Faults,
+    /// Takes each canonical source as soon as it is read, to write it while the night goes on.
+    sources: &'a SourceWriter,
 }
 
 impl Progress for NightProgress<'_> {
@@ -176,6 +177,10 @@ impl Progress for NightProgress<'_> {
 
     fn source_finished(&self, source: &'static str) {
         self.bars.source_finished(source);
+    }
+
+    fn source_ingested(&self, source: &'static str, records: &DataFrame) {
+        self.sources.write(source, records);
     }
 }
 
@@ -238,9 +243,20 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
         Ok((h, n))
     })?;
 
+    let out = std::sync::Arc::new(Output {
+        dir: dir.clone(),
+        run_id: run_id.clone(),
+        as_of: plan.as_of,
+        faults: opts.faults.clone(),
+    });
+    // The canonical sources are most of the run folder's bytes (the household registry alone
+    // is 4 M rows in a city): each is written on a thread of its own as soon as ingest has
+    // read it, while linkage and the checks go on (issue #14).
+    let mut source_writer = SourceWriter::start(out.clone());
     let progress = NightProgress {
         bars: Bars::new(opts.progress),
         faults: &opts.faults,
+        sources: &source_writer,
     };
     let executed = poprecon_pipeline::execute(
         plan,
@@ -249,6 +265,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
             progress: &progress,
         },
     );
+    drop(progress);
     let tables = match executed {
         Ok(tables) => tables,
         Err(ExecuteError::Stopped { stage }) => {
@@ -289,58 +306,42 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
     let outputs = stages.run("write", || {
-        let out = Output {
-            dir: &dir,
-            run_id: &run_id,
-            as_of: plan.as_of,
-            faults: &opts.faults,
-        };
-        // The canonical sources are most of the run folder's bytes (the household registry
-        // alone is 4 M rows in a city): a thread of their own writes them, largest first,
-        // while the other tables and the report are made, and the main thread takes the
-        // ones left once it is done (issue #14). A failure on either side stops the other
-        // at its next file; a source's error is reported first.
-        let span = tracing::Span::current();
-        let queue = SourceQueue::new(&records);
-        std::thread::scope(|scope| {
-            let sources = scope.spawn(|| span.in_scope(|| queue.drain(&out)));
-            let rest = write_rest(
-                &out,
-                &queue.stop,
-                plan,
-                opts,
-                &Rest {
-                    records: &records,
-                    quarantines: &quarantines,
-                    linked: &linked,
-                    discrepancies: &discrepancies,
-                    village_discrepancies: &village_discrepancies,
-                    indicators: &indicators,
-                    assessment: &assessment,
-                    quality: &quality,
-                    drill: &drill,
-                    previous_indicators: previous_indicators.as_ref(),
-                    returns: &returns,
-                },
-            );
-            let mine = match &rest {
-                Ok(_) => queue.drain(&out),
-                Err(_) => {
-                    queue.stop.store(true, Ordering::Relaxed);
-                    Ok(())
-                }
-            };
-            sources
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            mine?;
-            let rest = rest?;
-            // Sources first, as before: the manifest lists the outputs in this order.
-            let mut outputs = queue.written();
-            outputs.extend(rest);
-            let n = outputs.len() as u64;
-            Ok((outputs, n))
-        })
+        let rest = write_rest(
+            &out,
+            &source_writer.stop,
+            plan,
+            opts,
+            &Rest {
+                records: &records,
+                quarantines: &quarantines,
+                linked: &linked,
+                discrepancies: &discrepancies,
+                village_discrepancies: &village_discrepancies,
+                indicators: &indicators,
+                assessment: &assessment,
+                quality: &quality,
+                drill: &drill,
+                previous_indicators: previous_indicators.as_ref(),
+                returns: &returns,
+            },
+        );
+        if rest.is_err() {
+            source_writer.stop.store(true, Ordering::Relaxed);
+        }
+        // A source's error is reported first: it is what stopped the rest.
+        let mut outputs = source_writer.finish()?;
+        let rest = rest?;
+        if let Some(missing) = records
+            .keys()
+            .find(|id| !outputs.iter().any(|o| o.file == source_file(id)))
+        {
+            anyhow::bail!("`{}` was not written", source_file(missing));
+        }
+        // Sources first, in their file order: the manifest lists the outputs in this order.
+        outputs.sort_by(|a, b| a.file.cmp(&b.file));
+        outputs.extend(rest);
+        let n = outputs.len() as u64;
+        Ok((outputs, n))
     })?;
 
     let pipeline_bytes = std::fs::read(&plan.path)
@@ -412,72 +413,91 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
 }
 
 /// Where the write stage puts a run's tables, and what it stamps on them.
-struct Output<'a> {
-    dir: &'a Path,
-    run_id: &'a str,
+struct Output {
+    dir: PathBuf,
+    run_id: String,
     as_of: chrono::NaiveDate,
-    faults: &'a Faults,
+    faults: Faults,
 }
 
-/// The canonical sources the write stage has still to write, taken one at a time by any
-/// thread that calls [`SourceQueue::drain`].
-struct SourceQueue<'a> {
-    /// (position in the file order, source id, table), most rows first.
-    todo: Vec<(usize, &'a str, &'a DataFrame)>,
-    next: AtomicUsize,
-    /// Set when a write failed: the other threads stop before their next file.
-    stop: AtomicBool,
-    done: Mutex<Vec<(usize, OutputRecord)>>,
+/// `sources/<id>.parquet`, the file of a canonical source in the run folder.
+fn source_file(id: &str) -> String {
+    format!("sources/{id}.parquet")
 }
 
-impl<'a> SourceQueue<'a> {
-    fn new(records: &'a BTreeMap<String, DataFrame>) -> SourceQueue<'a> {
-        let mut todo: Vec<(usize, &str, &DataFrame)> = records
-            .iter()
-            .enumerate()
-            .map(|(i, (id, df))| (i, id.as_str(), df))
-            .collect();
-        todo.sort_by_key(|(i, _, df)| (std::cmp::Reverse(df.height()), *i));
-        SourceQueue {
-            todo,
-            next: AtomicUsize::new(0),
-            stop: AtomicBool::new(false),
-            done: Mutex::new(Vec::new()),
+/// Writes the canonical sources on a thread of its own, in the order ingest hands them over
+/// ([`SourceWriter::write`]), while the rest of the night goes on. A failed write sets
+/// `stop`, which the write stage reads before each of its files; dropping the writer stops
+/// it after the file it is writing and waits for it.
+struct SourceWriter {
+    send: Option<std::sync::mpsc::Sender<(&'static str, DataFrame)>>,
+    stop: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<Vec<OutputRecord>>>>,
+}
+
+impl SourceWriter {
+    fn start(out: std::sync::Arc<Output>) -> SourceWriter {
+        let (send, receive) = std::sync::mpsc::channel::<(&'static str, DataFrame)>();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        // Its logs sit under the run's span, as the other writes'.
+        let span = tracing::Span::current();
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("poprecon-sources".into())
+                .spawn(move || {
+                    let _span = span.entered();
+                    let mut written = Vec::new();
+                    for (id, df) in receive {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        match out.write_with(&source_file(id), &df, Encoder::ThisThread) {
+                            Ok(record) => written.push(record),
+                            Err(e) => {
+                                stop.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(written)
+                })
+                .expect("the system starts a thread")
+        };
+        SourceWriter {
+            send: Some(send),
+            stop,
+            thread: Some(thread),
         }
     }
 
-    /// Writes sources until none is left or a write failed (here or elsewhere).
-    fn drain(&self, out: &Output<'_>) -> Result<()> {
-        while !self.stop.load(Ordering::Relaxed) {
-            let Some(&(at, id, df)) = self.todo.get(self.next.fetch_add(1, Ordering::Relaxed))
-            else {
-                break;
-            };
-            match out.write_with(&format!("sources/{id}.parquet"), df, Encoder::ThisThread) {
-                Ok(record) => self
-                    .done
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push((at, record)),
-                Err(e) => {
-                    self.stop.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-            }
+    /// Queues `df`, the canonical table of `source`, to be written.
+    fn write(&self, source: &'static str, df: &DataFrame) {
+        if let Some(send) = &self.send {
+            // The thread only hangs up after a failure, which `finish` reports.
+            let _ = send.send((source, df.clone()));
         }
-        Ok(())
     }
 
-    /// What was written, in the sources' file order.
-    fn written(&self) -> Vec<OutputRecord> {
-        let mut done = std::mem::take(
-            &mut *self
-                .done
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        done.sort_by_key(|(at, _)| *at);
-        done.into_iter().map(|(_, record)| record).collect()
+    /// Waits until every queued source is written; what was written, or the first error.
+    fn finish(&mut self) -> Result<Vec<OutputRecord>> {
+        self.send = None;
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Drop for SourceWriter {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop.store(true, Ordering::Relaxed);
+            // The night failed already: its error is the one reported.
+            let _ = self.finish();
+        }
     }
 }
 
@@ -486,14 +506,14 @@ impl<'a> SourceQueue<'a> {
 enum Encoder {
     /// polars' pool, column by column in parallel.
     Pool,
-    /// The calling thread alone: the sources' threads leave polars' pool to the report,
-    /// whose joins would otherwise queue behind whole household columns (city seed 1 at
+    /// The calling thread alone: the sources' thread leaves polars' pool to the stages and
+    /// the report, whose joins would otherwise queue behind whole household columns (city seed 1 at
     /// load 8, one pair each: 22.2 s against 22.7 s written in turn with the pool, 20.1 s
     /// against 22.9 s on its own thread).
     ThisThread,
 }
 
-impl Output<'_> {
+impl Output {
     /// Writes `df`, stamped with `run_id` and `as_of`, to `name` in the run folder.
     fn write(&self, name: &str, df: &DataFrame) -> Result<OutputRecord> {
         self.write_with(name, df, Encoder::Pool)
@@ -501,7 +521,7 @@ impl Output<'_> {
 
     fn write_with(&self, name: &str, df: &DataFrame, encoder: Encoder) -> Result<OutputRecord> {
         let started = Instant::now();
-        let mut df = stamp(df, self.run_id, self.as_of)
+        let mut df = stamp(df, &self.run_id, self.as_of)
             .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
         let stamped = started.elapsed().as_secs_f64();
         let path = self.dir.join(name);
@@ -560,7 +580,7 @@ struct Rest<'a> {
 /// and `report.html`, in that order; stops before the next file once `stop` is set (the
 /// sources' thread failed).
 fn write_rest(
-    out: &Output<'_>,
+    out: &Output,
     stop: &AtomicBool,
     plan: &Plan,
     opts: &RunOptions,
@@ -618,7 +638,7 @@ fn write_rest(
     let started = Instant::now();
     let html = crate::report_cmd::render(
         plan,
-        out.run_id,
+        &out.run_id,
         opts.lang,
         poprecon_report::Audience::Analyst,
         &crate::report_cmd::Tables {
