@@ -182,13 +182,13 @@ pub(crate) struct Ctx<'a> {
     pub births_raw: Option<Table>,
     /// The household registry's persons and their active villages, built on first use (see
     /// [`RegisteredPersons`]).
-    pub persons: std::cell::OnceCell<RegisteredPersons>,
+    pub persons: std::sync::OnceLock<RegisteredPersons>,
     /// Whole sources with `__village` and `__birth` added, computed once: several rules and
     /// their denominators read them (see `records::attributed_all`).
-    pub attributed: std::cell::RefCell<BTreeMap<String, DataFrame>>,
+    pub attributed: std::sync::Mutex<BTreeMap<String, DataFrame>>,
     /// Each source's records counted per village (`village`, `__n`), computed once: the
     /// units of the rules that check every record.
-    pub village_counts: std::cell::RefCell<BTreeMap<String, DataFrame>>,
+    pub village_counts: std::sync::Mutex<BTreeMap<String, DataFrame>>,
 }
 
 /// The births stage's table (see `birth_facts`), read by every birth-level rule.
@@ -353,6 +353,12 @@ impl RegisteredPersons {
     pub fn registered(&self, id: &str) -> bool {
         self.position(id).is_some()
     }
+}
+
+/// The value behind `m`'s lock (a cache: a thread that panicked holding it left it whole,
+/// as nothing is inserted half-made).
+pub(crate) fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Ctx<'_> {

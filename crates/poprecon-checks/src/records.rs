@@ -11,7 +11,8 @@ use crate::catalogue::RuleId;
 use crate::error::ChecksError;
 use crate::frames::{
     CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION, RegisteredPersons,
-    SCHOOL, SOCIAL_SECURITY, Table, VACCINATION, attribute_rows, key_column, key_is_id, null,
+    SCHOOL, SOCIAL_SECURITY, Table, VACCINATION, attribute_rows, key_column, key_is_id, locked,
+    null,
 };
 use crate::rules::{Found, concat_all, date_text, field_lit, kv, material, values};
 
@@ -38,13 +39,11 @@ fn places(source: &str) -> (Option<&'static str>, &'static [&'static str]) {
 /// the source's own columns, which are shared, not copied (a join would gather every column
 /// of the registry's millions of rows again).
 fn attributed_all(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
-    if let Some(df) = ctx.attributed.borrow().get(t.name.as_str()) {
+    if let Some(df) = locked(&ctx.attributed).get(t.name.as_str()) {
         return Ok(df.clone().lazy());
     }
     let df = attributed_source(ctx.births.as_ref(), ctx.registered_persons()?, t)?;
-    ctx.attributed
-        .borrow_mut()
-        .insert(t.name.clone(), df.clone());
+    locked(&ctx.attributed).insert(t.name.clone(), df.clone());
     Ok(df.lazy())
 }
 
@@ -75,7 +74,7 @@ pub(crate) fn attribute_sources(ctx: &Ctx<'_>) -> Result<(), ChecksError> {
     let active = ctx.registered_persons()?;
     let births = ctx.births.as_ref();
     let mut todo: Vec<&Table> = {
-        let done = ctx.attributed.borrow();
+        let done = locked(&ctx.attributed);
         ctx.sources
             .values()
             .filter(|t| !done.contains_key(t.name.as_str()))
@@ -103,7 +102,7 @@ pub(crate) fn attribute_sources(ctx: &Ctx<'_>) -> Result<(), ChecksError> {
             .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let mut cache = ctx.attributed.borrow_mut();
+    let mut cache = locked(&ctx.attributed);
     for (name, df) in done {
         cache.insert(name, df?);
     }
@@ -155,7 +154,7 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
 /// Every record of a source as units: its rows counted per village (`village`, `__n`), once
 /// per run, for the rules whose units are all of a source's rows.
 fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
-    if let Some(df) = ctx.village_counts.borrow().get(t.name.as_str()) {
+    if let Some(df) = locked(&ctx.village_counts).get(t.name.as_str()) {
         return Ok(df.clone().lazy());
     }
     let err = ChecksError::frame(&t.name);
@@ -174,9 +173,7 @@ fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
         ],
     )
     .map_err(&err)?;
-    ctx.village_counts
-        .borrow_mut()
-        .insert(t.name.clone(), df.clone());
+    locked(&ctx.village_counts).insert(t.name.clone(), df.clone());
     Ok(df.lazy())
 }
 

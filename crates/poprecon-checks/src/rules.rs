@@ -41,36 +41,48 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
             "sources attributed"
         );
     }
+    // The rules run side by side, as many at a time as the machine has cores: the two that
+    // pass over every row of every source in Rust (`id_number_conflict`, `duplicate_record`)
+    // first, as they take most of the stage. Their results keep the catalogue's order.
+    let mut todo: Vec<(usize, RuleId, Severity)> = RuleId::ALL
+        .into_iter()
+        .map(|rule| (rule, ctx.cfg.rule(rule)))
+        .filter(|(_, (enabled, _))| *enabled)
+        .enumerate()
+        .map(|(at, (rule, (_, severity)))| (at, rule, severity))
+        .collect();
+    todo.sort_by_key(|&(at, rule, _)| (!LONG_RULES.contains(&rule), at));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(todo.len())
+        .max(1);
+    let checks_span = tracing::Span::current();
+    let mut found: Vec<(usize, RuleId, Severity, Result<Found, ChecksError>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let _checks = checks_span.enter();
+                        let mut done = Vec::new();
+                        while let Some(&(at, rule, severity)) =
+                            todo.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            done.push((at, rule, severity, run_rule(ctx, rule)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+    found.sort_by_key(|(at, ..)| *at);
     let mut out = Vec::new();
-    for rule in RuleId::ALL {
-        let (enabled, severity) = ctx.cfg.rule(rule);
-        if !enabled {
-            continue;
-        }
-        let _span = tracing::debug_span!("rule", rule = rule.as_str()).entered();
-        let started = std::time::Instant::now();
-        let found = match (rule.scope(), &ctx.births) {
-            (Scope::Record(r), _) => match r {
-                RecordRule::LatePrenatalBooking => records::late_prenatal_booking(ctx)?,
-                RecordRule::RegistrationWithoutMarriage => {
-                    records::registration_without_marriage(ctx)?
-                }
-                RecordRule::MaternityClaimWithoutDelivery => {
-                    records::maternity_claim_without_delivery(ctx)?
-                }
-                RecordRule::StudentWithoutHouseholdRegistration => {
-                    records::student_without_household_registration(ctx)?
-                }
-                RecordRule::DuplicateRecord => records::duplicate_record(ctx)?,
-                RecordRule::InvalidValue => records::invalid_value(ctx)?,
-                RecordRule::IdNumberConflict => records::id_number_conflict(ctx)?,
-            },
-            // Before linkage there is no birth to check.
-            (Scope::Birth(_), None) => None,
-            (Scope::Birth(r), Some(b)) => birth_rule(ctx, rule, r, b)?,
-        };
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rule planned");
-        if let Some((rows, units)) = found {
+    for (_, rule, severity, found) in found {
+        if let Some((rows, units)) = found? {
             out.push(RuleRows {
                 rule_id: rule.as_str().to_owned(),
                 severity,
@@ -90,6 +102,35 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
         }
     }
     Ok(out)
+}
+
+/// The rules that pass over every row of every source (in Rust, not as plans): begun first.
+const LONG_RULES: [RuleId; 2] = [RuleId::IdNumberConflict, RuleId::DuplicateRecord];
+
+/// One rule of the catalogue, in its own `rule` span.
+fn run_rule(ctx: &Ctx<'_>, rule: RuleId) -> Result<Found, ChecksError> {
+    let _span = tracing::debug_span!("rule", rule = rule.as_str()).entered();
+    let started = std::time::Instant::now();
+    let found = match (rule.scope(), &ctx.births) {
+        (Scope::Record(r), _) => match r {
+            RecordRule::LatePrenatalBooking => records::late_prenatal_booking(ctx)?,
+            RecordRule::RegistrationWithoutMarriage => records::registration_without_marriage(ctx)?,
+            RecordRule::MaternityClaimWithoutDelivery => {
+                records::maternity_claim_without_delivery(ctx)?
+            }
+            RecordRule::StudentWithoutHouseholdRegistration => {
+                records::student_without_household_registration(ctx)?
+            }
+            RecordRule::DuplicateRecord => records::duplicate_record(ctx)?,
+            RecordRule::InvalidValue => records::invalid_value(ctx)?,
+            RecordRule::IdNumberConflict => records::id_number_conflict(ctx)?,
+        },
+        // Before linkage there is no birth to check.
+        (Scope::Birth(_), None) => None,
+        (Scope::Birth(r), Some(b)) => birth_rule(ctx, rule, r, b)?,
+    };
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rule planned");
+    Ok(found)
 }
 
 /// `label=value`, null when the value is.
