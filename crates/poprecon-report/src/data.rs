@@ -10,10 +10,30 @@ use crate::{Audience, ReportError, ReportInput, column_values, frame_json, label
 
 pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
     let a = input.audience;
-    let table = |name: &str, df: Option<&DataFrame>| -> Result<Json, ReportError> {
-        df.map_or(Ok(Json::Null), |df| frame_json(name, df, a))
-    };
-    let (dis, recs, detailed) = discrepancies(input)?;
+    // The mismatch list and its records (the sources' rows gathered: the longest part) are
+    // made on a thread of their own while the other members are.
+    let (mismatches, members) = std::thread::scope(|scope| {
+        let mismatches = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let made = discrepancies(input);
+            tracing::debug!(
+                seconds = started.elapsed().as_secs_f64(),
+                "report discrepancies"
+            );
+            made
+        });
+        let members = other_members(input);
+        (
+            mismatches
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            members,
+        )
+    });
+    let (dis, recs, detailed) = mismatches?;
+    let mut members = members?;
+    members.insert(3, ("dis", dis));
+    members.insert(4, ("recs", recs));
     let named = |list: &[(String, String, String)]| -> Json {
         list.iter()
             .map(|(id, zh, en)| {
@@ -50,7 +70,19 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
         },
         "targets": input.targets.iter().map(|(i, t, f)| json!([i, t, f])).collect::<Vec<_>>(),
     });
-    let members = [
+    if let Some(map) = page.as_object_mut() {
+        map.extend(members.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    }
+    Ok(page)
+}
+
+/// Every member of the page data but the mismatch list and its records, in page order.
+fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Json)>, ReportError> {
+    let a = input.audience;
+    let table = |name: &str, df: Option<&DataFrame>| -> Result<Json, ReportError> {
+        df.map_or(Ok(Json::Null), |df| frame_json(name, df, a))
+    };
+    Ok(vec![
         (
             "indicators",
             select(
@@ -82,8 +114,6 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
             )?,
         ),
         ("drill", drill(input)?),
-        ("dis", dis),
-        ("recs", recs),
         (
             "village_discrepancies",
             table("village_discrepancies", input.village_discrepancies)?,
@@ -96,11 +126,7 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
         ("changes", table("changes", input.changes)?),
         ("quality", quality(input.quality, a)?),
         ("quarantine", quarantine(input)?),
-    ];
-    if let Some(map) = page.as_object_mut() {
-        map.extend(members.into_iter().map(|(k, v)| (k.to_owned(), v)));
-    }
-    Ok(page)
+    ])
 }
 
 /// The named columns of a table that it has.

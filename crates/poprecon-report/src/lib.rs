@@ -299,10 +299,21 @@ pub fn page_data(input: &ReportInput<'_>) -> Result<Json, ReportError> {
 
 /// Renders the report.
 pub fn render(input: &ReportInput<'_>) -> Result<String, ReportError> {
+    let started = std::time::Instant::now();
     let data = page_data(input)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "report data");
+    let started = std::time::Instant::now();
     let json = data.to_string();
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        bytes = json.len(),
+        "report json"
+    );
+    let started = std::time::Instant::now();
     let (encoding, payload) = if json.len() > input.limits.compress_above {
-        ("gzip-base64", gzip_base64(json.as_bytes()))
+        let b = gzip_base64(json.as_bytes());
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "report gzip");
+        ("gzip-base64", b)
     } else {
         ("json", script_json(&data))
     };
