@@ -576,9 +576,9 @@ struct Rest<'a> {
     returns: &'a [(String, DataFrame)],
 }
 
-/// Everything the write stage writes but the sources: the quarantines, the night's tables
-/// and `report.html`, in that order; stops before the next file once `stop` is set (the
-/// sources' thread failed).
+/// Everything the write stage writes but the sources: the quarantines and the night's
+/// tables, in that order, while `report.html` is made beside them, then the report; stops
+/// before the next file once `stop` is set (the sources' thread failed).
 fn write_rest(
     out: &Output,
     stop: &AtomicBool,
@@ -587,7 +587,6 @@ fn write_rest(
     t: &Rest<'_>,
 ) -> Result<Vec<OutputRecord>> {
     let Rest {
-        records,
         quarantines,
         linked,
         ..
@@ -600,33 +599,77 @@ fn write_rest(
         outputs.push(out.write(name, df)?);
         Ok(())
     };
-    for (id, df) in quarantines {
-        write(&format!("quarantine/{id}.parquet"), df)?;
-    }
-    write("births.parquet", &linked.births)?;
-    opts.faults
-        .pause_in_write()
-        .context("cannot pause in the write stage")?;
-    write("links.parquet", &linked.links)?;
-    write("ambiguous_links.parquet", &linked.ambiguous)?;
-    write("link_diagnostics.parquet", &linked.diagnostics)?;
-    write("link_model.parquet", &linked.model)?;
-    write("link_decisions.parquet", &linked.decisions)?;
-    write("discrepancies.parquet", t.discrepancies)?;
-    write("village_discrepancies.parquet", t.village_discrepancies)?;
-    write("indicators.parquet", t.indicators)?;
-    write("indicator_births.parquet", t.drill)?;
-    write("assessment.parquet", t.assessment)?;
-    write("data_quality.parquet", t.quality)?;
-    if let Some(prev) = t.previous_indicators {
-        write("previous_indicators.parquet", prev)?;
-    }
-    for (name, df) in t.returns {
-        write(name, df)?;
-    }
+    // The report is made on a thread of its own while the tables are written.
+    let (written, html) = std::thread::scope(|scope| {
+        let span = tracing::Span::current();
+        let html = scope.spawn(move || span.in_scope(|| render_report(out, plan, opts, t)));
+        let mut write_tables = || -> Result<()> {
+            for (id, df) in quarantines {
+                write(&format!("quarantine/{id}.parquet"), df)?;
+            }
+            write("births.parquet", &linked.births)?;
+            opts.faults
+                .pause_in_write()
+                .context("cannot pause in the write stage")?;
+            write("links.parquet", &linked.links)?;
+            write("ambiguous_links.parquet", &linked.ambiguous)?;
+            write("link_diagnostics.parquet", &linked.diagnostics)?;
+            write("link_model.parquet", &linked.model)?;
+            write("link_decisions.parquet", &linked.decisions)?;
+            write("discrepancies.parquet", t.discrepancies)?;
+            write("village_discrepancies.parquet", t.village_discrepancies)?;
+            write("indicators.parquet", t.indicators)?;
+            write("indicator_births.parquet", t.drill)?;
+            write("assessment.parquet", t.assessment)?;
+            write("data_quality.parquet", t.quality)?;
+            if let Some(prev) = t.previous_indicators {
+                write("previous_indicators.parquet", prev)?;
+            }
+            for (name, df) in t.returns {
+                write(name, df)?;
+            }
+            Ok(())
+        };
+        let written = write_tables();
+        let html = html
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, html)
+    });
+    written?;
+    let (html, started) = html?;
     if stop.load(Ordering::Relaxed) {
         anyhow::bail!("stopped before `report.html`: writing a source failed");
     }
+    let rendered = started.elapsed().as_secs_f64();
+    let bytes = html.len();
+    opts.faults
+        .write("report.html")
+        .and_then(|()| std::fs::write(out.dir.join("report.html"), html))
+        .context("cannot write `report.html`")?;
+    tracing::debug!(
+        file = "report.html",
+        bytes,
+        render_seconds = rendered,
+        seconds = started.elapsed().as_secs_f64(),
+        "written"
+    );
+    Ok(outputs)
+}
+
+/// The analysts' `report.html` of the night, and when its making began.
+fn render_report(
+    out: &Output,
+    plan: &Plan,
+    opts: &RunOptions,
+    t: &Rest<'_>,
+) -> Result<(String, Instant)> {
+    let Rest {
+        records,
+        quarantines,
+        linked,
+        ..
+    } = *t;
     let sources: Vec<(String, DataFrame)> = records
         .iter()
         .map(|(id, df)| (id.clone(), df.clone()))
@@ -658,20 +701,7 @@ fn write_rest(
         },
     )?;
     let html = crate::returns_cmd::with_section(&html, opts.lang, t.returns)?;
-    let rendered = started.elapsed().as_secs_f64();
-    let bytes = html.len();
-    opts.faults
-        .write("report.html")
-        .and_then(|()| std::fs::write(out.dir.join("report.html"), html))
-        .context("cannot write `report.html`")?;
-    tracing::debug!(
-        file = "report.html",
-        bytes,
-        render_seconds = rendered,
-        seconds = started.elapsed().as_secs_f64(),
-        "written"
-    );
-    Ok(outputs)
+    Ok((html, started))
 }
 
 /// The configured alert thresholds that fired.
