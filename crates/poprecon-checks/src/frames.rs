@@ -252,7 +252,9 @@ impl<'a> Ctx<'a> {
 /// bytes each and are hashed once per run, not once per source and ID field in a join.
 #[derive(Debug, Default)]
 pub(crate) struct RegisteredPersons {
-    numbers: PlHashMap<u64, u32>,
+    /// The IDs in normal form, as numbers, in shards by the number's remainder (each shard
+    /// built on a thread of its own).
+    numbers: Vec<PlHashMap<u64, u32>>,
     /// IDs not in normal form (none from ingest; a table built by hand may hold them).
     others: PlHashMap<String, u32>,
     /// The villages, each once; the maps hold positions in it.
@@ -298,46 +300,86 @@ impl RegisteredPersons {
             .collect()
             .map_err(&err)?;
         let column = |name: &str| rows.column(name).map_err(&err);
-        let (pids, villages, active) = (
+        let (pids, villages_of, active) = (
             column("__a_pid")?.str().map_err(&err)?,
             column("__a_village")?.str().map_err(&err)?,
             column("__a_active")?.bool().map_err(&err)?,
         );
-        let mut out = RegisteredPersons {
-            numbers: PlHashMap::with_capacity(pids.len()),
-            ..Default::default()
-        };
+        // The villages first (a few thousand), each at a position; then the persons, each
+        // shard of numbers on a thread of its own reading every row and keeping its own.
+        let mut villages: Vec<String> = Vec::new();
         let mut positions: PlHashMap<&str, u32> = PlHashMap::new();
-        for ((pid, village), active) in pids.iter().zip(villages.iter()).zip(active.iter()) {
-            let Some(pid) = pid else { continue };
-            let at = match (village, active) {
-                (Some(village), Some(true)) => {
-                    let next = out.villages.len() as u32;
-                    let at = *positions.entry(village).or_insert(next);
-                    if at == next {
-                        out.villages.push(village.to_owned());
-                    }
-                    at
-                }
-                _ => NO_VILLAGE,
-            };
-            let held = match id_number(pid) {
-                Some(n) => out.numbers.entry(n).or_insert(at),
-                None => out.others.entry(pid.to_owned()).or_insert(at),
-            };
-            // The smallest code where a person has several active rows.
+        for (village, active) in villages_of.iter().zip(active.iter()) {
+            if let (Some(village), Some(true)) = (village, active)
+                && !positions.contains_key(village)
+            {
+                positions.insert(village, villages.len() as u32);
+                villages.push(village.to_owned());
+            }
+        }
+        let at_of = |village: Option<&str>, active: Option<bool>| match (village, active) {
+            (Some(village), Some(true)) => positions[village],
+            _ => NO_VILLAGE,
+        };
+        // The smallest code where a person has several active rows.
+        let keep = |held: &mut u32, at: u32| {
             if at != NO_VILLAGE
-                && (*held == NO_VILLAGE || out.villages[at as usize] < out.villages[*held as usize])
+                && (*held == NO_VILLAGE || villages[at as usize] < villages[*held as usize])
             {
                 *held = at;
             }
-        }
-        Ok(out)
+        };
+        let shards = std::thread::available_parallelism().map_or(1, usize::from) as u64;
+        let rows = || pids.iter().zip(villages_of.iter()).zip(active.iter());
+        let (numbers, others) = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..shards)
+                .map(|shard| {
+                    scope.spawn(move || {
+                        let mut numbers: PlHashMap<u64, u32> =
+                            PlHashMap::with_capacity(pids.len() / shards as usize + 1);
+                        let mut others: PlHashMap<String, u32> = PlHashMap::new();
+                        for ((pid, village), active) in rows() {
+                            let Some(pid) = pid else { continue };
+                            match id_number(pid) {
+                                Some(n) if n % shards == shard => {
+                                    let held = numbers.entry(n).or_insert(NO_VILLAGE);
+                                    keep(held, at_of(village, active));
+                                }
+                                Some(_) => {}
+                                // The few IDs not in normal form, in the first shard.
+                                None if shard == 0 => {
+                                    let held = others.entry(pid.to_owned()).or_insert(NO_VILLAGE);
+                                    keep(held, at_of(village, active));
+                                }
+                                None => {}
+                            }
+                        }
+                        (numbers, others)
+                    })
+                })
+                .collect();
+            let mut numbers = Vec::new();
+            let mut others = PlHashMap::new();
+            for w in workers {
+                let (n, o) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                numbers.push(n);
+                others.extend(o);
+            }
+            (numbers, others)
+        });
+        Ok(RegisteredPersons {
+            numbers,
+            others,
+            villages,
+        })
     }
 
     fn position(&self, id: &str) -> Option<u32> {
         match id_number(id) {
-            Some(n) => self.numbers.get(&n),
+            Some(n) => self
+                .numbers
+                .get((n % self.numbers.len().max(1) as u64) as usize)
+                .and_then(|shard| shard.get(&n)),
             None => self.others.get(id),
         }
         .copied()
@@ -372,7 +414,7 @@ impl Ctx<'_> {
             None => RegisteredPersons::default(),
         };
         tracing::debug!(
-            persons = built.numbers.len() + built.others.len(),
+            persons = built.numbers.iter().map(PlHashMap::len).sum::<usize>() + built.others.len(),
             seconds = started.elapsed().as_secs_f64(),
             "active household villages"
         );
