@@ -19,6 +19,7 @@
 //! The result is a [`SourceOutput`]: the canonical table, the quarantine table and the
 //! counts ([`SourceStats`]).
 
+mod columns;
 mod engine;
 mod error;
 pub mod read;
