@@ -96,6 +96,9 @@ pub(crate) fn plan(ctx: &Ctx<'_>, part: &ParquetTable) -> Option<FastPart> {
     // Without a declaration, the check may read any field: nothing is fast.
     let touched = source.check_row_fields()?;
     let height = part.height();
+    if height == 0 {
+        return None;
+    }
     let mut columns: Vec<Option<Vec<Series>>> = vec![None; fields.len()];
     let mut exceptional = vec![false; height];
     for (i, f) in fields.iter().enumerate() {
