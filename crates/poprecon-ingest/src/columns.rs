@@ -48,10 +48,12 @@ pub(crate) struct FastPart {
     /// Rows the row loop makes whole (every field): a fast field's cell is not canonical
     /// as it is there.
     pub(crate) exceptional: Vec<bool>,
-    /// Columns that only fast fields read (and not the record key, unless [`Self::key`] is
-    /// taken from the column): their cells were tested column by column, so the row loop
-    /// neither fetches them nor tests them for undecodable text outside exceptional rows.
-    pub(crate) fast_columns: Vec<bool>,
+    /// The fields the row loop makes in every row, in field order.
+    pub(crate) row_fields: Vec<usize>,
+    /// The columns the row loop fetches (and tests for undecodable text) outside exceptional
+    /// rows: all but those only fast fields read (and not the record key, unless
+    /// [`Self::key`] is taken from the column), whose cells were tested column by column.
+    pub(crate) row_columns: Vec<usize>,
 }
 
 impl FastPart {
@@ -152,10 +154,13 @@ pub(crate) fn plan(ctx: &Ctx<'_>, part: &ParquetTable) -> Option<FastPart> {
         fast_columns[c] = false;
     }
     Some(FastPart {
+        row_fields: (0..fields.len())
+            .filter(|&i| columns[i].is_none())
+            .collect(),
+        row_columns: (0..part.width()).filter(|&c| !fast_columns[c]).collect(),
         fields: columns,
         key,
         exceptional,
-        fast_columns,
     })
 }
 

@@ -1034,11 +1034,13 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
     let fields = source.fields();
     let layout = ctx.layout;
     let declared = source.check_row_fields();
-    let is_fast = |i: usize| fast.is_some_and(|p| p.fields[i].is_some());
+    let fast_field: Vec<bool> = (0..fields.len())
+        .map(|i| fast.is_some_and(|p| p.fields[i].is_some()))
+        .collect();
     let mut builders = layout.builders(rows.len());
     // The fast fields' values (and record keys) of the exceptional rows kept, in row order.
     let mut patches: Vec<Vec<Builder>> = (0..fields.len())
-        .map(|i| match is_fast(i) {
+        .map(|i| match fast_field[i] {
             true => layout.field_builders(i, 0),
             false => Vec::new(),
         })
@@ -1069,6 +1071,9 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
                 field,
                 raw: raw_json(ctx.header, row),
             });
+            // The fields made before the failing one; a row made in part leaves the others
+            // alone, so none may carry this row's value.
+            values.fill(Value::Null);
             segments.skip();
             continue;
         }
@@ -1112,7 +1117,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
         }
         for (i, (f, value)) in fields.iter().zip(values.iter_mut()).enumerate() {
             let value = std::mem::replace(value, Value::Null);
-            if !is_fast(i) {
+            if !fast_field[i] {
                 push_value(
                     &mut builders[layout.field_cols[i].clone()].iter_mut(),
                     f.kind,
@@ -1188,8 +1193,8 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
 /// is required and empty or an impossible date. Invalid values of a kept row are flagged.
 ///
 /// With `fast` (a row that is not exceptional), only the fields it does not hold are made
-/// (its fields are left null, as `check_row` does not read them), and the cells of the
-/// columns only its fields read are neither fetched nor tested: they were, column by column.
+/// (its fields stay null, as `check_row` does not read them), and the cells of the columns
+/// only its fields read are neither fetched nor tested: they were, column by column.
 fn canonical_row<'r, R: RawRow>(
     ctx: &Ctx<'_>,
     row: &'r R,
@@ -1204,10 +1209,12 @@ fn canonical_row<'r, R: RawRow>(
     cells.clear();
     match fast {
         None => cells.extend((0..row.width()).map(|i| row.cell(i))),
-        Some(p) => cells.extend((0..row.width()).map(|i| match p.fast_columns[i] {
-            true => Cell::Empty,
-            false => row.cell(i),
-        })),
+        Some(p) => {
+            cells.resize(row.width(), Cell::Empty);
+            for &c in &p.row_columns {
+                cells[c] = row.cell(c);
+            }
+        }
     }
     if cells
         .iter()
@@ -1215,11 +1222,8 @@ fn canonical_row<'r, R: RawRow>(
     {
         return Err(("undecodable", None));
     }
-    for (i, f) in ctx.cfg.source.fields().iter().enumerate() {
-        if fast.is_some_and(|p| p.fields[i].is_some()) {
-            values[i] = Value::Null;
-            continue;
-        }
+    let make = |i: usize, values: &mut [Value], flags: &mut Vec<_>| {
+        let f = &ctx.cfg.source.fields()[i];
         let cell = ctx.mapping[i].map_or(Cell::Empty, |c| cells[c]);
         let (value, invalid) = parse_cell(f, cell, ctx.cfg.known_villages, ctx.codes[i].as_ref());
         if let Some(inv) = invalid {
@@ -1231,8 +1235,15 @@ fn canonical_row<'r, R: RawRow>(
             return Err(("missing_required", Some(f.name)));
         }
         values[i] = value;
+        Ok(())
+    };
+    match fast {
+        None => (0..values.len()).try_for_each(|i| make(i, values, flags)),
+        Some(p) => p
+            .row_fields
+            .iter()
+            .try_for_each(|&i| make(i, values, flags)),
     }
-    Ok(())
 }
 
 /// The file column of a chunk: the path stored once and viewed from every row (a path per
