@@ -1349,7 +1349,7 @@ fn parquet_clean_columns_are_taken_as_columns() {
 fn parquet_dirty_cells_are_made_by_the_row_loop() {
     let dir = tempfile::tempdir().unwrap();
     let mut rows: Vec<PqRow> = (0..3_500).map(clean_pq_row).collect();
-    let dirt: [fn(&mut PqRow); 20] = [
+    let dirt: [fn(&mut PqRow); 22] = [
         |r| r.id = Some("34030220160101001x".into()),
         |r| r.id = Some(" 340302201601010019".into()),
         |r| r.id = Some("340302201601010018".into()),
@@ -1374,6 +1374,8 @@ fn parquet_dirty_cells_are_made_by_the_row_loop() {
             r.note = Some("坏".into());
         },
         |r| r.registered = Some(-2_000_000_000),
+        |r| r.id = Some("34030219900307002x".into()),
+        |r| r.mother = Some("34030219900307002x".into()),
     ];
     for (n, d) in dirt.iter().enumerate() {
         for k in 0..3 {
@@ -1387,7 +1389,19 @@ fn parquet_dirty_cells_are_made_by_the_row_loop() {
     }
     // Every dirty row but those whose only dirt is in a column no field reads, and `女`,
     // a canonical spelling of the sex code (looked up once, like the codes).
-    assert_eq!(plan.iter().map(|(_, n)| n).sum::<usize>(), 18 * 3);
+    assert_eq!(plan.iter().map(|(_, n)| n).sum::<usize>(), 20 * 3);
+    // A valid ID with a lower-case `x`: the key is the cell as written, the ID its normal
+    // form.
+    let t = &out.records;
+    let key = strings(t, RECORD_KEY);
+    let x = key
+        .iter()
+        .position(|k| k.as_deref() == Some("34030219900307002x"))
+        .unwrap();
+    assert_eq!(
+        strings(t, "person_id")[x].as_deref(),
+        Some("34030219900307002X")
+    );
     let s = &out.stats;
     // A day no date has reads as an empty cell.
     assert_eq!(s.quarantine_reasons.get("missing_required"), Some(&3));
