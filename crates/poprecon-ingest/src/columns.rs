@@ -24,7 +24,9 @@ use polars::series::builder::SeriesBuilder;
 use polars_arrow::array::builder::ShareStrategy;
 use poprecon_model::ResidentId;
 
-use crate::engine::{Builder, Ctx, Value, clean_text, name_is_normal, parse_cell, push_value};
+use crate::engine::{
+    Builder, Ctx, RowCheck, Value, clean_text, name_is_normal, parse_cell, push_value,
+};
 use crate::read::{Cell, ParquetTable, PartColumn};
 use crate::schema::{FieldKind, FieldSpec};
 
@@ -48,6 +50,9 @@ pub(crate) struct FastPart {
     /// Rows the row loop makes whole (every field): a fast field's cell is not canonical
     /// as it is there.
     pub(crate) exceptional: Vec<bool>,
+    /// The source's check touches one field only, made here with it: the row loop runs the
+    /// check on exceptional rows only.
+    pub(crate) check_done: bool,
     /// The fields the row loop makes in every row, in field order.
     pub(crate) row_fields: Vec<usize>,
     /// The columns the row loop fetches (and tests for undecodable text) outside exceptional
@@ -103,27 +108,40 @@ pub(crate) fn plan(ctx: &Ctx<'_>, part: &ParquetTable) -> Option<FastPart> {
     }
     let mut columns: Vec<Option<Vec<Series>>> = vec![None; fields.len()];
     let mut exceptional = vec![false; height];
+    // A check that touches one field only is a function of that field's value: it is run
+    // once per distinct value of the column, after the field's own canonicalisation.
+    let checked_alone = match touched {
+        [one] => fields.iter().position(|f| f.name == *one),
+        _ => None,
+    };
+    let mut check_done = false;
     for (i, f) in fields.iter().enumerate() {
-        if touched.contains(&f.name) {
-            continue;
-        }
-        let Some(fast) = fast_field(ctx, i, f, part) else {
+        let fast = if checked_alone == Some(i) {
+            checked_field(ctx, i, f, part)
+        } else if touched.contains(&f.name) {
+            None
+        } else {
+            fast_field(ctx, i, f, part)
+        };
+        let Some(fast) = fast else {
             continue;
         };
         for r in fast.exceptions {
             exceptional[r] = true;
         }
         columns[i] = Some(fast.columns);
+        check_done |= checked_alone == Some(i);
     }
     if columns.iter().all(Option::is_none) {
         return None;
     }
     let key_field = fields.iter().position(|f| f.name == source.key_field());
     // The record key is the key column's text, trimmed: a fast key field's text column
-    // holds exactly that outside exceptional rows.
+    // holds exactly that outside exceptional rows (unless the check made the field).
     let key = key_field
         .filter(|&k| {
             columns[k].is_some()
+                && checked_alone != Some(k)
                 && matches!(
                     fields[k].kind,
                     FieldKind::Text | FieldKind::Name | FieldKind::Village | FieldKind::ResidentId
@@ -161,6 +179,87 @@ pub(crate) fn plan(ctx: &Ctx<'_>, part: &ParquetTable) -> Option<FastPart> {
         fields: columns,
         key,
         exceptional,
+        check_done,
+    })
+}
+
+/// The column of the one field the source's check touches, made per distinct cell as the
+/// row loop would make it and then check it (`parse_cell`, then `Source::check_row` on a
+/// row where every other field is null, which it does not read): a cell whose row would be
+/// flagged or quarantined, or hold undecodable text, makes its row exceptional.
+fn checked_field(ctx: &Ctx<'_>, i: usize, f: &FieldSpec, part: &ParquetTable) -> Option<FastField> {
+    let height = part.height();
+    let source = ctx.cfg.source;
+    let fields = source.fields();
+    let code = ctx.codes[i].as_ref();
+    let make = |cell: Cell<'_>| -> Option<Value> {
+        if matches!(cell, Cell::Text(text) if text.contains('\u{FFFD}')) {
+            return None;
+        }
+        let (value, invalid) = parse_cell(f, cell, ctx.cfg.known_villages, code);
+        if invalid.is_some() || (f.required && value == Value::Null) {
+            return None;
+        }
+        let mut values = vec![Value::Null; fields.len()];
+        values[i] = value;
+        let mut flags = Vec::new();
+        source.check_row(&mut RowCheck::for_columns(
+            fields,
+            &mut values,
+            &mut flags,
+            source.check_row_fields(),
+        ));
+        flags
+            .is_empty()
+            .then(|| std::mem::replace(&mut values[i], Value::Null))
+    };
+    let mut builders = ctx.layout.field_builders(i, height);
+    let mut exceptions = Vec::new();
+    let mut push = |r: usize, value: Option<Value>| match value {
+        Some(value) => {
+            push_value(&mut builders.iter_mut(), f.kind, value);
+            true
+        }
+        None => {
+            builders.iter_mut().for_each(Builder::push_null);
+            exceptions.push(r);
+            exceptions.len() * EXCEPTION_SHARE <= height
+        }
+    };
+    match ctx.mapping[i].map(|c| part.column(c)) {
+        // No column: the check sees the field null in every row.
+        None => {
+            let value = make(Cell::Empty);
+            for r in 0..height {
+                if !push(r, value.clone()) {
+                    return None;
+                }
+            }
+        }
+        Some(PartColumn::Text(ca)) => {
+            let mut seen: PlHashMap<Option<&str>, Option<Value>> = PlHashMap::new();
+            for (r, cell) in ca.iter().enumerate() {
+                // As the reader gives it to the row loop: an empty text is an empty cell.
+                let cell = cell.filter(|text| !text.is_empty());
+                let value = match seen.get(&cell) {
+                    Some(value) => value.clone(),
+                    None if seen.len() == DISTINCT_LIMIT => return None,
+                    None => {
+                        let value = make(cell.map_or(Cell::Empty, Cell::Text));
+                        seen.insert(cell, value.clone());
+                        value
+                    }
+                };
+                if !push(r, value) {
+                    return None;
+                }
+            }
+        }
+        Some(_) => return None,
+    }
+    Some(FastField {
+        columns: builders.into_iter().map(Builder::finish_series).collect(),
+        exceptions,
     })
 }
 

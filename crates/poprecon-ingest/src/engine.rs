@@ -905,6 +905,21 @@ pub struct RowCheck<'a> {
 }
 
 impl<'a> RowCheck<'a> {
+    /// A row of values as the column-wise path checks them (`columns.rs`).
+    pub(crate) fn for_columns(
+        fields: &'a [FieldSpec],
+        values: &'a mut [Value],
+        flags: &'a mut Vec<(&'static str, &'static str)>,
+        declared: Option<&'static [&'static str]>,
+    ) -> Self {
+        RowCheck {
+            fields,
+            values,
+            flags,
+            declared,
+        }
+    }
+
     fn index(&self, field: &str) -> Option<usize> {
         self.assert_declared(field);
         self.fields.iter().position(|f| f.name == field)
@@ -1077,12 +1092,15 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
             segments.skip();
             continue;
         }
-        source.check_row(&mut RowCheck {
-            fields,
-            values: &mut values,
-            flags: &mut flags,
-            declared,
-        });
+        // Where the check's one field was made column by column, so was the check.
+        if whole || !fast.is_some_and(|p| p.check_done) {
+            source.check_row(&mut RowCheck {
+                fields,
+                values: &mut values,
+                flags: &mut flags,
+                declared,
+            });
+        }
         for &(field, reason) in &flags {
             if reason != "unknown_code" {
                 continue;
