@@ -11,10 +11,11 @@
 //! reasons' precedence, flags and counts stay the same; [`merge`] puts the exceptional rows'
 //! values into the fast columns and leaves the quarantined rows out.
 //!
-//! A field stays with the row loop when the source's `check_row` touches it
-//! (`Source::check_row_fields`, all fields unless the source says otherwise), when its
-//! column's type has no column-wise reading here, or when too many of its cells are not
-//! canonical for the column to pay.
+//! A field stays with the row loop when the source's `check_row` touches it and other
+//! fields (`Source::check_row_fields`, all fields unless the source says otherwise; a check
+//! touching one field only is run once per distinct value of that field's column, see
+//! [`checked_field`]), when its column's type has no column-wise reading here, or when too
+//! many of its cells are not canonical for the column to pay.
 
 use std::collections::HashSet;
 

@@ -14,8 +14,8 @@
 //!   a column whose values are canonical already (valid IDs in normal form, names needing no
 //!   folding, known village codes, typed dates, a code list's spellings) is taken as the
 //!   field's column as a whole, and only the other fields, and the rows whose cells are not
-//!   canonical, are made row by row (a field the source's row check touches always is:
-//!   [`Source::check_row_fields`]);
+//!   canonical, are made row by row (a field the source's row check touches is, unless the
+//!   check touches that one field only: [`Source::check_row_fields`]);
 //! - quarantines a row whose required field is empty or an impossible date (and rows of the
 //!   wrong width or with undecodable bytes), keeping its file, line, raw cells and a bounded
 //!   reason code; flags invalid values of kept rows per field (`invalid_fields`);
