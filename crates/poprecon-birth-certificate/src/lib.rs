@@ -114,6 +114,10 @@ impl Source for BirthCertificate {
     fn key_field(&self) -> &'static str {
         "certificate_no"
     }
+    // What `check_row` reads and flags.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["certificate_no", "birth_date", "issue_date"])
+    }
     fn check_row(&self, row: &mut RowCheck<'_>) {
         if let Some(no) = row.text("certificate_no")
             && poprecon_model::CertificateNo::parse(no).is_err()

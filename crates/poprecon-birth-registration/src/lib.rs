@@ -54,4 +54,8 @@ impl Source for BirthRegistration {
     fn key_field(&self) -> &'static str {
         "record_id"
     }
+    // No row check.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
+    }
 }

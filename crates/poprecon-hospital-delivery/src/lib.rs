@@ -114,6 +114,10 @@ impl Source for HospitalDelivery {
     fn key_field(&self) -> &'static str {
         "record_id"
     }
+    // What `check_row` reads, flags and clears.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["birth_seq", "plurality"])
+    }
     fn check_row(&self, row: &mut RowCheck<'_>) {
         // The rank within a multiple birth cannot exceed the number of children born.
         if let (Some(seq), Some(n)) = (row.int("birth_seq"), row.int("plurality"))

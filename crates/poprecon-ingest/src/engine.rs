@@ -14,6 +14,7 @@ use poprecon_model::{
 };
 use rayon::prelude::*;
 
+use crate::columns::{self, FastPart, Segments, merge};
 use crate::error::IngestError;
 use crate::read::{self, Cell, Format, InputFile, RawRow, float_text};
 use crate::schema::{CodeTable, FieldKind, FieldSpec, Source, code_key};
@@ -204,6 +205,44 @@ fn bound_listed(values: &mut BTreeMap<String, u64>) {
     all.truncate(UNKNOWN_CODES_LISTED);
     values.extend(all);
     *values.entry(OTHER_VALUES.to_owned()).or_default() += rest;
+}
+
+/// Per part of a Parquet file, the fields the column-wise path takes as columns and how
+/// many rows it leaves to the row loop whole.
+#[cfg(test)]
+pub(crate) fn fast_fields_for_tests(
+    cfg: &IngestConfig<'_>,
+    file: &InputFile,
+) -> Vec<(Vec<&'static str>, usize)> {
+    let layout = Layout::new(cfg.source.fields());
+    let parts = read::ParquetTable::read_parts(file, PARQUET_PART_ROWS).unwrap();
+    let header = &parts[0].header;
+    let mapping = resolve_header(cfg.source, header, cfg.columns, &file.path).unwrap();
+    let ctx = Ctx {
+        cfg,
+        key_column: key_column(cfg.source, &mapping),
+        layout: &layout,
+        mapping: &mapping,
+        header,
+        file: Arc::from("test"),
+        codes: code_tables(cfg.source, file).unwrap(),
+    };
+    parts
+        .iter()
+        .map(|part| match columns::plan(&ctx, part) {
+            None => (Vec::new(), part.height()),
+            Some(fast) => (
+                cfg.source
+                    .fields()
+                    .iter()
+                    .zip(&fast.fields)
+                    .filter(|(_, c)| c.is_some())
+                    .map(|(f, _)| f.name)
+                    .collect(),
+                fast.exceptional.iter().filter(|e| **e).count(),
+            ),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -422,7 +461,7 @@ fn ingest_file(
                     .map(|&(start, end, line)| {
                         let mut out = Vec::new();
                         read::split_rows(&text[start..end], delimiter, line, CHUNK_ROWS, |rows| {
-                            out.push(process_rows(&ctx, rows))
+                            out.push(process_rows(&ctx, rows, None))
                         });
                         out
                     })
@@ -457,7 +496,7 @@ fn ingest_file(
                     let full = chunk.len() == CHUNK_ROWS;
                     let (ctx, results) = (&ctx, &results);
                     scope.spawn(move |_| {
-                        let out = process_rows(ctx, &chunk);
+                        let out = process_rows(ctx, &chunk, None);
                         results
                             .lock()
                             .expect("no panics hold this lock")
@@ -502,16 +541,26 @@ fn ingest_file(
                 codes: code_tables(cfg.source, file)?,
             };
             // Rows are borrowed from the columns as the file's row groups decoded them, a
-            // part at a time: no cell is copied before it becomes a canonical value.
-            let chunks: Vec<ChunkOut> = parts
+            // part at a time: no cell is copied before it becomes a canonical value. A
+            // column already canonical is taken as it is (`columns.rs`); the row loop makes
+            // the other fields, and the rows whose cells are not canonical as they are.
+            let columnwise = columns::enabled();
+            let chunks: Vec<(ChunkOut, usize)> = parts
                 .par_iter()
                 .map(|part| {
                     let rows: Vec<read::ParquetRow<'_>> =
                         (0..part.height()).map(|i| part.row(i)).collect();
-                    process_rows(&ctx, &rows)
+                    let fast = columnwise.then(|| columns::plan(&ctx, part)).flatten();
+                    let n_fast = fast.as_ref().map_or(0, FastPart::fields_fast);
+                    (process_rows(&ctx, &rows, fast.as_ref()), n_fast)
                 })
                 .collect();
-            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "read and processed");
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                fields_as_columns = chunks.iter().map(|(_, n)| n).sum::<usize>(),
+                "read and processed"
+            );
+            let chunks = chunks.into_iter().map(|(c, _)| c).collect();
             finish_file(cfg, file, "", header, &mapping, chunks)
         }
         Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods => {
@@ -528,7 +577,7 @@ fn ingest_file(
             };
             let chunks: Vec<ChunkOut> = rows
                 .par_chunks(CHUNK_ROWS)
-                .map(|rows| process_rows(&ctx, rows))
+                .map(|rows| process_rows(&ctx, rows, None))
                 .collect();
             finish_file(cfg, file, "", &header, &mapping, chunks)
         }
@@ -667,12 +716,14 @@ fn quoted_list(items: &[String]) -> String {
 
 /// The output columns of a source's canonical table, derived from its fields.
 #[derive(Debug)]
-struct Layout {
-    columns: Vec<(String, ColKind)>,
+pub(crate) struct Layout {
+    pub(crate) columns: Vec<(String, ColKind)>,
+    /// Per field, the columns it writes (one; two for resident IDs and date-times).
+    pub(crate) field_cols: Vec<std::ops::Range<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum ColKind {
+pub(crate) enum ColKind {
     Str,
     I32,
     I64,
@@ -689,7 +740,9 @@ impl Layout {
             (SOURCE_LINE.to_owned(), ColKind::I64),
             (RECORD_KEY.to_owned(), ColKind::Str),
         ];
+        let mut field_cols = Vec::with_capacity(fields.len());
         for f in fields {
+            let start = columns.len();
             match f.kind {
                 FieldKind::ResidentId => {
                     columns.push((f.name.to_owned(), ColKind::Str));
@@ -714,9 +767,21 @@ impl Layout {
                 | FieldKind::Certificate
                 | FieldKind::Code(_) => columns.push((f.name.to_owned(), ColKind::Str)),
             }
+            field_cols.push(start..columns.len());
         }
         columns.push((INVALID_FIELDS.to_owned(), ColKind::Str));
-        Layout { columns }
+        Layout {
+            columns,
+            field_cols,
+        }
+    }
+
+    /// Builders for the columns of field `i` only.
+    pub(crate) fn field_builders(&self, i: usize, capacity: usize) -> Vec<Builder> {
+        self.columns[self.field_cols[i].clone()]
+            .iter()
+            .map(|(name, kind)| Builder::new(name, *kind, capacity))
+            .collect()
     }
 
     fn builders(&self, capacity: usize) -> Vec<Builder> {
@@ -736,7 +801,21 @@ impl Layout {
     }
 }
 
-enum Builder {
+impl ColKind {
+    pub(crate) fn dtype(self) -> DataType {
+        match self {
+            ColKind::Str => DataType::String,
+            ColKind::I32 => DataType::Int32,
+            ColKind::I64 => DataType::Int64,
+            ColKind::F64 => DataType::Float64,
+            ColKind::Bool => DataType::Boolean,
+            ColKind::Date => DataType::Date,
+            ColKind::Datetime => DataType::Datetime(TimeUnit::Milliseconds, None),
+        }
+    }
+}
+
+pub(crate) enum Builder {
     Str(StringChunkedBuilder),
     I32(PlSmallStr, Vec<Option<i32>>),
     I64(PlSmallStr, Vec<Option<i64>>),
@@ -747,7 +826,7 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(name: &str, kind: ColKind, capacity: usize) -> Self {
+    pub(crate) fn new(name: &str, kind: ColKind, capacity: usize) -> Self {
         let name = PlSmallStr::from_str(name);
         match kind {
             ColKind::Str => Builder::Str(StringChunkedBuilder::new(name, capacity)),
@@ -760,7 +839,7 @@ impl Builder {
         }
     }
 
-    fn push_str(&mut self, v: Option<&str>) {
+    pub(crate) fn push_str(&mut self, v: Option<&str>) {
         if let Builder::Str(b) = self {
             match v {
                 Some(s) => b.append_value(s),
@@ -769,7 +848,7 @@ impl Builder {
         }
     }
 
-    fn push_null(&mut self) {
+    pub(crate) fn push_null(&mut self) {
         match self {
             Builder::Str(b) => b.append_null(),
             Builder::I32(_, v) | Builder::Date(_, v) => v.push(None),
@@ -780,7 +859,11 @@ impl Builder {
     }
 
     fn finish(self) -> PolarsResult<Column> {
-        let s = match self {
+        Ok(self.finish_series().into_column())
+    }
+
+    pub(crate) fn finish_series(self) -> Series {
+        match self {
             Builder::Str(b) => b.finish().into_series(),
             Builder::I32(n, v) => Series::new(n, v),
             Builder::I64(n, v) => Series::new(n, v),
@@ -790,8 +873,7 @@ impl Builder {
             Builder::Datetime(n, v) => Int64Chunked::new(n, v)
                 .into_datetime(TimeUnit::Milliseconds, None)
                 .into_series(),
-        };
-        Ok(s.into_column())
+        }
     }
 }
 
@@ -818,11 +900,38 @@ pub struct RowCheck<'a> {
     fields: &'a [FieldSpec],
     values: &'a mut [Value],
     flags: &'a mut Vec<(&'static str, &'static str)>,
+    /// The fields the source declares its check touches (`Source::check_row_fields`).
+    declared: Option<&'static [&'static str]>,
 }
 
 impl<'a> RowCheck<'a> {
+    /// A row of values as the column-wise path checks them (`columns.rs`).
+    pub(crate) fn for_columns(
+        fields: &'a [FieldSpec],
+        values: &'a mut [Value],
+        flags: &'a mut Vec<(&'static str, &'static str)>,
+        declared: Option<&'static [&'static str]>,
+    ) -> Self {
+        RowCheck {
+            fields,
+            values,
+            flags,
+            declared,
+        }
+    }
+
     fn index(&self, field: &str) -> Option<usize> {
+        self.assert_declared(field);
         self.fields.iter().position(|f| f.name == field)
+    }
+
+    /// A check may touch only the fields its source declares: the others may have been
+    /// canonicalised as whole columns, and are null here.
+    fn assert_declared(&self, field: &str) {
+        debug_assert!(
+            self.declared.is_none_or(|d| d.contains(&field)),
+            "a row check touched `{field}`, which its source's `check_row_fields` does not name"
+        );
     }
 
     pub fn value(&self, field: &str) -> &Value {
@@ -860,6 +969,7 @@ impl<'a> RowCheck<'a> {
     /// Flags a field of a kept row as invalid for `reason` (a bounded snake_case code).
     /// The value stays as it is; call [`RowCheck::clear`] as well where it must not be used.
     pub fn flag(&mut self, field: &'static str, reason: &'static str) {
+        self.assert_declared(field);
         self.flags.push((field, reason));
     }
 
@@ -878,16 +988,16 @@ impl<'a> RowCheck<'a> {
     }
 }
 
-struct Ctx<'a> {
-    cfg: &'a IngestConfig<'a>,
+pub(crate) struct Ctx<'a> {
+    pub(crate) cfg: &'a IngestConfig<'a>,
     /// The column of the source's key field.
-    key_column: Option<usize>,
-    layout: &'a Layout,
-    mapping: &'a [Option<usize>],
+    pub(crate) key_column: Option<usize>,
+    pub(crate) layout: &'a Layout,
+    pub(crate) mapping: &'a [Option<usize>],
     header: &'a [String],
     file: Arc<str>,
     /// Per field, its code table (coded fields only).
-    codes: Vec<Option<CodeTable>>,
+    pub(crate) codes: Vec<Option<CodeTable>>,
 }
 
 struct QuarantineRow {
@@ -907,7 +1017,7 @@ struct ChunkOut {
 }
 
 /// Why a cell could not become a value.
-struct Invalid {
+pub(crate) struct Invalid {
     reason: &'static str,
     /// The cell held a date that is not a date: for a required field, the row is quarantined.
     bad_date: bool,
@@ -922,9 +1032,38 @@ impl Invalid {
     }
 }
 
-fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
-    let fields = ctx.cfg.source.fields();
-    let mut builders = ctx.layout.builders(rows.len());
+/// Canonicalises a chunk of rows: each row's cells become canonical values (`parse_cell`)
+/// pushed into the output columns' builders, or the row is quarantined with the reason of
+/// its first failing field (in field order) after the width and decoding tests; then the
+/// source's `check_row`, the flags and their counts.
+///
+/// With `fast` (a Parquet part, see `columns.rs`), the fields it holds as whole columns are
+/// not made here for a row that is not exceptional: the loop makes only the other fields and
+/// runs `check_row` (which touches none of the fast ones), while an exceptional row is made
+/// whole, as without `fast`, and its fast fields' values patch the fast columns. Rows are
+/// kept or quarantined exactly as without `fast`, with the same flags: outside the
+/// exceptional rows a fast field's cell is canonical as it is, is not null where the field is
+/// required, and flags nothing.
+fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -> ChunkOut {
+    let source = ctx.cfg.source;
+    let fields = source.fields();
+    let layout = ctx.layout;
+    let declared = source.check_row_fields();
+    let fast_field: Vec<bool> = (0..fields.len())
+        .map(|i| fast.is_some_and(|p| p.fields[i].is_some()))
+        .collect();
+    let mut builders = layout.builders(rows.len());
+    // The fast fields' values (and record keys) of the exceptional rows kept, in row order.
+    let mut patches: Vec<Vec<Builder>> = (0..fields.len())
+        .map(|i| match fast_field[i] {
+            true => layout.field_builders(i, 0),
+            false => Vec::new(),
+        })
+        .collect();
+    let mut key_patch = fast
+        .and_then(|p| p.key.as_ref())
+        .map(|_| Builder::new(RECORD_KEY, ColKind::Str, 0));
+    let mut segments = Segments::default();
     let mut quarantine = Vec::new();
     let mut invalid_counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut unknown_codes: BTreeMap<&'static str, BTreeMap<String, u64>> = BTreeMap::new();
@@ -933,49 +1072,35 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
     let mut flag_text = String::new();
     // The row's cells, fetched once for the checks, the fields and the key.
     let mut cells: Vec<Cell<'_>> = Vec::with_capacity(ctx.header.len());
-    'rows: for row in rows {
+    for (r, row) in rows.iter().enumerate() {
         flags.clear();
-        let quarantine_row = |reason: &'static str, field: Option<&'static str>| QuarantineRow {
-            file: ctx.file.clone(),
-            line: row.line(),
-            reason,
-            field,
-            raw: raw_json(ctx.header, row),
-        };
-        if row.width() != ctx.header.len() {
-            quarantine.push(quarantine_row("field_count", None));
-            continue;
-        }
-        cells.clear();
-        cells.extend((0..row.width()).map(|i| row.cell(i)));
-        if cells
-            .iter()
-            .any(|cell| matches!(cell, Cell::Text(s) if s.contains('\u{FFFD}')))
+        let whole = fast.is_none_or(|p| p.exceptional[r]);
+        let part = if whole { None } else { fast };
+        if let Err((reason, field)) =
+            canonical_row(ctx, row, part, &mut cells, &mut values, &mut flags)
         {
-            quarantine.push(quarantine_row("undecodable", None));
+            quarantine.push(QuarantineRow {
+                file: ctx.file.clone(),
+                line: row.line(),
+                reason,
+                field,
+                raw: raw_json(ctx.header, row),
+            });
+            // The fields made before the failing one; a row made in part leaves the others
+            // alone, so none may carry this row's value.
+            values.fill(Value::Null);
+            segments.skip();
             continue;
         }
-        for (i, f) in fields.iter().enumerate() {
-            let cell = ctx.mapping[i].map_or(Cell::Empty, |c| cells[c]);
-            let (value, invalid) =
-                parse_cell(f, cell, ctx.cfg.known_villages, ctx.codes[i].as_ref());
-            if let Some(inv) = invalid {
-                if f.required && inv.bad_date {
-                    quarantine.push(quarantine_row("invalid_required_date", Some(f.name)));
-                    continue 'rows;
-                }
-                flags.push((f.name, inv.reason));
-            } else if f.required && value == Value::Null {
-                quarantine.push(quarantine_row("missing_required", Some(f.name)));
-                continue 'rows;
-            }
-            values[i] = value;
+        // Where the check's one field was made column by column, so was the check.
+        if whole || !fast.is_some_and(|p| p.check_done) {
+            source.check_row(&mut RowCheck {
+                fields,
+                values: &mut values,
+                flags: &mut flags,
+                declared,
+            });
         }
-        ctx.cfg.source.check_row(&mut RowCheck {
-            fields,
-            values: &mut values,
-            flags: &mut flags,
-        });
         for &(field, reason) in &flags {
             if reason != "unknown_code" {
                 continue;
@@ -998,19 +1123,31 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
                     .or_default() += 1;
             }
         }
-        let mut b = builders.iter_mut();
         // The file column is filled once per chunk below.
-        b.next().expect("file column");
-        if let Some(Builder::I64(_, v)) = b.next() {
+        if let Builder::I64(_, v) = &mut builders[1] {
             v.push(Some(row.line() as i64));
         }
-        let key = ctx.key_column.and_then(|c| cell_text(cells[c]));
-        b.next().expect("key column").push_str(key.as_deref());
-        for (f, value) in fields.iter().zip(values.iter_mut()) {
-            push_value(&mut b, f.kind, std::mem::replace(value, Value::Null));
+        let key = || ctx.key_column.and_then(|c| cell_text(cells[c]));
+        match &mut key_patch {
+            Some(patch) if whole => patch.push_str(key().as_deref()),
+            Some(_) => {}
+            None => builders[2].push_str(key().as_deref()),
         }
+        for (i, (f, value)) in fields.iter().zip(values.iter_mut()).enumerate() {
+            let value = std::mem::replace(value, Value::Null);
+            if !fast_field[i] {
+                push_value(
+                    &mut builders[layout.field_cols[i].clone()].iter_mut(),
+                    f.kind,
+                    value,
+                );
+            } else if whole {
+                push_value(&mut patches[i].iter_mut(), f.kind, value);
+            }
+        }
+        let flags_column = builders.last_mut().expect("flags column");
         if flags.is_empty() {
-            b.next().expect("flags column").push_null();
+            flags_column.push_null();
         } else {
             flag_text.clear();
             for (n, (field, reason)) in flags.iter().enumerate() {
@@ -1024,7 +1161,12 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
                     .entry(format!("{field}:{reason}"))
                     .or_default() += 1;
             }
-            b.next().expect("flags column").push_str(Some(&flag_text));
+            flags_column.push_str(Some(&flag_text));
+        }
+        if whole {
+            segments.patch();
+        } else {
+            segments.keep();
         }
     }
     let height = rows.len() - quarantine.len();
@@ -1036,6 +1178,21 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
         })
         .collect();
     cols[0] = file_column(&ctx.file, height);
+    if let Some(fast) = fast {
+        let segments = segments.finish();
+        for (i, patch) in patches.into_iter().enumerate() {
+            let Some(columns) = &fast.fields[i] else {
+                continue;
+            };
+            for ((c, column), patch) in layout.field_cols[i].clone().zip(columns).zip(patch) {
+                let name = layout.columns[c].0.as_str();
+                cols[c] = merge(name, column, &patch.finish_series(), &segments).into_column();
+            }
+        }
+        if let (Some(key), Some(patch)) = (&fast.key, key_patch) {
+            cols[2] = merge(RECORD_KEY, key, &patch.finish_series(), &segments).into_column();
+        }
+    }
     let frame = DataFrame::new(height, cols).expect("builders of one chunk have equal lengths");
     if let Some(progress) = ctx.cfg.progress {
         progress(rows.len() as u64);
@@ -1049,6 +1206,64 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R]) -> ChunkOut {
     }
 }
 
+/// Makes a row's values, or says why it is quarantined (the reason and the field): a row
+/// of the wrong width, a cell that did not decode, then the first field (in field order) that
+/// is required and empty or an impossible date. Invalid values of a kept row are flagged.
+///
+/// With `fast` (a row that is not exceptional), only the fields it does not hold are made
+/// (its fields stay null, as `check_row` does not read them), and the cells of the columns
+/// only its fields read are neither fetched nor tested: they were, column by column.
+fn canonical_row<'r, R: RawRow>(
+    ctx: &Ctx<'_>,
+    row: &'r R,
+    fast: Option<&FastPart>,
+    cells: &mut Vec<Cell<'r>>,
+    values: &mut [Value],
+    flags: &mut Vec<(&'static str, &'static str)>,
+) -> Result<(), (&'static str, Option<&'static str>)> {
+    if row.width() != ctx.header.len() {
+        return Err(("field_count", None));
+    }
+    cells.clear();
+    match fast {
+        None => cells.extend((0..row.width()).map(|i| row.cell(i))),
+        Some(p) => {
+            cells.resize(row.width(), Cell::Empty);
+            for &c in &p.row_columns {
+                cells[c] = row.cell(c);
+            }
+        }
+    }
+    if cells
+        .iter()
+        .any(|cell| matches!(cell, Cell::Text(s) if s.contains('\u{FFFD}')))
+    {
+        return Err(("undecodable", None));
+    }
+    let make = |i: usize, values: &mut [Value], flags: &mut Vec<_>| {
+        let f = &ctx.cfg.source.fields()[i];
+        let cell = ctx.mapping[i].map_or(Cell::Empty, |c| cells[c]);
+        let (value, invalid) = parse_cell(f, cell, ctx.cfg.known_villages, ctx.codes[i].as_ref());
+        if let Some(inv) = invalid {
+            if f.required && inv.bad_date {
+                return Err(("invalid_required_date", Some(f.name)));
+            }
+            flags.push((f.name, inv.reason));
+        } else if f.required && value == Value::Null {
+            return Err(("missing_required", Some(f.name)));
+        }
+        values[i] = value;
+        Ok(())
+    };
+    match fast {
+        None => (0..values.len()).try_for_each(|i| make(i, values, flags)),
+        Some(p) => p
+            .row_fields
+            .iter()
+            .try_for_each(|&i| make(i, values, flags)),
+    }
+}
+
 /// The file column of a chunk: the path stored once and viewed from every row (a path per
 /// row would cost its length again for each of a registry's millions of rows). Not marked
 /// sorted, as a column built row by row is not.
@@ -1058,7 +1273,11 @@ fn file_column(path: &str, height: usize) -> Column {
     ca.into_series().into_column()
 }
 
-fn push_value<'b>(b: &mut impl Iterator<Item = &'b mut Builder>, kind: FieldKind, value: Value) {
+pub(crate) fn push_value<'b>(
+    b: &mut impl Iterator<Item = &'b mut Builder>,
+    kind: FieldKind,
+    value: Value,
+) {
     let mut next = || b.next().expect("one builder per output column");
     match (kind, value) {
         (FieldKind::ResidentId, Value::Id(valid, input)) => {
@@ -1145,7 +1364,7 @@ fn quarantine_frame(source: &str, rows: &[QuarantineRow]) -> PolarsResult<DataFr
 }
 
 /// Text of a cell with surrounding white space, BOMs and zero-width spaces removed.
-fn clean_text(s: &str) -> &str {
+pub(crate) fn clean_text(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{FEFF}' | '\u{200B}'))
 }
 
@@ -1161,7 +1380,7 @@ fn cell_text(cell: Cell<'_>) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// Turns one cell into the canonical value of a field.
-fn parse_cell(
+pub(crate) fn parse_cell(
     f: &FieldSpec,
     cell: Cell<'_>,
     known_villages: Option<&HashSet<String>>,
@@ -1320,7 +1539,7 @@ fn parse_cell(
 
 /// Whether `normalize_name` would return `text` unchanged: no white space, no middle-dot
 /// variant to fold, and already in NFKC. Lets the common name through without allocating.
-fn name_is_normal(text: &str) -> bool {
+pub(crate) fn name_is_normal(text: &str) -> bool {
     use unicode_normalization::{IsNormalized, is_nfkc_quick};
     !text.is_empty()
         && !text

@@ -10,7 +10,12 @@
 //! - maps source headers to canonical fields (the pipeline's column map first, then the
 //!   source's aliases) and fails with the file, field and headers tried when a required
 //!   column is missing;
-//! - normalises every value with the `poprecon-model` types;
+//! - normalises every value with the `poprecon-model` types, row by row; in a Parquet part,
+//!   a column whose values are canonical already (valid IDs in normal form, names needing no
+//!   folding, known village codes, typed dates, a code list's spellings) is taken as the
+//!   field's column as a whole, and only the other fields, and the rows whose cells are not
+//!   canonical, are made row by row (a field the source's row check touches is, unless the
+//!   check touches that one field only: [`Source::check_row_fields`]);
 //! - quarantines a row whose required field is empty or an impossible date (and rows of the
 //!   wrong width or with undecodable bytes), keeping its file, line, raw cells and a bounded
 //!   reason code; flags invalid values of kept rows per field (`invalid_fields`);
@@ -19,6 +24,7 @@
 //! The result is a [`SourceOutput`]: the canonical table, the quarantine table and the
 //! counts ([`SourceStats`]).
 
+mod columns;
 mod engine;
 mod error;
 pub mod read;

@@ -738,6 +738,16 @@ pub struct ParquetTable {
     first_row: usize,
 }
 
+/// A column of a [`ParquetTable`] as the engine's column-wise path sees it: text, dates (days
+/// since 1970), whole numbers, or another type it leaves to the row loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PartColumn<'a> {
+    Text(&'a StringChunked),
+    Date(&'a Int32Chunked),
+    Int(&'a Int64Chunked),
+    Other,
+}
+
 /// One column as the engine reads it: dates stay dates, integers stay exact, numbers stay
 /// numbers, and everything else is text.
 #[derive(Debug)]
@@ -815,6 +825,21 @@ impl ParquetTable {
 
     pub fn height(&self) -> usize {
         self.height
+    }
+
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Column `index` as it was read, for the engine's column-wise canonicalisation.
+    pub(crate) fn column(&self, index: usize) -> PartColumn<'_> {
+        match &self.columns[index] {
+            ParquetColumn::Text(ca) => PartColumn::Text(ca),
+            ParquetColumn::Date(ca) => PartColumn::Date(ca),
+            ParquetColumn::Int(ca) => PartColumn::Int(ca),
+            ParquetColumn::Float(_) | ParquetColumn::Datetime(..) => PartColumn::Other,
+        }
     }
 
     /// Row `index` (0-based, the header not counted).

@@ -212,6 +212,15 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     fn key_field(&self) -> &'static str;
     /// Checks that need several fields of one row. Flags go through [`RowCheck::flag`].
     fn check_row(&self, _row: &mut RowCheck<'_>) {}
+    /// Every field [`Source::check_row`] reads, sets, clears or flags; `None` (the default)
+    /// stands for all of them. The engine canonicalises a Parquet column as a whole for a
+    /// field not named here, and for the one field named where only one is (the check is
+    /// then a function of its value, run once per distinct value); a source that overrides
+    /// `check_row` and names too few fields would see nulls for the others, so debug builds
+    /// (and so the tests) panic when a check touches a field it did not declare.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        None
+    }
 }
 
 /// Looks a field up by name.

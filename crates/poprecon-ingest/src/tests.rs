@@ -47,6 +47,10 @@ impl Source for TestSource {
     fn key_field(&self) -> &'static str {
         "record_id"
     }
+    // What `check_row` reads and flags.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["plurality"])
+    }
     fn check_row(&self, row: &mut RowCheck<'_>) {
         if row.int("plurality") == Some(8) {
             row.flag("plurality", "implausible");
@@ -1120,4 +1124,438 @@ fn split_rows_gives_the_csv_readers_rows_and_lines() {
         assert!(sizes.iter().all(|&n| n > 0 && n <= chunk));
     }
     assert_eq!(expected.len(), 301);
+}
+
+// Parquet columns canonicalised as columns (`columns.rs`): the same tables, quarantine and
+// counts as the row loop alone, whatever the cells.
+
+static PQ_FIELDS: &[F] = &[
+    F::new("person_id", "公民身份号码", K::ResidentId)
+        .required()
+        .aliases(&["公民身份号码"]),
+    F::new("name", "姓名", K::Name).aliases(&["姓名"]),
+    F::new("sex", "性别", K::Sex).aliases(&["性别"]),
+    F::new("birth_date", "出生日期", K::Date)
+        .required()
+        .aliases(&["出生日期"]),
+    F::new("household_no", "户号", K::Text).aliases(&["户号"]),
+    F::new("village", "村代码", K::Village)
+        .required()
+        .aliases(&["村代码"]),
+    F::new("status", "状态", K::Code(&OUTCOME)).aliases(&["状态"]),
+    F::new("children", "子女数", K::Int { min: 0, max: 8 }).aliases(&["子女数"]),
+    F::new("registered", "登记时间", K::DateTime).aliases(&["登记时间"]),
+    F::new("note", "备注", K::Text).aliases(&["备注"]),
+    F::new("mother_id", "母亲身份证号", K::ResidentId).aliases(&["母亲身份证号"]),
+    F::new("phone", "电话", K::Text).aliases(&["电话"]),
+];
+
+/// A registry-like source whose check reads, sets and flags one field (`note`).
+#[derive(Debug)]
+struct PqSource;
+
+impl Source for PqSource {
+    fn id(&self) -> &'static str {
+        "pq_source"
+    }
+    fn label_zh(&self) -> &'static str {
+        "测试"
+    }
+    fn fields(&self) -> &'static [F] {
+        PQ_FIELDS
+    }
+    fn key_field(&self) -> &'static str {
+        "person_id"
+    }
+    fn check_row(&self, row: &mut RowCheck<'_>) {
+        match row.text("note") {
+            Some("坏") => row.flag("note", "bad_note"),
+            Some("改") => row.set("note", Value::Str("changed".into())),
+            _ => {}
+        }
+    }
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["note"])
+    }
+}
+
+/// One row of the Parquet test extract, as its columns hold it.
+#[derive(Clone)]
+struct PqRow {
+    id: Option<String>,
+    name: Option<String>,
+    sex: Option<String>,
+    born: Option<i32>,
+    household: Option<String>,
+    village: Option<String>,
+    status: Option<String>,
+    children: Option<i64>,
+    registered: Option<i32>,
+    note: Option<String>,
+    mother: Option<String>,
+    extra: Option<String>,
+}
+
+fn clean_pq_row(i: usize) -> PqRow {
+    let ids = [
+        "340302201601010019",
+        "34030219900307002X",
+        "340302198811169023",
+    ];
+    PqRow {
+        id: Some(ids[i % 3].to_owned()),
+        name: Some(["王芳", "李娜", "张伟"][i % 3].to_owned()),
+        sex: Some(["1", "2"][i % 2].to_owned()),
+        born: Some(16_000 + (i % 300) as i32),
+        household: Some(format!("H{}", i / 4)),
+        village: Some("340302001001".to_owned()),
+        status: Some(["活产", "死产"][i % 2].to_owned()),
+        children: Some((i % 4) as i64),
+        registered: (!i.is_multiple_of(5)).then_some(18_000 + (i % 90) as i32),
+        note: i
+            .is_multiple_of(7)
+            .then(|| ["坏", "改", "好"][i % 3].to_owned()),
+        mother: i.is_multiple_of(3).then(|| ids[(i + 1) % 3].to_owned()),
+        extra: Some(format!("x{i}")),
+    }
+}
+
+/// Writes the rows as a Parquet file of row groups of 1 000 rows (so of several parts).
+fn write_pq(dir: &Path, name: &str, rows: &[PqRow]) -> InputFile {
+    let text = |f: fn(&PqRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let days = |name: &str, f: fn(&PqRow) -> Option<i32>| {
+        Int32Chunked::from_iter_options(name.into(), rows.iter().map(f))
+            .into_date()
+            .into_series()
+            .into_column()
+    };
+    let mut df = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("公民身份号码".into(), text(|r| r.id.clone())),
+            Column::new("姓名".into(), text(|r| r.name.clone())),
+            Column::new("性别".into(), text(|r| r.sex.clone())),
+            days("出生日期", |r| r.born),
+            Column::new("户号".into(), text(|r| r.household.clone())),
+            Column::new("村代码".into(), text(|r| r.village.clone())),
+            Column::new("状态".into(), text(|r| r.status.clone())),
+            Column::new(
+                "子女数".into(),
+                rows.iter().map(|r| r.children).collect::<Vec<_>>(),
+            ),
+            days("登记时间", |r| r.registered),
+            Column::new("备注".into(), text(|r| r.note.clone())),
+            Column::new("母亲身份证号".into(), text(|r| r.mother.clone())),
+            Column::new("其他".into(), text(|r| r.extra.clone())),
+        ],
+    )
+    .unwrap();
+    let path = dir.join(name);
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .with_row_group_size(Some(1_000))
+        .finish(&mut df)
+        .unwrap();
+    InputFile::new(&path, Format::Parquet)
+}
+
+/// Ingests `file` with the column-wise path and with the row loop alone, asserts the same
+/// canonical table, quarantine and counts, and returns the first, with each part's fast
+/// fields and exceptional rows.
+fn pq_both_ways(file: &InputFile) -> (SourceOutput, Vec<(Vec<&'static str>, usize)>) {
+    let known = villages();
+    let files = std::slice::from_ref(file);
+    let columns = BTreeMap::new();
+    let cfg = IngestConfig {
+        source: &PqSource,
+        files,
+        columns: &columns,
+        known_villages: Some(&known),
+        allow_empty: false,
+        progress: None,
+    };
+    let fast = ingest(&cfg).unwrap();
+    let rows = crate::columns::with_row_loop_only(|| ingest(&cfg).unwrap());
+    assert_eq!(fast.records.schema(), rows.records.schema());
+    assert!(
+        fast.records.equals_missing(&rows.records),
+        "canonical tables differ:\n{}\n{}",
+        fast.records,
+        rows.records
+    );
+    assert!(
+        fast.quarantine.equals_missing(&rows.quarantine),
+        "quarantines differ:\n{}\n{}",
+        fast.quarantine,
+        rows.quarantine
+    );
+    assert_eq!(fast.stats, rows.stats);
+    assert_eq!(fast.records.first_col_n_chunks(), 1);
+    let plan = crate::engine::fast_fields_for_tests(&cfg, file);
+    (fast, plan)
+}
+
+/// Every field (`note`, the one field the check touches, with its check); `phone` has no
+/// column.
+const ALL_FAST: &[&str] = &[
+    "person_id",
+    "name",
+    "sex",
+    "birth_date",
+    "household_no",
+    "village",
+    "status",
+    "children",
+    "registered",
+    "note",
+    "mother_id",
+    "phone",
+];
+
+#[test]
+fn parquet_clean_columns_are_taken_as_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<PqRow> = (0..3_500).map(clean_pq_row).collect();
+    let file = write_pq(dir.path(), "clean.parquet", &rows);
+    let (out, plan) = pq_both_ways(&file);
+    assert!(plan.len() >= 2, "{} parts", plan.len());
+    for (fields, _) in &plan {
+        assert_eq!(fields, ALL_FAST);
+    }
+    // The rows the check flags (`坏`) are made whole by the row loop.
+    assert_eq!(plan.iter().map(|(_, n)| n).sum::<usize>(), 167);
+    assert_eq!(out.stats.accepted, 3_500);
+    assert_eq!(out.stats.invalid_fields.get("note:bad_note"), Some(&167));
+    let t = &out.records;
+    assert_eq!(
+        strings(t, "person_id")[..2],
+        [
+            Some("340302201601010019".into()),
+            Some("34030219900307002X".into())
+        ]
+    );
+    assert_eq!(strings(t, RECORD_KEY), strings(t, "person_id"));
+    assert_eq!(strings(t, "person_id_input"), strings(t, "person_id"));
+    assert_eq!(ints(t, "sex")[..2], [Some(1), Some(2)]);
+    assert_eq!(
+        strings(t, "status")[..2],
+        [Some("live".into()), Some("stillbirth".into())]
+    );
+    assert_eq!(ints(t, SOURCE_LINE)[..2], [Some(2), Some(3)]);
+    assert_eq!(strings(t, "note")[7..8], [Some("changed".into())]);
+    assert_eq!(t.column("registered_time").unwrap().null_count(), 3_500);
+    assert_eq!(t.column("phone").unwrap().null_count(), 3_500);
+}
+
+/// Dirty cells in a few rows: those rows are made whole by the row loop, with their flags
+/// in field order and their quarantine reasons' precedence; the rest stay columns.
+#[test]
+fn parquet_dirty_cells_are_made_by_the_row_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows: Vec<PqRow> = (0..3_500).map(clean_pq_row).collect();
+    let dirt: [fn(&mut PqRow); 22] = [
+        |r| r.id = Some("34030220160101001x".into()),
+        |r| r.id = Some(" 340302201601010019".into()),
+        |r| r.id = Some("340302201601010018".into()),
+        |r| r.name = Some("王 芳".into()),
+        |r| r.name = Some("Ｗａｎｇ".into()),
+        |r| r.name = Some("   ".into()),
+        |r| r.household = Some("H1 ".into()),
+        |r| r.household = Some(String::new()),
+        |r| r.village = Some("340302001009".into()),
+        |r| r.village = Some("3403020010".into()),
+        |r| r.sex = Some("女".into()),
+        |r| r.sex = Some("x".into()),
+        |r| r.status = Some("失踪".into()),
+        |r| r.children = Some(9),
+        |r| r.born = Some(2_000_000_000),
+        |r| r.extra = Some("乱\u{FFFD}码".into()),
+        |r| r.name = Some("王\u{FFFD}".into()),
+        |r| r.mother = Some("34030220160101001x".into()),
+        |r| {
+            r.sex = Some("x".into());
+            r.status = Some("失踪".into());
+            r.note = Some("坏".into());
+        },
+        |r| r.registered = Some(-2_000_000_000),
+        |r| r.id = Some("34030219900307002x".into()),
+        |r| r.mother = Some("34030219900307002x".into()),
+    ];
+    for (n, d) in dirt.iter().enumerate() {
+        for k in 0..3 {
+            d(&mut rows[n * 37 + k * 1_100 + 5]);
+        }
+    }
+    let file = write_pq(dir.path(), "dirty.parquet", &rows);
+    let (out, plan) = pq_both_ways(&file);
+    for (fields, _) in &plan {
+        assert_eq!(fields, ALL_FAST);
+    }
+    // Every dirty row but those whose only dirt is in a column no field reads, and `女`,
+    // a canonical spelling of the sex code (looked up once, like the codes); and the 167
+    // rows the check flags, 4 of them dirty too.
+    assert_eq!(plan.iter().map(|(_, n)| n).sum::<usize>(), 20 * 3 + 163);
+    // A valid ID with a lower-case `x`: the key is the cell as written, the ID its normal
+    // form.
+    let t = &out.records;
+    let key = strings(t, RECORD_KEY);
+    let x = key
+        .iter()
+        .position(|k| k.as_deref() == Some("34030219900307002x"))
+        .unwrap();
+    assert_eq!(
+        strings(t, "person_id")[x].as_deref(),
+        Some("34030219900307002X")
+    );
+    let s = &out.stats;
+    // A day no date has reads as an empty cell.
+    assert_eq!(s.quarantine_reasons.get("missing_required"), Some(&3));
+    assert_eq!(s.quarantine_reasons.get("undecodable"), Some(&6));
+    assert_eq!(s.invalid_fields.get("person_id:check_digit"), Some(&6));
+    assert_eq!(s.invalid_fields.get("mother_id:check_digit"), Some(&3));
+    assert_eq!(s.invalid_fields.get("village:unknown_village"), Some(&3));
+    assert_eq!(s.invalid_fields.get("sex:invalid_sex"), Some(&6));
+    assert_eq!(s.invalid_fields.get("children:out_of_range"), Some(&3));
+    assert_eq!(s.unknown_codes["status"].get("失踪"), Some(&6));
+    let flags = strings(&out.records, INVALID_FIELDS);
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.as_deref() == Some("sex:invalid_sex;status:unknown_code;note:bad_note"))
+    );
+}
+
+/// Nulls in required columns quarantine their rows, the first required field in field
+/// order being the one named, whether the null is in a column taken as it is or not.
+#[test]
+fn parquet_required_nulls_keep_their_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows: Vec<PqRow> = (0..2_500).map(clean_pq_row).collect();
+    for k in 0..4 {
+        rows[k * 600 + 1].id = None;
+        rows[k * 600 + 2].village = None;
+        rows[k * 600 + 3].born = None;
+        rows[k * 600 + 4].id = None;
+        rows[k * 600 + 4].village = None;
+        rows[k * 600 + 5].village = None;
+        rows[k * 600 + 5].born = None;
+        rows[k * 600 + 6].village = Some("  ".into());
+    }
+    let file = write_pq(dir.path(), "nulls.parquet", &rows);
+    let (out, plan) = pq_both_ways(&file);
+    assert_eq!(plan[0].0, ALL_FAST);
+    let q = &out.quarantine;
+    assert_eq!(out.stats.quarantined, 24, "{q}");
+    let fields = strings(q, "field");
+    assert_eq!(
+        fields[..6],
+        [
+            Some("person_id".into()),
+            Some("village".into()),
+            Some("birth_date".into()),
+            Some("person_id".into()),
+            Some("birth_date".into()),
+            Some("village".into()),
+        ]
+    );
+    assert_eq!(ints(q, "line")[..3], [Some(3), Some(4), Some(5)]);
+}
+
+/// A coded column with a value the list does not know: the value is flagged and counted
+/// as the row loop counts it; a column with too many values that are not canonical is left
+/// to the row loop as a whole.
+#[test]
+fn parquet_unknown_codes_and_dirty_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows: Vec<PqRow> = (0..2_000).map(clean_pq_row).collect();
+    for (i, r) in rows.iter_mut().enumerate() {
+        if i.is_multiple_of(97) {
+            r.status = Some(["失踪", "LIVE ", "13800138000"][i % 3].to_owned());
+        }
+        // A quarter of the names need folding: the name column is not worth taking.
+        if i % 4 == 1 {
+            r.name = Some("王 芳".into());
+        }
+    }
+    let file = write_pq(dir.path(), "codes.parquet", &rows);
+    let (out, plan) = pq_both_ways(&file);
+    assert!(plan[0].0.contains(&"status"));
+    assert!(!plan[0].0.contains(&"name"));
+    let codes = &out.stats.unknown_codes["status"];
+    assert_eq!(codes.get("失踪"), Some(&7));
+    assert_eq!(codes.get(NOT_LISTED), Some(&7));
+    assert_eq!(
+        strings(&out.records, "name")[1].as_deref(),
+        Some("王 芳"),
+        "names keep their inner space, folded"
+    );
+}
+
+/// A source that names no fields for its check gets nothing column-wise.
+#[test]
+fn parquet_without_a_declaration_uses_the_row_loop() {
+    #[derive(Debug)]
+    struct Undeclared;
+    impl Source for Undeclared {
+        fn id(&self) -> &'static str {
+            "undeclared"
+        }
+        fn label_zh(&self) -> &'static str {
+            "测试"
+        }
+        fn fields(&self) -> &'static [F] {
+            PQ_FIELDS
+        }
+        fn key_field(&self) -> &'static str {
+            "person_id"
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<PqRow> = (0..10).map(clean_pq_row).collect();
+    let file = write_pq(dir.path(), "u.parquet", &rows);
+    let known = villages();
+    let cfg = IngestConfig {
+        source: &Undeclared,
+        files: std::slice::from_ref(&file),
+        columns: &BTreeMap::new(),
+        known_villages: Some(&known),
+        allow_empty: false,
+        progress: None,
+    };
+    assert_eq!(
+        crate::engine::fast_fields_for_tests(&cfg, &file),
+        [(Vec::new(), 10)]
+    );
+}
+
+/// A check that touches a field its source does not declare fails in debug builds: the
+/// field may have been taken as a column and be null in the check.
+#[test]
+#[should_panic(expected = "does not name")]
+fn a_check_touching_an_undeclared_field_panics() {
+    #[derive(Debug)]
+    struct Liar;
+    impl Source for Liar {
+        fn id(&self) -> &'static str {
+            "liar"
+        }
+        fn label_zh(&self) -> &'static str {
+            "测试"
+        }
+        fn fields(&self) -> &'static [F] {
+            PQ_FIELDS
+        }
+        fn key_field(&self) -> &'static str {
+            "person_id"
+        }
+        fn check_row(&self, row: &mut RowCheck<'_>) {
+            let _ = row.text("name");
+        }
+        fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+            Some(&["note"])
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<PqRow> = (0..10).map(clean_pq_row).collect();
+    let file = write_pq(dir.path(), "l.parquet", &rows);
+    let _ = run_source(&Liar, &[file]);
 }

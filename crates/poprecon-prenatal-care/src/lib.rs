@@ -58,6 +58,10 @@ impl Source for PrenatalCare {
     fn key_field(&self) -> &'static str {
         "record_id"
     }
+    // What `check_row` reads and flags.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["booking_date", "expected_delivery_date"])
+    }
     fn check_row(&self, row: &mut RowCheck<'_>) {
         // A due date before the booking is a data-entry error.
         if let (Some(booking), Some(due)) =

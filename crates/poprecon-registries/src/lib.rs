@@ -307,6 +307,10 @@ impl Source for Household {
     fn key_field(&self) -> &'static str {
         "person_id"
     }
+    // `check_row` maps the relation to its GB/T 4761 code.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["relation_to_head"])
+    }
     fn check_row(&self, row: &mut RowCheck<'_>) {
         if let Some(text) = row.text("relation_to_head") {
             match relation_code(text) {
@@ -354,6 +358,10 @@ impl Source for School {
     fn key_field(&self) -> &'static str {
         "student_no"
     }
+    // No row check.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
+    }
 }
 
 static MARRIAGE_FIELDS: &[F] = &[
@@ -390,6 +398,10 @@ impl Source for Marriage {
     }
     fn key_field(&self) -> &'static str {
         "record_id"
+    }
+    // No row check.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
     }
 }
 
@@ -430,6 +442,10 @@ impl Source for SocialSecurity {
     }
     fn key_field(&self) -> &'static str {
         "person_id"
+    }
+    // No row check.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
     }
 }
 

@@ -163,6 +163,10 @@ impl Source for Vaccination {
     fn key_field(&self) -> &'static str {
         "child_code"
     }
+    // What `check_row` reads, flags and clears.
+    fn check_row_fields(&self) -> Option<&'static [&'static str]> {
+        Some(&["birth_date", "vaccination_date"])
+    }
     fn check_row(&self, row: &mut RowCheck<'_>) {
         // A dose before birth is a data-entry error; the row stays, the date is not used.
         if let (Some(born), Some(given)) = (row.date("birth_date"), row.date("vaccination_date"))
