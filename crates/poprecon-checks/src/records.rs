@@ -12,7 +12,7 @@ use crate::error::ChecksError;
 use crate::frames::{
     CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, MARRIAGE, PRENATAL, REGISTRATION, RegisteredPersons,
     SCHOOL, SOCIAL_SECURITY, Table, VACCINATION, attribute_rows, key_column, key_is_id, locked,
-    null,
+    null, on_cores,
 };
 use crate::rules::{Found, concat_all, date_text, field_lit, kv, material, values};
 
@@ -70,7 +70,6 @@ fn attributed_source(
 /// [`attributed_all`] of every source at once, the sources spread over as many threads as
 /// the machine has cores (largest first): the record-level rules read them all.
 pub(crate) fn attribute_sources(ctx: &Ctx<'_>) -> Result<(), ChecksError> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let active = ctx.registered_persons()?;
     let births = ctx.births.as_ref();
     let mut todo: Vec<&Table> = {
@@ -81,26 +80,8 @@ pub(crate) fn attribute_sources(ctx: &Ctx<'_>) -> Result<(), ChecksError> {
             .collect()
     };
     todo.sort_by_key(|t| std::cmp::Reverse(t.df.height()));
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(todo.len());
-    let done: Vec<(String, Result<DataFrame, ChecksError>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    while let Some(t) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        out.push((t.name.clone(), attributed_source(births, active, t)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    let done = on_cores(&todo, |t| {
+        (t.name.clone(), attributed_source(births, active, t))
     });
     let mut cache = locked(&ctx.attributed);
     for (name, df) in done {

@@ -9,7 +9,7 @@ use crate::catalogue::{BirthRule, RecordRule, RuleId, Scope, Severity};
 use crate::error::ChecksError;
 use crate::frames::{
     BIRTH_SOURCES, CERTIFICATE, Ctx, DELIVERY, HOUSEHOLD, PRENATAL, REGISTRATION, Table,
-    VACCINATION, key_column, null,
+    VACCINATION, key_column, null, on_cores,
 };
 use crate::records;
 
@@ -52,33 +52,9 @@ pub(crate) fn run_all(ctx: &Ctx<'_>) -> Result<Vec<RuleRows>, ChecksError> {
         .map(|(at, (rule, (_, severity)))| (at, rule, severity))
         .collect();
     todo.sort_by_key(|&(at, rule, _)| (!LONG_RULES.contains(&rule), at));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(todo.len())
-        .max(1);
-    let checks_span = tracing::Span::current();
-    let mut found: Vec<(usize, RuleId, Severity, Result<Found, ChecksError>)> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let _checks = checks_span.enter();
-                        let mut done = Vec::new();
-                        while let Some(&(at, rule, severity)) =
-                            todo.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                        {
-                            done.push((at, rule, severity, run_rule(ctx, rule)));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
+    let mut found = on_cores(&todo, |&(at, rule, severity)| {
+        (at, rule, severity, run_rule(ctx, rule))
+    });
     found.sort_by_key(|(at, ..)| *at);
     let mut out = Vec::new();
     for (_, rule, severity, found) in found {
