@@ -157,7 +157,8 @@ impl Progress for NightProgress<'_> {
 
     fn stage_finished(&self, timing: &StageTiming) -> ControlFlow<()> {
         self.bars.stage_finished(timing)?;
-        if self.faults.fail_after(timing.stage.as_str()) {
+        // A source that could not be written (a full disk) fails the night: no stage more.
+        if self.faults.fail_after(timing.stage.as_str()) || self.sources.failed() {
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
@@ -269,6 +270,10 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     let tables = match executed {
         Ok(tables) => tables,
         Err(ExecuteError::Stopped { stage }) => {
+            // Stopped because a source could not be written: that error is the night's.
+            if source_writer.failed() {
+                source_writer.finish()?;
+            }
             anyhow::bail!("forced failure after stage `{stage}` (POPRECON_FAIL_AFTER)")
         }
         Err(e) => return Err(e.into()),
@@ -469,6 +474,12 @@ impl SourceWriter {
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Whether a source could not be written (while the stages run, only the writer's
+    /// thread stops itself).
+    fn failed(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// Queues `df`, the canonical table of `source`, to be written.
