@@ -288,7 +288,7 @@ pub(crate) fn id_number(id: &str) -> Option<u64> {
 impl RegisteredPersons {
     /// From the household registry: each valid `person_id`, at the smallest village code of
     /// its active rows (status rank 0 or 1), if any.
-    fn of(h: &Table) -> Result<RegisteredPersons, ChecksError> {
+    pub(crate) fn of(h: &Table) -> Result<RegisteredPersons, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let rows = h
             .lazy()
@@ -439,6 +439,10 @@ pub(crate) fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T>
 
 impl Ctx<'_> {
     pub fn registered_persons(&self) -> Result<&RegisteredPersons, ChecksError> {
+        // A registry narrowed before the checks brings its persons, made of every row.
+        if let Some(rest) = self.input.household_rest {
+            return Ok(&rest.persons);
+        }
         if let Some(a) = self.persons.get() {
             return Ok(a);
         }
@@ -547,7 +551,7 @@ pub(crate) fn attribute_rows(
 }
 
 /// A source's table with its key as text (`__key`) and its row number (`__row`).
-fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError> {
+pub(crate) fn prepare_source(id: &'static str, df: &DataFrame) -> Result<Table, ChecksError> {
     let key = key_field(id);
     if df.column(RECORD_KEY).is_err() && df.column(key).is_err() {
         return Err(ChecksError::MissingColumn {

@@ -39,6 +39,7 @@ mod frames;
 mod lifecycle;
 mod output;
 mod records;
+mod registry;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,7 @@ pub use decisions::{
 pub use error::ChecksError;
 pub use lifecycle::apply_lifecycle;
 pub use output::{DISCREPANCY_COLUMNS, VILLAGE_COLUMNS};
+pub use registry::{HouseholdRest, narrow_household};
 
 /// What the checks read. Build it with [`CheckInput::new`] and the `with_*` methods.
 #[derive(Debug, Clone)]
@@ -91,6 +93,9 @@ pub struct CheckInput<'a> {
     pub villages: Vec<String>,
     /// Reviewers' decisions to apply.
     pub decisions: Option<&'a Decisions>,
+    /// What the rules need of the household rows left out when `sources["household"]` was
+    /// narrowed by [`narrow_household`]; `None` when it holds every row.
+    pub household_rest: Option<&'a HouseholdRest>,
 }
 
 impl<'a> CheckInput<'a> {
@@ -104,7 +109,16 @@ impl<'a> CheckInput<'a> {
             period,
             villages: Vec::new(),
             decisions: None,
+            household_rest: None,
         }
+    }
+
+    /// The household registry narrowed by [`narrow_household`]: its rows held (read by
+    /// every rule as the registry) and what the rules need of the others.
+    pub fn with_narrowed_household(mut self, held: &'a DataFrame, rest: &'a HouseholdRest) -> Self {
+        self.sources.insert(frames::HOUSEHOLD, held);
+        self.household_rest = Some(rest);
+        self
     }
 
     /// Adds a source's canonical table.

@@ -132,6 +132,11 @@ fn record_units(lf: LazyFrame) -> LazyFrame {
     lf.select([col("__village").alias("village")])
 }
 
+/// Units of [`record_units`] counted per village (`village`, `__n`).
+fn count_per_village(units: LazyFrame) -> LazyFrame {
+    units.group_by([col("village")]).agg([len().alias("__n")])
+}
+
 /// Every record of a source as units: its rows counted per village (`village`, `__n`), once
 /// per run, for the rules whose units are all of a source's rows.
 fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
@@ -146,7 +151,7 @@ fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
         *counts.entry(v).or_default() += 1;
     }
     let (names, n): (Vec<Option<&str>>, Vec<IdxSize>) = counts.into_iter().unzip();
-    let df = DataFrame::new(
+    let mut df = DataFrame::new(
         names.len(),
         vec![
             Column::new("village".into(), names),
@@ -154,6 +159,13 @@ fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
         ],
     )
     .map_err(&err)?;
+    // The registry's rows not held (see `registry::narrow_household`) are units too.
+    if t.name == HOUSEHOLD
+        && let Some(rest) = ctx.input.household_rest
+    {
+        df.vstack_mut(&rest.all_units().map_err(&err)?)
+            .map_err(&err)?;
+    }
     locked(&ctx.village_counts).insert(t.name.clone(), df.clone());
     Ok(df.lazy())
 }
@@ -586,10 +598,57 @@ fn yyyymmdd_of(days: i32) -> Option<i32> {
     Some(d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32)
 }
 
+/// One ID field of a table checked row by row: the IDs, for a person's own ID the recorded
+/// birth dates (days) and sexes, and the checks.
+pub(crate) struct FieldChecks {
+    pub ids: StringChunked,
+    pub recorded: Option<(Int32Chunked, Int32Chunked)>,
+    pub checks: IdChecks,
+}
+
+/// [`IdChecks`] of `field` of `t`, held as `holder` says.
+fn field_checks(t: &Table, field: &str, holder: &Holder) -> PolarsResult<FieldChecks> {
+    let ids = t.df.column(field)?.cast(&DataType::String)?;
+    let ids = ids.str()?.clone();
+    Ok(match holder {
+        Holder::Own { birth_date, sex } => {
+            let recorded = int_column(t, birth_date, true)?;
+            let sexes = int_column(t, sex, false)?;
+            let checks = IdChecks::own(&ids, &recorded, &sexes);
+            FieldChecks {
+                ids,
+                recorded: Some((recorded, sexes)),
+                checks,
+            }
+        }
+        Holder::Of(sex) => {
+            let checks = IdChecks::of(&ids, *sex);
+            FieldChecks {
+                ids,
+                recorded: None,
+                checks,
+            }
+        }
+    })
+}
+
+/// The ID fields `id_number_conflict` checks in a table of `source` (those it has), each
+/// with its row-by-row checks.
+pub(crate) fn id_field_checks(
+    source: &str,
+    t: &Table,
+) -> PolarsResult<Vec<(&'static str, IdChecks)>> {
+    ID_FIELDS
+        .iter()
+        .filter(|(s, f, _)| *s == source && t.has(f))
+        .map(|(_, f, h)| Ok((*f, field_checks(t, f, h)?.checks)))
+        .collect()
+}
+
 /// Per row of one ID field: whether it is checked, and whether the birth date or the sex
 /// the ID encodes differs from the row's (only where checked).
-struct IdChecks {
-    checked: Vec<bool>,
+pub(crate) struct IdChecks {
+    pub checked: Vec<bool>,
     date: Vec<bool>,
     sex: Vec<bool>,
 }
@@ -643,7 +702,7 @@ impl IdChecks {
     }
 
     /// Rows in conflict: checked, and the date or the sex differs.
-    fn conflicts(&self) -> Vec<bool> {
+    pub(crate) fn conflicts(&self) -> Vec<bool> {
         self.date
             .iter()
             .zip(&self.sex)
@@ -687,32 +746,21 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
         let mut any = vec![false; n];
         let mut field_flags = Vec::new();
         for (i, (field, holder)) in fields.iter().enumerate() {
-            let ids =
-                t.df.column(field)
-                    .and_then(|c| c.cast(&DataType::String))
+            let FieldChecks {
+                ids,
+                recorded,
+                checks,
+            } = field_checks(t, field, holder).map_err(&err)?;
+            if let Some((recorded, sexes)) = recorded {
+                checked_rows
+                    .with_column(recorded.with_name(format!("__rd{i}").into()).into_column())
                     .map_err(&err)?;
-            let ids = ids.str().map_err(&err)?;
-            let checks = match holder {
-                Holder::Own { birth_date, sex } => {
-                    let recorded = int_column(t, birth_date, true).map_err(&err)?;
-                    let sexes = int_column(t, sex, false).map_err(&err)?;
-                    let checks = IdChecks::own(ids, &recorded, &sexes);
-                    checked_rows
-                        .with_column(recorded.with_name(format!("__rd{i}").into()).into_column())
-                        .map_err(&err)?;
-                    checked_rows
-                        .with_column(sexes.with_name(format!("__rs{i}").into()).into_column())
-                        .map_err(&err)?;
-                    checks
-                }
-                Holder::Of(sex) => IdChecks::of(ids, *sex),
-            };
+                checked_rows
+                    .with_column(sexes.with_name(format!("__rs{i}").into()).into_column())
+                    .map_err(&err)?;
+            }
             checked_rows
-                .with_column(
-                    ids.clone()
-                        .with_name(format!("__id{i}").into())
-                        .into_column(),
-                )
+                .with_column(ids.with_name(format!("__id{i}").into()).into_column())
                 .map_err(&err)?;
             for (a, &c) in any.iter_mut().zip(&checks.checked) {
                 *a |= c;
@@ -725,13 +773,23 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
             .and_then(|df| df.take(&records.first_rows()))
             .map_err(&err)?;
         for (i, ((field, holder), checks)) in fields.iter().zip(&field_flags).enumerate() {
-            // The records checked in this field, at their first row's village.
-            units.push(record_units(
+            // The records checked in this field, at their first row's village; with the
+            // registry narrowed, counted per village beside its rows not held.
+            let checked = record_units(
                 first_rows
                     .take(&records.first_rows_where(&checks.checked, false))
                     .map_err(&err)?
                     .lazy(),
-            ));
+            );
+            match ctx.input.household_rest {
+                Some(rest) => {
+                    units.push(count_per_village(checked));
+                    if source == HOUSEHOLD {
+                        units.push(rest.checked_units(field).map_err(&err)?.lazy());
+                    }
+                }
+                None => units.push(checked),
+            }
             // The first conflicting row of each record in conflict, with the record's
             // village and birth (its first row's).
             let mut shown = vec!["__key".to_owned(), format!("__id{i}")];

@@ -204,9 +204,27 @@ pub fn data_quality(
                 .alias("value"),
         )
         .sort(
-            ["source", "village", "metric", "field"],
+            DQ_ORDER,
             SortMultipleOptions::default().with_nulls_last(true),
         )
         .collect()
         .map_err(IndicatorError::frame("data_quality"))
+}
+
+/// The order of `data_quality.parquet`'s rows (one row per key).
+const DQ_ORDER: [&str; 4] = ["source", "village", "metric", "field"];
+
+/// [`data_quality`] tables of disjoint sets of sources as one, in its order: what
+/// [`data_quality`] gives of all the sources at once (each source's metrics are its own).
+pub fn merge_data_quality(parts: Vec<DataFrame>) -> Result<DataFrame, IndicatorError> {
+    let err = IndicatorError::frame("data_quality");
+    let parts: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
+    concat(parts, UnionArgs::default())
+        .map_err(&err)?
+        .sort(
+            DQ_ORDER,
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .collect()
+        .map_err(err)
 }

@@ -167,6 +167,14 @@ pub struct LinkOutput {
     pub decisions: DataFrame,
 }
 
+/// The birth dates linkage reads records of, as days since 1970-01-01, both ends included:
+/// the period widened by `period_margin_days` on each side. A household row whose birth
+/// date lies outside it (and is not empty) is never one of linkage's children.
+pub fn birth_window(period: (NaiveDate, NaiveDate), cfg: &LinkConfig) -> (i32, i32) {
+    let margin = cfg.period_margin_days;
+    (epoch_days(period.0) - margin, epoch_days(period.1) + margin)
+}
+
 /// Links the birth-level records of `input` into birth events.
 pub fn link(input: &LinkInput<'_>, cfg: &LinkConfig) -> Result<LinkOutput, LinkError> {
     link_with_decisions(input, cfg, &[])
@@ -185,11 +193,7 @@ pub fn link_with_decisions(
         return Err(LinkError::Period);
     }
     let _span = tracing::info_span!("link").entered();
-    let margin = cfg.period_margin_days;
-    let window = (
-        epoch_days(input.period.0) - margin,
-        epoch_days(input.period.1) + margin,
-    );
+    let window = birth_window(input.period, cfg);
     let prepare = |df: Option<&DataFrame>,
                    f: fn(&DataFrame, (i32, i32)) -> Result<Prepared, LinkError>| {
         df.map(|df| f(df, window))

@@ -130,7 +130,10 @@ impl std::fmt::Debug for ExecuteOptions<'_> {
 pub struct RunTables {
     /// Per source, in plan order: rows read, accepted, quarantined, unknown codes, files.
     pub ingest: Vec<SourceStats>,
-    /// Each source's canonical table, by source id (`sources/<id>.parquet`).
+    /// Each source's canonical table, by source id (`sources/<id>.parquet`), but the
+    /// household registry's: only its rows the later stages read one by one
+    /// (`poprecon_checks::narrow_household`; every row of a record key held, in file order).
+    /// The whole table is what [`Progress::source_ingested`] hands over.
     pub records: BTreeMap<String, DataFrame>,
     /// Each source's quarantined rows, in plan order (`quarantine/<id>.parquet`).
     pub quarantine: Vec<(&'static str, DataFrame)>,
@@ -187,14 +190,20 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
     let mut ingest = Vec::new();
     let mut records = BTreeMap::new();
     let mut quarantine = Vec::new();
-    run_stage(&mut stages, opts.progress, Stage::Ingest, || {
+    let divisions = poprecon_indicators::Divisions {
+        counties: &plan.divisions.counties,
+        townships: &plan.divisions.townships,
+        villages: &plan.divisions.villages,
+    };
+    let household = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
         for output in ingest_sources(plan, opts.progress)? {
             ingest.push(output.stats);
             quarantine.push((output.source, output.quarantine));
             records.insert(output.source.to_owned(), output.records);
         }
+        let household = narrow_household(plan, &mut records, divisions)?;
         let rows = ingest.iter().map(|s: &SourceStats| s.read).sum();
-        Ok(((), rows))
+        Ok((household, rows))
     })?;
 
     let input = poprecon_link::LinkInput::from_tables(
@@ -236,6 +245,9 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             for (id, df) in &records {
                 input = input.with_source(id, df);
             }
+            if let Some(h) = &household {
+                input = input.with_narrowed_household(&records[HOUSEHOLD], &h.rest);
+            }
             let checked = poprecon_checks::run_checks(&input, &plan.rules)?;
             let current = poprecon_checks::apply_lifecycle(
                 &checked.discrepancies,
@@ -248,18 +260,19 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
 
     let (indicators, assessment, data_quality, indicator_births) =
         run_stage(&mut stages, opts.progress, Stage::Measure, || {
+            // The household registry's data quality was measured on all its rows at ingest.
+            let mut others = records.clone();
+            if household.is_some() {
+                others.remove(HOUSEHOLD);
+            }
             let input = poprecon_indicators::IndicatorInput {
                 births: &linked.births,
                 stillbirths: Some(&stillbirths),
-                sources: &records,
+                sources: &others,
                 as_of: plan.as_of,
                 period: plan.period,
                 jurisdiction: &plan.jurisdiction,
-                divisions: poprecon_indicators::Divisions {
-                    counties: &plan.divisions.counties,
-                    townships: &plan.divisions.townships,
-                    villages: &plan.divisions.villages,
-                },
+                divisions,
             };
             let timed = |part: &str, started: Instant| {
                 tracing::debug!(part, seconds = started.elapsed().as_secs_f64(), "measured");
@@ -271,7 +284,11 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             let assessment = poprecon_indicators::assess(&indicators, &plan.assessment)?;
             timed("assessment", started);
             let started = Instant::now();
-            let quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
+            let mut quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
+            if let Some(h) = &household {
+                quality =
+                    poprecon_indicators::merge_data_quality(vec![quality, h.quality.clone()])?;
+            }
             timed("data_quality", started);
             let started = Instant::now();
             let drill = poprecon_indicators::drill_through(&input, &plan.indicators)?;
@@ -294,6 +311,48 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         indicator_births,
         stages,
     })
+}
+
+const HOUSEHOLD: &str = poprecon_model::SourceId::Household.id();
+
+/// The household registry as the later stages read it: its rows that linkage, the rules
+/// and the report read one by one, with what the rules need of the others and its data
+/// quality, measured on every row.
+struct NarrowedHousehold {
+    rest: poprecon_checks::HouseholdRest,
+    quality: DataFrame,
+}
+
+/// Replaces the household registry in `records` by its rows the night reads one by one
+/// (`poprecon_checks::narrow_household`): a registry of millions of rows is held whole only
+/// until ingest ends (and while `sources/household.parquet` is written). `None` without a
+/// household registry.
+fn narrow_household(
+    plan: &Plan,
+    records: &mut BTreeMap<String, DataFrame>,
+    divisions: poprecon_indicators::Divisions<'_>,
+) -> Result<Option<NarrowedHousehold>, StageError> {
+    let Some(whole) = records.remove(HOUSEHOLD) else {
+        return Ok(None);
+    };
+    let window = poprecon_link::birth_window(plan.period, &plan.linkage);
+    let (held, rest) = poprecon_checks::narrow_household(&whole, records, window)?;
+    let empty = DataFrame::empty();
+    let only = BTreeMap::from([(HOUSEHOLD.to_owned(), whole)]);
+    let quality = poprecon_indicators::data_quality(
+        &poprecon_indicators::IndicatorInput {
+            births: &empty,
+            stillbirths: None,
+            sources: &only,
+            as_of: plan.as_of,
+            period: plan.period,
+            jurisdiction: &plan.jurisdiction,
+            divisions,
+        },
+        &plan.indicators,
+    )?;
+    records.insert(HOUSEHOLD.to_owned(), held);
+    Ok(Some(NarrowedHousehold { rest, quality }))
 }
 
 /// Reads every source of the plan; the outputs come back in plan order.

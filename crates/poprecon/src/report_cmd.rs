@@ -26,6 +26,10 @@ pub struct Tables<'a> {
     /// The canonical tables and quarantines, by source id.
     pub sources: &'a [(String, DataFrame)],
     pub quarantine: &'a [(String, DataFrame)],
+    /// Rows accepted per source as ingest counted them, where `sources` may hold fewer (the
+    /// night narrows the household registry to the rows it reads); `None`: the tables'
+    /// heights.
+    pub accepted: Option<&'a [(String, i64)]>,
 }
 
 pub fn render(
@@ -35,7 +39,7 @@ pub fn render(
     audience: Audience,
     t: &Tables<'_>,
 ) -> Result<String> {
-    let ingest = ingest_frame(t.sources, t.quarantine)?;
+    let ingest = ingest_frame(t.sources, t.quarantine, t.accepted)?;
     let changes = t
         .discrepancies
         .clone()
@@ -167,6 +171,7 @@ fn english(id: &str) -> String {
 fn ingest_frame(
     sources: &[(String, DataFrame)],
     quarantine: &[(String, DataFrame)],
+    accepted: Option<&[(String, i64)]>,
 ) -> PolarsResult<DataFrame> {
     let mut ids: Vec<&str> = sources
         .iter()
@@ -198,7 +203,13 @@ fn ingest_frame(
         };
         invalid.push(n);
     }
-    let accepted: Vec<i64> = ids.iter().map(|id| height(sources, id)).collect();
+    let accepted: Vec<i64> = ids
+        .iter()
+        .map(|id| match accepted {
+            Some(counted) => counted.iter().find(|(s, _)| s == id).map_or(0, |(_, n)| *n),
+            None => height(sources, id),
+        })
+        .collect();
     let quarantined: Vec<i64> = ids.iter().map(|id| height(quarantine, id)).collect();
     let read: Vec<i64> = accepted
         .iter()
@@ -347,6 +358,7 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
             quality: folder.need(run, "data_quality")?,
             sources: &folder.sources,
             quarantine: &folder.quarantine,
+            accepted: None,
         },
     )?;
     let html =

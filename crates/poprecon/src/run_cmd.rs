@@ -310,6 +310,10 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
     };
 
     let alerts = alerts(plan, &stats, &discrepancies, previous.is_some())?;
+    let accepted: Vec<(String, i64)> = stats
+        .iter()
+        .map(|s| (s.source.clone(), s.accepted as i64))
+        .collect();
     let outputs = stages.run("write", || {
         let rest = write_rest(
             &out,
@@ -328,6 +332,7 @@ pub fn run(plan: &Plan, out: &Path, opts: &RunOptions) -> Result<u8> {
                 drill: &drill,
                 previous_indicators: previous_indicators.as_ref(),
                 returns: &returns,
+                accepted: &accepted,
             },
         );
         if rest.is_err() {
@@ -585,6 +590,9 @@ struct Rest<'a> {
     drill: &'a DataFrame,
     previous_indicators: Option<&'a DataFrame>,
     returns: &'a [(String, DataFrame)],
+    /// Rows accepted per source, as ingest counted them (`records` holds the household
+    /// registry's rows the night read one by one).
+    accepted: &'a [(String, i64)],
 }
 
 /// Everything the write stage writes but the sources: the quarantines and the night's
@@ -709,6 +717,7 @@ fn render_report(
             quality: t.quality,
             sources: &sources,
             quarantine: &quarantine,
+            accepted: Some(t.accepted),
         },
     )?;
     let html = crate::returns_cmd::with_section(&html, opts.lang, t.returns)?;

@@ -478,3 +478,110 @@ fn measured_rules_match_the_synthetic_truth_at_village_scale() {
     let ids = strs(&checked.discrepancies, "discrepancy_id");
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
 }
+
+/// The household registry narrowed to the rows the night reads one by one
+/// (`narrow_household`) gives the births stage and every rule what the whole registry gives:
+/// the same births, the same discrepancies, the same units per village.
+#[test]
+fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mess = MessRates {
+        sex_conflict: 0.2,
+        birth_date_conflict: 0.2,
+        wrong_mother_id: 0.2,
+        duplicate_delivery: 0.1,
+        wrong_child_order: 0.3,
+        ..MessRates::default().scaled(5.0)
+    };
+    let mut g = generate(Scale::Village, 11, mess, dir.path());
+    // The synthetic registry has no copies: three rows of adults entered twice.
+    let window = poprecon_link::birth_window(g.cfg.period, &poprecon_link::LinkConfig::default());
+    let copies = g.tables["household"]
+        .clone()
+        .lazy()
+        .filter(
+            col("birth_date")
+                .cast(DataType::Int32)
+                .lt(lit(window.0 - 10_000))
+                .and(col("invalid_fields").is_null()),
+        )
+        .slice(100, 3)
+        .collect()
+        .unwrap();
+    assert_eq!(copies.height(), 3);
+    g.tables
+        .get_mut("household")
+        .unwrap()
+        .vstack_mut(&copies)
+        .unwrap();
+    let whole = &g.tables["household"];
+    let others: BTreeMap<String, DataFrame> = g
+        .tables
+        .iter()
+        .filter(|(s, _)| **s != "household")
+        .map(|(s, df)| ((*s).to_owned(), df.clone()))
+        .collect();
+    let (held, rest) = narrow_household(whole, &others, window).expect("narrowed");
+    assert_eq!(rest.held, held.height());
+    assert_eq!(rest.held + rest.left, whole.height());
+    assert!(
+        rest.left > whole.height() / 2,
+        "most of a registry is read only as counts: {} of {} held",
+        rest.held,
+        whole.height()
+    );
+
+    let mut narrowed = g.tables.clone();
+    narrowed.insert("household", held.clone());
+    let narrowed_g = Generated {
+        tables: narrowed,
+        births: g.births.clone(),
+        villages: g.villages.clone(),
+        truth: g.truth.clone(),
+        cfg: g.cfg.clone(),
+    };
+    let (f, nf) = (facts(&g, &g.births), facts(&narrowed_g, &g.births));
+    assert!(f.births.equals_missing(&nf.births), "births differ");
+    assert!(
+        f.stillbirths.equals_missing(&nf.stillbirths),
+        "stillbirths differ"
+    );
+
+    let cfg: ChecksConfig = toml::from_str("[out_of_policy_birth]\nenabled = false\n").unwrap();
+    let mut all = CheckInput::new(g.cfg.as_of, g.cfg.period)
+        .with_births(&f.births)
+        .with_stillbirths(&f.stillbirths)
+        .with_villages(g.villages.clone());
+    for (s, df) in &g.tables {
+        all = all.with_source(s, df);
+    }
+    let part = all.clone().with_narrowed_household(&held, &rest);
+    let (a, b) = (
+        run_checks(&all, &cfg).expect("checks, whole registry"),
+        run_checks(&part, &cfg).expect("checks, narrowed registry"),
+    );
+    assert!(a.discrepancies.height() > 0);
+    assert!(
+        a.discrepancies.equals_missing(&b.discrepancies),
+        "discrepancies differ"
+    );
+    assert!(
+        a.village_discrepancies
+            .equals_missing(&b.village_discrepancies),
+        "village units differ"
+    );
+    // The registry's own findings are among them: the narrowed one did not lose them.
+    let mut rules = BTreeSet::new();
+    let (rule, key) = (
+        strs(&b.discrepancies, "rule_id"),
+        strs(&b.discrepancies, "household_key"),
+    );
+    for (r, k) in rule.iter().zip(&key) {
+        if let (Some(r), Some(_)) = (r, k) {
+            rules.insert(r.as_str());
+        }
+    }
+    for r in ["invalid_value", "id_number_conflict", "duplicate_record"] {
+        assert!(rules.contains(r), "no household `{r}`: {rules:?}");
+    }
+}

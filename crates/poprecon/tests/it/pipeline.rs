@@ -250,9 +250,27 @@ fn the_executor_returns_the_tables_the_run_writes() {
         ("assessment.parquet".into(), &t.assessment),
         ("data_quality.parquet".into(), &t.data_quality),
     ];
-    for (id, df) in &t.records {
+    for (id, df) in t.records.iter().filter(|(id, _)| *id != "household") {
         tables.push((format!("sources/{id}.parquet"), df));
     }
+    // The household registry comes back narrowed to the rows the later stages read one by
+    // one (every row of a key held, in file order); the file has every accepted row.
+    let household = read(&run.join("sources/household.parquet")).drop_many(["run_id", "as_of"]);
+    let held = &t.records["household"];
+    let accepted = t.ingest.iter().find(|s| s.source == "household").unwrap();
+    assert_eq!(household.height() as u64, accepted.accepted);
+    assert!(held.height() < household.height());
+    let keys = held
+        .column("record_key")
+        .unwrap()
+        .as_materialized_series()
+        .clone();
+    let written_held = household
+        .lazy()
+        .filter(col("record_key").is_in(lit(keys).implode(false), false))
+        .collect()
+        .unwrap();
+    assert!(written_held.equals_missing(held), "the household rows held");
     for (id, df) in &t.quarantine {
         tables.push((format!("quarantine/{id}.parquet"), df));
     }
