@@ -16,7 +16,7 @@ use polars::prelude::*;
 use crate::error::ChecksError;
 use crate::frames::{
     CERTIFICATE, DELIVERY, HOUSEHOLD, PRENATAL, REGISTRATION, RegisteredPersons, SCHOOL,
-    VACCINATION, prepare_source,
+    VACCINATION, id_number, prepare_source,
 };
 use crate::records::id_field_checks;
 
@@ -65,20 +65,23 @@ impl HouseholdRest {
 /// The household registry's rows that the night reads as rows, and what it needs of the
 /// others. A row is held when any of these holds (each what a stage reads by row):
 ///
-/// - its birth date lies in linkage's window (`birth_window`) or is empty: linkage's
-///   children (and the period's household births);
-/// - its `person_id`, `mother_id` or `household_no` is that of a person a health-side record
-///   names (`NAMING`, the ID as valid or as given) or of a window row's mother, or of such a
-///   person's household: the mothers' rows (floating, household village, birth order);
-/// - its record key is empty or shared with another row (`duplicate_record` compares rows
-///   of one key; a record of several rows stays whole);
+/// - its birth date lies in linkage's window (`poprecon_link::birth_window`) or is empty:
+///   linkage's children (and the period's household births);
+/// - its `person_id` or `mother_id` is that of a person a health-side record names
+///   (`NAMING`, the ID as valid or as given) or of the mother of a window row, or its
+///   `household_no` is such a person's: the mothers' rows (floating, household village),
+///   their children's and their households' (birth order);
+/// - its record key is not its valid ID in normal form, or its ID is on another row too
+///   (`duplicate_record` compares the rows of one key, and a record of several rows stays
+///   whole), or its `mother_id` is not in normal form;
 /// - ingest flagged a field (`invalid_value`), or `id_number_conflict` finds a conflict in it;
 /// - its name is that of a pupil without a valid ID (the rule's match by name, sex and birth
 ///   date).
 ///
-/// A row left out therefore belongs to no birth, has a key of its own and no finding: the
-/// rules read it only as a unit at its own village and as a registered person, which
-/// [`HouseholdRest`] keeps. `sources` are the other canonical tables by source id.
+/// A row left out therefore belongs to no birth, is the only row of its key and has no
+/// finding: the rules read it only as a unit at its own village and as a registered person,
+/// which [`HouseholdRest`] keeps. `sources` are the other canonical tables by source id; IDs
+/// are compared as numbers (`id_number`).
 pub fn narrow_household(
     household: &DataFrame,
     sources: &BTreeMap<String, DataFrame>,
@@ -87,11 +90,53 @@ pub fn narrow_household(
     let started = std::time::Instant::now();
     let err = ChecksError::frame(HOUSEHOLD);
     let t = prepare_source(HOUSEHOLD, household)?;
-    let persons = RegisteredPersons::of(&t)?;
-    let has = |c: &str| t.has(c);
+    let n = t.df.height();
+    // The registry's columns as the loop below reads them: IDs as numbers (`id_number`),
+    // texts borrowed, dates as days.
+    let columns = t
+        .lazy()
+        .select([
+            t.valid_id("person_id").alias("person_id"),
+            t.valid_id("mother_id").alias("mother_id"),
+            t.text("mother_id_input").alias("mother_id_input"),
+            col("__key"),
+            t.text("household_no").alias("household_no"),
+            t.text("name").alias("name"),
+            t.text("invalid_fields").alias("invalid_fields"),
+            t.days("birth_date").alias("birth_date"),
+        ])
+        .collect()
+        .map_err(&err)?;
+    let text = |c: &str| -> Result<&StringChunked, ChecksError> {
+        columns.column(c).map_err(&err)?.str().map_err(&err)
+    };
+    let (person, mother, mother_input, key, household_no, name, flags) = (
+        text("person_id")?,
+        text("mother_id")?,
+        text("mother_id_input")?,
+        text("__key")?,
+        text("household_no")?,
+        text("name")?,
+        text("invalid_fields")?,
+    );
+    let birth = columns
+        .column("birth_date")
+        .map_err(&err)?
+        .i32()
+        .map_err(&err)?;
+    let numbers = |ids: &StringChunked| -> Vec<Option<u64>> {
+        ids.iter().map(|id| id.and_then(id_number)).collect()
+    };
+    let (pid, mid) = (numbers(person), numbers(mother));
+    let persons = RegisteredPersons::of_numbers(&t, &pid)?;
 
-    // Whom the health side names, and the names of pupils without a valid ID.
-    let mut named: Vec<LazyFrame> = Vec::new();
+    // Whom the health side names (the ID as valid or as given), and the mothers of the
+    // window's children: a person's rows, her children's and her household's are read.
+    let in_window: Vec<bool> = birth
+        .iter()
+        .map(|d| d.is_none_or(|d| (window.0..=window.1).contains(&d)))
+        .collect();
+    let mut named: PlHashSet<u64> = PlHashSet::new();
     for (source, fields) in NAMING {
         let Some(df) = sources.get(source) else {
             continue;
@@ -100,159 +145,76 @@ pub fn narrow_household(
             .iter()
             .flat_map(|f| [(*f).to_owned(), format!("{f}_input")])
         {
-            if df.column(&f).is_ok() {
-                named.push(
-                    df.clone()
-                        .lazy()
-                        .select([col(f).cast(DataType::String).alias("__id")]),
-                );
+            let Ok(c) = df.column(&f) else { continue };
+            let c = c.cast(&DataType::String).map_err(&err)?;
+            named.extend(
+                c.str()
+                    .map_err(&err)?
+                    .iter()
+                    .filter_map(|id| id.and_then(id_number)),
+            );
+        }
+    }
+    for (i, _) in in_window.iter().enumerate().filter(|(_, w)| **w) {
+        named.extend(mid[i]);
+        named.extend(mother_input.get(i).and_then(id_number));
+    }
+    let is_named = |id: &Option<u64>| id.is_some_and(|id| named.contains(&id));
+    let households: PlHashSet<&str> = pid
+        .iter()
+        .zip(household_no.iter())
+        .filter(|(p, _)| is_named(p))
+        .filter_map(|(_, h)| h)
+        .collect();
+    // Keys of several rows: a key is held whole. A key that is not its row's valid ID (or a
+    // row without one) is held as it is: such rows are few.
+    let mut sorted: Vec<u64> = pid.iter().flatten().copied().collect();
+    sorted.sort_unstable();
+    let shared: PlHashSet<u64> = sorted
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    drop(sorted);
+    // The names of pupils without a valid ID: the rule matches them by name, sex and birth
+    // date.
+    let mut pupils: PlHashSet<String> = PlHashSet::new();
+    if let Some(s) = sources.get(SCHOOL)
+        && let Ok(names) = s.column("name")
+    {
+        let names = names.cast(&DataType::String).map_err(&err)?;
+        let ids = match s.column("person_id") {
+            Ok(c) => Some(c.cast(&DataType::String).map_err(&err)?),
+            Err(_) => None,
+        };
+        let ids = ids.as_ref().map(|c| c.str()).transpose().map_err(&err)?;
+        for (i, nm) in names.str().map_err(&err)?.iter().enumerate() {
+            if let Some(nm) = nm
+                && ids.is_none_or(|ids| ids.get(i).is_none())
+            {
+                pupils.insert(nm.to_owned());
             }
         }
     }
-    let in_window = if has("birth_date") {
-        let days = col("birth_date").cast(DataType::Date).cast(DataType::Int32);
-        days.clone()
-            .gt_eq(lit(window.0))
-            .and(days.clone().lt_eq(lit(window.1)))
-            .or(days.is_null())
-    } else {
-        lit(true)
-    };
-    for f in ["mother_id", "mother_id_input"]
-        .into_iter()
-        .filter(|f| has(f))
-    {
-        named.push(
-            t.lazy()
-                .filter(in_window.clone())
-                .select([col(f).cast(DataType::String).alias("__id")]),
-        );
-    }
-    let ids = if named.is_empty() {
-        Series::new_empty("__id".into(), &DataType::String)
-    } else {
-        concat(named, UnionArgs::default())
-            .map_err(&err)?
-            .filter(col("__id").is_not_null())
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect()
-            .map_err(&err)?
-            .column("__id")
-            .map_err(&err)?
-            .as_materialized_series()
-            .clone()
-    };
-    let is_named = |c: &str| {
-        if has(c) {
-            col(c)
-                .cast(DataType::String)
-                .is_in(lit(ids.clone()).implode(false), false)
-                .fill_null(lit(false))
-        } else {
-            lit(false)
-        }
-    };
-    let households = if has("household_no") && has("person_id") {
-        t.lazy()
-            .filter(is_named("person_id").and(col("household_no").is_not_null()))
-            .select([col("household_no").cast(DataType::String)])
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect()
-            .map_err(&err)?
-            .column("household_no")
-            .map_err(&err)?
-            .as_materialized_series()
-            .clone()
-    } else {
-        Series::new_empty("household_no".into(), &DataType::String)
-    };
-    let in_households = if has("household_no") {
-        col("household_no")
-            .cast(DataType::String)
-            .is_in(lit(households).implode(false), false)
-            .fill_null(lit(false))
-    } else {
-        lit(false)
-    };
-    let shared_keys = t
-        .lazy()
-        .group_by([col("__key")])
-        .agg([len().alias("__rows")])
-        .filter(col("__rows").gt(lit(1)))
-        .select([col("__key")])
-        .collect()
-        .map_err(&err)?
-        .column("__key")
-        .map_err(&err)?
-        .as_materialized_series()
-        .clone();
-    let shared = col("__key").is_null().or(col("__key")
-        .is_in(lit(shared_keys).implode(false), false)
-        .fill_null(lit(false)));
-    let flagged = if has("invalid_fields") {
-        col("invalid_fields").is_not_null()
-    } else {
-        lit(false)
-    };
-    let pupil_names = match sources.get(SCHOOL) {
-        Some(s) if s.column("name").is_ok() && has("name") => {
-            let valid = if s.column("person_id").is_ok() {
-                col("person_id").is_null()
-            } else {
-                lit(true)
-            };
-            s.clone()
-                .lazy()
-                .filter(valid.and(col("name").is_not_null()))
-                .select([col("name").cast(DataType::String)])
-                .unique(None, UniqueKeepStrategy::Any)
-                .collect()
-                .map_err(&err)?
-                .column("name")
-                .map_err(&err)?
-                .as_materialized_series()
-                .clone()
-        }
-        _ => Series::new_empty("name".into(), &DataType::String),
-    };
-    let pupils = if has("name") {
-        col("name")
-            .cast(DataType::String)
-            .is_in(lit(pupil_names).implode(false), false)
-            .fill_null(lit(false))
-    } else {
-        lit(false)
-    };
     let checks = id_field_checks(HOUSEHOLD, &t).map_err(&err)?;
-    let mut conflict = vec![false; t.df.height()];
-    for (_, c) in &checks {
-        for (slot, hit) in conflict.iter_mut().zip(c.conflicts()) {
-            *slot |= hit;
-        }
+    let conflicts: Vec<Vec<bool>> = checks.iter().map(|(_, c)| c.conflicts()).collect();
+    let mut held_rows = vec![false; n];
+    for (i, held) in held_rows.iter_mut().enumerate() {
+        let own_key = match (key.get(i), person.get(i), pid[i]) {
+            (Some(k), Some(p), Some(number)) => k == p && !shared.contains(&number),
+            _ => false,
+        };
+        *held = in_window[i]
+            || !own_key
+            || is_named(&pid[i])
+            || is_named(&mid[i])
+            || (mother.get(i).is_some() && mid[i].is_none())
+            || household_no.get(i).is_some_and(|h| households.contains(h))
+            || flags.get(i).is_some()
+            || name.get(i).is_some_and(|nm| pupils.contains(nm))
+            || conflicts.iter().any(|c| c[i]);
     }
-    let mut with_conflicts = t.df.clone();
-    with_conflicts
-        .with_column(Column::new("__conflict".into(), conflict))
-        .map_err(&err)?;
-    let by_rows = with_conflicts
-        .lazy()
-        .select([in_window
-            .or(is_named("person_id"))
-            .or(is_named("mother_id"))
-            .or(in_households)
-            .or(shared)
-            .or(flagged)
-            .or(pupils)
-            .or(col("__conflict"))
-            .alias("__held")])
-        .collect()
-        .map_err(&err)?;
-    let held_mask = by_rows
-        .column("__held")
-        .map_err(&err)?
-        .bool()
-        .map_err(&err)?
-        .clone();
+    let held_mask = BooleanChunked::from_slice("__held".into(), &held_rows);
     let held = household.filter(&held_mask).map_err(&err)?;
 
     // The rows left out, counted per own village (their attribution: they belong to no
@@ -273,7 +235,7 @@ pub fn narrow_household(
     let sum = |c: String| col(c.as_str()).sum().cast(IDX_DTYPE).alias(c.as_str());
     let mut sums = vec![sum("__all".to_owned())];
     sums.extend(checks.iter().map(|(f, _)| sum(format!("__{f}"))));
-    if has("village") {
+    if t.has("village") {
         frame
             .with_column(t.df.column("village").map_err(&err)?.clone())
             .map_err(&err)?;
