@@ -5,6 +5,11 @@
 //! stage made, then only
 //! [`poprecon_checks::run_checks`] is timed, with the synthetic pipeline's `[rules]`.
 //!
+//! Since #14 the night narrows the household registry first (`narrow_household`, in the
+//! ingest stage) and runs the rules on the rows held: `narrow_household` and
+//! `synthetic_<scale>_narrowed` time the two, `synthetic_<scale>` the rules over the whole
+//! registry (as before, and as a caller without the narrowing has them).
+//!
 //! Run: `cargo bench -p poprecon-benches --bench checks`. `POPRECON_BENCH_SCALE` picks
 //! another scale (`village`, `county`, `city`).
 
@@ -12,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use poprecon_checks::run_checks;
+use poprecon_checks::{narrow_household, run_checks};
 
 mod common;
 use common::data;
@@ -41,6 +46,26 @@ fn bench_checks(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(60));
     group.bench_function(format!("synthetic_{}", d.scale), |b| {
         b.iter(|| run_checks(black_box(&input), &d.plan.rules).expect("the checks run"))
+    });
+    // The night's way: the registry narrowed (with linkage's window), the rules on the rows
+    // held; the same tables.
+    let window = poprecon_link::birth_window(d.plan.period, &poprecon_link::LinkConfig::default());
+    let whole = &d.tables["household"];
+    let mut others = d.tables.clone();
+    others.remove("household");
+    let narrow = || narrow_household(whole, &others, window).expect("the registry narrows");
+    let (held, rest) = narrow();
+    let narrowed = input.clone().with_narrowed_household(&held, &rest);
+    let same = run_checks(&narrowed, &d.plan.rules).expect("the checks run");
+    assert!(same.discrepancies.equals_missing(&checked.discrepancies));
+    assert!(
+        same.village_discrepancies
+            .equals_missing(&checked.village_discrepancies)
+    );
+    eprintln!("{} of {} household rows held", rest.held, whole.height());
+    group.bench_function("narrow_household", |b| b.iter(|| black_box(narrow())));
+    group.bench_function(format!("synthetic_{}_narrowed", d.scale), |b| {
+        b.iter(|| run_checks(black_box(&narrowed), &d.plan.rules).expect("the checks run"))
     });
     group.finish();
 }

@@ -289,26 +289,15 @@ impl RegisteredPersons {
     /// From the household registry: each valid `person_id`, at the smallest village code of
     /// its active rows (status rank 0 or 1), if any.
     pub(crate) fn of(h: &Table) -> Result<RegisteredPersons, ChecksError> {
-        let err = ChecksError::frame(HOUSEHOLD);
-        let pids = h
-            .lazy()
-            .select([h.valid_id("person_id")])
-            .collect()
-            .map_err(&err)?;
-        let pids = pids
-            .column("person_id")
-            .map_err(&err)?
-            .str()
-            .map_err(&err)?;
-        let numbers: Vec<Option<u64>> = pids.iter().map(|p| p.and_then(id_number)).collect();
-        RegisteredPersons::of_numbers(h, &numbers)
+        RegisteredPersons::of_numbers(h, None)
     }
 
-    /// [`RegisteredPersons::of`] with the registry's `person_id`s as [`id_number`]s, one per
-    /// row (`None` for an empty ID or one not in normal form).
+    /// [`RegisteredPersons::of`], given the registry's `person_id`s as [`id_number`]s when
+    /// they are at hand, one per row (`None` for an empty ID or one not in normal form);
+    /// without them each shard's thread reads the IDs itself.
     pub(crate) fn of_numbers(
         h: &Table,
-        numbers: &[Option<u64>],
+        given: Option<&[Option<u64>]>,
     ) -> Result<RegisteredPersons, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let rows = h
@@ -353,7 +342,7 @@ impl RegisteredPersons {
         let shards = std::thread::available_parallelism().map_or(1, usize::from) as u64;
         let rows = || {
             pids.iter()
-                .zip(numbers)
+                .enumerate()
                 .zip(villages_of.iter())
                 .zip(active.iter())
         };
@@ -364,9 +353,13 @@ impl RegisteredPersons {
                         let mut numbers: PlHashMap<u64, u32> =
                             PlHashMap::with_capacity(pids.len() / shards as usize + 1);
                         let mut others: PlHashMap<String, u32> = PlHashMap::new();
-                        for (((pid, number), village), active) in rows() {
+                        for (((row, pid), village), active) in rows() {
                             let Some(pid) = pid else { continue };
-                            match *number {
+                            let number = match given {
+                                Some(given) => given[row],
+                                None => id_number(pid),
+                            };
+                            match number {
                                 Some(n) if n % shards == shard => {
                                     let held = numbers.entry(n).or_insert(NO_VILLAGE);
                                     keep(held, at_of(village, active));

@@ -128,7 +128,7 @@ pub fn narrow_household(
         ids.iter().map(|id| id.and_then(id_number)).collect()
     };
     let (pid, mid) = (numbers(person), numbers(mother));
-    let persons = RegisteredPersons::of_numbers(&t, &pid)?;
+    let persons = RegisteredPersons::of_numbers(&t, Some(&pid))?;
 
     // Whom the health side names (the ID as valid or as given), and the mothers of the
     // window's children: a person's rows, her children's and her household's are read.

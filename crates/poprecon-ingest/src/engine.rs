@@ -1541,11 +1541,21 @@ pub(crate) fn parse_cell(
 /// variant to fold, and already in NFKC. Lets the common name through without allocating.
 pub(crate) fn name_is_normal(text: &str) -> bool {
     use unicode_normalization::{IsNormalized, is_nfkc_quick};
+    // Most names are CJK unified ideographs alone, each its own NFKC form (no decomposition,
+    // combining class 0: `cjk_unified_ideographs_are_nfkc` checks every one).
+    if !text.is_empty() && text.chars().all(is_cjk_unified) {
+        return true;
+    }
     !text.is_empty()
         && !text
             .chars()
             .any(|c| c.is_whitespace() || matches!(c, '\u{30FB}' | '\u{FF65}' | '\u{2027}'))
         && is_nfkc_quick(text.chars()) == IsNormalized::Yes
+}
+
+/// A CJK unified ideograph of the basic block (U+4E00–U+9FFF).
+fn is_cjk_unified(c: char) -> bool {
+    ('\u{4E00}'..='\u{9FFF}').contains(&c)
 }
 
 /// A number in a date column: `20250304` as a number, or an Excel serial.

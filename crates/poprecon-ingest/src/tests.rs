@@ -1559,3 +1559,22 @@ fn a_check_touching_an_undeclared_field_panics() {
     let file = write_pq(dir.path(), "l.parquet", &rows);
     let _ = run_source(&Liar, &[file]);
 }
+
+/// `name_is_normal`'s shortcut: every CJK unified ideograph of the basic block is its own
+/// NFKC form, alone and beside others, so a name of them alone needs no folding.
+#[test]
+fn cjk_unified_ideographs_are_nfkc() {
+    use unicode_normalization::UnicodeNormalization;
+    let all: String = ('\u{4E00}'..='\u{9FFF}').collect();
+    assert_eq!(all.chars().count(), 0x9FFF - 0x4E00 + 1);
+    assert_eq!(all.nfkc().collect::<String>(), all);
+    for c in all.chars() {
+        let one = c.to_string();
+        assert_eq!(one.nfkc().collect::<String>(), one, "U+{:04X}", c as u32);
+        assert!(crate::engine::name_is_normal(&one));
+    }
+    // Outside the block the full check still runs: a compatibility ideograph folds.
+    assert!(!crate::engine::name_is_normal("\u{F900}"));
+    assert!(!crate::engine::name_is_normal("张 三"));
+    assert!(crate::engine::name_is_normal("张三"));
+}
