@@ -442,19 +442,22 @@ fn table(scores: &BTreeMap<&'static str, Score>) -> String {
     s
 }
 
-#[test]
-fn measured_rules_match_the_synthetic_truth_at_village_scale() {
-    let dir = tempfile::tempdir().unwrap();
-    // A village has some forty births: the conflicts are made frequent enough to occur.
-    let mess = MessRates {
+/// A village has some forty births: the conflicts are made frequent enough to occur.
+fn high_mess() -> MessRates {
+    MessRates {
         sex_conflict: 0.2,
         birth_date_conflict: 0.2,
         wrong_mother_id: 0.2,
         duplicate_delivery: 0.1,
         wrong_child_order: 0.3,
         ..MessRates::default().scaled(5.0)
-    };
-    let g = generate(Scale::Village, 7, mess, dir.path());
+    }
+}
+
+#[test]
+fn measured_rules_match_the_synthetic_truth_at_village_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generate(Scale::Village, 7, high_mess(), dir.path());
     let (scores, checked) = measure(&g);
     let report = table(&scores);
     eprintln!("village scale, high mess:\n{report}");
@@ -485,15 +488,7 @@ fn measured_rules_match_the_synthetic_truth_at_village_scale() {
 #[test]
 fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
     let dir = tempfile::tempdir().unwrap();
-    let mess = MessRates {
-        sex_conflict: 0.2,
-        birth_date_conflict: 0.2,
-        wrong_mother_id: 0.2,
-        duplicate_delivery: 0.1,
-        wrong_child_order: 0.3,
-        ..MessRates::default().scaled(5.0)
-    };
-    let mut g = generate(Scale::Village, 11, mess, dir.path());
+    let mut g = generate(Scale::Village, 11, high_mess(), dir.path());
     // The synthetic registry has no copies: three rows of adults entered twice.
     let window = poprecon_link::birth_window(g.cfg.period, &poprecon_link::LinkConfig::default());
     let copies = g.tables["household"]
