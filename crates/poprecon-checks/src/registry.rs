@@ -215,7 +215,7 @@ pub fn narrow_household(
             || conflicts.iter().any(|c| c[i]);
     }
     let held_mask = BooleanChunked::from_slice("__held".into(), &held_rows);
-    let held = household.filter(&held_mask).map_err(&err)?;
+    let held = compacted(household.filter(&held_mask).map_err(&err)?).map_err(&err)?;
 
     // The rows left out, counted per own village (their attribution: they belong to no
     // birth, and the registry's rows are placed by their own village).
@@ -262,4 +262,28 @@ pub fn narrow_household(
         "household narrowed"
     );
     Ok((held, rest))
+}
+
+/// `df` with its text columns' bytes copied into buffers of their own. A filtered text
+/// column keeps the buffers of the column it was filtered from (polars' filter copies the
+/// views, not the bytes): the rows held would otherwise keep every long text of the whole
+/// registry (IDs, household numbers, file paths) resident for the rest of the night.
+fn compacted(df: DataFrame) -> PolarsResult<DataFrame> {
+    let height = df.height();
+    let columns = df
+        .into_columns()
+        .into_iter()
+        .map(|c| {
+            if c.dtype() != &DataType::String {
+                return Ok(c);
+            }
+            let ca = c.str()?;
+            let own = StringChunked::from_chunk_iter(
+                ca.name().clone(),
+                ca.downcast_iter().map(|a| a.clone().gc()),
+            );
+            Ok(own.into_column())
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(height, columns)
 }
