@@ -241,20 +241,27 @@ impl Fx {
         }
         // The births stage over the births given by hand, as the night runs it.
         let period = (day("2025-01-01"), day("2025-12-31"));
-        let link_input =
-            poprecon_link::LinkInput::from_tables(|s| tables.get(s), self.as_of, period, "3403");
         let settings = poprecon_link::FactSettings {
             birth_date_tolerance_days: cfg.birth_date_mismatch.tolerance_days,
         };
-        let facts = births.as_ref().map(|b| {
-            poprecon_link::birth_facts(
-                b,
-                &link_input,
-                &poprecon_link::LinkConfig::default(),
-                &settings,
-            )
-            .expect("the births stage runs")
-        });
+        let facts_of = |tables: &BTreeMap<&'static str, DataFrame>| {
+            let link_input = poprecon_link::LinkInput::from_tables(
+                |s| tables.get(s),
+                self.as_of,
+                period,
+                "3403",
+            );
+            births.as_ref().map(|b| {
+                poprecon_link::birth_facts(
+                    b,
+                    &link_input,
+                    &poprecon_link::LinkConfig::default(),
+                    &settings,
+                )
+                .expect("the births stage runs")
+            })
+        };
+        let facts = facts_of(&tables);
         if let Some(f) = &facts {
             input = input
                 .with_births(&f.births)
@@ -280,21 +287,7 @@ impl Fx {
             let (held, rest) = narrow_household(h, &others, window).expect("the registry narrows");
             let mut narrowed_tables = tables.clone();
             narrowed_tables.insert("household", held.clone());
-            let narrowed_link = poprecon_link::LinkInput::from_tables(
-                |s| narrowed_tables.get(s),
-                self.as_of,
-                period,
-                "3403",
-            );
-            let narrowed_facts = births.as_ref().map(|b| {
-                poprecon_link::birth_facts(
-                    b,
-                    &narrowed_link,
-                    &poprecon_link::LinkConfig::default(),
-                    &settings,
-                )
-                .expect("the births stage runs")
-            });
+            let narrowed_facts = facts_of(&narrowed_tables);
             let mut narrowed = input.clone().with_narrowed_household(&held, &rest);
             if let (Some(f), Some(n)) = (&facts, &narrowed_facts) {
                 assert!(
