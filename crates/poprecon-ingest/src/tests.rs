@@ -1150,13 +1150,18 @@ static PQ_FIELDS: &[F] = &[
     F::new("phone", "电话", K::Text).aliases(&["电话"]),
 ];
 
-/// A registry-like source whose check reads, sets and flags one field (`note`).
+/// A registry-like source over [`PQ_FIELDS`]: its id, its row check and the fields the check
+/// declares (`None`: all of them, the trait's default).
 #[derive(Debug)]
-struct PqSource;
+struct PqSource {
+    id: &'static str,
+    check: fn(&mut RowCheck<'_>),
+    declared: Option<&'static [&'static str]>,
+}
 
 impl Source for PqSource {
     fn id(&self) -> &'static str {
-        "pq_source"
+        self.id
     }
     fn label_zh(&self) -> &'static str {
         "测试"
@@ -1168,16 +1173,23 @@ impl Source for PqSource {
         "person_id"
     }
     fn check_row(&self, row: &mut RowCheck<'_>) {
-        match row.text("note") {
-            Some("坏") => row.flag("note", "bad_note"),
-            Some("改") => row.set("note", Value::Str("changed".into())),
-            _ => {}
-        }
+        (self.check)(row)
     }
     fn check_row_fields(&self) -> Option<&'static [&'static str]> {
-        Some(&["note"])
+        self.declared
     }
 }
+
+/// The Parquet tests' source: its check reads, sets and flags one field (`note`), and says so.
+const PQ_SOURCE: PqSource = PqSource {
+    id: "pq_source",
+    check: |row| match row.text("note") {
+        Some("坏") => row.flag("note", "bad_note"),
+        Some("改") => row.set("note", Value::Str("changed".into())),
+        _ => {}
+    },
+    declared: Some(&["note"]),
+};
 
 /// One row of the Parquet test extract, as its columns hold it.
 #[derive(Clone)]
@@ -1266,7 +1278,7 @@ fn pq_both_ways(file: &InputFile) -> (SourceOutput, Vec<(Vec<&'static str>, usiz
     let files = std::slice::from_ref(file);
     let columns = BTreeMap::new();
     let cfg = IngestConfig {
-        source: &PqSource,
+        source: &PQ_SOURCE,
         files,
         columns: &columns,
         known_villages: Some(&known),
@@ -1493,28 +1505,17 @@ fn parquet_unknown_codes_and_dirty_columns() {
 /// A source that names no fields for its check gets nothing column-wise.
 #[test]
 fn parquet_without_a_declaration_uses_the_row_loop() {
-    #[derive(Debug)]
-    struct Undeclared;
-    impl Source for Undeclared {
-        fn id(&self) -> &'static str {
-            "undeclared"
-        }
-        fn label_zh(&self) -> &'static str {
-            "测试"
-        }
-        fn fields(&self) -> &'static [F] {
-            PQ_FIELDS
-        }
-        fn key_field(&self) -> &'static str {
-            "person_id"
-        }
-    }
+    let undeclared = PqSource {
+        id: "undeclared",
+        check: |_| {},
+        declared: None,
+    };
     let dir = tempfile::tempdir().unwrap();
     let rows: Vec<PqRow> = (0..10).map(clean_pq_row).collect();
     let file = write_pq(dir.path(), "u.parquet", &rows);
     let known = villages();
     let cfg = IngestConfig {
-        source: &Undeclared,
+        source: &undeclared,
         files: std::slice::from_ref(&file),
         columns: &BTreeMap::new(),
         known_villages: Some(&known),
@@ -1532,32 +1533,17 @@ fn parquet_without_a_declaration_uses_the_row_loop() {
 #[test]
 #[should_panic(expected = "does not name")]
 fn a_check_touching_an_undeclared_field_panics() {
-    #[derive(Debug)]
-    struct Liar;
-    impl Source for Liar {
-        fn id(&self) -> &'static str {
-            "liar"
-        }
-        fn label_zh(&self) -> &'static str {
-            "测试"
-        }
-        fn fields(&self) -> &'static [F] {
-            PQ_FIELDS
-        }
-        fn key_field(&self) -> &'static str {
-            "person_id"
-        }
-        fn check_row(&self, row: &mut RowCheck<'_>) {
+    let liar = PqSource {
+        id: "liar",
+        check: |row| {
             let _ = row.text("name");
-        }
-        fn check_row_fields(&self) -> Option<&'static [&'static str]> {
-            Some(&["note"])
-        }
-    }
+        },
+        declared: Some(&["note"]),
+    };
     let dir = tempfile::tempdir().unwrap();
     let rows: Vec<PqRow> = (0..10).map(clean_pq_row).collect();
     let file = write_pq(dir.path(), "l.parquet", &rows);
-    let _ = run_source(&Liar, &[file]);
+    let _ = run_source(&liar, &[file]);
 }
 
 /// `name_is_normal`'s shortcut: every CJK unified ideograph of the basic block is its own
