@@ -220,31 +220,26 @@ pub fn narrow_household(
     // The rows left out, counted per own village (their attribution: they belong to no
     // birth, and the registry's rows are placed by their own village).
     let left_mask = !&held_mask;
-    let mut counted = vec![
-        t.text("village").alias("village"),
-        lit(1 as IdxSize).alias("__all"),
-    ];
-    let mut frame = t.df.select(["__row"]).map_err(&err)?;
+    let mut left: Vec<Column> = vec![match t.df.column("village") {
+        Ok(c) => c.cast(&DataType::String).map_err(&err)?,
+        Err(_) => Column::full_null("village".into(), n, &DataType::String),
+    }];
+    let mut sums = vec![len().alias("__all")];
     for (field, c) in &checks {
         let name = format!("__{field}");
-        frame
-            .with_column(Column::new(name.as_str().into(), c.checked.as_slice()))
-            .map_err(&err)?;
-        counted.push(col(name.as_str()).cast(IDX_DTYPE).alias(name.as_str()));
+        left.push(Column::new(name.as_str().into(), c.checked.as_slice()));
+        sums.push(
+            col(name.as_str())
+                .cast(IDX_DTYPE)
+                .sum()
+                .cast(IDX_DTYPE)
+                .alias(name.as_str()),
+        );
     }
-    let sum = |c: String| col(c.as_str()).sum().cast(IDX_DTYPE).alias(c.as_str());
-    let mut sums = vec![sum("__all".to_owned())];
-    sums.extend(checks.iter().map(|(f, _)| sum(format!("__{f}"))));
-    if t.has("village") {
-        frame
-            .with_column(t.df.column("village").map_err(&err)?.clone())
-            .map_err(&err)?;
-    }
-    let counts = frame
-        .filter(&left_mask)
+    let counts = DataFrame::new(n, left)
+        .and_then(|df| df.filter(&left_mask))
         .map_err(&err)?
         .lazy()
-        .select(counted)
         .group_by([col("village")])
         .agg(sums)
         .collect()
