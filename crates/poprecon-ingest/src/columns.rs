@@ -27,6 +27,7 @@ use poprecon_model::ResidentId;
 
 use crate::engine::{
     Builder, Ctx, RowCheck, Value, clean_text, name_is_normal, parse_cell, push_value,
+    village_as_written,
 };
 use crate::read::{Cell, ParquetTable, PartColumn};
 use crate::schema::{FieldKind, FieldSpec};
@@ -396,9 +397,7 @@ fn canonical_text(kind: FieldKind, text: &str, known_villages: Option<&HashSet<S
         // Eighteen ASCII characters: nothing to trim, fold or decode.
         FieldKind::ResidentId => ResidentId::is_valid_normal(text),
         FieldKind::Village => {
-            text.len() == 12
-                && text.bytes().all(|b| b.is_ascii_digit())
-                && known_villages.is_none_or(|k| k.contains(text))
+            village_as_written(text) && known_villages.is_none_or(|k| k.contains(text))
         }
         FieldKind::Text | FieldKind::Name => {
             !text.is_empty()

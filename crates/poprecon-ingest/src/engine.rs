@@ -1470,9 +1470,7 @@ pub(crate) fn parse_cell(
                     None => (Value::Null, None),
                 },
                 FieldKind::Village => {
-                    // Twelve ASCII digits are a village code as written (`VillageCode::parse`
-                    // would return them unchanged).
-                    let parsed = if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+                    let parsed = if village_as_written(&text) {
                         Ok(PlSmallStr::from_str(&text))
                     } else {
                         VillageCode::parse(&text).map(|code| PlSmallStr::from_str(code.as_str()))
@@ -1535,6 +1533,12 @@ pub(crate) fn parse_cell(
             }
         }
     }
+}
+
+/// Twelve ASCII digits: a village code as written (`VillageCode::parse` would return it
+/// unchanged), so the row loop and the column-wise path take it as it is.
+pub(crate) fn village_as_written(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `normalize_name` would return `text` unchanged: no white space, no middle-dot
