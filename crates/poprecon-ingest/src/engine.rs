@@ -26,6 +26,26 @@ const CHUNK_ROWS: usize = 16_384;
 /// enough that two cores share a registry's parts evenly.
 const PARQUET_PART_ROWS: usize = 1 << 18;
 
+/// How much of a file [`ingest_each`] reads before it hands the rows on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    /// Rows of a Parquet file read at a time (whole row groups, at least this many where
+    /// the file has them).
+    pub(crate) parquet_rows: usize,
+    /// The bytes of a slice of a quote-free CSV file, parsed on one core.
+    pub(crate) csv_slice_bytes: usize,
+    /// Slices processed before their rows are handed on.
+    pub(crate) csv_slices: usize,
+}
+
+/// Four Parquet parts at a time, so that two cores stay busy while a registry of millions
+/// of rows is decoded a million rows at a time; sixteen CSV slices of 4 MiB.
+const PACE: Pace = Pace {
+    parquet_rows: 4 * PARQUET_PART_ROWS,
+    csv_slice_bytes: 4 << 20,
+    csv_slices: 16,
+};
+
 /// Column of every canonical table: the input file a row came from.
 pub const SOURCE_FILE: &str = "source_file";
 /// Column of every canonical table: the row's line (CSV), sheet row (XLSX) or row number.
@@ -50,6 +70,11 @@ pub struct IngestConfig<'a> {
     pub allow_empty: bool,
     /// Called with the number of rows just processed.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Which rows to read, by file (its index in `files`) and line: a row refused is passed
+    /// over before its cells are read, neither kept nor quarantined nor counted. For a
+    /// second pass over a source that keeps a few of its rows (a file of no such rows is no
+    /// error then). `None`: every row.
+    pub keep: Option<&'a (dyn Fn(usize, u64) -> bool + Sync)>,
 }
 
 impl std::fmt::Debug for IngestConfig<'_> {
@@ -59,6 +84,7 @@ impl std::fmt::Debug for IngestConfig<'_> {
             .field("files", &self.files)
             .field("columns", &self.columns)
             .field("allow_empty", &self.allow_empty)
+            .field("keep", &self.keep.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -117,64 +143,103 @@ pub struct FileStats {
 
 /// Ingests one source: all its files, in order.
 pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
+    let mut frames = Vec::new();
+    let mut output = ingest_each(cfg, &mut |frame| {
+        frames.push(frame);
+        Ok(())
+    })?;
+    let frame_err = |e: PolarsError| IngestError::Frame {
+        source_id: cfg.source.id(),
+        message: e.to_string(),
+    };
+    let t = std::time::Instant::now();
+    if !frames.is_empty() {
+        let mut it = frames.into_iter();
+        let mut df = it.next().expect("one frame at least");
+        for f in it {
+            df.vstack_mut_owned(f).map_err(frame_err)?;
+        }
+        // One piece, as the later stages expect: a joined or filtered table of many
+        // chunks is copied again there, at the night's peak (measured: a city's peak
+        // went from 6.8 to 8.0 GB with the household registry left in 16 chunks).
+        df.rechunk_mut_par();
+        output.records = df;
+    }
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "concatenated");
+    Ok(output)
+}
+
+/// [`ingest`], handing the canonical table to `sink` in pieces as they are made, in file
+/// and line order, instead of holding it: a Parquet file is read a span of row groups at a
+/// time (`PARQUET_READ_ROWS`), a quote-free CSV file a few slices at a time, so that a
+/// registry of millions of rows is never whole in memory. Workbooks, and CSV files with
+/// quotes, are handed over a file at a time. The output's `records` has the canonical
+/// columns and no rows; its counts are those of every piece, checked for conservation.
+pub fn ingest_each(
+    cfg: &IngestConfig<'_>,
+    sink: &mut dyn FnMut(DataFrame) -> Result<(), IngestError>,
+) -> Result<SourceOutput, IngestError> {
+    ingest_paced(cfg, PACE, sink)
+}
+
+/// [`ingest_each`] at the given pace.
+pub(crate) fn ingest_paced(
+    cfg: &IngestConfig<'_>,
+    pace: Pace,
+    sink: &mut dyn FnMut(DataFrame) -> Result<(), IngestError>,
+) -> Result<SourceOutput, IngestError> {
     let source = cfg.source;
     let layout = Layout::new(source.fields());
     let mut stats = SourceStats {
         source: source.id().to_owned(),
         ..SourceStats::default()
     };
-    let mut frames = Vec::new();
-    let mut quarantine = Vec::new();
-    for file in cfg.files {
-        let (file_stats, chunks) =
-            ingest_file(cfg, &layout, file).map_err(|e| e.in_source(source.id()))?;
-        for chunk in chunks {
-            stats.read += chunk.read;
-            for (k, n) in chunk.invalid_counts {
-                *stats.invalid_fields.entry(k).or_default() += n;
-            }
-            for (field, values) in chunk.unknown_codes {
-                let entry = stats.unknown_codes.entry(field.to_owned()).or_default();
-                for (value, n) in values {
-                    *entry.entry(value).or_default() += n;
-                }
-            }
-            for q in &chunk.quarantine {
-                *stats
-                    .quarantine_reasons
-                    .entry(q.reason.to_owned())
-                    .or_default() += 1;
-            }
-            quarantine.extend(chunk.quarantine);
-            frames.push(chunk.frame);
-        }
-        stats.files.push(file_stats);
-    }
     let frame_err = |e: PolarsError| IngestError::Frame {
         source_id: source.id(),
         message: e.to_string(),
     };
-    let t = std::time::Instant::now();
-    let records = match frames.len() {
-        0 => layout.empty_frame().map_err(frame_err)?,
-        _ => {
-            let mut it = frames.into_iter();
-            let mut df = it.next().expect("one frame at least");
-            for f in it {
-                df.vstack_mut_owned(f).map_err(frame_err)?;
+    let mut quarantine = Vec::new();
+    for (index, file) in cfg.files.iter().enumerate() {
+        let mut emit = |chunks: Vec<ChunkOut>| -> Result<(), IngestError> {
+            let mut piece: Option<DataFrame> = None;
+            for chunk in chunks {
+                stats.read += chunk.read;
+                for (k, n) in chunk.invalid_counts {
+                    *stats.invalid_fields.entry(k).or_default() += n;
+                }
+                for (field, values) in chunk.unknown_codes {
+                    let entry = stats.unknown_codes.entry(field.to_owned()).or_default();
+                    for (value, n) in values {
+                        *entry.entry(value).or_default() += n;
+                    }
+                }
+                for q in &chunk.quarantine {
+                    *stats
+                        .quarantine_reasons
+                        .entry(q.reason.to_owned())
+                        .or_default() += 1;
+                }
+                quarantine.extend(chunk.quarantine);
+                stats.accepted += chunk.frame.height() as u64;
+                match &mut piece {
+                    None => piece = Some(chunk.frame),
+                    Some(df) => {
+                        df.vstack_mut_owned(chunk.frame).map_err(frame_err)?;
+                    }
+                }
             }
-            // One piece, as the later stages expect: a joined or filtered table of many
-            // chunks is copied again there, at the night's peak (measured: a city's peak
-            // went from 6.8 to 8.0 GB with the household registry left in 16 chunks).
-            df.rechunk_mut_par();
-            df
-        }
-    };
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "concatenated");
+            match piece {
+                Some(df) if df.height() > 0 => sink(df),
+                _ => Ok(()),
+            }
+        };
+        let file_stats = ingest_file(cfg, &layout, index, file, pace, &mut emit)
+            .map_err(|e| e.in_source(source.id()))?;
+        stats.files.push(file_stats);
+    }
     for values in stats.unknown_codes.values_mut() {
         bound_listed(values);
     }
-    stats.accepted = records.height() as u64;
     stats.quarantined = quarantine.len() as u64;
     if stats.read != stats.accepted + stats.quarantined {
         return Err(IngestError::Conservation {
@@ -187,7 +252,7 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     let quarantine = quarantine_frame(source.id(), &quarantine).map_err(frame_err)?;
     Ok(SourceOutput {
         source: source.id(),
-        records,
+        records: layout.empty_frame().map_err(frame_err)?,
         quarantine,
         stats,
     })
@@ -225,6 +290,7 @@ pub(crate) fn fast_fields_for_tests(
         mapping: &mapping,
         header,
         file: Arc::from("test"),
+        file_index: 0,
         codes: code_tables(cfg.source, file).unwrap(),
     };
     parts
@@ -311,7 +377,14 @@ fn check_header_unnamed(
         let (header, types) = read::parquet_schema(file)?;
         let mapping = resolve_header(source, &header, columns, &file.path)?;
         check_parquet_types(source, &mapping, &header, &types, &file.path)?;
-        return Ok(file_stats(source, file, "", &[], &header, &mapping));
+        return Ok(file_stats(
+            source,
+            file,
+            "",
+            &Counted::default(),
+            &header,
+            &mapping,
+        ));
     }
     let (header, encoding) = match file.format {
         Format::Csv => {
@@ -325,7 +398,14 @@ fn check_header_unnamed(
         }
     };
     let mapping = resolve_header(source, &header, columns, &file.path)?;
-    Ok(file_stats(source, file, encoding, &[], &header, &mapping))
+    Ok(file_stats(
+        source,
+        file,
+        encoding,
+        &Counted::default(),
+        &header,
+        &mapping,
+    ))
 }
 
 /// A typed Parquet column must hold what its field is: dates (or text) for a date field,
@@ -369,12 +449,11 @@ fn file_stats(
     source: &dyn Source,
     file: &InputFile,
     encoding: &str,
-    chunks: &[ChunkOut],
+    counted: &Counted,
     header: &[String],
     mapping: &[Option<usize>],
 ) -> FileStats {
-    let read: u64 = chunks.iter().map(|c| c.read).sum();
-    let quarantined: u64 = chunks.iter().map(|c| c.quarantine.len() as u64).sum();
+    let Counted { read, quarantined } = *counted;
     let used: HashSet<usize> = mapping.iter().flatten().copied().collect();
     FileStats {
         path: file.path.display().to_string(),
@@ -421,11 +500,21 @@ fn csv_error(path: &Path, e: &csv::Error) -> IngestError {
     }
 }
 
+/// Reads one file (`index` in the source's files), handing its chunks to `emit` as they are
+/// made, in line order; the file's counts.
 fn ingest_file(
     cfg: &IngestConfig<'_>,
     layout: &Layout,
+    index: usize,
     file: &InputFile,
-) -> Result<(FileStats, Vec<ChunkOut>), IngestError> {
+    pace: Pace,
+    emit: &mut dyn FnMut(Vec<ChunkOut>) -> Result<(), IngestError>,
+) -> Result<FileStats, IngestError> {
+    let mut counted = Counted::default();
+    let mut emit = |chunks: Vec<ChunkOut>| {
+        counted.add(&chunks);
+        emit(chunks)
+    };
     let _span = tracing::info_span!("file", source = cfg.source.id(), path = %file.path.display())
         .entered();
     let path_str: Arc<str> = Arc::from(file.path.display().to_string());
@@ -444,6 +533,7 @@ fn ingest_file(
                 mapping: &mapping,
                 header: &header,
                 file: path_str,
+                file_index: index,
                 codes: code_tables(cfg.source, file)?,
             };
             // Without a quote character no cell can hold a line end, so the body can be cut
@@ -454,21 +544,28 @@ fn ingest_file(
                 && file.delimiter.is_ascii()
                 && let Some(nl) = text.find('\n')
             {
-                let slices = read::split_body(&text, nl + 1, 2, 4 << 20);
+                let slices = read::split_body(&text, nl + 1, 2, pace.csv_slice_bytes);
                 let delimiter = char::from(file.delimiter);
-                let parsed: Vec<Vec<ChunkOut>> = slices
-                    .par_iter()
-                    .map(|&(start, end, line)| {
-                        let mut out = Vec::new();
-                        read::split_rows(&text[start..end], delimiter, line, CHUNK_ROWS, |rows| {
-                            out.push(process_rows(&ctx, rows, None))
-                        });
-                        out
-                    })
-                    .collect();
+                // A few slices per core at a time, handed on before the next ones.
+                for round in slices.chunks(pace.csv_slices) {
+                    let parsed: Vec<Vec<ChunkOut>> = round
+                        .par_iter()
+                        .map(|&(start, end, line)| {
+                            let mut out = Vec::new();
+                            read::split_rows(
+                                &text[start..end],
+                                delimiter,
+                                line,
+                                CHUNK_ROWS,
+                                |rows| out.push(process_rows(&ctx, rows, None)),
+                            );
+                            out
+                        })
+                        .collect();
+                    emit(parsed.into_iter().flatten().collect())?;
+                }
                 tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
-                let chunks = parsed.into_iter().flatten().collect();
-                return finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks);
+                return finish_file(cfg, file, encoding.as_str(), &header, &mapping, &counted);
             }
             // Parsing is sequential; each chunk is processed on the rayon pool while the
             // next one is parsed.
@@ -514,30 +611,34 @@ fn ingest_file(
             tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
             let mut chunks = results.into_inner().expect("no panics hold this lock");
             chunks.sort_by_key(|(i, _)| *i);
-            let chunks: Vec<ChunkOut> = chunks.into_iter().map(|(_, c)| c).collect();
-            finish_file(cfg, file, encoding.as_str(), &header, &mapping, chunks)
+            emit(chunks.into_iter().map(|(_, c)| c).collect())?;
+            finish_file(cfg, file, encoding.as_str(), &header, &mapping, &counted)
         }
         Format::Parquet => {
             let t = std::time::Instant::now();
-            let parts = read::ParquetTable::read_parts(file, PARQUET_PART_ROWS)?;
-            tracing::debug!(
-                seconds = t.elapsed().as_secs_f64(),
-                parts = parts.len(),
-                "read"
-            );
-            let first = parts
-                .first()
-                .expect("a Parquet file reads as one part at least");
-            let (header, types) = (&first.header, &first.types);
-            let mapping = resolve_header(cfg.source, header, cfg.columns, &file.path)?;
-            check_parquet_types(cfg.source, &mapping, header, types, &file.path)?;
+            // The file a span of row groups at a time (the first span gives the header).
+            let mut spans = read::ParquetTable::spans(file, pace.parquet_rows)?.into_iter();
+            let first = read::ParquetTable::read_span(
+                file,
+                spans.next().expect("a Parquet file has one span at least"),
+                PARQUET_PART_ROWS,
+            )?;
+            let (header, types) = {
+                let part = first
+                    .first()
+                    .expect("a Parquet span reads as one part at least");
+                (part.header.clone(), part.types.clone())
+            };
+            let mapping = resolve_header(cfg.source, &header, cfg.columns, &file.path)?;
+            check_parquet_types(cfg.source, &mapping, &header, &types, &file.path)?;
             let ctx = Ctx {
                 cfg,
                 key_column: key_column(cfg.source, &mapping),
                 layout,
                 mapping: &mapping,
-                header,
+                header: &header,
                 file: path_str,
+                file_index: index,
                 codes: code_tables(cfg.source, file)?,
             };
             // Rows are borrowed from the columns as the file's row groups decoded them, a
@@ -545,23 +646,35 @@ fn ingest_file(
             // column already canonical is taken as it is (`columns.rs`); the row loop makes
             // the other fields, and the rows whose cells are not canonical as they are.
             let columnwise = columns::enabled();
-            let chunks: Vec<(ChunkOut, usize)> = parts
-                .par_iter()
-                .map(|part| {
-                    let rows: Vec<read::ParquetRow<'_>> =
-                        (0..part.height()).map(|i| part.row(i)).collect();
-                    let fast = columnwise.then(|| columns::plan(&ctx, part)).flatten();
-                    let n_fast = fast.as_ref().map_or(0, FastPart::fields_fast);
-                    (process_rows(&ctx, &rows, fast.as_ref()), n_fast)
-                })
-                .collect();
+            let mut fields_as_columns = 0;
+            let mut process = |parts: Vec<read::ParquetTable>| {
+                let chunks: Vec<(ChunkOut, usize)> = parts
+                    .par_iter()
+                    .map(|part| {
+                        let rows: Vec<read::ParquetRow<'_>> =
+                            (0..part.height()).map(|i| part.row(i)).collect();
+                        let fast = columnwise.then(|| columns::plan(&ctx, part)).flatten();
+                        let n_fast = fast.as_ref().map_or(0, FastPart::fields_fast);
+                        (process_rows(&ctx, &rows, fast.as_ref()), n_fast)
+                    })
+                    .collect();
+                fields_as_columns += chunks.iter().map(|(_, n)| n).sum::<usize>();
+                emit(chunks.into_iter().map(|(c, _)| c).collect())
+            };
+            process(first)?;
+            for span in spans {
+                process(read::ParquetTable::read_span(
+                    file,
+                    span,
+                    PARQUET_PART_ROWS,
+                )?)?;
+            }
             tracing::debug!(
                 seconds = t.elapsed().as_secs_f64(),
-                fields_as_columns = chunks.iter().map(|(_, n)| n).sum::<usize>(),
+                fields_as_columns,
                 "read and processed"
             );
-            let chunks = chunks.into_iter().map(|(c, _)| c).collect();
-            finish_file(cfg, file, "", header, &mapping, chunks)
+            finish_file(cfg, file, "", &header, &mapping, &counted)
         }
         Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods => {
             let (header, rows) = read::read_workbook(file)?;
@@ -573,13 +686,31 @@ fn ingest_file(
                 mapping: &mapping,
                 header: &header,
                 file: path_str,
+                file_index: index,
                 codes: code_tables(cfg.source, file)?,
             };
             let chunks: Vec<ChunkOut> = rows
                 .par_chunks(CHUNK_ROWS)
                 .map(|rows| process_rows(&ctx, rows, None))
                 .collect();
-            finish_file(cfg, file, "", &header, &mapping, chunks)
+            emit(chunks)?;
+            finish_file(cfg, file, "", &header, &mapping, &counted)
+        }
+    }
+}
+
+/// Rows read and quarantined in the chunks of a file.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counted {
+    read: u64,
+    quarantined: u64,
+}
+
+impl Counted {
+    fn add(&mut self, chunks: &[ChunkOut]) {
+        for c in chunks {
+            self.read += c.read;
+            self.quarantined += c.quarantine.len() as u64;
         }
     }
 }
@@ -590,18 +721,16 @@ fn finish_file(
     encoding: &str,
     header: &[String],
     mapping: &[Option<usize>],
-    chunks: Vec<ChunkOut>,
-) -> Result<(FileStats, Vec<ChunkOut>), IngestError> {
-    let rows: u64 = chunks.iter().map(|c| c.read).sum();
-    if rows == 0 && !cfg.allow_empty {
+    counted: &Counted,
+) -> Result<FileStats, IngestError> {
+    if counted.read == 0 && !cfg.allow_empty && cfg.keep.is_none() {
         return Err(IngestError::HeaderOnly {
             path: file.path.clone(),
         });
     }
-    tracing::debug!(rows, "read file");
-    Ok((
-        file_stats(cfg.source, file, encoding, &chunks, header, mapping),
-        chunks,
+    tracing::debug!(rows = counted.read, "read file");
+    Ok(file_stats(
+        cfg.source, file, encoding, counted, header, mapping,
     ))
 }
 
@@ -996,6 +1125,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) mapping: &'a [Option<usize>],
     header: &'a [String],
     file: Arc<str>,
+    /// The file's index in the source's files (for [`IngestConfig::keep`]).
+    file_index: usize,
     /// Per field, its code table (coded fields only).
     pub(crate) codes: Vec<Option<CodeTable>>,
 }
@@ -1072,7 +1203,16 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
     let mut flag_text = String::new();
     // The row's cells, fetched once for the checks, the fields and the key.
     let mut cells: Vec<Cell<'_>> = Vec::with_capacity(ctx.header.len());
+    let mut passed_over = 0;
     for (r, row) in rows.iter().enumerate() {
+        if let Some(keep) = ctx.cfg.keep
+            && !keep(ctx.file_index, row.line())
+        {
+            // Not read at all: as a quarantined row, in neither the columns nor the patches.
+            segments.skip();
+            passed_over += 1;
+            continue;
+        }
         flags.clear();
         let whole = fast.is_none_or(|p| p.exceptional[r]);
         let part = if whole { None } else { fast };
@@ -1169,7 +1309,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
             segments.keep();
         }
     }
-    let height = rows.len() - quarantine.len();
+    let height = rows.len() - passed_over - quarantine.len();
     let mut cols: Vec<Column> = builders
         .into_iter()
         .map(|b| {
@@ -1198,7 +1338,7 @@ fn process_rows<R: RawRow>(ctx: &Ctx<'_>, rows: &[R], fast: Option<&FastPart>) -
         progress(rows.len() as u64);
     }
     ChunkOut {
-        read: rows.len() as u64,
+        read: (rows.len() - passed_over) as u64,
         frame,
         quarantine,
         invalid_counts,

@@ -762,7 +762,7 @@ enum ParquetColumn {
 impl ParquetTable {
     /// Reads the whole file (every column: a quarantined row keeps all its cells).
     pub fn read(file: &InputFile) -> Result<ParquetTable, IngestError> {
-        let mut df = read_parquet_frame(file)?;
+        let mut df = read_parquet_frame(file, None)?;
         df.rechunk_mut_par();
         ParquetTable::from_frame(file, &df, 0)
     }
@@ -772,12 +772,65 @@ impl ParquetTable {
     /// were decoded, so nothing is copied to make one piece of them, and the parts can be
     /// processed in parallel. A file of no rows gives one empty part.
     pub fn read_parts(file: &InputFile, max_rows: usize) -> Result<Vec<ParquetTable>, IngestError> {
-        let mut df = read_parquet_frame(file)?;
+        ParquetTable::parts_of(file, read_parquet_frame(file, None)?, 0, max_rows)
+    }
+
+    /// The file's rows as spans `(first row, rows)` of whole row groups, each of at least
+    /// `rows` rows where the file has them (a longer row group is a span of its own): the
+    /// pieces [`ParquetTable::read_span`] reads one after another, so that a registry is
+    /// never decoded whole. A file of no rows is one empty span.
+    pub fn spans(file: &InputFile, rows: usize) -> Result<Vec<(usize, usize)>, IngestError> {
+        let f = open(file)?;
+        let groups: Vec<usize> = ParquetReader::new(f)
+            .get_metadata()
+            .map_err(|e| parquet_error(file, &e))?
+            .row_groups
+            .iter()
+            .map(|rg| rg.num_rows())
+            .collect();
+        let mut spans = Vec::new();
+        let (mut start, mut len) = (0, 0);
+        for n in groups {
+            len += n;
+            if len >= rows {
+                spans.push((start, len));
+                start += len;
+                len = 0;
+            }
+        }
+        if len > 0 || spans.is_empty() {
+            spans.push((start, len));
+        }
+        Ok(spans)
+    }
+
+    /// The rows of one span of [`ParquetTable::spans`], as [`ParquetTable::read_parts`] gives
+    /// a whole file's.
+    pub fn read_span(
+        file: &InputFile,
+        (start, len): (usize, usize),
+        max_rows: usize,
+    ) -> Result<Vec<ParquetTable>, IngestError> {
+        ParquetTable::parts_of(
+            file,
+            read_parquet_frame(file, Some((start, len)))?,
+            start,
+            max_rows,
+        )
+    }
+
+    /// `df` (rows of the file from row `first_row`) as parts of at most `max_rows` rows.
+    fn parts_of(
+        file: &InputFile,
+        mut df: DataFrame,
+        first_row: usize,
+        max_rows: usize,
+    ) -> Result<Vec<ParquetTable>, IngestError> {
         if df.height() == 0 {
-            return Ok(vec![ParquetTable::from_frame(file, &df, 0)?]);
+            return Ok(vec![ParquetTable::from_frame(file, &df, first_row)?]);
         }
         let mut parts = Vec::new();
-        let mut first_row = 0;
+        let mut first_row = first_row;
         for chunk in df.split_chunks() {
             let mut offset = 0;
             while offset < chunk.height() {
@@ -898,18 +951,30 @@ impl ParquetColumn {
     }
 }
 
-/// Every column of a Parquet file, as decoded (one chunk per row group).
-fn read_parquet_frame(file: &InputFile) -> Result<DataFrame, IngestError> {
-    let f = std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
+/// Every column of a Parquet file (or of the rows of `slice`: first row, rows), as decoded
+/// (one chunk per row group).
+fn read_parquet_frame(
+    file: &InputFile,
+    slice: Option<(usize, usize)>,
+) -> Result<DataFrame, IngestError> {
+    ParquetReader::new(open(file)?)
+        .with_slice(slice)
+        .finish()
+        .map_err(|e| parquet_error(file, &e))
+}
+
+fn open(file: &InputFile) -> Result<std::fs::File, IngestError> {
+    std::fs::File::open(&file.path).map_err(|source| IngestError::Io {
         path: file.path.clone(),
         source,
-    })?;
-    ParquetReader::new(f)
-        .finish()
-        .map_err(|e| IngestError::Parquet {
-            path: file.path.clone(),
-            message: e.to_string(),
-        })
+    })
+}
+
+fn parquet_error(file: &InputFile, e: &PolarsError) -> IngestError {
+    IngestError::Parquet {
+        path: file.path.clone(),
+        message: e.to_string(),
+    }
 }
 
 fn datetime_from(v: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {

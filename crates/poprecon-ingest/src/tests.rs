@@ -87,6 +87,7 @@ fn run_with(
         known_villages: Some(&known),
         allow_empty,
         progress: None,
+        keep: None,
     })
 }
 
@@ -778,6 +779,7 @@ fn run_source(source: &dyn Source, files: &[InputFile]) -> Result<SourceOutput, 
         known_villages: None,
         allow_empty: false,
         progress: None,
+        keep: None,
     })
 }
 
@@ -1284,6 +1286,7 @@ fn pq_both_ways(file: &InputFile) -> (SourceOutput, Vec<(Vec<&'static str>, usiz
         known_villages: Some(&known),
         allow_empty: false,
         progress: None,
+        keep: None,
     };
     let fast = ingest(&cfg).unwrap();
     let rows = crate::columns::with_row_loop_only(|| ingest(&cfg).unwrap());
@@ -1521,6 +1524,7 @@ fn parquet_without_a_declaration_uses_the_row_loop() {
         known_villages: Some(&known),
         allow_empty: false,
         progress: None,
+        keep: None,
     };
     assert_eq!(
         crate::engine::fast_fields_for_tests(&cfg, &file),
@@ -1563,4 +1567,155 @@ fn cjk_unified_ideographs_are_nfkc() {
     assert!(!crate::engine::name_is_normal("\u{F900}"));
     assert!(!crate::engine::name_is_normal("张 三"));
     assert!(crate::engine::name_is_normal("张三"));
+}
+
+/// The 70 000 rows of `parquet_parts_give_the_rows_and_lines_of_one_table` (every eleventh
+/// quarantined in two ways, IDs and names to fold), as CSV and as Parquet of row groups of
+/// 1 000 rows.
+fn csv_and_parquet(dir: &Path) -> (InputFile, InputFile) {
+    let mut lines = Vec::new();
+    for i in 0..70_000 {
+        lines.push(match i % 11 {
+            0 => format!("D{i},340302201601010019,王芳,20250230,女,1,活产,340302001001,"),
+            1 => format!("D{i},340302201601010018,王 芳,2025-03-04,女,1,活产,340302001002,"),
+            2 => format!("D{i},34030220160101001x,Ｗａｎｇ,2025-03-04,女,8,活产,340302001001,"),
+            3 => format!("D{i},,王芳,2025-03-04,女,1,活产,340302001001,"),
+            _ => format!("D{i},340302201601010019,王芳,2025-03-04,女,1,死产,340302001001,"),
+        });
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let csv = write(dir, "a.csv", rows(&refs).as_bytes());
+    let mut df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let pq = dir.join("a.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .with_row_group_size(Some(1_000))
+        .finish(&mut df)
+        .unwrap();
+    (csv_file(csv), InputFile::new(&pq, Format::Parquet))
+}
+
+fn test_config<'a>(
+    files: &'a [InputFile],
+    columns: &'a BTreeMap<String, Vec<String>>,
+    known: &'a HashSet<String>,
+) -> IngestConfig<'a> {
+    IngestConfig {
+        source: &TestSource,
+        files,
+        columns,
+        known_villages: Some(known),
+        allow_empty: false,
+        progress: None,
+        keep: None,
+    }
+}
+
+#[test]
+fn a_source_handed_over_in_pieces_is_the_source_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, pq) = csv_and_parquet(dir.path());
+    let (columns, known) = (BTreeMap::new(), villages());
+    // 64 KiB slices two at a time; 5 000 rows (five row groups) at a time.
+    let pace = crate::engine::Pace {
+        parquet_rows: 5_000,
+        csv_slice_bytes: 64 << 10,
+        csv_slices: 2,
+    };
+    for files in [vec![csv.clone()], vec![pq.clone()], vec![pq, csv]] {
+        let cfg = test_config(&files, &columns, &known);
+        let whole = ingest(&cfg).unwrap();
+        let mut pieces: Vec<DataFrame> = Vec::new();
+        let each = crate::engine::ingest_paced(&cfg, pace, &mut |df| {
+            pieces.push(df);
+            Ok(())
+        })
+        .unwrap();
+        assert!(pieces.len() >= 10, "{} pieces", pieces.len());
+        assert_eq!(each.records.height(), 0);
+        assert_eq!(each.records.schema(), whole.records.schema());
+        let mut joined = pieces[0].clone();
+        for p in &pieces[1..] {
+            joined.vstack_mut(p).unwrap();
+        }
+        assert!(joined.equals_missing(&whole.records));
+        assert!(each.quarantine.equals_missing(&whole.quarantine));
+        assert_eq!(each.stats, whole.stats);
+        // Lines climb through the pieces, file by file.
+        let lines: Vec<(String, i64)> = strings(&joined, SOURCE_FILE)
+            .into_iter()
+            .map(Option::unwrap)
+            .zip(ints(&joined, SOURCE_LINE).into_iter().map(Option::unwrap))
+            .collect();
+        assert!(
+            lines
+                .windows(2)
+                .all(|w| w[0].0 != w[1].0 || w[0].1 < w[1].1)
+        );
+    }
+}
+
+#[test]
+fn rows_refused_by_keep_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, pq) = csv_and_parquet(dir.path());
+    let (columns, known) = (BTreeMap::new(), villages());
+    for files in [vec![csv.clone()], vec![pq.clone()], vec![csv, pq]] {
+        let cfg = test_config(&files, &columns, &known);
+        let whole = ingest(&cfg).unwrap();
+        // Every third line of the first file, and every line of the second but its first
+        // thousand rows.
+        let keep = |file: usize, line: u64| match file {
+            0 => line.is_multiple_of(3),
+            _ => line > 1_001,
+        };
+        let kept = ingest(&IngestConfig {
+            keep: Some(&keep),
+            ..cfg
+        })
+        .unwrap();
+        let wanted = |df: &DataFrame| {
+            let file = df
+                .column(SOURCE_FILE)
+                .unwrap()
+                .str()
+                .unwrap()
+                .equal(files[0].path.display().to_string().as_str());
+            let line = df
+                .column(SOURCE_LINE)
+                .unwrap()
+                .cast(&DataType::Int64)
+                .unwrap();
+            let line = line.i64().unwrap();
+            let first = &file & &(line % 3).equal(0);
+            let second = &!&file & &line.gt(1_001);
+            df.filter(&(&first | &second)).unwrap()
+        };
+        let expected = wanted(&whole.records);
+        assert!(expected.height() > 10_000 && expected.height() < whole.records.height());
+        assert!(kept.records.equals_missing(&expected));
+        let quarantined = whole
+            .quarantine
+            .clone()
+            .lazy()
+            .rename(["file", "line"], [SOURCE_FILE, SOURCE_LINE], true)
+            .collect()
+            .unwrap();
+        assert_eq!(
+            kept.quarantine.height(),
+            wanted(&quarantined).height(),
+            "the rows refused are not quarantined"
+        );
+        assert_eq!(kept.stats.accepted, expected.height() as u64);
+        assert_eq!(
+            kept.stats.read,
+            kept.stats.accepted + kept.stats.quarantined
+        );
+        assert!(kept.stats.read < whole.stats.read);
+    }
 }

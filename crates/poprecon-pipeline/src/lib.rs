@@ -119,6 +119,7 @@ impl Plan {
             known_villages: Some(self.divisions.village_codes()),
             allow_empty: sp.allow_empty,
             progress: None,
+            keep: None,
         }
     }
 

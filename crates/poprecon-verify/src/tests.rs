@@ -548,6 +548,7 @@ fn ingest_returns(file: poprecon_ingest::InputFile) -> poprecon_ingest::SourceOu
         known_villages: None,
         allow_empty: false,
         progress: None,
+        keep: None,
     })
     .expect("the returns read")
 }

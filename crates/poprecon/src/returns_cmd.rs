@@ -37,6 +37,7 @@ pub fn tables(
         known_villages: None,
         allow_empty: false,
         progress: None,
+        keep: None,
     };
     let ingested = poprecon_ingest::ingest(&cfg).context("cannot read the returns")?;
     tracing::info!(

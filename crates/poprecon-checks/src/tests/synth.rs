@@ -139,6 +139,7 @@ fn generate(scale: Scale, seed: u64, mess: MessRates, dir: &Path) -> Generated {
             known_villages: Some(&known),
             allow_empty: true,
             progress: None,
+            keep: None,
         })
         .expect("ingest");
         tables.insert(source.id(), output.records);
