@@ -299,98 +299,9 @@ impl RegisteredPersons {
         h: &Table,
         given: Option<&[Option<u64>]>,
     ) -> Result<RegisteredPersons, ChecksError> {
-        let err = ChecksError::frame(HOUSEHOLD);
-        let rows = h
-            .lazy()
-            .select([
-                h.valid_id("person_id").alias("__a_pid"),
-                h.text("village").alias("__a_village"),
-                status_rank(h).lt_eq(lit(1i32)).alias("__a_active"),
-            ])
-            .collect()
-            .map_err(&err)?;
-        let column = |name: &str| rows.column(name).map_err(&err);
-        let (pids, villages_of, active) = (
-            column("__a_pid")?.str().map_err(&err)?,
-            column("__a_village")?.str().map_err(&err)?,
-            column("__a_active")?.bool().map_err(&err)?,
-        );
-        // The villages first (a few thousand), each at a position; then the persons, each
-        // shard of numbers on a thread of its own reading every row and keeping its own.
-        let mut villages: Vec<String> = Vec::new();
-        let mut positions: PlHashMap<&str, u32> = PlHashMap::new();
-        for (village, active) in villages_of.iter().zip(active.iter()) {
-            if let (Some(village), Some(true)) = (village, active)
-                && !positions.contains_key(village)
-            {
-                positions.insert(village, villages.len() as u32);
-                villages.push(village.to_owned());
-            }
-        }
-        let at_of = |village: Option<&str>, active: Option<bool>| match (village, active) {
-            (Some(village), Some(true)) => positions[village],
-            _ => NO_VILLAGE,
-        };
-        // The smallest code where a person has several active rows.
-        let keep = |held: &mut u32, at: u32| {
-            if at != NO_VILLAGE
-                && (*held == NO_VILLAGE || villages[at as usize] < villages[*held as usize])
-            {
-                *held = at;
-            }
-        };
-        let shards = std::thread::available_parallelism().map_or(1, usize::from) as u64;
-        let rows = || {
-            pids.iter()
-                .enumerate()
-                .zip(villages_of.iter())
-                .zip(active.iter())
-        };
-        let (numbers, others) = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..shards)
-                .map(|shard| {
-                    scope.spawn(move || {
-                        let mut numbers: PlHashMap<u64, u32> =
-                            PlHashMap::with_capacity(pids.len() / shards as usize + 1);
-                        let mut others: PlHashMap<String, u32> = PlHashMap::new();
-                        for (((row, pid), village), active) in rows() {
-                            let Some(pid) = pid else { continue };
-                            let number = match given {
-                                Some(given) => given[row],
-                                None => id_number(pid),
-                            };
-                            match number {
-                                Some(n) if n % shards == shard => {
-                                    let held = numbers.entry(n).or_insert(NO_VILLAGE);
-                                    keep(held, at_of(village, active));
-                                }
-                                Some(_) => {}
-                                // The few IDs not in normal form, in the first shard.
-                                None if shard == 0 => {
-                                    let held = others.entry(pid.to_owned()).or_insert(NO_VILLAGE);
-                                    keep(held, at_of(village, active));
-                                }
-                                None => {}
-                            }
-                        }
-                        (numbers, others)
-                    })
-                })
-                .collect();
-            let mut numbers = Vec::new();
-            let mut others = PlHashMap::new();
-            for w in workers {
-                let (n, o) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                numbers.push(n);
-                others.extend(o);
-            }
-            (numbers, others)
-        });
-        Ok(RegisteredPersons {
-            numbers,
-            others,
-            villages,
-        })
+        let mut persons = PersonsBuilder::default();
+        persons.add(h, given)?;
+        Ok(persons.finish())
     }
 
     fn position(&self, id: &str) -> Option<u32> {
@@ -413,6 +324,139 @@ impl RegisteredPersons {
     /// Whether the person has a household row of any status.
     pub fn registered(&self, id: &str) -> bool {
         self.position(id).is_some()
+    }
+}
+
+/// [`RegisteredPersons`] made of a registry read in pieces ([`PersonsBuilder::add`], in any
+/// order): what [`RegisteredPersons::of`] makes of the pieces as one table.
+#[derive(Debug)]
+pub(crate) struct PersonsBuilder {
+    /// The IDs in normal form, as numbers, in shards by the number's remainder (each shard
+    /// filled on a thread of its own).
+    numbers: Vec<PlHashMap<u64, u32>>,
+    others: PlHashMap<String, u32>,
+    villages: Vec<String>,
+    positions: PlHashMap<String, u32>,
+}
+
+impl Default for PersonsBuilder {
+    fn default() -> Self {
+        let shards = std::thread::available_parallelism().map_or(1, usize::from);
+        PersonsBuilder {
+            numbers: (0..shards).map(|_| PlHashMap::new()).collect(),
+            others: PlHashMap::new(),
+            villages: Vec::new(),
+            positions: PlHashMap::new(),
+        }
+    }
+}
+
+impl PersonsBuilder {
+    /// Adds the persons of `h`, a piece of the registry: each valid `person_id` at the
+    /// smallest village code of its active rows (status rank 0 or 1) here and in the
+    /// pieces before. `given`: the piece's `person_id`s as [`id_number`]s, one per row.
+    pub(crate) fn add(
+        &mut self,
+        h: &Table,
+        given: Option<&[Option<u64>]>,
+    ) -> Result<(), ChecksError> {
+        let err = ChecksError::frame(HOUSEHOLD);
+        let rows = h
+            .lazy()
+            .select([
+                h.valid_id("person_id").alias("__a_pid"),
+                h.text("village").alias("__a_village"),
+                status_rank(h).lt_eq(lit(1i32)).alias("__a_active"),
+            ])
+            .collect()
+            .map_err(&err)?;
+        let column = |name: &str| rows.column(name).map_err(&err);
+        let (pids, villages_of, active) = (
+            column("__a_pid")?.str().map_err(&err)?,
+            column("__a_village")?.str().map_err(&err)?,
+            column("__a_active")?.bool().map_err(&err)?,
+        );
+        // The piece's new villages first (a few thousand in all), each at a position; then
+        // the persons, each shard of numbers on a thread of its own reading every row and
+        // keeping its own.
+        for (village, active) in villages_of.iter().zip(active.iter()) {
+            if let (Some(village), Some(true)) = (village, active)
+                && !self.positions.contains_key(village)
+            {
+                self.positions
+                    .insert(village.to_owned(), self.villages.len() as u32);
+                self.villages.push(village.to_owned());
+            }
+        }
+        let (positions, villages) = (&self.positions, &self.villages);
+        let at_of = |village: Option<&str>, active: Option<bool>| match (village, active) {
+            (Some(village), Some(true)) => positions[village],
+            _ => NO_VILLAGE,
+        };
+        // The smallest code where a person has several active rows.
+        let keep = |held: &mut u32, at: u32| {
+            if at != NO_VILLAGE
+                && (*held == NO_VILLAGE || villages[at as usize] < villages[*held as usize])
+            {
+                *held = at;
+            }
+        };
+        let shards = self.numbers.len() as u64;
+        let rows = || {
+            pids.iter()
+                .enumerate()
+                .zip(villages_of.iter())
+                .zip(active.iter())
+        };
+        // The few IDs not in normal form, in the first shard.
+        let mut others = Some(&mut self.others);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .numbers
+                .iter_mut()
+                .enumerate()
+                .map(|(shard, numbers)| {
+                    let mut others = if shard == 0 { others.take() } else { None };
+                    let shard = shard as u64;
+                    scope.spawn(move || {
+                        numbers.reserve(pids.len() / shards as usize + 1);
+                        for (((row, pid), village), active) in rows() {
+                            let Some(pid) = pid else { continue };
+                            let number = match given {
+                                Some(given) => given[row],
+                                None => id_number(pid),
+                            };
+                            match (number, &mut others) {
+                                (Some(n), _) if n % shards == shard => {
+                                    let held = numbers.entry(n).or_insert(NO_VILLAGE);
+                                    keep(held, at_of(village, active));
+                                }
+                                (None, Some(others)) => {
+                                    let held = match others.get_mut(pid) {
+                                        Some(held) => held,
+                                        None => others.entry(pid.to_owned()).or_insert(NO_VILLAGE),
+                                    };
+                                    keep(held, at_of(village, active));
+                                }
+                                _ => {}
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            }
+        });
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> RegisteredPersons {
+        RegisteredPersons {
+            numbers: self.numbers,
+            others: self.others,
+            villages: self.villages,
+        }
     }
 }
 

@@ -10,13 +10,14 @@
 //! whole registry.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 
 use polars::prelude::*;
 
 use crate::error::ChecksError;
 use crate::frames::{
-    CERTIFICATE, DELIVERY, HOUSEHOLD, PRENATAL, REGISTRATION, RegisteredPersons, SCHOOL,
-    VACCINATION, id_number, prepare_source,
+    CERTIFICATE, DELIVERY, HOUSEHOLD, PRENATAL, PersonsBuilder, REGISTRATION, RegisteredPersons,
+    SCHOOL, VACCINATION, id_number, prepare_source,
 };
 use crate::records::id_field_checks;
 
@@ -81,182 +82,406 @@ impl HouseholdRest {
 /// A row left out therefore belongs to no birth, is the only row of its key and has no
 /// finding: the rules read it only as a unit at its own village and as a registered person,
 /// which [`HouseholdRest`] keeps. `sources` are the other canonical tables by source id; IDs
-/// are compared as numbers (`id_number`).
+/// are compared as numbers (`id_number`). The registry read whole: [`HouseholdScan`] over
+/// one piece.
 pub fn narrow_household(
     household: &DataFrame,
     sources: &BTreeMap<String, DataFrame>,
     window: (i32, i32),
 ) -> Result<(DataFrame, HouseholdRest), ChecksError> {
-    let started = std::time::Instant::now();
     let err = ChecksError::frame(HOUSEHOLD);
-    let t = prepare_source(HOUSEHOLD, household)?;
-    let n = t.df.height();
-    // The registry's columns as the loop below reads them: IDs as numbers (`id_number`),
-    // texts borrowed, dates as days.
-    let columns = t
-        .lazy()
-        .select([
-            t.valid_id("person_id").alias("person_id"),
-            t.valid_id("mother_id").alias("mother_id"),
-            t.text("mother_id_input").alias("mother_id_input"),
-            col("__key"),
-            t.text("household_no").alias("household_no"),
-            t.text("name").alias("name"),
-            t.text("invalid_fields").alias("invalid_fields"),
-            t.days("birth_date").alias("birth_date"),
-        ])
-        .collect()
-        .map_err(&err)?;
-    let text = |c: &str| -> Result<&StringChunked, ChecksError> {
-        columns.column(c).map_err(&err)?.str().map_err(&err)
-    };
-    let (person, mother, mother_input, key, household_no, name, flags) = (
-        text("person_id")?,
-        text("mother_id")?,
-        text("mother_id_input")?,
-        text("__key")?,
-        text("household_no")?,
-        text("name")?,
-        text("invalid_fields")?,
-    );
-    let birth = columns
-        .column("birth_date")
-        .map_err(&err)?
-        .i32()
-        .map_err(&err)?;
-    let numbers = |ids: &StringChunked| -> Vec<Option<u64>> {
-        ids.iter().map(|id| id.and_then(id_number)).collect()
-    };
-    let (pid, mid) = (numbers(person), numbers(mother));
-    let persons = RegisteredPersons::of_numbers(&t, Some(&pid))?;
+    let mut scan = HouseholdScan::new(window);
+    scan.add(household)?;
+    let Narrowing { held, rest, .. } = scan.finish(sources)?;
+    let held_mask = BooleanChunked::from_slice("__held".into(), &held);
+    let held = compacted(household.filter(&held_mask).map_err(&err)?).map_err(&err)?;
+    Ok((held, rest))
+}
 
-    // Whom the health side names (the ID as valid or as given), and the mothers of the
-    // window's children: a person's rows, her children's and her household's are read.
-    let in_window: Vec<bool> = birth
-        .iter()
-        .map(|d| d.is_none_or(|d| (window.0..=window.1).contains(&d)))
-        .collect();
-    let mut named: PlHashSet<u64> = PlHashSet::new();
-    for (source, fields) in NAMING {
-        let Some(df) = sources.get(source) else {
-            continue;
-        };
-        for f in fields
-            .iter()
-            .flat_map(|f| [(*f).to_owned(), format!("{f}_input")])
-        {
-            let Ok(c) = df.column(&f) else { continue };
-            let c = c.cast(&DataType::String).map_err(&err)?;
-            named.extend(
-                c.str()
-                    .map_err(&err)?
-                    .iter()
-                    .filter_map(|id| id.and_then(id_number)),
-            );
+/// The household registry read in pieces, in file order ([`HouseholdScan::add`]), so that a
+/// registry of millions of rows is never whole in memory: of each row it keeps what
+/// [`narrow_household`] decides by (IDs as numbers, household numbers and names as hashes,
+/// the tests a row passes on its own fields, its village, file and line), and of the
+/// registry its persons' lookup. [`HouseholdScan::finish`] then says which rows are held,
+/// as [`narrow_household`] does of the pieces as one table, and where they are: a second
+/// read of the registry keeps those ([`Narrowing::lines`]).
+#[derive(Debug)]
+pub struct HouseholdScan {
+    window: (i32, i32),
+    /// Per row, in file order: valid `person_id` and `mother_id` as numbers.
+    person: Vec<Option<NonZeroU64>>,
+    mother: Vec<Option<NonZeroU64>>,
+    /// Hashes of `household_no` and `name` (`None`: empty).
+    household: Vec<Option<NonZeroU64>>,
+    name: Vec<Option<NonZeroU64>>,
+    /// Held by the row's own fields alone: in the window, a key that is not its valid ID,
+    /// a `mother_id` not in normal form, a flag or an ID conflict.
+    held: Vec<bool>,
+    /// Per row, its village's position in `villages` (`NONE`: empty).
+    village: Vec<u32>,
+    villages: Vec<String>,
+    village_at: PlHashMap<String, u32>,
+    /// Per ID field `id_number_conflict` checks, whether each row is checked in it.
+    checked: Vec<(&'static str, Vec<bool>)>,
+    /// Per row, its file's position in `files` and its line.
+    file: Vec<u32>,
+    line: Vec<u64>,
+    files: Vec<String>,
+    /// The IDs (valid, and as given) of the mothers of the window's rows.
+    window_mothers: PlHashSet<u64>,
+    persons: PersonsBuilder,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Ingest's columns of a row's file and line (`poprecon_ingest::SOURCE_FILE`,
+/// `SOURCE_LINE`).
+const SOURCE_FILE: &str = "source_file";
+const SOURCE_LINE: &str = "source_line";
+
+/// What [`HouseholdScan::finish`] decides.
+#[derive(Debug)]
+pub struct Narrowing {
+    /// Per row scanned, in scan order, whether it is held.
+    pub held: Vec<bool>,
+    /// The rows held, by file and line (rows of pieces without ingest's file and line
+    /// columns are not in it).
+    pub lines: HeldLines,
+    pub rest: HouseholdRest,
+}
+
+/// The rows [`HouseholdScan::finish`] holds, by file and line.
+#[derive(Debug, Default)]
+pub struct HeldLines {
+    lines: BTreeMap<String, Vec<u64>>,
+}
+
+impl HeldLines {
+    /// Whether the row at `line` of `file` (a path as ingest's `source_file` gives it) is
+    /// held.
+    pub fn holds(&self, file: &str, line: u64) -> bool {
+        self.lines
+            .get(file)
+            .is_some_and(|lines| lines.binary_search(&line).is_ok())
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.lines.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A text's hash, the same in every run (`None` for no text).
+fn text_hash(text: Option<&str>) -> Option<NonZeroU64> {
+    use std::hash::{Hash, Hasher};
+    let text = text?;
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    Some(NonZeroU64::new(h.finish()).unwrap_or(NonZeroU64::MIN))
+}
+
+impl HouseholdScan {
+    /// A scan for linkage's window `window` (days since 1970, both ends in).
+    pub fn new(window: (i32, i32)) -> Self {
+        HouseholdScan {
+            window,
+            person: Vec::new(),
+            mother: Vec::new(),
+            household: Vec::new(),
+            name: Vec::new(),
+            held: Vec::new(),
+            village: Vec::new(),
+            villages: Vec::new(),
+            village_at: PlHashMap::new(),
+            checked: Vec::new(),
+            file: Vec::new(),
+            line: Vec::new(),
+            files: Vec::new(),
+            window_mothers: PlHashSet::new(),
+            persons: PersonsBuilder::default(),
         }
     }
-    for (i, _) in in_window.iter().enumerate().filter(|(_, w)| **w) {
-        named.extend(mid[i]);
-        named.extend(mother_input.get(i).and_then(id_number));
+
+    /// Rows scanned.
+    pub fn rows(&self) -> usize {
+        self.person.len()
     }
-    let is_named = |id: &Option<u64>| id.is_some_and(|id| named.contains(&id));
-    let households: PlHashSet<&str> = pid
-        .iter()
-        .zip(household_no.iter())
-        .filter(|(p, _)| is_named(p))
-        .filter_map(|(_, h)| h)
-        .collect();
-    // Keys of several rows: a key is held whole. A key that is not its row's valid ID (or a
-    // row without one) is held as it is: such rows are few.
-    let mut sorted: Vec<u64> = pid.iter().flatten().copied().collect();
-    sorted.sort_unstable();
-    let shared: PlHashSet<u64> = sorted
-        .windows(2)
-        .filter(|w| w[0] == w[1])
-        .map(|w| w[0])
-        .collect();
-    drop(sorted);
-    // The names of pupils without a valid ID: the rule matches them by name, sex and birth
-    // date.
-    let mut pupils: PlHashSet<String> = PlHashSet::new();
-    if let Some(s) = sources.get(SCHOOL)
-        && let Ok(names) = s.column("name")
-    {
-        let names = names.cast(&DataType::String).map_err(&err)?;
-        let ids = match s.column("person_id") {
-            Ok(c) => Some(c.cast(&DataType::String).map_err(&err)?),
-            Err(_) => None,
+
+    /// Reads the next piece of the registry (canonical rows, in file order).
+    pub fn add(&mut self, piece: &DataFrame) -> Result<(), ChecksError> {
+        let err = ChecksError::frame(HOUSEHOLD);
+        let t = prepare_source(HOUSEHOLD, piece)?;
+        let n = t.df.height();
+        let has = |c: &str| t.df.column(c).is_ok();
+        let columns = t
+            .lazy()
+            .select([
+                t.valid_id("person_id").alias("person_id"),
+                t.valid_id("mother_id").alias("mother_id"),
+                t.text("mother_id_input").alias("mother_id_input"),
+                col("__key"),
+                t.text("household_no").alias("household_no"),
+                t.text("name").alias("name"),
+                t.text("invalid_fields").alias("invalid_fields"),
+                t.days("birth_date").alias("birth_date"),
+                match has("village") {
+                    true => col("village").cast(DataType::String),
+                    false => lit(NULL).cast(DataType::String),
+                }
+                .alias("village"),
+                match has(SOURCE_FILE) {
+                    true => col(SOURCE_FILE).cast(DataType::String),
+                    false => lit(NULL).cast(DataType::String),
+                }
+                .alias("file"),
+                match has(SOURCE_LINE) {
+                    true => col(SOURCE_LINE).cast(DataType::UInt64),
+                    false => lit(NULL).cast(DataType::UInt64),
+                }
+                .alias("line"),
+            ])
+            .collect()
+            .map_err(&err)?;
+        let text = |c: &str| -> Result<&StringChunked, ChecksError> {
+            columns.column(c).map_err(&err)?.str().map_err(&err)
         };
-        let ids = ids.as_ref().map(|c| c.str()).transpose().map_err(&err)?;
-        for (i, nm) in names.str().map_err(&err)?.iter().enumerate() {
-            if let Some(nm) = nm
-                && ids.is_none_or(|ids| ids.get(i).is_none())
+        let (person, mother, mother_input, key, household_no, name, flags, village, file) = (
+            text("person_id")?,
+            text("mother_id")?,
+            text("mother_id_input")?,
+            text("__key")?,
+            text("household_no")?,
+            text("name")?,
+            text("invalid_fields")?,
+            text("village")?,
+            text("file")?,
+        );
+        let birth = columns
+            .column("birth_date")
+            .map_err(&err)?
+            .i32()
+            .map_err(&err)?;
+        let line = columns.column("line").map_err(&err)?.u64().map_err(&err)?;
+        let pid: Vec<Option<u64>> = person.iter().map(|id| id.and_then(id_number)).collect();
+        self.persons.add(&t, Some(&pid))?;
+        let checks = id_field_checks(HOUSEHOLD, &t).map_err(&err)?;
+        if self.checked.is_empty() && self.person.is_empty() {
+            self.checked = checks.iter().map(|(f, _)| (*f, Vec::new())).collect();
+        }
+        if self.checked.len() != checks.len()
+            || self
+                .checked
+                .iter()
+                .zip(&checks)
+                .any(|((a, _), (b, _))| a != b)
+        {
+            return Err(ChecksError::Frame {
+                table: HOUSEHOLD.to_owned(),
+                message: "a piece of the registry has other ID fields than the first".to_owned(),
+            });
+        }
+        let conflicts: Vec<Vec<bool>> = checks.iter().map(|(_, c)| c.conflicts()).collect();
+        for ((_, all), (_, c)) in self.checked.iter_mut().zip(&checks) {
+            all.extend_from_slice(&c.checked);
+        }
+        let window = self.window;
+        for i in 0..n {
+            let in_window = birth
+                .get(i)
+                .is_none_or(|d| (window.0..=window.1).contains(&d));
+            let mid = mother.get(i).and_then(id_number);
+            if in_window {
+                self.window_mothers.extend(mid);
+                self.window_mothers
+                    .extend(mother_input.get(i).and_then(id_number));
+            }
+            let own_key = matches!((key.get(i), person.get(i), pid[i]),
+                (Some(k), Some(p), Some(_)) if k == p);
+            self.held.push(
+                in_window
+                    || !own_key
+                    || (mother.get(i).is_some() && mid.is_none())
+                    || flags.get(i).is_some()
+                    || conflicts.iter().any(|c| c[i]),
+            );
+            self.person.push(pid[i].and_then(NonZeroU64::new));
+            self.mother.push(mid.and_then(NonZeroU64::new));
+            self.household.push(text_hash(household_no.get(i)));
+            self.name.push(text_hash(name.get(i)));
+            self.village.push(match village.get(i) {
+                None => NONE,
+                Some(v) => match self.village_at.get(v) {
+                    Some(&at) => at,
+                    None => {
+                        let at = self.villages.len() as u32;
+                        self.villages.push(v.to_owned());
+                        self.village_at.insert(v.to_owned(), at);
+                        at
+                    }
+                },
+            });
+            self.file.push(match file.get(i) {
+                None => NONE,
+                Some(f) => match self.files.iter().position(|known| known == f) {
+                    Some(at) => at as u32,
+                    None => {
+                        self.files.push(f.to_owned());
+                        (self.files.len() - 1) as u32
+                    }
+                },
+            });
+            self.line.push(line.get(i).unwrap_or(0));
+        }
+        Ok(())
+    }
+
+    /// Which rows are held, in scan order, and what the rules need of the others: what
+    /// [`narrow_household`] gives of the pieces as one table. `sources` are the other
+    /// canonical tables by source id.
+    pub fn finish(self, sources: &BTreeMap<String, DataFrame>) -> Result<Narrowing, ChecksError> {
+        let started = std::time::Instant::now();
+        let err = ChecksError::frame(HOUSEHOLD);
+        // Whom the health side names (the ID as valid or as given), and the mothers of the
+        // window's children: a person's rows, her children's and her household's are read.
+        let mut named = self.window_mothers;
+        for (source, fields) in NAMING {
+            let Some(df) = sources.get(source) else {
+                continue;
+            };
+            for f in fields
+                .iter()
+                .flat_map(|f| [(*f).to_owned(), format!("{f}_input")])
             {
-                pupils.insert(nm.to_owned());
+                let Ok(c) = df.column(&f) else { continue };
+                let c = c.cast(&DataType::String).map_err(&err)?;
+                named.extend(
+                    c.str()
+                        .map_err(&err)?
+                        .iter()
+                        .filter_map(|id| id.and_then(id_number)),
+                );
             }
         }
-    }
-    let checks = id_field_checks(HOUSEHOLD, &t).map_err(&err)?;
-    let conflicts: Vec<Vec<bool>> = checks.iter().map(|(_, c)| c.conflicts()).collect();
-    let mut held_rows = vec![false; n];
-    for (i, held) in held_rows.iter_mut().enumerate() {
-        let own_key = match (key.get(i), person.get(i), pid[i]) {
-            (Some(k), Some(p), Some(number)) => k == p && !shared.contains(&number),
-            _ => false,
-        };
-        *held = in_window[i]
-            || !own_key
-            || is_named(&pid[i])
-            || is_named(&mid[i])
-            || (mother.get(i).is_some() && mid[i].is_none())
-            || household_no.get(i).is_some_and(|h| households.contains(h))
-            || flags.get(i).is_some()
-            || name.get(i).is_some_and(|nm| pupils.contains(nm))
-            || conflicts.iter().any(|c| c[i]);
-    }
-    let held_mask = BooleanChunked::from_slice("__held".into(), &held_rows);
-    let held = compacted(household.filter(&held_mask).map_err(&err)?).map_err(&err)?;
+        let is_named = |id: &Option<NonZeroU64>| id.is_some_and(|id| named.contains(&id.get()));
+        let households: PlHashSet<NonZeroU64> = self
+            .person
+            .iter()
+            .zip(&self.household)
+            .filter(|(p, _)| is_named(p))
+            .filter_map(|(_, h)| *h)
+            .collect();
+        // Keys of several rows: a key is held whole.
+        let mut sorted: Vec<NonZeroU64> = self.person.iter().flatten().copied().collect();
+        sorted.sort_unstable();
+        let shared: PlHashSet<NonZeroU64> = sorted
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        drop(sorted);
+        // The names of pupils without a valid ID: the rule matches them by name, sex and
+        // birth date.
+        let mut pupils: PlHashSet<NonZeroU64> = PlHashSet::new();
+        if let Some(s) = sources.get(SCHOOL)
+            && let Ok(names) = s.column("name")
+        {
+            let names = names.cast(&DataType::String).map_err(&err)?;
+            let ids = match s.column("person_id") {
+                Ok(c) => Some(c.cast(&DataType::String).map_err(&err)?),
+                Err(_) => None,
+            };
+            let ids = ids.as_ref().map(|c| c.str()).transpose().map_err(&err)?;
+            for (i, nm) in names.str().map_err(&err)?.iter().enumerate() {
+                if ids.is_none_or(|ids| ids.get(i).is_none()) {
+                    pupils.extend(text_hash(nm));
+                }
+            }
+        }
+        let n = self.person.len();
+        let held_rows: Vec<bool> = (0..n)
+            .map(|i| {
+                self.held[i]
+                    || self.person[i].is_some_and(|p| shared.contains(&p))
+                    || is_named(&self.person[i])
+                    || is_named(&self.mother[i])
+                    || self.household[i].is_some_and(|h| households.contains(&h))
+                    || self.name[i].is_some_and(|nm| pupils.contains(&nm))
+            })
+            .collect();
 
-    // The rows left out, counted per own village (their attribution: they belong to no
-    // birth, and the registry's rows are placed by their own village).
-    let left_mask = !&held_mask;
-    let mut left: Vec<Column> = vec![match t.df.column("village") {
-        Ok(c) => c.cast(&DataType::String).map_err(&err)?,
-        Err(_) => Column::full_null("village".into(), n, &DataType::String),
-    }];
-    let mut sums = vec![len().alias("__all")];
-    for (field, c) in &checks {
-        let name = format!("__{field}");
-        left.push(Column::new(name.as_str().into(), c.checked.as_slice()));
-        sums.push(
-            col(name.as_str())
-                .cast(IDX_DTYPE)
-                .sum()
-                .cast(IDX_DTYPE)
-                .alias(name.as_str()),
+        // The rows left out, counted per own village (their attribution: they belong to
+        // no birth, and the registry's rows are placed by their own village).
+        let mut per_village: BTreeMap<Option<&str>, (IdxSize, Vec<IdxSize>)> = BTreeMap::new();
+        for i in (0..n).filter(|&i| !held_rows[i]) {
+            let village = match self.village[i] {
+                NONE => None,
+                at => Some(self.villages[at as usize].as_str()),
+            };
+            let (all, checked) = per_village
+                .entry(village)
+                .or_insert_with(|| (0, vec![0; self.checked.len()]));
+            *all += 1;
+            for (count, (_, rows)) in checked.iter_mut().zip(&self.checked) {
+                *count += IdxSize::from(rows[i]);
+            }
+        }
+        let mut columns = vec![
+            Column::new(
+                "village".into(),
+                per_village.keys().copied().collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "__all".into(),
+                per_village
+                    .values()
+                    .map(|(all, _)| *all)
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for (f, (field, _)) in self.checked.iter().enumerate() {
+            columns.push(Column::new(
+                format!("__{field}").into(),
+                per_village
+                    .values()
+                    .map(|(_, checked)| checked[f])
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        let counts = DataFrame::new(per_village.len(), columns).map_err(&err)?;
+        let mut lines = HeldLines::default();
+        for i in (0..n).filter(|&i| held_rows[i] && self.file[i] != NONE) {
+            lines
+                .lines
+                .entry(self.files[self.file[i] as usize].clone())
+                .or_default()
+                .push(self.line[i]);
+        }
+        for l in lines.lines.values_mut() {
+            l.sort_unstable();
+        }
+        let held = held_rows.iter().filter(|h| **h).count();
+        let rest = HouseholdRest {
+            persons: self.persons.finish(),
+            counts,
+            held,
+            left: n - held,
+        };
+        tracing::debug!(
+            held = rest.held,
+            left = rest.left,
+            seconds = started.elapsed().as_secs_f64(),
+            "household narrowed"
         );
+        Ok(Narrowing {
+            held: held_rows,
+            lines,
+            rest,
+        })
     }
-    let counts = DataFrame::new(n, left)
-        .and_then(|df| df.filter(&left_mask))
-        .map_err(&err)?
-        .lazy()
-        .group_by([col("village")])
-        .agg(sums)
-        .collect()
-        .map_err(&err)?;
-    let rest = HouseholdRest {
-        persons,
-        counts,
-        held: held.height(),
-        left: household.height() - held.height(),
-    };
-    tracing::debug!(
-        held = rest.held,
-        left = rest.left,
-        seconds = started.elapsed().as_secs_f64(),
-        "household narrowed"
-    );
-    Ok((held, rest))
 }
 
 /// `df` with its text columns' bytes copied into buffers of their own. A filtered text

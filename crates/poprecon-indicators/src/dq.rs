@@ -214,13 +214,26 @@ pub fn data_quality(
 /// The order of `data_quality.parquet`'s rows (one row per key).
 const DQ_ORDER: [&str; 4] = ["source", "village", "metric", "field"];
 
-/// [`data_quality`] tables of disjoint sets of sources as one, in its order: what
-/// [`data_quality`] gives of all the sources at once (each source's metrics are its own).
+/// [`data_quality`] tables as one, in its order: of disjoint sets of sources, or of disjoint
+/// pieces of one source's rows (a registry measured as it is read), what [`data_quality`]
+/// gives of all the rows at once. Each metric's numerator and denominator are counts and
+/// sums of rows, so a key's are the sums of its pieces' and its value their quotient.
 pub fn merge_data_quality(parts: Vec<DataFrame>) -> Result<DataFrame, IndicatorError> {
     let err = IndicatorError::frame("data_quality");
     let parts: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
     concat(parts, UnionArgs::default())
         .map_err(&err)?
+        .group_by(DQ_ORDER.map(col))
+        .agg([col("numerator").sum(), col("denominator").sum()])
+        .with_column(
+            when(col("denominator").gt(lit(0i64)))
+                .then(
+                    col("numerator").cast(DataType::Float64)
+                        / col("denominator").cast(DataType::Float64),
+                )
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("value"),
+        )
         .sort(
             DQ_ORDER,
             SortMultipleOptions::default().with_nulls_last(true),

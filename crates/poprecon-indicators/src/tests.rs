@@ -1110,6 +1110,37 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
         .expect("a filter")
         .height();
     assert_eq!(bad, 0, "a share outside [0, 1]");
+    // Measured a piece of a source at a time (as the night measures the registry it reads
+    // in pieces), the tables merge into the one of every row at once.
+    let mut pieces = Vec::new();
+    for (id, t) in &tables {
+        let third = t.height() as i64 / 3 + 1;
+        for k in 0..3 {
+            let one = BTreeMap::from([(id.clone(), t.slice(k * third, third as usize))]);
+            pieces.push(
+                data_quality(
+                    &IndicatorInput {
+                        births: &linked_facts.births,
+                        stillbirths: Some(&linked_facts.stillbirths),
+                        sources: &one,
+                        as_of: plan.as_of,
+                        period: plan.period,
+                        jurisdiction: &plan.jurisdiction,
+                        divisions: Divisions {
+                            counties: &plan.divisions.counties,
+                            townships: &plan.divisions.townships,
+                            villages: &plan.divisions.villages,
+                        },
+                    },
+                    &IndicatorConfig::default(),
+                )
+                .expect("data quality of a piece"),
+            );
+        }
+    }
+    assert!(pieces.len() >= 6);
+    let merged = crate::merge_data_quality(pieces).expect("merged");
+    assert!(merged.equals_missing(&dq), "{merged}\n{dq}");
 }
 
 #[test]
