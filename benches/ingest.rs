@@ -221,6 +221,7 @@ fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
         known_villages: None,
         allow_empty: false,
         progress: None,
+        keep: None,
     })
     .expect("ingest");
     out.stats.accepted

@@ -68,7 +68,9 @@ pub use decisions::{
 pub use error::ChecksError;
 pub use lifecycle::apply_lifecycle;
 pub use output::{DISCREPANCY_COLUMNS, VILLAGE_COLUMNS};
-pub use registry::{HeldLines, HouseholdRest, HouseholdScan, Narrowing, narrow_household};
+pub use registry::{
+    HeldLines, HouseholdRest, HouseholdScan, Narrowing, compacted, narrow_household,
+};
 
 /// What the checks read. Build it with [`CheckInput::new`] and the `with_*` methods.
 #[derive(Debug, Clone)]

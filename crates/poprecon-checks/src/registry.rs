@@ -165,6 +165,11 @@ impl HeldLines {
             .is_some_and(|lines| lines.binary_search(&line).is_ok())
     }
 
+    /// The lines held of `file`, in order.
+    pub fn of_file(&self, file: &str) -> &[u64] {
+        self.lines.get(file).map_or(&[], Vec::as_slice)
+    }
+
     /// Rows held.
     pub fn len(&self) -> usize {
         self.lines.values().map(Vec::len).sum()
@@ -488,7 +493,7 @@ impl HouseholdScan {
 /// column keeps the buffers of the column it was filtered from (polars' filter copies the
 /// views, not the bytes): the rows held would otherwise keep every long text of the whole
 /// registry (IDs, household numbers, file paths) resident for the rest of the night.
-fn compacted(df: DataFrame) -> PolarsResult<DataFrame> {
+pub fn compacted(df: DataFrame) -> PolarsResult<DataFrame> {
     let height = df.height();
     let columns = df
         .into_columns()

@@ -37,7 +37,8 @@ use std::path::Path;
 pub use engine::{
     FileStats, INVALID_FIELDS, IngestConfig, NOT_LISTED, OTHER_VALUES, RECORD_KEY, RowCheck,
     SOURCE_FILE, SOURCE_LINE, SourceOutput, SourceStats, UNKNOWN_CODES_LISTED, Value, check_header,
-    ingest, normalize_header, parse_bool, parse_number, parse_small_int, resolve_header,
+    ingest, ingest_each, normalize_header, parse_bool, parse_number, parse_small_int,
+    resolve_header,
 };
 pub use error::IngestError;
 pub use read::{Encoding, Format, InputFile};

@@ -86,11 +86,17 @@ pub trait Progress: Sync {
     /// Ingest of `source` ended, well or not.
     fn source_finished(&self, _source: &'static str) {}
 
-    /// `source` was read: `records` is its canonical table, the one the run's tables are
-    /// made from (cheap to clone: the columns are shared). Called once per source read
-    /// well, after [`Progress::source_finished`], on the thread that calls [`execute`], while
-    /// the other sources and stages go on: a caller can start writing it now.
-    fn source_ingested(&self, _source: &'static str, _records: &DataFrame) {}
+    /// A piece of `source`'s canonical table (cheap to clone: the columns are shared), on
+    /// the thread that calls [`execute`], while the other sources and stages go on: a
+    /// caller can start writing it now. The pieces come in file and line order and make the
+    /// whole table once [`Progress::source_ingested`] says so. The household registry comes
+    /// in pieces as it is read ([`execute`] never holds it whole); another source comes
+    /// whole, as one piece, after [`Progress::source_finished`].
+    fn source_piece(&self, _source: &'static str, _piece: &DataFrame) {}
+
+    /// Every piece of `source` was handed over, and it was read well. Called once per source
+    /// read well, after [`Progress::source_finished`].
+    fn source_ingested(&self, _source: &'static str) {}
 }
 
 /// Reports nothing.
@@ -133,7 +139,7 @@ pub struct RunTables {
     /// Each source's canonical table, by source id (`sources/<id>.parquet`), but the
     /// household registry's: only its rows the later stages read one by one
     /// (`poprecon_checks::narrow_household`; every row of a record key held, in file order).
-    /// The whole table is what [`Progress::source_ingested`] hands over.
+    /// The whole table is what [`Progress::source_piece`] hands over.
     pub records: BTreeMap<String, DataFrame>,
     /// Each source's quarantined rows, in plan order (`quarantine/<id>.parquet`).
     pub quarantine: Vec<(&'static str, DataFrame)>,
@@ -196,12 +202,36 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         villages: &plan.divisions.villages,
     };
     let household = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
-        for output in ingest_sources(plan, opts.progress)? {
+        // The household registry is read in pieces, each scanned and measured as it comes
+        // (`Registry::add`), then read again for the rows held.
+        let mut registry = Registry::new(plan, divisions);
+        let read = {
+            let mut sink = |piece: &DataFrame| registry.add(piece);
+            let streamed = registry_plan(plan).map(|sp| Streamed {
+                source: sp.source.id(),
+                sink: &mut sink,
+            });
+            ingest_sources(plan, opts.progress, streamed)?
+        };
+        for output in read {
             ingest.push(output.stats);
             quarantine.push((output.source, output.quarantine));
             records.insert(output.source.to_owned(), output.records);
         }
-        let household = narrow_household(plan, &mut records, divisions)?;
+        let household = match registry_plan(plan) {
+            Some(sp) => {
+                // A registry read whole (from workbooks) is scanned as one piece.
+                if let Some(whole) = records.remove(HOUSEHOLD)
+                    && whole.height() > 0
+                {
+                    registry.add(&whole)?;
+                }
+                let (held, narrowed) = registry.finish(plan, sp, &records)?;
+                records.insert(HOUSEHOLD.to_owned(), held);
+                Some(narrowed)
+            }
+            None => None,
+        };
         let rows = ingest.iter().map(|s: &SourceStats| s.read).sum();
         Ok((household, rows))
     })?;
@@ -323,39 +353,128 @@ struct NarrowedHousehold {
     quality: DataFrame,
 }
 
-/// Replaces the household registry in `records` by its rows the night reads one by one
-/// (`poprecon_checks::narrow_household`): a registry of millions of rows is held whole only
-/// until ingest ends (and while `sources/household.parquet` is written). `None` without a
-/// household registry.
-fn narrow_household(
-    plan: &Plan,
-    records: &mut BTreeMap<String, DataFrame>,
-    divisions: poprecon_indicators::Divisions<'_>,
-) -> Result<Option<NarrowedHousehold>, StageError> {
-    let Some(whole) = records.remove(HOUSEHOLD) else {
-        return Ok(None);
-    };
-    let window = poprecon_link::birth_window(plan.period, &plan.linkage);
-    let (held, rest) = poprecon_checks::narrow_household(&whole, records, window)?;
-    let empty = DataFrame::empty();
-    let only = BTreeMap::from([(HOUSEHOLD.to_owned(), whole)]);
-    let quality = poprecon_indicators::data_quality(
-        &poprecon_indicators::IndicatorInput {
-            births: &empty,
-            stillbirths: None,
-            sources: &only,
-            as_of: plan.as_of,
-            period: plan.period,
-            jurisdiction: &plan.jurisdiction,
-            divisions,
-        },
-        &plan.indicators,
-    )?;
-    records.insert(HOUSEHOLD.to_owned(), held);
-    Ok(Some(NarrowedHousehold { rest, quality }))
+/// The plan's household registry, if it has one.
+fn registry_plan(plan: &Plan) -> Option<&SourcePlan> {
+    plan.sources.iter().find(|sp| sp.source.id() == HOUSEHOLD)
 }
 
-/// Reads every source of the plan; the outputs come back in plan order.
+/// The household registry as ingest hands it over, a piece at a time: each piece scanned
+/// (`poprecon_checks::HouseholdScan`) and measured (data quality), then dropped, so that a
+/// registry of millions of rows is never whole in memory. [`Registry::finish`] reads the
+/// registry's files again for the rows held alone.
+struct Registry<'p> {
+    plan: &'p Plan,
+    divisions: poprecon_indicators::Divisions<'p>,
+    scan: poprecon_checks::HouseholdScan,
+    quality: Vec<DataFrame>,
+}
+
+impl<'p> Registry<'p> {
+    fn new(plan: &'p Plan, divisions: poprecon_indicators::Divisions<'p>) -> Self {
+        let window = poprecon_link::birth_window(plan.period, &plan.linkage);
+        Registry {
+            plan,
+            divisions,
+            scan: poprecon_checks::HouseholdScan::new(window),
+            quality: Vec::new(),
+        }
+    }
+
+    /// Scans and measures the next piece of the registry.
+    fn add(&mut self, piece: &DataFrame) -> Result<(), StageError> {
+        self.scan.add(piece)?;
+        let empty = DataFrame::empty();
+        let only = BTreeMap::from([(HOUSEHOLD.to_owned(), piece.clone())]);
+        self.quality.push(poprecon_indicators::data_quality(
+            &poprecon_indicators::IndicatorInput {
+                births: &empty,
+                stillbirths: None,
+                sources: &only,
+                as_of: self.plan.as_of,
+                period: self.plan.period,
+                jurisdiction: &self.plan.jurisdiction,
+                divisions: self.divisions,
+            },
+            &self.plan.indicators,
+        )?);
+        Ok(())
+    }
+
+    /// The rows held (`poprecon_checks::HouseholdScan::finish`, given the other sources'
+    /// `records`), read again from the registry's files in file order, and what the rules
+    /// need of the others.
+    fn finish(
+        self,
+        plan: &Plan,
+        sp: &SourcePlan,
+        records: &BTreeMap<String, DataFrame>,
+    ) -> Result<(DataFrame, NarrowedHousehold), StageError> {
+        let started = Instant::now();
+        let scanned = self.scan.rows();
+        let narrowing = self.scan.finish(records)?;
+        let quality = poprecon_indicators::merge_data_quality(self.quality)?;
+        // The second read keeps the rows at the lines held (file by file, as ingest names
+        // the files in `source_file`), without progress: its rows were counted once.
+        let lines: Vec<&[u64]> = sp
+            .files
+            .iter()
+            .map(|f| narrowing.lines.of_file(&f.path.display().to_string()))
+            .collect();
+        let keep = |file: usize, line: u64| lines[file].binary_search(&line).is_ok();
+        let held = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
+            keep: Some(&keep),
+            ..plan.ingest_config(sp)
+        })?
+        .records;
+        if held.height() != narrowing.rest.held {
+            return Err(StageError::Ingest(poprecon_ingest::IngestError::Frame {
+                source_id: HOUSEHOLD,
+                message: format!(
+                    "the registry changed while it was read: {} rows held, {} read again",
+                    narrowing.rest.held,
+                    held.height()
+                ),
+            }));
+        }
+        let held = poprecon_checks::compacted(held).map_err(|e| {
+            StageError::Ingest(poprecon_ingest::IngestError::Frame {
+                source_id: HOUSEHOLD,
+                message: e.to_string(),
+            })
+        })?;
+        tracing::debug!(
+            scanned,
+            held = held.height(),
+            seconds = started.elapsed().as_secs_f64(),
+            "household read again for the rows held"
+        );
+        Ok((
+            held,
+            NarrowedHousehold {
+                rest: narrowing.rest,
+                quality,
+            },
+        ))
+    }
+}
+
+/// A source [`ingest_sources`] hands over in pieces as it reads them (`sink`, after
+/// [`Progress::source_piece`]) instead of holding it: its output's `records` has no rows.
+pub struct Streamed<'a> {
+    pub source: &'static str,
+    pub sink: &'a mut dyn FnMut(&DataFrame) -> Result<(), StageError>,
+}
+
+impl std::fmt::Debug for Streamed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamed")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads every source of the plan; the outputs come back in plan order. `streamed`, if
+/// given, is read in pieces (unless it is read from workbooks alone: then it comes whole).
 ///
 /// A source read only from workbooks is read on a thread of its own while the others are
 /// ingested one after another: calamine reads a
@@ -367,9 +486,10 @@ fn narrow_household(
 pub fn ingest_sources(
     plan: &Plan,
     progress: &dyn Progress,
-) -> Result<Vec<SourceOutput>, poprecon_ingest::IngestError> {
+    mut streamed: Option<Streamed<'_>>,
+) -> Result<Vec<SourceOutput>, StageError> {
     use std::sync::atomic::{AtomicBool, Ordering};
-    type Read = (usize, Result<SourceOutput, poprecon_ingest::IngestError>);
+    type Read = (usize, Result<SourceOutput, StageError>);
 
     let apart: Vec<usize> = (0..plan.sources.len())
         .filter(|&i| {
@@ -377,7 +497,7 @@ pub fn ingest_sources(
             !files.is_empty() && files.iter().all(|f| f.format.is_workbook())
         })
         .collect();
-    let mut outputs: Vec<Option<Result<SourceOutput, poprecon_ingest::IngestError>>> =
+    let mut outputs: Vec<Option<Result<SourceOutput, StageError>>> =
         (0..plan.sources.len()).map(|_| None).collect();
     let failed = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -392,7 +512,7 @@ pub fn ingest_sources(
                     if failed.load(Ordering::Relaxed) {
                         break;
                     }
-                    let result = read_source(plan, &plan.sources[i], None);
+                    let result = read_source(plan, &plan.sources[i], None, None);
                     if send.send((i, result)).is_err() {
                         break;
                     }
@@ -410,7 +530,8 @@ pub fn ingest_sources(
             }
             progress.source_finished(id);
             if let Ok(output) = result {
-                progress.source_ingested(id, &output.records);
+                progress.source_piece(id, &output.records);
+                progress.source_ingested(id);
             }
         };
         for (i, sp) in plan.sources.iter().enumerate() {
@@ -424,9 +545,34 @@ pub fn ingest_sources(
             if failed.load(Ordering::Relaxed) {
                 break;
             }
-            let result = ingest_source(plan, sp, progress);
+            let id = sp.source.id();
+            let result = match streamed.as_mut().filter(|s| s.source == id) {
+                Some(streamed) => {
+                    let mut pieces = 0;
+                    let mut sink = |piece: &DataFrame| {
+                        progress.source_piece(id, piece);
+                        pieces += 1;
+                        (streamed.sink)(piece)
+                    };
+                    let result = ingest_source_with(plan, sp, progress, Some(&mut sink));
+                    if let Ok(output) = &result
+                        && pieces == 0
+                    {
+                        // A registry of no rows still has its (empty) table.
+                        progress.source_piece(id, &output.records);
+                    }
+                    result
+                }
+                None => {
+                    let result = ingest_source_with(plan, sp, progress, None);
+                    if let Ok(output) = &result {
+                        progress.source_piece(id, &output.records);
+                    }
+                    result
+                }
+            };
             match &result {
-                Ok(output) => progress.source_ingested(sp.source.id(), &output.records),
+                Ok(_) => progress.source_ingested(id),
                 Err(_) => failed.store(true, Ordering::Relaxed),
             }
             outputs[i] = Some(result);
@@ -448,21 +594,42 @@ pub fn ingest_source(
     sp: &SourcePlan,
     progress: &dyn Progress,
 ) -> Result<SourceOutput, poprecon_ingest::IngestError> {
+    ingest_source_with(plan, sp, progress, None).map_err(|e| match e {
+        StageError::Ingest(e) => e,
+        other => poprecon_ingest::IngestError::Frame {
+            source_id: sp.source.id(),
+            message: other.to_string(),
+        },
+    })
+}
+
+/// A piece of a source, to the caller ([`Streamed::sink`]).
+type Sink<'s> = &'s mut dyn FnMut(&DataFrame) -> Result<(), StageError>;
+
+/// [`ingest_source`], the source's pieces handed to `sink` if given.
+fn ingest_source_with(
+    plan: &Plan,
+    sp: &SourcePlan,
+    progress: &dyn Progress,
+    sink: Option<Sink<'_>>,
+) -> Result<SourceOutput, StageError> {
     let id = sp.source.id();
     progress.source_started(id);
     let tick = |n: u64| progress.source_rows(n);
-    let output = read_source(plan, sp, Some(&tick));
+    let output = read_source(plan, sp, Some(&tick), sink);
     progress.source_finished(id);
     output
 }
 
 /// [`ingest_source`] without the progress of the source as a whole: `tick` is told the rows
-/// as they are read. Logs in the source's `ingest` span.
+/// as they are read; with `sink`, the canonical table goes there piece by piece
+/// (`poprecon_ingest::ingest_each`). Logs in the source's `ingest` span.
 fn read_source(
     plan: &Plan,
     sp: &SourcePlan,
     tick: Option<&(dyn Fn(u64) + Sync)>,
-) -> Result<SourceOutput, poprecon_ingest::IngestError> {
+    sink: Option<Sink<'_>>,
+) -> Result<SourceOutput, StageError> {
     let id = sp.source.id();
     let _span = tracing::info_span!("ingest", source = id).entered();
     let started = Instant::now();
@@ -470,7 +637,26 @@ fn read_source(
         progress: tick,
         ..plan.ingest_config(sp)
     };
-    let output = poprecon_ingest::ingest(&cfg)?;
+    let output = match sink {
+        None => poprecon_ingest::ingest(&cfg)?,
+        Some(sink) => {
+            // The caller's error stops ingest, and is the one returned.
+            let mut stopped = None;
+            let read = poprecon_ingest::ingest_each(&cfg, &mut |piece| {
+                sink(&piece).map_err(|e| {
+                    stopped = Some(e);
+                    poprecon_ingest::IngestError::Frame {
+                        source_id: id,
+                        message: "stopped by the reader of its pieces".to_owned(),
+                    }
+                })
+            });
+            match (read, stopped) {
+                (_, Some(e)) => return Err(e),
+                (read, None) => read?,
+            }
+        }
+    };
     for file in &output.stats.files {
         if !file.missing_fields.is_empty() {
             tracing::warn!(

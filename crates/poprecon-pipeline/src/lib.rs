@@ -32,7 +32,7 @@ pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns
 pub use error::PipelineError;
 pub use execute::{
     ExecuteError, ExecuteOptions, NoProgress, Progress, RunTables, Stage, StageError, StageTiming,
-    execute, ingest_source, ingest_sources, labelled_fields,
+    Streamed, execute, ingest_source, ingest_sources, labelled_fields,
 };
 
 /// Every source poprecon reads, health side first, in the order of domain.md §2.

@@ -180,8 +180,12 @@ impl Progress for NightProgress<'_> {
         self.bars.source_finished(source);
     }
 
-    fn source_ingested(&self, source: &'static str, records: &DataFrame) {
-        self.sources.write(source, records);
+    fn source_piece(&self, source: &'static str, piece: &DataFrame) {
+        self.sources.write(source, piece);
+    }
+
+    fn source_ingested(&self, source: &'static str) {
+        self.sources.end(source);
     }
 }
 
@@ -436,18 +440,29 @@ fn source_file(id: &str) -> String {
 }
 
 /// Writes the canonical sources on a thread of its own, in the order ingest hands them over
-/// ([`SourceWriter::write`]), while the rest of the night goes on. A failed write sets
-/// `stop`, which the write stage reads before each of its files; dropping the writer stops
-/// it after the file it is writing and waits for it.
+/// ([`SourceWriter::write`], a piece at a time: the household registry as it is read), while
+/// the rest of the night goes on. A failed write sets `stop`, which the write stage reads
+/// before each of its files; dropping the writer stops it after the piece it is writing and
+/// waits for it.
 struct SourceWriter {
-    send: Option<std::sync::mpsc::Sender<(&'static str, DataFrame)>>,
+    send: Option<std::sync::mpsc::SyncSender<Piece>>,
     stop: std::sync::Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<Result<Vec<OutputRecord>>>>,
 }
 
+/// What ingest hands the writer: a piece of a source's canonical table, or the end of it.
+enum Piece {
+    Rows(&'static str, DataFrame),
+    End(&'static str),
+}
+
+/// Pieces queued for the writer before ingest waits for it: a registry read faster than it
+/// is written would otherwise pile up in memory.
+const PIECES_QUEUED: usize = 2;
+
 impl SourceWriter {
     fn start(out: std::sync::Arc<Output>) -> SourceWriter {
-        let (send, receive) = std::sync::mpsc::channel::<(&'static str, DataFrame)>();
+        let (send, receive) = std::sync::mpsc::sync_channel::<Piece>(PIECES_QUEUED);
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         // Its logs sit under the run's span, as the other writes'.
         let span = tracing::Span::current();
@@ -458,16 +473,29 @@ impl SourceWriter {
                 .spawn(move || {
                     let _span = span.entered();
                     let mut written = Vec::new();
-                    for (id, df) in receive {
+                    let mut open: Option<SourceFile> = None;
+                    for piece in receive {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        match out.write_with(&source_file(id), &df, Encoder::ThisThread) {
-                            Ok(record) => written.push(record),
-                            Err(e) => {
-                                stop.store(true, Ordering::Relaxed);
-                                return Err(e);
+                        let done = match piece {
+                            Piece::Rows(id, df) => {
+                                let file = match &mut open {
+                                    Some(file) if file.source == id => file,
+                                    _ => open.insert(SourceFile::create(&out, id, &df)),
+                                };
+                                file.write(&out, &df)
                             }
+                            Piece::End(id) => match open.take() {
+                                Some(file) if file.source == id => {
+                                    file.finish().map(|record| written.push(record))
+                                }
+                                _ => Ok(()),
+                            },
+                        };
+                        if let Err(e) = done {
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(e);
                         }
                     }
                     Ok(written)
@@ -487,11 +515,19 @@ impl SourceWriter {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Queues `df`, the canonical table of `source`, to be written.
-    fn write(&self, source: &'static str, df: &DataFrame) {
+    /// Queues `piece`, the next rows of the canonical table of `source`, to be written;
+    /// waits while [`PIECES_QUEUED`] pieces are.
+    fn write(&self, source: &'static str, piece: &DataFrame) {
         if let Some(send) = &self.send {
             // The thread only hangs up after a failure, which `finish` reports.
-            let _ = send.send((source, df.clone()));
+            let _ = send.send(Piece::Rows(source, piece.clone()));
+        }
+    }
+
+    /// Every piece of `source` was queued: its file is finished once they are written.
+    fn end(&self, source: &'static str) {
+        if let Some(send) = &self.send {
+            let _ = send.send(Piece::End(source));
         }
     }
 
@@ -507,6 +543,88 @@ impl SourceWriter {
     }
 }
 
+/// A source's file being written, a piece at a time ([`poprecon_ingest::write_parquet`]'s
+/// format: zstd level 1, statistics, row groups of at most [`ROW_GROUP_ROWS`] rows), each
+/// piece stamped with the run id and `as_of`, encoded on the calling thread (the sources'
+/// thread leaves polars' pool to the stages and the report, whose joins would otherwise
+/// queue behind whole household columns: city seed 1 at load 8, one pair each, 22.2 s
+/// against 22.7 s written in turn with the pool, 20.1 s against 22.9 s on its own thread).
+/// Its creation failing is its first write's error.
+struct SourceFile {
+    source: &'static str,
+    name: String,
+    writer: Result<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    rows: u64,
+    started: Instant,
+}
+
+/// Rows of a row group, as polars' `ParquetWriter` cuts a table.
+const ROW_GROUP_ROWS: usize = 512 * 512;
+
+impl SourceFile {
+    fn create(out: &Output, source: &'static str, first: &DataFrame) -> SourceFile {
+        let name = source_file(source);
+        let path = out.dir.join(&name);
+        let writer =
+            (|| -> PolarsResult<polars::io::parquet::write::BatchedWriter<std::fs::File>> {
+                out.faults.write(&name)?;
+                let stamped = stamp(&first.head(Some(0)), &out.run_id, out.as_of)?;
+                ParquetWriter::new(std::fs::File::create(&path)?)
+                    .with_compression(ParquetCompression::Zstd(Some(
+                        polars::polars_utils::compression::ZstdLevel::try_new(1)?,
+                    )))
+                    .set_parallel(false)
+                    .batched(stamped.schema())
+            })()
+            .with_context(|| format!("cannot write `{}`", path.display()));
+        SourceFile {
+            source,
+            name,
+            writer,
+            rows: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn write(&mut self, out: &Output, piece: &DataFrame) -> Result<()> {
+        let path = out.dir.join(&self.name);
+        let writer = match &mut self.writer {
+            Ok(writer) => writer,
+            Err(e) => anyhow::bail!("{e:#}"),
+        };
+        let mut stamped = stamp(piece, &out.run_id, out.as_of)
+            .with_context(|| format!("cannot add `run_id` and `as_of` to `{}`", self.name))?;
+        stamped.rechunk_mut();
+        let mut offset = 0;
+        while offset < stamped.height() {
+            let group = stamped.slice(offset as i64, ROW_GROUP_ROWS);
+            writer
+                .write_batch(&group)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            offset += ROW_GROUP_ROWS;
+        }
+        self.rows += piece.height() as u64;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<OutputRecord> {
+        self.writer?
+            .finish()
+            .with_context(|| format!("cannot write `{}`", self.name))?;
+        // Where the write stage spends its time (`-vv`): file names and counts only.
+        tracing::debug!(
+            file = self.name,
+            rows = self.rows,
+            seconds = self.started.elapsed().as_secs_f64(),
+            "written"
+        );
+        Ok(OutputRecord {
+            file: self.name,
+            rows: self.rows,
+        })
+    }
+}
+
 impl Drop for SourceWriter {
     fn drop(&mut self) {
         if self.thread.is_some() {
@@ -517,25 +635,10 @@ impl Drop for SourceWriter {
     }
 }
 
-/// Which threads encode a Parquet file's columns.
-#[derive(Debug, Clone, Copy)]
-enum Encoder {
-    /// polars' pool, column by column in parallel.
-    Pool,
-    /// The calling thread alone: the sources' thread leaves polars' pool to the stages and
-    /// the report, whose joins would otherwise queue behind whole household columns (city seed 1 at
-    /// load 8, one pair each: 22.2 s against 22.7 s written in turn with the pool, 20.1 s
-    /// against 22.9 s on its own thread).
-    ThisThread,
-}
-
 impl Output {
-    /// Writes `df`, stamped with `run_id` and `as_of`, to `name` in the run folder.
+    /// Writes `df`, stamped with `run_id` and `as_of`, to `name` in the run folder, its
+    /// columns encoded on polars' pool.
     fn write(&self, name: &str, df: &DataFrame) -> Result<OutputRecord> {
-        self.write_with(name, df, Encoder::Pool)
-    }
-
-    fn write_with(&self, name: &str, df: &DataFrame, encoder: Encoder) -> Result<OutputRecord> {
         let started = Instant::now();
         let mut df = stamp(df, &self.run_id, self.as_of)
             .with_context(|| format!("cannot add `run_id` and `as_of` to `{name}`"))?;
@@ -544,10 +647,7 @@ impl Output {
         self.faults
             .write(name)
             .map_err(polars::prelude::PolarsError::from)
-            .and_then(|()| match encoder {
-                Encoder::Pool => poprecon_ingest::write_parquet(&mut df, &path),
-                Encoder::ThisThread => write_parquet_here(&mut df, &path),
-            })
+            .and_then(|()| poprecon_ingest::write_parquet(&mut df, &path))
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         // Where the write stage spends its time (`-vv`): file names and counts only.
         tracing::debug!(
@@ -562,19 +662,6 @@ impl Output {
             rows: df.height() as u64,
         })
     }
-}
-
-/// [`poprecon_ingest::write_parquet`]'s file (zstd level 1, statistics), encoded on the
-/// calling thread.
-fn write_parquet_here(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
-    let file = std::fs::File::create(path)?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(Some(
-            polars::polars_utils::compression::ZstdLevel::try_new(1)?,
-        )))
-        .set_parallel(false)
-        .finish(df)?;
-    Ok(())
 }
 
 /// The tables of the night that [`write_rest`] writes, and the sources the report reads.

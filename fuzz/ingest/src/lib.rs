@@ -45,6 +45,7 @@ pub fn ingest_one(source: &dyn Source, path: PathBuf, format: Format) {
         known_villages: Some(&known),
         allow_empty: true,
         progress: None,
+        keep: None,
     };
     match poprecon_ingest::ingest(&cfg) {
         Ok(out) => {
