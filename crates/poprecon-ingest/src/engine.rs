@@ -616,12 +616,16 @@ fn ingest_file(
         }
         Format::Parquet => {
             let t = std::time::Instant::now();
-            // The file a span of row groups at a time (the first span gives the header).
+            // The file a span of row groups at a time (the first span gives the header); rows
+            // `keep` refuses are dropped as they are decoded.
+            let keep_here = |line: u64| cfg.keep.is_none_or(|keep| keep(index, line));
+            let keep_here = cfg.keep.map(|_| &keep_here as &dyn Fn(u64) -> bool);
             let mut spans = read::ParquetTable::spans(file, pace.parquet_rows)?.into_iter();
             let first = read::ParquetTable::read_span(
                 file,
                 spans.next().expect("a Parquet file has one span at least"),
                 PARQUET_PART_ROWS,
+                keep_here,
             )?;
             let (header, types) = {
                 let part = first
@@ -667,6 +671,7 @@ fn ingest_file(
                     file,
                     span,
                     PARQUET_PART_ROWS,
+                    keep_here,
                 )?)?;
             }
             tracing::debug!(

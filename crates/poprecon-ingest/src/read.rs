@@ -736,6 +736,9 @@ pub struct ParquetTable {
     height: usize,
     /// The file's row index of this table's first row (a part of a file starts further in).
     first_row: usize,
+    /// Each row's line, where the table holds some rows of the file only
+    /// ([`ParquetTable::read_span`] with `keep`).
+    lines: Option<Vec<u64>>,
 }
 
 /// A column of a [`ParquetTable`] as the engine's column-wise path sees it: text, dates (days
@@ -805,18 +808,36 @@ impl ParquetTable {
     }
 
     /// The rows of one span of [`ParquetTable::spans`], as [`ParquetTable::read_parts`] gives
-    /// a whole file's.
+    /// a whole file's; with `keep`, only the rows at the lines it keeps (the others are
+    /// dropped as decoded, before any part is made of them).
     pub fn read_span(
         file: &InputFile,
         (start, len): (usize, usize),
         max_rows: usize,
+        keep: Option<&dyn Fn(u64) -> bool>,
     ) -> Result<Vec<ParquetTable>, IngestError> {
-        ParquetTable::parts_of(
-            file,
-            read_parquet_frame(file, Some((start, len)))?,
-            start,
-            max_rows,
-        )
+        let df = read_parquet_frame(file, Some((start, len)))?;
+        let Some(keep) = keep else {
+            return ParquetTable::parts_of(file, df, start, max_rows);
+        };
+        let line_of = |row: usize| (start + row) as u64 + 2;
+        let wanted: Vec<bool> = (0..df.height()).map(|row| keep(line_of(row))).collect();
+        let lines: Vec<u64> = (0..df.height())
+            .filter(|&row| wanted[row])
+            .map(line_of)
+            .collect();
+        let mask = BooleanChunked::from_slice("keep".into(), &wanted);
+        let kept = df.filter(&mask).map_err(|e| parquet_error(file, &e))?;
+        let mut parts = Vec::new();
+        let mut offset = 0;
+        while offset < kept.height() || parts.is_empty() {
+            let len = max_rows.min(kept.height() - offset);
+            let mut part = ParquetTable::from_frame(file, &kept.slice(offset as i64, len), start)?;
+            part.lines = Some(lines[offset..offset + len].to_vec());
+            parts.push(part);
+            offset += len;
+        }
+        Ok(parts)
     }
 
     /// `df` (rows of the file from row `first_row`) as parts of at most `max_rows` rows.
@@ -873,6 +894,7 @@ impl ParquetTable {
             columns,
             height: df.height(),
             first_row,
+            lines: None,
         })
     }
 
@@ -996,7 +1018,10 @@ pub struct ParquetRow<'a> {
 
 impl RawRow for ParquetRow<'_> {
     fn line(&self) -> u64 {
-        (self.table.first_row + self.index) as u64 + 2
+        match &self.table.lines {
+            Some(lines) => lines[self.index],
+            None => (self.table.first_row + self.index) as u64 + 2,
+        }
     }
     fn width(&self) -> usize {
         self.table.columns.len()
