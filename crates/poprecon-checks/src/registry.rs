@@ -130,6 +130,9 @@ pub struct HouseholdScan {
     /// The IDs (valid, and as given) of the mothers of the window's rows.
     window_mothers: PlHashSet<u64>,
     persons: PersonsBuilder,
+    /// The other sources' part, when they were read before the registry
+    /// ([`HouseholdScan::knowing`]).
+    known: Option<Known>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -180,6 +183,57 @@ impl HeldLines {
     }
 }
 
+/// What the other sources tell of the registry's rows: whom the health side names (the
+/// ID as valid or as given, `NAMING`), and the names of pupils without a valid ID (the
+/// rule matches them by name, sex and birth date), as hashes.
+#[derive(Debug, Default)]
+struct Known {
+    named: PlHashSet<u64>,
+    pupils: PlHashSet<NonZeroU64>,
+}
+
+impl Known {
+    fn of(sources: &BTreeMap<String, DataFrame>) -> Result<Known, ChecksError> {
+        let err = ChecksError::frame(HOUSEHOLD);
+        let mut named = PlHashSet::new();
+        for (source, fields) in NAMING {
+            let Some(df) = sources.get(source) else {
+                continue;
+            };
+            for f in fields
+                .iter()
+                .flat_map(|f| [(*f).to_owned(), format!("{f}_input")])
+            {
+                let Ok(c) = df.column(&f) else { continue };
+                let c = c.cast(&DataType::String).map_err(&err)?;
+                named.extend(
+                    c.str()
+                        .map_err(&err)?
+                        .iter()
+                        .filter_map(|id| id.and_then(id_number)),
+                );
+            }
+        }
+        let mut pupils = PlHashSet::new();
+        if let Some(s) = sources.get(SCHOOL)
+            && let Ok(names) = s.column("name")
+        {
+            let names = names.cast(&DataType::String).map_err(&err)?;
+            let ids = match s.column("person_id") {
+                Ok(c) => Some(c.cast(&DataType::String).map_err(&err)?),
+                Err(_) => None,
+            };
+            let ids = ids.as_ref().map(|c| c.str()).transpose().map_err(&err)?;
+            for (i, nm) in names.str().map_err(&err)?.iter().enumerate() {
+                if ids.is_none_or(|ids| ids.get(i).is_none()) {
+                    pupils.extend(text_hash(nm));
+                }
+            }
+        }
+        Ok(Known { named, pupils })
+    }
+}
+
 /// A text's hash, the same in every run (`None` for no text).
 fn text_hash(text: Option<&str>) -> Option<NonZeroU64> {
     use std::hash::{Hash, Hasher};
@@ -208,7 +262,16 @@ impl HouseholdScan {
             files: Vec::new(),
             window_mothers: PlHashSet::new(),
             persons: PersonsBuilder::default(),
+            known: None,
         }
+    }
+
+    /// The scan told the other canonical tables (by source id) before the registry is
+    /// read, so that [`HouseholdScan::add`] can say which rows of each piece are likely
+    /// held; [`HouseholdScan::finish`] then reads them from here.
+    pub fn knowing(mut self, sources: &BTreeMap<String, DataFrame>) -> Result<Self, ChecksError> {
+        self.known = Some(Known::of(sources)?);
+        Ok(self)
     }
 
     /// Rows scanned.
@@ -216,8 +279,13 @@ impl HouseholdScan {
         self.person.len()
     }
 
-    /// Reads the next piece of the registry (canonical rows, in file order).
-    pub fn add(&mut self, piece: &DataFrame) -> Result<(), ChecksError> {
+    /// Reads the next piece of the registry (canonical rows, in file order). Returns, per
+    /// row of the piece, whether it is likely held: held by what the piece and the other
+    /// sources (if [`HouseholdScan::knowing`] them) tell, as [`HouseholdScan::finish`]
+    /// decides of the whole registry. Rows of other pieces can change a row's lot (a
+    /// household, a mother or an ID shared across pieces): `finish` says which rows are
+    /// held in the end.
+    pub fn add(&mut self, piece: &DataFrame) -> Result<Vec<bool>, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let t = prepare_source(HOUSEHOLD, piece)?;
         let n = t.df.height();
@@ -294,6 +362,7 @@ impl HouseholdScan {
             all.extend_from_slice(&c.checked);
         }
         let window = self.window;
+        let first = self.person.len();
         for i in 0..n {
             let in_window = birth
                 .get(i)
@@ -341,7 +410,38 @@ impl HouseholdScan {
             });
             self.line.push(line.get(i).unwrap_or(0));
         }
-        Ok(())
+        Ok(self.likely_held(first))
+    }
+
+    /// [`HouseholdScan::add`]'s guess for the rows from `first` on: `finish`'s tests, with
+    /// the window's mothers, households and shared IDs of these rows alone.
+    fn likely_held(&self, first: usize) -> Vec<bool> {
+        let rows = first..self.person.len();
+        let empty = Known::default();
+        let known = self.known.as_ref().unwrap_or(&empty);
+        let is_named = |id: &Option<NonZeroU64>| {
+            id.is_some_and(|id| {
+                known.named.contains(&id.get()) || self.window_mothers.contains(&id.get())
+            })
+        };
+        let households: PlHashSet<NonZeroU64> = rows
+            .clone()
+            .filter(|&i| is_named(&self.person[i]))
+            .filter_map(|i| self.household[i])
+            .collect();
+        let mut seen: PlHashMap<NonZeroU64, u32> = PlHashMap::new();
+        for p in rows.clone().filter_map(|i| self.person[i]) {
+            *seen.entry(p).or_default() += 1;
+        }
+        rows.map(|i| {
+            self.held[i]
+                || self.person[i].is_some_and(|p| seen.get(&p).is_some_and(|n| *n > 1))
+                || is_named(&self.person[i])
+                || is_named(&self.mother[i])
+                || self.household[i].is_some_and(|h| households.contains(&h))
+                || self.name[i].is_some_and(|nm| known.pupils.contains(&nm))
+        })
+        .collect()
     }
 
     /// Which rows are held, in scan order, and what the rules need of the others: what
@@ -350,27 +450,13 @@ impl HouseholdScan {
     pub fn finish(self, sources: &BTreeMap<String, DataFrame>) -> Result<Narrowing, ChecksError> {
         let started = std::time::Instant::now();
         let err = ChecksError::frame(HOUSEHOLD);
-        // Whom the health side names (the ID as valid or as given), and the mothers of the
-        // window's children: a person's rows, her children's and her household's are read.
-        let mut named = self.window_mothers;
-        for (source, fields) in NAMING {
-            let Some(df) = sources.get(source) else {
-                continue;
-            };
-            for f in fields
-                .iter()
-                .flat_map(|f| [(*f).to_owned(), format!("{f}_input")])
-            {
-                let Ok(c) = df.column(&f) else { continue };
-                let c = c.cast(&DataType::String).map_err(&err)?;
-                named.extend(
-                    c.str()
-                        .map_err(&err)?
-                        .iter()
-                        .filter_map(|id| id.and_then(id_number)),
-                );
-            }
-        }
+        // Whom the health side names, and the mothers of the window's children: a person's
+        // rows, her children's and her household's are read.
+        let Known { mut named, pupils } = match self.known {
+            Some(known) => known,
+            None => Known::of(sources)?,
+        };
+        named.extend(&self.window_mothers);
         let is_named = |id: &Option<NonZeroU64>| id.is_some_and(|id| named.contains(&id.get()));
         let households: PlHashSet<NonZeroU64> = self
             .person
@@ -388,24 +474,6 @@ impl HouseholdScan {
             .map(|w| w[0])
             .collect();
         drop(sorted);
-        // The names of pupils without a valid ID: the rule matches them by name, sex and
-        // birth date.
-        let mut pupils: PlHashSet<NonZeroU64> = PlHashSet::new();
-        if let Some(s) = sources.get(SCHOOL)
-            && let Ok(names) = s.column("name")
-        {
-            let names = names.cast(&DataType::String).map_err(&err)?;
-            let ids = match s.column("person_id") {
-                Ok(c) => Some(c.cast(&DataType::String).map_err(&err)?),
-                Err(_) => None,
-            };
-            let ids = ids.as_ref().map(|c| c.str()).transpose().map_err(&err)?;
-            for (i, nm) in names.str().map_err(&err)?.iter().enumerate() {
-                if ids.is_none_or(|ids| ids.get(i).is_none()) {
-                    pupils.extend(text_hash(nm));
-                }
-            }
-        }
         let n = self.person.len();
         let held_rows: Vec<bool> = (0..n)
             .map(|i| {

@@ -38,10 +38,10 @@ pub(crate) struct Pace {
     pub(crate) csv_slices: usize,
 }
 
-/// Four Parquet parts at a time, so that two cores stay busy while a registry of millions
-/// of rows is decoded a million rows at a time; sixteen CSV slices of 4 MiB.
+/// Two Parquet parts at a time, one per core, so that a registry of millions of rows is
+/// decoded half a million rows at a time; sixteen CSV slices of 4 MiB.
 const PACE: Pace = Pace {
-    parquet_rows: 4 * PARQUET_PART_ROWS,
+    parquet_rows: 2 * PARQUET_PART_ROWS,
     csv_slice_bytes: 4 << 20,
     csv_slices: 16,
 };

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{
+    BooleanChunked, DataFrame, DataType, IdxCa, IdxSize, NewChunkedArray, PolarsError, PolarsResult,
+};
 use poprecon_ingest::{SourceOutput, SourceStats};
 
 use crate::{Plan, SourcePlan};
@@ -202,17 +204,14 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         villages: &plan.divisions.villages,
     };
     let household = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
-        // The household registry is read in pieces, each scanned and measured as it comes
-        // (`Registry::add`), then read again for the rows held.
+        // The household registry is read last, in pieces, each scanned and measured as it
+        // comes and its likely rows kept (`Registry`), knowing the other sources.
         let mut registry = Registry::new(plan, divisions);
-        let read = {
-            let mut sink = |piece: &DataFrame| registry.add(piece);
-            let streamed = registry_plan(plan).map(|sp| Streamed {
-                source: sp.source.id(),
-                sink: &mut sink,
-            });
-            ingest_sources(plan, opts.progress, streamed)?
-        };
+        let streamed = registry_plan(plan).map(|sp| Streamed {
+            source: sp.source.id(),
+            reader: &mut registry,
+        });
+        let read = ingest_sources(plan, opts.progress, streamed)?;
         for output in read {
             ingest.push(output.stats);
             quarantine.push((output.source, output.quarantine));
@@ -224,7 +223,8 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
                 if let Some(whole) = records.remove(HOUSEHOLD)
                     && whole.height() > 0
                 {
-                    registry.add(&whole)?;
+                    registry.begin(&records)?;
+                    registry.piece(&whole)?;
                 }
                 let (held, narrowed) = registry.finish(plan, sp, &records)?;
                 records.insert(HOUSEHOLD.to_owned(), held);
@@ -359,14 +359,17 @@ fn registry_plan(plan: &Plan) -> Option<&SourcePlan> {
 }
 
 /// The household registry as ingest hands it over, a piece at a time: each piece scanned
-/// (`poprecon_checks::HouseholdScan`) and measured (data quality), then dropped, so that a
-/// registry of millions of rows is never whole in memory. [`Registry::finish`] reads the
-/// registry's files again for the rows held alone.
+/// (`poprecon_checks::HouseholdScan`), measured (data quality) and its likely rows kept, so
+/// that a registry of millions of rows is never whole in memory. [`Registry::finish`]
+/// keeps the rows held of those, and reads the registry's files again for the rows held
+/// that a later piece revealed (a household, a mother or an ID across pieces).
 struct Registry<'p> {
     plan: &'p Plan,
     divisions: poprecon_indicators::Divisions<'p>,
-    scan: poprecon_checks::HouseholdScan,
+    scan: Option<poprecon_checks::HouseholdScan>,
     quality: Vec<DataFrame>,
+    /// The rows of each piece likely held, with text buffers of their own.
+    likely: Vec<DataFrame>,
 }
 
 impl<'p> Registry<'p> {
@@ -375,14 +378,140 @@ impl<'p> Registry<'p> {
         Registry {
             plan,
             divisions,
-            scan: poprecon_checks::HouseholdScan::new(window),
+            scan: Some(poprecon_checks::HouseholdScan::new(window)),
             quality: Vec::new(),
+            likely: Vec::new(),
         }
     }
 
-    /// Scans and measures the next piece of the registry.
-    fn add(&mut self, piece: &DataFrame) -> Result<(), StageError> {
-        self.scan.add(piece)?;
+    /// The rows held (`poprecon_checks::HouseholdScan::finish`, given the other sources'
+    /// `records`) in file order, and what the rules need of the others.
+    fn finish(
+        self,
+        plan: &Plan,
+        sp: &SourcePlan,
+        records: &BTreeMap<String, DataFrame>,
+    ) -> Result<(DataFrame, NarrowedHousehold), StageError> {
+        let started = Instant::now();
+        let scan = self.scan.expect("the scan is finished once");
+        let scanned = scan.rows();
+        let narrowing = scan.finish(records)?;
+        let quality = poprecon_indicators::merge_data_quality(self.quality)?;
+        // Lines as ingest names the files in `source_file`, each file a set of lines.
+        let paths: Vec<String> = sp
+            .files
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
+        let held = LineSet::of(paths.iter().map(|p| narrowing.lines.of_file(p)));
+        // The likely rows that are held.
+        let mut kept = Vec::new();
+        let mut found = LineSet::of(paths.iter().map(|_| &[][..]));
+        for piece in self.likely {
+            let (files, lines) = file_lines(&piece, &paths).map_err(frame_err)?;
+            let mask: BooleanChunked = files
+                .iter()
+                .zip(&lines)
+                .map(|(&f, &l)| {
+                    let hit = held.holds(f, l);
+                    if hit {
+                        found.insert(f, l);
+                    }
+                    hit
+                })
+                .collect();
+            kept.push(piece.filter(&mask).map_err(frame_err)?);
+        }
+        // The rows held that no piece thought likely, read again (without progress: their
+        // rows were counted once).
+        let missing = held.len() - found.len();
+        if missing > 0 {
+            let keep = |file: usize, line: u64| held.holds(file, line) && !found.holds(file, line);
+            let again = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
+                keep: Some(&keep),
+                ..plan.ingest_config(sp)
+            })?
+            .records;
+            kept.push(poprecon_checks::compacted(again).map_err(frame_err)?);
+        }
+        let mut held_rows = match kept.len() {
+            // A registry of no rows: its (empty) table.
+            0 => {
+                poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
+                    keep: Some(&|_, _| false),
+                    ..plan.ingest_config(sp)
+                })?
+                .records
+            }
+            _ => {
+                let mut it = kept.into_iter();
+                let mut df = it.next().expect("one piece at least");
+                for piece in it {
+                    df.vstack_mut_owned(piece).map_err(frame_err)?;
+                }
+                df
+            }
+        };
+        if missing > 0 {
+            // In file order, as the registry's rows are everywhere else.
+            let (files, lines) = file_lines(&held_rows, &paths).map_err(frame_err)?;
+            let mut order: Vec<usize> = (0..held_rows.height()).collect();
+            order.sort_by_key(|&i| (files[i], lines[i]));
+            let order: Vec<IdxSize> = order.into_iter().map(|i| i as IdxSize).collect();
+            held_rows = held_rows
+                .take(&IdxCa::from_vec("order".into(), order))
+                .map_err(frame_err)?;
+        }
+        held_rows.rechunk_mut_par();
+        if held_rows.height() != narrowing.rest.held {
+            return Err(StageError::Ingest(poprecon_ingest::IngestError::Frame {
+                source_id: HOUSEHOLD,
+                message: format!(
+                    "the registry changed while it was read: {} rows held, {} read",
+                    narrowing.rest.held,
+                    held_rows.height()
+                ),
+            }));
+        }
+        tracing::debug!(
+            scanned,
+            held = held_rows.height(),
+            read_again = missing,
+            seconds = started.elapsed().as_secs_f64(),
+            "household rows held"
+        );
+        Ok((
+            held_rows,
+            NarrowedHousehold {
+                rest: narrowing.rest,
+                quality,
+            },
+        ))
+    }
+}
+
+/// A frame error of the household registry, as an ingest error.
+fn frame_err(e: PolarsError) -> StageError {
+    StageError::Ingest(poprecon_ingest::IngestError::Frame {
+        source_id: HOUSEHOLD,
+        message: e.to_string(),
+    })
+}
+
+impl PieceReader for Registry<'_> {
+    fn begin(&mut self, others: &BTreeMap<String, DataFrame>) -> Result<(), StageError> {
+        let scan = self.scan.take().expect("the scan begins once");
+        self.scan = Some(scan.knowing(others)?);
+        Ok(())
+    }
+
+    fn piece(&mut self, piece: &DataFrame) -> Result<(), StageError> {
+        let scan = self.scan.as_mut().expect("the scan is not finished");
+        let likely = scan.add(piece)?;
+        let mask = BooleanChunked::from_slice("likely".into(), &likely);
+        let likely = piece.filter(&mask).map_err(frame_err)?;
+        self.likely
+            .push(poprecon_checks::compacted(likely).map_err(frame_err)?);
         let empty = DataFrame::empty();
         let only = BTreeMap::from([(HOUSEHOLD.to_owned(), piece.clone())]);
         self.quality.push(poprecon_indicators::data_quality(
@@ -399,70 +528,89 @@ impl<'p> Registry<'p> {
         )?);
         Ok(())
     }
+}
 
-    /// The rows held (`poprecon_checks::HouseholdScan::finish`, given the other sources'
-    /// `records`), read again from the registry's files in file order, and what the rules
-    /// need of the others.
-    fn finish(
-        self,
-        plan: &Plan,
-        sp: &SourcePlan,
-        records: &BTreeMap<String, DataFrame>,
-    ) -> Result<(DataFrame, NarrowedHousehold), StageError> {
-        let started = Instant::now();
-        let scanned = self.scan.rows();
-        let narrowing = self.scan.finish(records)?;
-        let quality = poprecon_indicators::merge_data_quality(self.quality)?;
-        // The second read keeps the rows at the lines held (file by file, as ingest names
-        // the files in `source_file`), without progress: its rows were counted once.
-        let lines: Vec<&[u64]> = sp
-            .files
-            .iter()
-            .map(|f| narrowing.lines.of_file(&f.path.display().to_string()))
-            .collect();
-        let keep = |file: usize, line: u64| lines[file].binary_search(&line).is_ok();
-        let held = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
-            keep: Some(&keep),
-            ..plan.ingest_config(sp)
-        })?
-        .records;
-        if held.height() != narrowing.rest.held {
-            return Err(StageError::Ingest(poprecon_ingest::IngestError::Frame {
-                source_id: HOUSEHOLD,
-                message: format!(
-                    "the registry changed while it was read: {} rows held, {} read again",
-                    narrowing.rest.held,
-                    held.height()
-                ),
-            }));
+/// Each row's file (its position in `paths`) and line, from ingest's columns.
+fn file_lines(df: &DataFrame, paths: &[String]) -> PolarsResult<(Vec<usize>, Vec<u64>)> {
+    let files = df.column(poprecon_ingest::SOURCE_FILE)?.str()?;
+    let files: Vec<usize> = files
+        .iter()
+        .map(|f| {
+            f.and_then(|f| paths.iter().position(|p| p == f))
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    let lines = df
+        .column(poprecon_ingest::SOURCE_LINE)?
+        .cast(&DataType::UInt64)?;
+    let lines: Vec<u64> = lines.u64()?.iter().map(|l| l.unwrap_or(0)).collect();
+    Ok((files, lines))
+}
+
+/// Lines of each of a source's files, as bits.
+#[derive(Debug)]
+struct LineSet {
+    files: Vec<Vec<u64>>,
+    len: usize,
+}
+
+impl LineSet {
+    /// Of each file's lines (any order).
+    fn of<'a>(files: impl Iterator<Item = &'a [u64]>) -> LineSet {
+        let mut set = LineSet {
+            files: Vec::new(),
+            len: 0,
+        };
+        for (f, lines) in files.enumerate() {
+            set.files.push(Vec::new());
+            for &l in lines {
+                set.insert(f, l);
+            }
         }
-        let held = poprecon_checks::compacted(held).map_err(|e| {
-            StageError::Ingest(poprecon_ingest::IngestError::Frame {
-                source_id: HOUSEHOLD,
-                message: e.to_string(),
-            })
-        })?;
-        tracing::debug!(
-            scanned,
-            held = held.height(),
-            seconds = started.elapsed().as_secs_f64(),
-            "household read again for the rows held"
-        );
-        Ok((
-            held,
-            NarrowedHousehold {
-                rest: narrowing.rest,
-                quality,
-            },
-        ))
+        set
+    }
+
+    fn insert(&mut self, file: usize, line: u64) {
+        let Some(bits) = self.files.get_mut(file) else {
+            return;
+        };
+        let (word, bit) = ((line / 64) as usize, line % 64);
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
+        }
+        if bits[word] & (1 << bit) == 0 {
+            bits[word] |= 1 << bit;
+            self.len += 1;
+        }
+    }
+
+    fn holds(&self, file: usize, line: u64) -> bool {
+        self.files.get(file).is_some_and(|bits| {
+            bits.get((line / 64) as usize)
+                .is_some_and(|w| w & (1 << (line % 64)) != 0)
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.len
     }
 }
 
-/// A source [`ingest_sources`] hands over in pieces as it reads them (`sink`, after
-/// [`Progress::source_piece`]) instead of holding it: its output's `records` has no rows.
+/// Reads a source [`ingest_sources`] hands over in pieces ([`Streamed`]).
+pub trait PieceReader {
+    /// Before the first piece: the other sources, read already (by source id).
+    fn begin(&mut self, others: &BTreeMap<String, DataFrame>) -> Result<(), StageError>;
+
+    /// The next piece of the source's canonical table, in file and line order.
+    fn piece(&mut self, piece: &DataFrame) -> Result<(), StageError>;
+}
+
+/// A source [`ingest_sources`] reads after every other and hands over in pieces as it reads
+/// them (to `reader`, after [`Progress::source_piece`]) instead of holding it: its output's
+/// `records` has no rows.
 pub struct Streamed<'a> {
     pub source: &'static str,
-    pub sink: &'a mut dyn FnMut(&DataFrame) -> Result<(), StageError>,
+    pub reader: &'a mut dyn PieceReader,
 }
 
 impl std::fmt::Debug for Streamed<'_> {
@@ -474,7 +622,8 @@ impl std::fmt::Debug for Streamed<'_> {
 }
 
 /// Reads every source of the plan; the outputs come back in plan order. `streamed`, if
-/// given, is read in pieces (unless it is read from workbooks alone: then it comes whole).
+/// given, is read after every other source, in pieces, its reader told the others first
+/// (unless it is read from workbooks alone: then it comes whole, in its turn).
 ///
 /// A source read only from workbooks is read on a thread of its own while the others are
 /// ingested one after another: calamine reads a
@@ -486,7 +635,7 @@ impl std::fmt::Debug for Streamed<'_> {
 pub fn ingest_sources(
     plan: &Plan,
     progress: &dyn Progress,
-    mut streamed: Option<Streamed<'_>>,
+    streamed: Option<Streamed<'_>>,
 ) -> Result<Vec<SourceOutput>, StageError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     type Read = (usize, Result<SourceOutput, StageError>);
@@ -546,33 +695,15 @@ pub fn ingest_sources(
                 break;
             }
             let id = sp.source.id();
-            let result = match streamed.as_mut().filter(|s| s.source == id) {
-                Some(streamed) => {
-                    let mut pieces = 0;
-                    let mut sink = |piece: &DataFrame| {
-                        progress.source_piece(id, piece);
-                        pieces += 1;
-                        (streamed.sink)(piece)
-                    };
-                    let result = ingest_source_with(plan, sp, progress, Some(&mut sink));
-                    if let Ok(output) = &result
-                        && pieces == 0
-                    {
-                        // A registry of no rows still has its (empty) table.
-                        progress.source_piece(id, &output.records);
-                    }
-                    result
-                }
-                None => {
-                    let result = ingest_source_with(plan, sp, progress, None);
-                    if let Ok(output) = &result {
-                        progress.source_piece(id, &output.records);
-                    }
-                    result
-                }
-            };
+            if streamed.as_ref().is_some_and(|s| s.source == id) {
+                continue;
+            }
+            let result = ingest_source_with(plan, sp, progress, None);
             match &result {
-                Ok(_) => progress.source_ingested(id),
+                Ok(output) => {
+                    progress.source_piece(id, &output.records);
+                    progress.source_ingested(id);
+                }
                 Err(_) => failed.store(true, Ordering::Relaxed),
             }
             outputs[i] = Some(result);
@@ -583,6 +714,35 @@ pub fn ingest_sources(
             outputs[done.0] = Some(done.1);
         }
     });
+    if let Some(streamed) = streamed
+        && !failed.load(Ordering::Relaxed)
+        && let Some(i) = (0..plan.sources.len())
+            .find(|&i| plan.sources[i].source.id() == streamed.source && !apart.contains(&i))
+    {
+        let others: BTreeMap<String, DataFrame> = outputs
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|o| (o.source.to_owned(), o.records.clone()))
+            .collect();
+        let id = streamed.source;
+        let result = streamed.reader.begin(&others).and_then(|()| {
+            let mut pieces = 0;
+            let mut sink = |piece: &DataFrame| {
+                progress.source_piece(id, piece);
+                pieces += 1;
+                streamed.reader.piece(piece)
+            };
+            let output = ingest_source_with(plan, &plan.sources[i], progress, Some(&mut sink))?;
+            if pieces == 0 {
+                // A source of no rows still has its (empty) table.
+                progress.source_piece(id, &output.records);
+            }
+            progress.source_ingested(id);
+            Ok(output)
+        });
+        outputs[i] = Some(result);
+    }
     outputs.into_iter().flatten().collect()
 }
 

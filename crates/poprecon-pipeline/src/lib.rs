@@ -31,8 +31,8 @@ pub use config::{
 pub use divisions::{DIVISION_COLUMNS, Divisions, division_code, division_columns};
 pub use error::PipelineError;
 pub use execute::{
-    ExecuteError, ExecuteOptions, NoProgress, Progress, RunTables, Stage, StageError, StageTiming,
-    Streamed, execute, ingest_source, ingest_sources, labelled_fields,
+    ExecuteError, ExecuteOptions, NoProgress, PieceReader, Progress, RunTables, Stage, StageError,
+    StageTiming, Streamed, execute, ingest_source, ingest_sources, labelled_fields,
 };
 
 /// Every source poprecon reads, health side first, in the order of domain.md §2.

@@ -458,7 +458,7 @@ enum Piece {
 
 /// Pieces queued for the writer before ingest waits for it: a registry read faster than it
 /// is written would otherwise pile up in memory.
-const PIECES_QUEUED: usize = 2;
+const PIECES_QUEUED: usize = 1;
 
 impl SourceWriter {
     fn start(out: std::sync::Arc<Output>) -> SourceWriter {

@@ -356,3 +356,114 @@ fn the_executor_reports_one_source_at_a_time_in_plan_order() {
         assert_eq!(rows[stats.source.as_str()], stats.read, "{}", stats.source);
     }
 }
+
+/// The household registry in two files, with an adult entered twice, once in each: in the
+/// first file the row is held only for the copy in the second (a key of several rows is
+/// held whole), so the night reads the first file again for it. Every table is what the
+/// registry in one file gives, and so are the rows held (but for their file and line).
+#[test]
+fn a_registry_in_two_files_gives_what_one_file_gives() {
+    let (dir, pipeline) = village(5);
+    let plan = poprecon_pipeline::Plan::load(&pipeline).unwrap();
+    let first = poprecon_pipeline::execute(&plan, &Default::default()).unwrap();
+
+    // Every ID the other sources give (a superset of those the night looks up).
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    for (_, df) in first.records.iter().filter(|(id, _)| *id != "household") {
+        for c in df.get_column_names() {
+            if c.ends_with("_id") || c.ends_with("_id_input") {
+                named.extend(strs(df, c.as_str()).into_iter().flatten());
+            }
+        }
+    }
+    let registry = dir.path().join("synth/extracts/household.parquet");
+    let mut whole = read(&registry);
+    let n = whole.height();
+    let (pid, born) = (strs(&whole, "公民身份号码"), strs(&whole, "出生日期"));
+    let held: BTreeSet<String> = strs(&first.records["household"], "record_key")
+        .into_iter()
+        .flatten()
+        .collect();
+    // An adult of the first half whose row the night does not hold.
+    let adult = (0..n / 2)
+        .find(|&i| {
+            pid[i].as_ref().is_some_and(|p| {
+                p.len() == 18
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && !named.contains(p)
+                    && !held.contains(p)
+            }) && born[i].as_deref().is_some_and(|b| b < "2000")
+        })
+        .expect("an adult row not held");
+    whole.vstack_mut(&whole.slice(adult as i64, 1)).unwrap();
+    let write = |path: &Path, mut df: DataFrame| {
+        ParquetWriter::new(std::fs::File::create(path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+    };
+    write(&registry, whole.clone());
+    let one = poprecon_pipeline::execute(&plan, &Default::default()).unwrap();
+    assert_eq!(
+        one.records["household"].height(),
+        first.records["household"].height() + 2,
+        "the adult's two rows are held"
+    );
+
+    let folder = dir.path().join("synth/extracts/household");
+    std::fs::create_dir(&folder).unwrap();
+    write(&folder.join("a.parquet"), whole.slice(0, n / 2));
+    write(
+        &folder.join("b.parquet"),
+        whole.slice((n / 2) as i64, whole.height() - n / 2),
+    );
+    std::fs::remove_file(&registry).unwrap();
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    assert!(text.contains("\"extracts/household.parquet\""));
+    std::fs::write(
+        &pipeline,
+        text.replace(
+            "\"extracts/household.parquet\"",
+            "\"extracts/household/*.parquet\"",
+        ),
+    )
+    .unwrap();
+    let plan = poprecon_pipeline::Plan::load(&pipeline).unwrap();
+    let files = |p: &poprecon_pipeline::Plan| {
+        p.sources
+            .iter()
+            .find(|s| s.source.id() == "household")
+            .unwrap()
+            .files
+            .len()
+    };
+    assert_eq!(files(&plan), 2);
+    let two = poprecon_pipeline::execute(&plan, &Default::default()).unwrap();
+
+    for (name, a, b) in [
+        ("births", &one.linked.births, &two.linked.births),
+        ("discrepancies", &one.discrepancies, &two.discrepancies),
+        (
+            "village_discrepancies",
+            &one.village_discrepancies,
+            &two.village_discrepancies,
+        ),
+        ("indicators", &one.indicators, &two.indicators),
+        ("assessment", &one.assessment, &two.assessment),
+        ("data_quality", &one.data_quality, &two.data_quality),
+        (
+            "indicator_births",
+            &one.indicator_births,
+            &two.indicator_births,
+        ),
+    ] {
+        assert!(a.height() > 0, "{name} is empty");
+        assert!(a.equals_missing(b), "{name} differs");
+    }
+    let held = |t: &poprecon_pipeline::RunTables| {
+        t.records["household"].drop_many(["source_file", "source_line"])
+    };
+    assert!(
+        held(&one).equals_missing(&held(&two)),
+        "the rows held differ"
+    );
+}
