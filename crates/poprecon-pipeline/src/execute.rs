@@ -91,9 +91,11 @@ pub trait Progress: Sync {
     /// A piece of `source`'s canonical table (cheap to clone: the columns are shared), on
     /// the thread that calls [`execute`], while the other sources and stages go on: a
     /// caller can start writing it now. The pieces come in file and line order and make the
-    /// whole table once [`Progress::source_ingested`] says so. The household registry comes
-    /// in pieces as it is read ([`execute`] never holds it whole); another source comes
-    /// whole, as one piece, after [`Progress::source_finished`].
+    /// table once [`Progress::source_ingested`] says so. A source comes whole, as one piece,
+    /// after [`Progress::source_finished`], but the household registry: its rows held
+    /// ([`RunTables::records`]) once ingest has narrowed it, or with
+    /// [`ExecuteOptions::whole_registry`] every row, in pieces as it is read ([`execute`]
+    /// never holds it whole).
     fn source_piece(&self, _source: &'static str, _piece: &DataFrame) {}
 
     /// Every piece of `source` was handed over, and it was read well. Called once per source
@@ -114,6 +116,10 @@ pub struct ExecuteOptions<'a> {
     /// without it).
     pub previous: Option<&'a DataFrame>,
     pub progress: &'a dyn Progress,
+    /// Hand the household registry to [`Progress::source_piece`] whole, a piece at a time as
+    /// it is read; by default only its rows held ([`RunTables::records`]), once ingest has
+    /// narrowed it.
+    pub whole_registry: bool,
 }
 
 impl Default for ExecuteOptions<'_> {
@@ -121,6 +127,7 @@ impl Default for ExecuteOptions<'_> {
         ExecuteOptions {
             previous: None,
             progress: &NoProgress,
+            whole_registry: false,
         }
     }
 }
@@ -129,6 +136,7 @@ impl std::fmt::Debug for ExecuteOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExecuteOptions")
             .field("previous", &self.previous.map(DataFrame::shape))
+            .field("whole_registry", &self.whole_registry)
             .finish_non_exhaustive()
     }
 }
@@ -141,7 +149,8 @@ pub struct RunTables {
     /// Each source's canonical table, by source id (`sources/<id>.parquet`), but the
     /// household registry's: only its rows the later stages read one by one
     /// (`poprecon_checks::narrow_household`; every row of a record key held, in file order).
-    /// The whole table is what [`Progress::source_piece`] hands over.
+    /// With [`ExecuteOptions::whole_registry`], the whole table is what
+    /// [`Progress::source_piece`] hands over.
     pub records: BTreeMap<String, DataFrame>,
     /// Each source's quarantined rows, in plan order (`quarantine/<id>.parquet`).
     pub quarantine: Vec<(&'static str, DataFrame)>,
@@ -210,6 +219,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         let streamed = registry_plan(plan).map(|sp| Streamed {
             source: sp.source.id(),
             reader: &mut registry,
+            hand_over: opts.whole_registry,
         });
         let read = ingest_sources(plan, opts.progress, streamed)?;
         for output in read {
@@ -227,6 +237,10 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
                     registry.piece(&whole)?;
                 }
                 let (held, narrowed) = registry.finish(plan, sp, &records)?;
+                if !opts.whole_registry {
+                    opts.progress.source_piece(HOUSEHOLD, &held);
+                    opts.progress.source_ingested(HOUSEHOLD);
+                }
                 records.insert(HOUSEHOLD.to_owned(), held);
                 Some(narrowed)
             }
@@ -512,6 +526,7 @@ impl PieceReader for Registry<'_> {
         let likely = piece.filter(&mask).map_err(frame_err)?;
         self.likely
             .push(poprecon_checks::compacted(likely).map_err(frame_err)?);
+
         let empty = DataFrame::empty();
         let only = BTreeMap::from([(HOUSEHOLD.to_owned(), piece.clone())]);
         self.quality.push(poprecon_indicators::data_quality(
@@ -606,17 +621,20 @@ pub trait PieceReader {
 }
 
 /// A source [`ingest_sources`] reads after every other and hands over in pieces as it reads
-/// them (to `reader`, after [`Progress::source_piece`]) instead of holding it: its output's
-/// `records` has no rows.
+/// them (to `reader`) instead of holding it: its output's `records` has no rows.
 pub struct Streamed<'a> {
     pub source: &'static str,
     pub reader: &'a mut dyn PieceReader,
+    /// Whether [`Progress::source_piece`] and [`Progress::source_ingested`] see it (each
+    /// piece as it is read); if not, the caller tells them what it makes of it.
+    pub hand_over: bool,
 }
 
 impl std::fmt::Debug for Streamed<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Streamed")
             .field("source", &self.source)
+            .field("hand_over", &self.hand_over)
             .finish_non_exhaustive()
     }
 }
@@ -670,6 +688,11 @@ pub fn ingest_sources(
         } else {
             drop(send);
         }
+        let hand_over = |id: &str| {
+            streamed
+                .as_ref()
+                .is_none_or(|s| s.source != id || s.hand_over)
+        };
         let report = |(i, result): &Read| {
             let id = plan.sources[*i].source.id();
             progress.source_started(id);
@@ -678,7 +701,9 @@ pub fn ingest_sources(
                 Err(_) => failed.store(true, Ordering::Relaxed),
             }
             progress.source_finished(id);
-            if let Ok(output) = result {
+            if let Ok(output) = result
+                && hand_over(id)
+            {
                 progress.source_piece(id, &output.records);
                 progress.source_ingested(id);
             }
@@ -725,20 +750,24 @@ pub fn ingest_sources(
             .flatten()
             .map(|o| (o.source.to_owned(), o.records.clone()))
             .collect();
-        let id = streamed.source;
+        let (id, hand_over) = (streamed.source, streamed.hand_over);
         let result = streamed.reader.begin(&others).and_then(|()| {
             let mut pieces = 0;
             let mut sink = |piece: &DataFrame| {
-                progress.source_piece(id, piece);
+                if hand_over {
+                    progress.source_piece(id, piece);
+                }
                 pieces += 1;
                 streamed.reader.piece(piece)
             };
             let output = ingest_source_with(plan, &plan.sources[i], progress, Some(&mut sink))?;
-            if pieces == 0 {
-                // A source of no rows still has its (empty) table.
-                progress.source_piece(id, &output.records);
+            if hand_over {
+                if pieces == 0 {
+                    // A source of no rows still has its (empty) table.
+                    progress.source_piece(id, &output.records);
+                }
+                progress.source_ingested(id);
             }
-            progress.source_ingested(id);
             Ok(output)
         });
         outputs[i] = Some(result);

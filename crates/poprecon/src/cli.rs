@@ -90,6 +90,11 @@ pub enum Command {
         /// Language of `report.html`: `zh` (default) or `en`.
         #[arg(long, default_value = "zh")]
         lang: poprecon_report::Lang,
+        /// Write every accepted row of the household registry to
+        /// `sources/household.parquet` (default: only the rows the night reads one by one;
+        /// the registry itself is the input, by path and sha256 in the manifest).
+        #[arg(long)]
+        keep_sources: bool,
     },
     /// Writes a synthetic city: population, the nine extracts, a pipeline file and the truth.
     ///
@@ -355,6 +360,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             keep,
             run_id,
             lang,
+            keep_sources,
         } => {
             let mut plan = load(pipeline)?;
             if let Some(d) = as_of {
@@ -367,6 +373,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                 keep: keep.map(|n| n as usize),
                 run_id: run_id.clone(),
                 lang: *lang,
+                keep_sources: *keep_sources,
                 faults: poprecon::faults::Faults::from_env(),
             };
             crate::run_cmd::run(&plan, out, &opts)

@@ -335,6 +335,19 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
         plan.as_of = as_of;
     }
     let run_id = manifest["run_id"].as_str().unwrap_or_default().to_owned();
+    // Rows accepted as ingest counted them: `sources/household.parquet` holds only the rows
+    // the night held, unless the run kept every row (`--keep-sources`).
+    let mut accepted: Vec<(String, i64)> = Vec::new();
+    for input in manifest["inputs"].as_array().into_iter().flatten() {
+        if let (Some(source), Some(rows)) =
+            (input["source"].as_str(), input["rows_accepted"].as_i64())
+        {
+            match accepted.iter_mut().find(|(s, _)| s == source) {
+                Some((_, n)) => *n += rows,
+                None => accepted.push((source.to_owned(), rows)),
+            }
+        }
+    }
     let started = std::time::Instant::now();
     let folder = RunFolder::read(run)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "run folder read");
@@ -358,7 +371,8 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
             quality: folder.need(run, "data_quality")?,
             sources: &folder.sources,
             quarantine: &folder.quarantine,
-            accepted: None,
+            // A folder of an older version's manifest: the tables' rows.
+            accepted: (!accepted.is_empty()).then_some(accepted.as_slice()),
         },
     )?;
     let html =

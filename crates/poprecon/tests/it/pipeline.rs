@@ -250,16 +250,28 @@ fn the_executor_returns_the_tables_the_run_writes() {
         ("assessment.parquet".into(), &t.assessment),
         ("data_quality.parquet".into(), &t.data_quality),
     ];
-    for (id, df) in t.records.iter().filter(|(id, _)| *id != "household") {
+    // The household registry comes back narrowed to the rows the later stages read one by
+    // one (every row of a key held, in file order), and so it is written.
+    for (id, df) in &t.records {
         tables.push((format!("sources/{id}.parquet"), df));
     }
-    // The household registry comes back narrowed to the rows the later stages read one by
-    // one (every row of a key held, in file order); the file has every accepted row.
-    let household = read(&run.join("sources/household.parquet")).drop_many(["run_id", "as_of"]);
     let held = &t.records["household"];
     let accepted = t.ingest.iter().find(|s| s.source == "household").unwrap();
+    assert!((held.height() as u64) < accepted.accepted);
+    // With `--keep-sources`, the file has every accepted row; the rows held among them.
+    ok(&poprecon(
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--out",
+            "kept",
+            "--keep-sources",
+        ],
+        dir.path(),
+    ));
+    let household = read(&dir.path().join("kept/latest/sources/household.parquet"))
+        .drop_many(["run_id", "as_of"]);
     assert_eq!(household.height() as u64, accepted.accepted);
-    assert!(held.height() < household.height());
     let keys = held
         .column("record_key")
         .unwrap()
@@ -325,6 +337,7 @@ fn the_executor_reports_one_source_at_a_time_in_plan_order() {
     let opts = poprecon_pipeline::ExecuteOptions {
         previous: None,
         progress: &recorder,
+        whole_registry: false,
     };
     let t = poprecon_pipeline::execute(&plan, &opts).unwrap_or_else(|e| panic!("{e}"));
     let planned: Vec<&str> = plan.sources.iter().map(|sp| sp.source.id()).collect();
