@@ -236,11 +236,9 @@ impl Known {
 
 /// A text's hash, the same in every run (`None` for no text).
 fn text_hash(text: Option<&str>) -> Option<NonZeroU64> {
-    use std::hash::{Hash, Hasher};
-    let text = text?;
-    let mut h = std::hash::DefaultHasher::new();
-    text.hash(&mut h);
-    Some(NonZeroU64::new(h.finish()).unwrap_or(NonZeroU64::MIN))
+    use std::hash::BuildHasher;
+    let h = polars::polars_utils::aliases::PlFixedStateQuality::default().hash_one(text?);
+    Some(NonZeroU64::new(h).unwrap_or(NonZeroU64::MIN))
 }
 
 impl HouseholdScan {
@@ -363,6 +361,8 @@ impl HouseholdScan {
         }
         let window = self.window;
         let first = self.person.len();
+        let mut last_village: Option<(&str, u32)> = None;
+        let mut last_file: Option<(&str, u32)> = None;
         for i in 0..n {
             let in_window = birth
                 .get(i)
@@ -386,28 +386,45 @@ impl HouseholdScan {
             self.mother.push(mid.and_then(NonZeroU64::new));
             self.household.push(text_hash(household_no.get(i)));
             self.name.push(text_hash(name.get(i)));
-            self.village.push(match village.get(i) {
+            // A registry runs village by village, and file by file: the last one first.
+            let at = match village.get(i) {
                 None => NONE,
-                Some(v) => match self.village_at.get(v) {
-                    Some(&at) => at,
-                    None => {
-                        let at = self.villages.len() as u32;
-                        self.villages.push(v.to_owned());
-                        self.village_at.insert(v.to_owned(), at);
-                        at
-                    }
-                },
-            });
-            self.file.push(match file.get(i) {
+                Some(v) if last_village.is_some_and(|(last, _)| last == v) => {
+                    last_village.map_or(NONE, |(_, at)| at)
+                }
+                Some(v) => {
+                    let at = match self.village_at.get(v) {
+                        Some(&at) => at,
+                        None => {
+                            let at = self.villages.len() as u32;
+                            self.villages.push(v.to_owned());
+                            self.village_at.insert(v.to_owned(), at);
+                            at
+                        }
+                    };
+                    last_village = Some((v, at));
+                    at
+                }
+            };
+            self.village.push(at);
+            let at = match file.get(i) {
                 None => NONE,
-                Some(f) => match self.files.iter().position(|known| known == f) {
-                    Some(at) => at as u32,
-                    None => {
-                        self.files.push(f.to_owned());
-                        (self.files.len() - 1) as u32
-                    }
-                },
-            });
+                Some(f) if last_file.is_some_and(|(last, _)| last == f) => {
+                    last_file.map_or(NONE, |(_, at)| at)
+                }
+                Some(f) => {
+                    let at = match self.files.iter().position(|known| known == f) {
+                        Some(at) => at as u32,
+                        None => {
+                            self.files.push(f.to_owned());
+                            (self.files.len() - 1) as u32
+                        }
+                    };
+                    last_file = Some((f, at));
+                    at
+                }
+            };
+            self.file.push(at);
             self.line.push(line.get(i).unwrap_or(0));
         }
         Ok(self.likely_held(first))
@@ -429,13 +446,17 @@ impl HouseholdScan {
             .filter(|&i| is_named(&self.person[i]))
             .filter_map(|i| self.household[i])
             .collect();
-        let mut seen: PlHashMap<NonZeroU64, u32> = PlHashMap::new();
-        for p in rows.clone().filter_map(|i| self.person[i]) {
-            *seen.entry(p).or_default() += 1;
-        }
+        let mut sorted: Vec<NonZeroU64> = rows.clone().filter_map(|i| self.person[i]).collect();
+        sorted.sort_unstable();
+        let shared: PlHashSet<NonZeroU64> = sorted
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        drop(sorted);
         rows.map(|i| {
             self.held[i]
-                || self.person[i].is_some_and(|p| seen.get(&p).is_some_and(|n| *n > 1))
+                || self.person[i].is_some_and(|p| shared.contains(&p))
                 || is_named(&self.person[i])
                 || is_named(&self.mother[i])
                 || self.household[i].is_some_and(|h| households.contains(&h))

@@ -619,7 +619,9 @@ fn ingest_file(
             // The file a span of row groups at a time (the first span gives the header); rows
             // `keep` refuses are dropped as they are decoded.
             let keep_here = |line: u64| cfg.keep.is_none_or(|keep| keep(index, line));
-            let keep_here = cfg.keep.map(|_| &keep_here as &dyn Fn(u64) -> bool);
+            let keep_here = cfg
+                .keep
+                .map(|_| &keep_here as &(dyn Fn(u64) -> bool + Sync));
             let mut spans = read::ParquetTable::spans(file, pace.parquet_rows)?.into_iter();
             let first = read::ParquetTable::read_span(
                 file,
@@ -650,8 +652,7 @@ fn ingest_file(
             // column already canonical is taken as it is (`columns.rs`); the row loop makes
             // the other fields, and the rows whose cells are not canonical as they are.
             let columnwise = columns::enabled();
-            let mut fields_as_columns = 0;
-            let mut process = |parts: Vec<read::ParquetTable>| {
+            let process = |parts: Vec<read::ParquetTable>| -> (Vec<ChunkOut>, usize) {
                 let chunks: Vec<(ChunkOut, usize)> = parts
                     .par_iter()
                     .map(|part| {
@@ -662,18 +663,33 @@ fn ingest_file(
                         (process_rows(&ctx, &rows, fast.as_ref()), n_fast)
                     })
                     .collect();
-                fields_as_columns += chunks.iter().map(|(_, n)| n).sum::<usize>();
-                emit(chunks.into_iter().map(|(c, _)| c).collect())
+                let n_fast = chunks.iter().map(|(_, n)| n).sum::<usize>();
+                (chunks.into_iter().map(|(c, _)| c).collect(), n_fast)
             };
-            process(first)?;
+            // Each span is read and processed (on the pool) while the one before is handed
+            // on here: the caller's work on a piece does not hold the cores idle.
+            let mut ready = process(first);
+            let mut fields_as_columns = 0;
             for span in spans {
-                process(read::ParquetTable::read_span(
-                    file,
-                    span,
-                    PARQUET_PART_ROWS,
-                    keep_here,
-                )?)?;
+                let (done, n_fast) = ready;
+                fields_as_columns += n_fast;
+                let (next, emitted) = std::thread::scope(|scope| {
+                    let next = scope.spawn(|| {
+                        read::ParquetTable::read_span(file, span, PARQUET_PART_ROWS, keep_here)
+                            .map(&process)
+                    });
+                    let emitted = emit(done);
+                    let next = next
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (next, emitted)
+                });
+                emitted?;
+                ready = next?;
             }
+            let (done, n_fast) = ready;
+            fields_as_columns += n_fast;
+            emit(done)?;
             tracing::debug!(
                 seconds = t.elapsed().as_secs_f64(),
                 fields_as_columns,

@@ -814,7 +814,7 @@ impl ParquetTable {
         file: &InputFile,
         (start, len): (usize, usize),
         max_rows: usize,
-        keep: Option<&dyn Fn(u64) -> bool>,
+        keep: Option<&(dyn Fn(u64) -> bool + Sync)>,
     ) -> Result<Vec<ParquetTable>, IngestError> {
         let df = read_parquet_frame(file, Some((start, len)))?;
         let Some(keep) = keep else {
