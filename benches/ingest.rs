@@ -2,6 +2,9 @@
 //! registry in Parquet through the ingest engine, next to polars' own read of the same rows
 //! (the CSV as plain UTF-8, all columns as text; the Parquet file as it is typed).
 //!
+//! `poprecon_household_in_pieces` reads the registry as the night does since #14 session 9,
+//! its pieces handed on as they are made (`ingest_each`), not concatenated.
+//!
 //! Run: `cargo bench -p poprecon-benches --bench ingest`. Rows/s are printed by criterion
 //! as element throughput. `POPRECON_BENCH_ROWS` scales the CSV and the registry (default
 //! 1 000 000).
@@ -227,6 +230,30 @@ fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
     out.stats.accepted
 }
 
+/// The night's way with the household registry: its pieces handed over as they are made
+/// (`ingest_each`) and dropped, never one table.
+fn run_ingest_each(source: &dyn Source, file: &InputFile) -> u64 {
+    let columns = BTreeMap::new();
+    let mut rows = 0;
+    poprecon_ingest::ingest_each(
+        &IngestConfig {
+            source,
+            files: std::slice::from_ref(file),
+            columns: &columns,
+            known_villages: None,
+            allow_empty: false,
+            progress: None,
+            keep: None,
+        },
+        &mut |piece| {
+            rows += piece.height() as u64;
+            Ok(())
+        },
+    )
+    .expect("ingest");
+    rows
+}
+
 fn polars_read_parquet(path: &Path) -> usize {
     ParquetReader::new(std::fs::File::open(path).expect("parquet file"))
         .finish()
@@ -299,6 +326,9 @@ fn ingest_benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(rows as u64));
     g.bench_function("poprecon_household", |b| {
         b.iter(|| black_box(run_ingest(&household, &parquet_file)))
+    });
+    g.bench_function("poprecon_household_in_pieces", |b| {
+        b.iter(|| black_box(run_ingest_each(&household, &parquet_file)))
     });
     g.bench_function("polars_read_parquet", |b| {
         b.iter(|| black_box(polars_read_parquet(&parquet)))
