@@ -215,18 +215,26 @@ fn write_household_parquet(path: &Path, rows: usize) {
         .expect("parquet written");
 }
 
-fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
-    let columns = BTreeMap::new();
-    let out = poprecon_ingest::ingest(&IngestConfig {
+/// The engine's settings for one file of `source`, no division table.
+fn config<'a>(
+    source: &'a dyn Source,
+    file: &'a InputFile,
+    columns: &'a BTreeMap<String, Vec<String>>,
+) -> IngestConfig<'a> {
+    IngestConfig {
         source,
         files: std::slice::from_ref(file),
-        columns: &columns,
+        columns,
         known_villages: None,
         allow_empty: false,
         progress: None,
         keep: None,
-    })
-    .expect("ingest");
+    }
+}
+
+fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
+    let columns = BTreeMap::new();
+    let out = poprecon_ingest::ingest(&config(source, file, &columns)).expect("ingest");
     out.stats.accepted
 }
 
@@ -235,21 +243,10 @@ fn run_ingest(source: &dyn Source, file: &InputFile) -> u64 {
 fn run_ingest_each(source: &dyn Source, file: &InputFile) -> u64 {
     let columns = BTreeMap::new();
     let mut rows = 0;
-    poprecon_ingest::ingest_each(
-        &IngestConfig {
-            source,
-            files: std::slice::from_ref(file),
-            columns: &columns,
-            known_villages: None,
-            allow_empty: false,
-            progress: None,
-            keep: None,
-        },
-        &mut |piece| {
-            rows += piece.height() as u64;
-            Ok(())
-        },
-    )
+    poprecon_ingest::ingest_each(&config(source, file, &columns), &mut |piece| {
+        rows += piece.height() as u64;
+        Ok(())
+    })
     .expect("ingest");
     rows
 }

@@ -234,6 +234,17 @@ impl Known {
     }
 }
 
+/// The IDs that occur more than once (found by sorting: cheaper than counting in a map).
+fn repeated(ids: impl Iterator<Item = NonZeroU64>) -> PlHashSet<NonZeroU64> {
+    let mut sorted: Vec<NonZeroU64> = ids.collect();
+    sorted.sort_unstable();
+    sorted
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect()
+}
+
 /// A text's hash, the same in every run (`None` for no text).
 fn text_hash(text: Option<&str>) -> Option<NonZeroU64> {
     use std::hash::BuildHasher;
@@ -446,14 +457,7 @@ impl HouseholdScan {
             .filter(|&i| is_named(&self.person[i]))
             .filter_map(|i| self.household[i])
             .collect();
-        let mut sorted: Vec<NonZeroU64> = rows.clone().filter_map(|i| self.person[i]).collect();
-        sorted.sort_unstable();
-        let shared: PlHashSet<NonZeroU64> = sorted
-            .windows(2)
-            .filter(|w| w[0] == w[1])
-            .map(|w| w[0])
-            .collect();
-        drop(sorted);
+        let shared = repeated(rows.clone().filter_map(|i| self.person[i]));
         rows.map(|i| {
             self.held[i]
                 || self.person[i].is_some_and(|p| shared.contains(&p))
@@ -487,14 +491,7 @@ impl HouseholdScan {
             .filter_map(|(_, h)| *h)
             .collect();
         // Keys of several rows: a key is held whole.
-        let mut sorted: Vec<NonZeroU64> = self.person.iter().flatten().copied().collect();
-        sorted.sort_unstable();
-        let shared: PlHashSet<NonZeroU64> = sorted
-            .windows(2)
-            .filter(|w| w[0] == w[1])
-            .map(|w| w[0])
-            .collect();
-        drop(sorted);
+        let shared = repeated(self.person.iter().flatten().copied());
         let n = self.person.len();
         let held_rows: Vec<bool> = (0..n)
             .map(|i| {

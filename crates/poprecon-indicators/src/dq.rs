@@ -192,23 +192,27 @@ pub fn data_quality(
         )
         .map_err(IndicatorError::frame("data_quality"));
     }
-    concat(parts, UnionArgs::default())
-        .map_err(IndicatorError::frame("data_quality"))?
-        .with_column(
-            when(col("denominator").gt(lit(0i64)))
-                .then(
-                    col("numerator").cast(DataType::Float64)
-                        / col("denominator").cast(DataType::Float64),
-                )
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("value"),
-        )
-        .sort(
-            DQ_ORDER,
-            SortMultipleOptions::default().with_nulls_last(true),
-        )
+    valued(concat(parts, UnionArgs::default()).map_err(IndicatorError::frame("data_quality"))?)
         .collect()
         .map_err(IndicatorError::frame("data_quality"))
+}
+
+/// `numerator`, `denominator` rows with their `value` (null without a denominator), in the
+/// table's order.
+fn valued(lf: LazyFrame) -> LazyFrame {
+    lf.with_column(
+        when(col("denominator").gt(lit(0i64)))
+            .then(
+                col("numerator").cast(DataType::Float64)
+                    / col("denominator").cast(DataType::Float64),
+            )
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("value"),
+    )
+    .sort(
+        DQ_ORDER,
+        SortMultipleOptions::default().with_nulls_last(true),
+    )
 }
 
 /// The order of `data_quality.parquet`'s rows (one row per key).
@@ -221,23 +225,12 @@ const DQ_ORDER: [&str; 4] = ["source", "village", "metric", "field"];
 pub fn merge_data_quality(parts: Vec<DataFrame>) -> Result<DataFrame, IndicatorError> {
     let err = IndicatorError::frame("data_quality");
     let parts: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
-    concat(parts, UnionArgs::default())
-        .map_err(&err)?
-        .group_by(DQ_ORDER.map(col))
-        .agg([col("numerator").sum(), col("denominator").sum()])
-        .with_column(
-            when(col("denominator").gt(lit(0i64)))
-                .then(
-                    col("numerator").cast(DataType::Float64)
-                        / col("denominator").cast(DataType::Float64),
-                )
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("value"),
-        )
-        .sort(
-            DQ_ORDER,
-            SortMultipleOptions::default().with_nulls_last(true),
-        )
-        .collect()
-        .map_err(err)
+    valued(
+        concat(parts, UnionArgs::default())
+            .map_err(&err)?
+            .group_by(DQ_ORDER.map(col))
+            .agg([col("numerator").sum(), col("denominator").sum()]),
+    )
+    .collect()
+    .map_err(err)
 }

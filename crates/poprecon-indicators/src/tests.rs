@@ -1049,23 +1049,28 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
     let again = run(&births_again, &tables_again);
     assert!(df.equals_missing(&again), "the table depends on row order");
     // Drill-through: the village rows' births add up to the counts.
-    let drill = drill_through(
-        &IndicatorInput {
-            births: &linked_facts.births,
-            stillbirths: Some(&linked_facts.stillbirths),
-            sources: &tables,
-            as_of: plan.as_of,
-            period: plan.period,
-            jurisdiction: &plan.jurisdiction,
-            divisions: Divisions {
-                counties: &plan.divisions.counties,
-                townships: &plan.divisions.townships,
-                villages: &plan.divisions.villages,
-            },
+    // Each source in thirds, for the data quality measured a piece at a time (below).
+    let thirds: Vec<BTreeMap<String, DataFrame>> = tables
+        .iter()
+        .flat_map(|(id, t)| {
+            let third = t.height() as i64 / 3 + 1;
+            (0..3).map(move |k| BTreeMap::from([(id.clone(), t.slice(k * third, third as usize))]))
+        })
+        .collect();
+    let input = |sources| IndicatorInput {
+        births: &linked_facts.births,
+        stillbirths: Some(&linked_facts.stillbirths),
+        sources,
+        as_of: plan.as_of,
+        period: plan.period,
+        jurisdiction: &plan.jurisdiction,
+        divisions: Divisions {
+            counties: &plan.divisions.counties,
+            townships: &plan.divisions.townships,
+            villages: &plan.divisions.villages,
         },
-        &IndicatorConfig::default(),
-    )
-    .expect("drill-through");
+    };
+    let drill = drill_through(&input(&tables), &IndicatorConfig::default()).expect("drill-through");
     let in_num = drill
         .clone()
         .lazy()
@@ -1080,23 +1085,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
         .sum();
     assert_eq!(in_num, total);
     // Data quality: one source at least, shares within [0, 1].
-    let dq = data_quality(
-        &IndicatorInput {
-            births: &linked_facts.births,
-            stillbirths: Some(&linked_facts.stillbirths),
-            sources: &tables,
-            as_of: plan.as_of,
-            period: plan.period,
-            jurisdiction: &plan.jurisdiction,
-            divisions: Divisions {
-                counties: &plan.divisions.counties,
-                townships: &plan.divisions.townships,
-                villages: &plan.divisions.villages,
-            },
-        },
-        &IndicatorConfig::default(),
-    )
-    .expect("data quality");
+    let dq = data_quality(&input(&tables), &IndicatorConfig::default()).expect("data quality");
     assert!(dq.height() > 0);
     let bad = dq
         .clone()
@@ -1112,32 +1101,12 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
     assert_eq!(bad, 0, "a share outside [0, 1]");
     // Measured a piece of a source at a time (as the night measures the registry it reads
     // in pieces), the tables merge into the one of every row at once.
-    let mut pieces = Vec::new();
-    for (id, t) in &tables {
-        let third = t.height() as i64 / 3 + 1;
-        for k in 0..3 {
-            let one = BTreeMap::from([(id.clone(), t.slice(k * third, third as usize))]);
-            pieces.push(
-                data_quality(
-                    &IndicatorInput {
-                        births: &linked_facts.births,
-                        stillbirths: Some(&linked_facts.stillbirths),
-                        sources: &one,
-                        as_of: plan.as_of,
-                        period: plan.period,
-                        jurisdiction: &plan.jurisdiction,
-                        divisions: Divisions {
-                            counties: &plan.divisions.counties,
-                            townships: &plan.divisions.townships,
-                            villages: &plan.divisions.villages,
-                        },
-                    },
-                    &IndicatorConfig::default(),
-                )
-                .expect("data quality of a piece"),
-            );
-        }
-    }
+    let pieces: Vec<DataFrame> = thirds
+        .iter()
+        .map(|one| {
+            data_quality(&input(one), &IndicatorConfig::default()).expect("data quality of a piece")
+        })
+        .collect();
     assert!(pieces.len() >= 6);
     let merged = crate::merge_data_quality(pieces).expect("merged");
     assert!(merged.equals_missing(&dq), "{merged}\n{dq}");
