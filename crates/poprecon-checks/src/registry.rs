@@ -111,11 +111,13 @@ pub struct HouseholdScan {
     /// Per row, in file order: valid `person_id` and `mother_id` as numbers.
     person: Vec<Option<NonZeroU64>>,
     mother: Vec<Option<NonZeroU64>>,
-    /// Hashes of `household_no` and `name` (`None`: empty).
+    /// Hashes of `household_no` and `name` (`None`: empty). Names only when the other
+    /// sources are not known while scanning: else a pupil's namesake is settled at once.
     household: Vec<Option<NonZeroU64>>,
     name: Vec<Option<NonZeroU64>>,
     /// Held by the row's own fields alone: in the window, a key that is not its valid ID,
-    /// a `mother_id` not in normal form, a flag or an ID conflict.
+    /// a `mother_id` not in normal form, a flag or an ID conflict; and, the other sources
+    /// known, a person or mother they name, or a pupil's namesake.
     held: Vec<bool>,
     /// Per row, its village's position in `villages` (`NONE`: empty).
     village: Vec<u32>,
@@ -125,7 +127,7 @@ pub struct HouseholdScan {
     checked: Vec<(&'static str, Vec<bool>)>,
     /// Per row, its file's position in `files` and its line.
     file: Vec<u32>,
-    line: Vec<u64>,
+    line: Vec<u32>,
     files: Vec<String>,
     /// The IDs (valid, and as given) of the mothers of the window's rows.
     window_mothers: PlHashSet<u64>,
@@ -386,17 +388,28 @@ impl HouseholdScan {
             }
             let own_key = matches!((key.get(i), person.get(i), pid[i]),
                 (Some(k), Some(p), Some(_)) if k == p);
+            let name = text_hash(name.get(i));
+            let known = match &self.known {
+                Some(known) => {
+                    let named = |id: Option<u64>| id.is_some_and(|id| known.named.contains(&id));
+                    named(pid[i]) || named(mid) || name.is_some_and(|nm| known.pupils.contains(&nm))
+                }
+                None => {
+                    self.name.push(name);
+                    false
+                }
+            };
             self.held.push(
                 in_window
                     || !own_key
                     || (mother.get(i).is_some() && mid.is_none())
                     || flags.get(i).is_some()
-                    || conflicts.iter().any(|c| c[i]),
+                    || conflicts.iter().any(|c| c[i])
+                    || known,
             );
             self.person.push(pid[i].and_then(NonZeroU64::new));
             self.mother.push(mid.and_then(NonZeroU64::new));
             self.household.push(text_hash(household_no.get(i)));
-            self.name.push(text_hash(name.get(i)));
             // A registry runs village by village, and file by file: the last one first.
             let at = match village.get(i) {
                 None => NONE,
@@ -436,7 +449,12 @@ impl HouseholdScan {
                 }
             };
             self.file.push(at);
-            self.line.push(line.get(i).unwrap_or(0));
+            let line = line.get(i).unwrap_or(0);
+            self.line
+                .push(u32::try_from(line).map_err(|_| ChecksError::Frame {
+                    table: HOUSEHOLD.to_owned(),
+                    message: format!("a registry file of more than {} lines", u32::MAX),
+                })?);
         }
         Ok(self.likely_held(first))
     }
@@ -464,7 +482,12 @@ impl HouseholdScan {
                 || is_named(&self.person[i])
                 || is_named(&self.mother[i])
                 || self.household[i].is_some_and(|h| households.contains(&h))
-                || self.name[i].is_some_and(|nm| known.pupils.contains(&nm))
+                || self
+                    .name
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|nm| known.pupils.contains(&nm))
         })
         .collect()
     }
@@ -500,7 +523,12 @@ impl HouseholdScan {
                     || is_named(&self.person[i])
                     || is_named(&self.mother[i])
                     || self.household[i].is_some_and(|h| households.contains(&h))
-                    || self.name[i].is_some_and(|nm| pupils.contains(&nm))
+                    || self
+                        .name
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|nm| pupils.contains(&nm))
             })
             .collect();
 
@@ -549,7 +577,7 @@ impl HouseholdScan {
                 .lines
                 .entry(self.files[self.file[i] as usize].clone())
                 .or_default()
-                .push(self.line[i]);
+                .push(u64::from(self.line[i]));
         }
         for l in lines.lines.values_mut() {
             l.sort_unstable();
