@@ -246,6 +246,15 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             }
             None => None,
         };
+        // What the later stages hold of each source (`-vv`): rows and bytes, no values.
+        for (source, df) in &records {
+            tracing::debug!(
+                source = source.as_str(),
+                rows = df.height(),
+                bytes = df.estimated_size(),
+                "held"
+            );
+        }
         let rows = ingest.iter().map(|s: &SourceStats| s.read).sum();
         Ok((household, rows))
     })?;
