@@ -465,11 +465,23 @@ impl HouseholdScan {
         let rows = first..self.person.len();
         let empty = Known::default();
         let known = self.known.as_ref().unwrap_or(&empty);
-        let is_named = |id: &Option<NonZeroU64>| {
-            id.is_some_and(|id| {
-                known.named.contains(&id.get()) || self.window_mothers.contains(&id.get())
-            })
-        };
+        self.held_among(
+            rows,
+            |id| known.named.contains(&id) || self.window_mothers.contains(&id),
+            &known.pupils,
+        )
+    }
+
+    /// Which of `rows` are held, `named` saying whom the other sources (and the window's
+    /// children) name: a row's own tests, an ID on several of these rows, a named person or
+    /// mother, a named person's household among these rows, a pupil's namesake.
+    fn held_among(
+        &self,
+        rows: std::ops::Range<usize>,
+        named: impl Fn(u64) -> bool,
+        pupils: &PlHashSet<NonZeroU64>,
+    ) -> Vec<bool> {
+        let is_named = |id: &Option<NonZeroU64>| id.is_some_and(|id| named(id.get()));
         let households: PlHashSet<NonZeroU64> = rows
             .clone()
             .filter(|&i| is_named(&self.person[i]))
@@ -487,7 +499,7 @@ impl HouseholdScan {
                     .get(i)
                     .copied()
                     .flatten()
-                    .is_some_and(|nm| known.pupils.contains(&nm))
+                    .is_some_and(|nm| pupils.contains(&nm))
         })
         .collect()
     }
@@ -495,42 +507,21 @@ impl HouseholdScan {
     /// Which rows are held, in scan order, and what the rules need of the others: what
     /// [`narrow_household`] gives of the pieces as one table. `sources` are the other
     /// canonical tables by source id.
-    pub fn finish(self, sources: &BTreeMap<String, DataFrame>) -> Result<Narrowing, ChecksError> {
+    pub fn finish(
+        mut self,
+        sources: &BTreeMap<String, DataFrame>,
+    ) -> Result<Narrowing, ChecksError> {
         let started = std::time::Instant::now();
         let err = ChecksError::frame(HOUSEHOLD);
         // Whom the health side names, and the mothers of the window's children: a person's
         // rows, her children's and her household's are read.
-        let Known { mut named, pupils } = match self.known {
+        let Known { mut named, pupils } = match self.known.take() {
             Some(known) => known,
             None => Known::of(sources)?,
         };
         named.extend(&self.window_mothers);
-        let is_named = |id: &Option<NonZeroU64>| id.is_some_and(|id| named.contains(&id.get()));
-        let households: PlHashSet<NonZeroU64> = self
-            .person
-            .iter()
-            .zip(&self.household)
-            .filter(|(p, _)| is_named(p))
-            .filter_map(|(_, h)| *h)
-            .collect();
-        // Keys of several rows: a key is held whole.
-        let shared = repeated(self.person.iter().flatten().copied());
         let n = self.person.len();
-        let held_rows: Vec<bool> = (0..n)
-            .map(|i| {
-                self.held[i]
-                    || self.person[i].is_some_and(|p| shared.contains(&p))
-                    || is_named(&self.person[i])
-                    || is_named(&self.mother[i])
-                    || self.household[i].is_some_and(|h| households.contains(&h))
-                    || self
-                        .name
-                        .get(i)
-                        .copied()
-                        .flatten()
-                        .is_some_and(|nm| pupils.contains(&nm))
-            })
-            .collect();
+        let held_rows = self.held_among(0..n, |id| named.contains(&id), &pupils);
 
         // The rows left out, counted per own village (their attribution: they belong to
         // no birth, and the registry's rows are placed by their own village).
