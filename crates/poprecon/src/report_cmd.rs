@@ -253,7 +253,13 @@ impl RunFolder {
         ] {
             let path = dir.join(format!("{name}.parquet"));
             let df = if path.is_file() {
-                Some(read_parquet(&path)?)
+                // The night's report is made of the tables before they are stamped; the
+                // previous run's indicators it reads as written.
+                let df = read_parquet(&path)?;
+                Some(match name {
+                    "previous_indicators" => df,
+                    _ => unstamped(df),
+                })
             } else {
                 None
             };
@@ -283,6 +289,12 @@ impl RunFolder {
     }
 }
 
+/// `df` without the `run_id` and `as_of` columns the write stage stamps on every table: the
+/// tables as the night's report read them, so that a report rendered again is the night's.
+fn unstamped(df: DataFrame) -> DataFrame {
+    df.drop_many(["run_id", "as_of"])
+}
+
 /// Every `<source>.parquet` of a folder, by source id, in name order.
 fn read_folder(dir: &Path) -> Result<Vec<(String, DataFrame)>> {
     let mut out = Vec::new();
@@ -300,7 +312,7 @@ fn read_folder(dir: &Path) -> Result<Vec<(String, DataFrame)>> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        out.push((id, read_parquet(&p)?));
+        out.push((id, unstamped(read_parquet(&p)?)));
     }
     Ok(out)
 }
@@ -349,7 +361,14 @@ pub fn report(run: &Path, lang: Lang, audience: Audience, out: Option<&Path>) ->
         }
     }
     let started = std::time::Instant::now();
-    let folder = RunFolder::read(run)?;
+    let mut folder = RunFolder::read(run)?;
+    // The quarantines in the plan's order of sources, as the night listed them.
+    folder.quarantine.sort_by_key(|(id, _)| {
+        plan.sources
+            .iter()
+            .position(|sp| sp.source.id() == id)
+            .unwrap_or(usize::MAX)
+    });
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "run folder read");
     let started = std::time::Instant::now();
     let html = render(

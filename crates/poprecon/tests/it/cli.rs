@@ -1856,6 +1856,31 @@ fn a_closed_stdout_pipe_is_not_an_error() {
     }
 }
 
+/// `report` renders a run's folder again into the very page the night wrote: the tables as
+/// the night read them (without the `run_id` and `as_of` the write stage stamps on them),
+/// the quarantines in the plan's order.
+#[test]
+fn a_report_rendered_again_is_the_nights_report() {
+    let (dir, _) = fixture();
+    let run = poprecon(&["-q", "run", "p.toml", "--out", "run"], dir.path());
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        text(&run.stderr)
+    );
+    support::ok(&poprecon(
+        &["report", "run", "--out", "again.html"],
+        dir.path(),
+    ));
+    let night = std::fs::read(dir.path().join("run/latest/report.html")).unwrap();
+    let again = std::fs::read(dir.path().join("again.html")).unwrap();
+    assert!(night.len() > 10_000);
+    assert!(
+        night == again,
+        "the page rendered again differs from the night's"
+    );
+}
+
 /// `report --lang en` writes `report_en.html` beside the run's report and leaves the
 /// Chinese page as it was; `--for data-team --lang en` its own file again.
 #[test]
