@@ -525,20 +525,25 @@ impl HouseholdScan {
 
         // The rows left out, counted per own village (their attribution: they belong to
         // no birth, and the registry's rows are placed by their own village).
-        let mut per_village: BTreeMap<Option<&str>, (IdxSize, Vec<IdxSize>)> = BTreeMap::new();
+        // Counted per village position (the last slot: no village), then keyed by code.
+        let slots = self.villages.len() + 1;
+        let slot = |i: usize| match self.village[i] {
+            NONE => slots - 1,
+            at => at as usize,
+        };
+        let mut all: Vec<IdxSize> = vec![0; slots];
+        let mut checked: Vec<Vec<IdxSize>> = vec![vec![0; slots]; self.checked.len()];
         for i in (0..n).filter(|&i| !held_rows[i]) {
-            let village = match self.village[i] {
-                NONE => None,
-                at => Some(self.villages[at as usize].as_str()),
-            };
-            let (all, checked) = per_village
-                .entry(village)
-                .or_insert_with(|| (0, vec![0; self.checked.len()]));
-            *all += 1;
-            for (count, (_, rows)) in checked.iter_mut().zip(&self.checked) {
-                *count += IdxSize::from(rows[i]);
+            let at = slot(i);
+            all[at] += 1;
+            for (counts, (_, rows)) in checked.iter_mut().zip(&self.checked) {
+                counts[at] += IdxSize::from(rows[i]);
             }
         }
+        let per_village: BTreeMap<Option<&str>, usize> = (0..slots)
+            .filter(|&at| all[at] > 0)
+            .map(|at| (self.villages.get(at).map(String::as_str), at))
+            .collect();
         let mut columns = vec![
             Column::new(
                 "village".into(),
@@ -546,30 +551,27 @@ impl HouseholdScan {
             ),
             Column::new(
                 "__all".into(),
-                per_village
-                    .values()
-                    .map(|(all, _)| *all)
-                    .collect::<Vec<_>>(),
+                per_village.values().map(|&at| all[at]).collect::<Vec<_>>(),
             ),
         ];
-        for (f, (field, _)) in self.checked.iter().enumerate() {
+        for ((field, _), counts) in self.checked.iter().zip(&checked) {
             columns.push(Column::new(
                 format!("__{field}").into(),
                 per_village
                     .values()
-                    .map(|(_, checked)| checked[f])
+                    .map(|&at| counts[at])
                     .collect::<Vec<_>>(),
             ));
         }
         let counts = DataFrame::new(per_village.len(), columns).map_err(&err)?;
-        let mut lines = HeldLines::default();
+        // The lines held, file by file.
+        let mut by_file: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
         for i in (0..n).filter(|&i| held_rows[i] && self.file[i] != NONE) {
-            lines
-                .lines
-                .entry(self.files[self.file[i] as usize].clone())
-                .or_default()
-                .push(u64::from(self.line[i]));
+            by_file[self.file[i] as usize].push(u64::from(self.line[i]));
         }
+        let mut lines = HeldLines {
+            lines: self.files.iter().cloned().zip(by_file).collect(),
+        };
         for l in lines.lines.values_mut() {
             l.sort_unstable();
         }
