@@ -171,8 +171,8 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
 
 /// [`ingest`], handing the canonical table to `sink` in pieces as they are made, in file
 /// and line order, instead of holding it: a Parquet file is read a span of row groups at a
-/// time (`PARQUET_READ_ROWS`), a quote-free CSV file a few slices at a time, so that a
-/// registry of millions of rows is never whole in memory. Workbooks, and CSV files with
+/// time (`PACE`: at least two parts' rows), a quote-free CSV file sixteen slices at a time,
+/// so that a registry of millions of rows is never whole in memory. Workbooks, and CSV files with
 /// quotes, are handed over a file at a time. The output's `records` has the canonical
 /// columns and no rows; its counts are those of every piece, checked for conservation.
 pub fn ingest_each(
