@@ -315,6 +315,18 @@ impl RegisteredPersons {
         .copied()
     }
 
+    /// The active household village of the person whose ID in normal form is `n`
+    /// ([`id_number`]).
+    pub(crate) fn village_of_number(&self, n: u64) -> Option<&str> {
+        let at = self
+            .numbers
+            .get((n % self.numbers.len().max(1) as u64) as usize)
+            .and_then(|shard| shard.get(&n))
+            .copied()
+            .filter(|&at| at != NO_VILLAGE)?;
+        Some(self.villages[at as usize].as_str())
+    }
+
     /// The person's active household village.
     pub fn village(&self, id: &str) -> Option<&str> {
         let at = self.position(id).filter(|&at| at != NO_VILLAGE)?;

@@ -37,6 +37,7 @@ mod decisions;
 mod error;
 mod frames;
 mod lifecycle;
+mod narrow;
 mod output;
 mod records;
 mod registry;
@@ -67,6 +68,7 @@ pub use decisions::{
 };
 pub use error::ChecksError;
 pub use lifecycle::apply_lifecycle;
+pub use narrow::{NARROWED_SOURCES, SourceNarrowing, SourceRest, SourceScan, narrow_source};
 pub use output::{DISCREPANCY_COLUMNS, VILLAGE_COLUMNS};
 pub use registry::{
     HeldLines, HouseholdRest, HouseholdScan, Narrowing, compacted, narrow_household,
@@ -98,6 +100,9 @@ pub struct CheckInput<'a> {
     /// What the rules need of the household rows left out when `sources["household"]` was
     /// narrowed by [`narrow_household`]; `None` when it holds every row.
     pub household_rest: Option<&'a HouseholdRest>,
+    /// Per source narrowed by [`SourceScan`] (marriage, social security), what the rules
+    /// need of its rows left out; a source not here holds every row.
+    pub source_rests: BTreeMap<&'a str, &'a SourceRest>,
 }
 
 impl<'a> CheckInput<'a> {
@@ -112,6 +117,7 @@ impl<'a> CheckInput<'a> {
             villages: Vec::new(),
             decisions: None,
             household_rest: None,
+            source_rests: BTreeMap::new(),
         }
     }
 
@@ -120,6 +126,19 @@ impl<'a> CheckInput<'a> {
     pub fn with_narrowed_household(mut self, held: &'a DataFrame, rest: &'a HouseholdRest) -> Self {
         self.sources.insert(frames::HOUSEHOLD, held);
         self.household_rest = Some(rest);
+        self
+    }
+
+    /// A source narrowed by [`SourceScan`] (or [`narrow_source`]): its rows held (read by
+    /// every rule as the source) and what the rules need of the others.
+    pub fn with_narrowed_source(
+        mut self,
+        id: &'a str,
+        held: &'a DataFrame,
+        rest: &'a SourceRest,
+    ) -> Self {
+        self.sources.insert(id, held);
+        self.source_rests.insert(id, rest);
         self
     }
 

@@ -18,7 +18,7 @@ use crate::rules::{Found, concat_all, date_text, field_lit, kv, material, values
 
 /// Where a source's record is attributed when it belongs to no birth (domain.md §8.12):
 /// its own village field, then the active household village of these persons.
-fn places(source: &str) -> (Option<&'static str>, &'static [&'static str]) {
+pub(crate) fn places(source: &str) -> (Option<&'static str>, &'static [&'static str]) {
     match source {
         REGISTRATION => (Some("residence_village"), &["woman_id", "man_id"]),
         PRENATAL | DELIVERY => (Some("residence_village"), &["mother_id"]),
@@ -159,10 +159,15 @@ fn all_units(ctx: &Ctx<'_>, t: &Table) -> Result<LazyFrame, ChecksError> {
         ],
     )
     .map_err(&err)?;
-    // The registry's rows not held (see `registry::narrow_household`) are units too.
+    // The registry's rows not held (see `registry::narrow_household`) are units too, as
+    // are a narrowed source's (`narrow::SourceScan`).
     if t.name == HOUSEHOLD
         && let Some(rest) = ctx.input.household_rest
     {
+        df.vstack_mut(&rest.all_units().map_err(&err)?)
+            .map_err(&err)?;
+    }
+    if let Some(rest) = ctx.input.source_rests.get(t.name.as_str()) {
         df.vstack_mut(&rest.all_units().map_err(&err)?)
             .map_err(&err)?;
     }
@@ -793,14 +798,18 @@ pub(crate) fn id_number_conflict(ctx: &Ctx<'_>) -> Result<Found, ChecksError> {
                     .map_err(&err)?
                     .lazy(),
             );
-            match ctx.input.household_rest {
-                Some(rest) => {
-                    units.push(count_per_village(checked));
-                    if source == HOUSEHOLD {
-                        units.push(rest.checked_units(field).map_err(&err)?.lazy());
-                    }
+            if ctx.input.household_rest.is_some() || !ctx.input.source_rests.is_empty() {
+                units.push(count_per_village(checked));
+                if let Some(rest) = ctx.input.household_rest
+                    && source == HOUSEHOLD
+                {
+                    units.push(rest.checked_units(field).map_err(&err)?.lazy());
                 }
-                None => units.push(checked),
+                if let Some(rest) = ctx.input.source_rests.get(source) {
+                    units.push(rest.checked_units(field).map_err(&err)?.lazy());
+                }
+            } else {
+                units.push(checked);
             }
             // The first conflicting row of each record in conflict, with the record's
             // village and birth (its first row's).
@@ -964,25 +973,16 @@ impl Records {
 }
 
 /// Sources whose key names one record: the same key twice is the same record twice.
-fn unique_key(source: &str) -> bool {
+pub(crate) fn unique_key(source: &str) -> bool {
     !matches!(source, VACCINATION | HOUSEHOLD | SOCIAL_SECURITY)
 }
 
 pub(crate) use poprecon_model::key_order;
 
-/// The extra copies of a source (domain.md §8.18): `__key` (the copy's key), `__kept` (the
-/// kept record's key), `__n` (1, 2, … among copies of the same key and kept key),
-/// `__village` and `__birth` (the kept record's).
-///
-/// In sources whose key names one record (registrations, bookings, deliveries,
-/// certificates, school and marriage records) two rows are the same record when they have
-/// the same key, or when every field but the key and ingest's bookkeeping is equal (the
-/// same event entered again under a new number). Where a key has several rows (vaccination
-/// doses, household moves, insurance schemes) the key names a person: two rows are the
-/// same record only when they are equal, key included (two people of the same name and
-/// scheme, or twins' identical dose rows, are not copies). Of each group the record with
-/// the smaller key is kept.
-pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksError> {
+/// The columns two rows of `t` are compared on as copies ([`duplicates`]): every field but
+/// the key (and, for an ID key, the ID as given) and ingest's bookkeeping; with the key
+/// where a key has several rows.
+pub(crate) fn compared_columns(t: &Table) -> Vec<PlSmallStr> {
     let source = t.name.as_str();
     let key = crate::frames::key_field(source);
     let id_input = format!("{key}_input");
@@ -1003,6 +1003,24 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
     if !unique_key(source) {
         compared.push("__key".into());
     }
+    compared
+}
+
+/// The extra copies of a source (domain.md §8.18): `__key` (the copy's key), `__kept` (the
+/// kept record's key), `__n` (1, 2, … among copies of the same key and kept key),
+/// `__village` and `__birth` (the kept record's).
+///
+/// In sources whose key names one record (registrations, bookings, deliveries,
+/// certificates, school and marriage records) two rows are the same record when they have
+/// the same key, or when every field but the key and ingest's bookkeeping is equal (the
+/// same event entered again under a new number). Where a key has several rows (vaccination
+/// doses, household moves, insurance schemes) the key names a person: two rows are the
+/// same record only when they are equal, key included (two people of the same name and
+/// scheme, or twins' identical dose rows, are not copies). Of each group the record with
+/// the smaller key is kept.
+pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksError> {
+    let source = t.name.as_str();
+    let compared = compared_columns(t);
     let columns: Vec<Expr> = compared.iter().map(|c| col(c.clone())).collect();
     // Copies are found by grouping on the columns themselves (hashed, no text built per
     // row); only the few candidates get their content as one text, for ordering.
@@ -1134,7 +1152,7 @@ pub(crate) fn duplicates(ctx: &Ctx<'_>, t: &Table) -> Result<DataFrame, ChecksEr
 
 /// One hash per row of `columns`: equal rows (nulls equal) have equal hashes. Texts are
 /// hashed as they are, other columns as their physical numbers.
-fn row_hashes(df: &DataFrame, columns: &[PlSmallStr]) -> PolarsResult<Vec<u64>> {
+pub(crate) fn row_hashes(df: &DataFrame, columns: &[PlSmallStr]) -> PolarsResult<Vec<u64>> {
     use std::hash::BuildHasher;
     let state = PlFixedStateQuality::default();
     let mut hashes = vec![0u64; df.height()];

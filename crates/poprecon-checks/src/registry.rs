@@ -55,11 +55,7 @@ impl HouseholdRest {
     }
 
     fn units(&self, counted: &str) -> PolarsResult<DataFrame> {
-        self.counts
-            .select([PlSmallStr::from("village"), PlSmallStr::from(counted)])?
-            .lazy()
-            .select([col("village"), col(counted).alias("__n")])
-            .collect()
+        crate::narrow::units(&self.counts, counted)
     }
 }
 
@@ -162,6 +158,15 @@ pub struct HeldLines {
 }
 
 impl HeldLines {
+    /// Of each file's lines held (any order).
+    pub(crate) fn of(files: impl Iterator<Item = (String, Vec<u64>)>) -> HeldLines {
+        let mut lines: BTreeMap<String, Vec<u64>> = files.collect();
+        for l in lines.values_mut() {
+            l.sort_unstable();
+        }
+        HeldLines { lines }
+    }
+
     /// Whether the row at `line` of `file` (a path as ingest's `source_file` gives it) is
     /// held.
     pub fn holds(&self, file: &str, line: u64) -> bool {
@@ -189,13 +194,13 @@ impl HeldLines {
 /// ID as valid or as given, `NAMING`), and the names of pupils without a valid ID (the
 /// rule matches them by name, sex and birth date), as hashes.
 #[derive(Debug, Default)]
-struct Known {
-    named: PlHashSet<u64>,
+pub(crate) struct Known {
+    pub(crate) named: PlHashSet<u64>,
     pupils: PlHashSet<NonZeroU64>,
 }
 
 impl Known {
-    fn of(sources: &BTreeMap<String, DataFrame>) -> Result<Known, ChecksError> {
+    pub(crate) fn of(sources: &BTreeMap<String, DataFrame>) -> Result<Known, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let mut named = PlHashSet::new();
         for (source, fields) in NAMING {
@@ -236,9 +241,11 @@ impl Known {
     }
 }
 
-/// The IDs that occur more than once (found by sorting: cheaper than counting in a map).
-fn repeated(ids: impl Iterator<Item = NonZeroU64>) -> PlHashSet<NonZeroU64> {
-    let mut sorted: Vec<NonZeroU64> = ids.collect();
+/// The values that occur more than once (found by sorting: cheaper than counting in a map).
+pub(crate) fn repeated_values<T: Ord + Copy + std::hash::Hash>(
+    values: impl Iterator<Item = T>,
+) -> PlHashSet<T> {
+    let mut sorted: Vec<T> = values.collect();
     sorted.sort_unstable();
     sorted
         .windows(2)
@@ -248,7 +255,7 @@ fn repeated(ids: impl Iterator<Item = NonZeroU64>) -> PlHashSet<NonZeroU64> {
 }
 
 /// A text's hash, the same in every run (`None` for no text).
-fn text_hash(text: Option<&str>) -> Option<NonZeroU64> {
+pub(crate) fn text_hash(text: Option<&str>) -> Option<NonZeroU64> {
     use std::hash::BuildHasher;
     let h = polars::polars_utils::aliases::PlFixedStateQuality::default().hash_one(text?);
     Some(NonZeroU64::new(h).unwrap_or(NonZeroU64::MIN))
@@ -487,7 +494,7 @@ impl HouseholdScan {
             .filter(|&i| is_named(&self.person[i]))
             .filter_map(|i| self.household[i])
             .collect();
-        let shared = repeated(rows.clone().filter_map(|i| self.person[i]));
+        let shared = repeated_values(rows.clone().filter_map(|i| self.person[i]));
         rows.map(|i| {
             self.held[i]
                 || self.person[i].is_some_and(|p| shared.contains(&p))
@@ -569,12 +576,7 @@ impl HouseholdScan {
         for i in (0..n).filter(|&i| held_rows[i] && self.file[i] != NONE) {
             by_file[self.file[i] as usize].push(u64::from(self.line[i]));
         }
-        let mut lines = HeldLines {
-            lines: self.files.iter().cloned().zip(by_file).collect(),
-        };
-        for l in lines.lines.values_mut() {
-            l.sort_unstable();
-        }
+        let lines = HeldLines::of(self.files.iter().cloned().zip(by_file));
         let held = held_rows.iter().filter(|h| **h).count();
         let rest = HouseholdRest {
             persons: self.persons.finish(),

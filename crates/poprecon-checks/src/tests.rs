@@ -274,21 +274,48 @@ impl Fx {
             input = input.with_decisions(d);
         }
         let checked = run_checks(&input, cfg);
-        // Every fixture with a household registry is run a second time as the night runs it:
-        // the registry narrowed (`narrow_household`), the births stage and the rules on the
-        // rows held. Both must give the same tables (or both fail).
-        if let Some(h) = tables.get("household") {
-            let others: BTreeMap<String, DataFrame> = tables
+        // Every fixture with a household registry, marriage or social-security records is run
+        // a second time as the night runs it: the registry narrowed (`narrow_household`), the
+        // marriage and insurance records too (`narrow_source`), the births stage and the rules
+        // on the rows held. Both must give the same tables (or both fail).
+        let narrowable = tables.contains_key("household")
+            || crate::NARROWED_SOURCES
                 .iter()
-                .filter(|(s, _)| **s != "household")
-                .map(|(s, df)| ((*s).to_owned(), df.clone()))
-                .collect();
+                .any(|s| tables.contains_key(s));
+        if narrowable {
+            let others_of = |source: &str| -> BTreeMap<String, DataFrame> {
+                tables
+                    .iter()
+                    .filter(|(s, _)| **s != source)
+                    .map(|(s, df)| ((*s).to_owned(), df.clone()))
+                    .collect()
+            };
             let window = poprecon_link::birth_window(period, &poprecon_link::LinkConfig::default());
-            let (held, rest) = narrow_household(h, &others, window).expect("the registry narrows");
+            let household = tables
+                .get("household")
+                .map(|h| narrow_household(h, &others_of("household"), window))
+                .transpose()
+                .expect("the registry narrows");
+            let sources: Vec<(&str, DataFrame, crate::SourceRest)> = crate::NARROWED_SOURCES
+                .iter()
+                .filter_map(|s| {
+                    let df = tables.get(s)?;
+                    crate::narrow_source(s, df, &others_of(s), tables.get("household"))
+                        .expect("the source narrows")
+                        .map(|(held, rest)| (*s, held, rest))
+                })
+                .collect();
             let mut narrowed_tables = tables.clone();
-            narrowed_tables.insert("household", held.clone());
+            let mut narrowed = input.clone();
+            if let Some((held, rest)) = &household {
+                narrowed_tables.insert("household", held.clone());
+                narrowed = narrowed.with_narrowed_household(held, rest);
+            }
+            for (s, held, rest) in &sources {
+                narrowed_tables.insert(s, held.clone());
+                narrowed = narrowed.with_narrowed_source(s, held, rest);
+            }
             let narrowed_facts = facts_of(&narrowed_tables);
-            let mut narrowed = input.clone().with_narrowed_household(&held, &rest);
             if let (Some(f), Some(n)) = (&facts, &narrowed_facts) {
                 assert!(
                     f.births.equals_missing(&n.births),

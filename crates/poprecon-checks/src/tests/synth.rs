@@ -617,3 +617,185 @@ fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
             .equals_missing(&c.village_discrepancies)
     );
 }
+
+/// The marriage and social-security records narrowed to the rows the night reads one by one
+/// (`narrow_source`, and `SourceScan` over pieces) give the births stage and every rule what
+/// the whole records give, beside the narrowed registry as the night runs them: the same
+/// births, the same discrepancies, the same units per village.
+#[test]
+fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = generate(Scale::Village, 12, high_mess(), dir.path());
+    // Rows that only copies can hold, added at the end (pieces of 100 rows apart from their
+    // originals): a marriage entered again under a new number, insurance rows entered
+    // twice, and a maternity claim of a woman no one else names (the rule fires on it).
+    for source in NARROWED_SOURCES {
+        let whole = g.tables[source].clone();
+        let others: BTreeMap<String, DataFrame> = g
+            .tables
+            .iter()
+            .filter(|(s, _)| **s != source)
+            .map(|(s, df)| ((*s).to_owned(), df.clone()))
+            .collect();
+        let mut scan = SourceScan::new(source, &others).unwrap().unwrap();
+        let left: Vec<bool> = scan.add(&whole).unwrap().iter().map(|h| !h).collect();
+        let left = whole
+            .filter(&BooleanChunked::from_slice("left".into(), &left))
+            .unwrap();
+        assert!(
+            left.height() > 10,
+            "`{source}`: {} rows left",
+            left.height()
+        );
+        let mut extra = left.slice(3, 2);
+        if source == "marriage" {
+            let renumbered: Vec<String> = (0..2).map(|i| format!("COPY{i}")).collect();
+            for c in ["record_id", "record_key"] {
+                extra
+                    .with_column(Column::new(c.into(), renumbered.clone()))
+                    .unwrap();
+            }
+            // The same number entered again with another date.
+            let mut again = left.slice(9, 1);
+            let day = again
+                .column("registration_date")
+                .unwrap()
+                .cast(&DataType::Int32)
+                .unwrap()
+                .i32()
+                .unwrap()
+                .get(0)
+                .unwrap();
+            again
+                .with_column(
+                    Column::new("registration_date".into(), [day - 3])
+                        .cast(&DataType::Date)
+                        .unwrap(),
+                )
+                .unwrap();
+            extra.vstack_mut(&again).unwrap();
+        } else {
+            let mut claim = left.slice(7, 1);
+            let day = claim.column("start_date").unwrap().clone();
+            claim
+                .with_column(day.with_name("maternity_claim_date".into()))
+                .unwrap();
+            extra.vstack_mut(&claim).unwrap();
+        }
+        g.tables
+            .get_mut(source)
+            .unwrap()
+            .vstack_mut(&extra)
+            .unwrap();
+    }
+    let window = poprecon_link::birth_window(g.cfg.period, &poprecon_link::LinkConfig::default());
+    let others_of = |source: &str| -> BTreeMap<String, DataFrame> {
+        g.tables
+            .iter()
+            .filter(|(s, _)| **s != source)
+            .map(|(s, df)| ((*s).to_owned(), df.clone()))
+            .collect()
+    };
+    let (held_h, rest_h) =
+        narrow_household(&g.tables["household"], &others_of("household"), window).unwrap();
+    let mut narrowed = g.tables.clone();
+    narrowed.insert("household", held_h.clone());
+    let mut held = Vec::new();
+    for source in NARROWED_SOURCES {
+        let whole = &g.tables[source];
+        let (rows, rest) = narrow_source(
+            source,
+            whole,
+            &others_of(source),
+            Some(&g.tables["household"]),
+        )
+        .unwrap()
+        .expect("a narrowed source");
+        assert_eq!(rest.held, rows.height());
+        assert_eq!(rest.held + rest.left, whole.height());
+        assert!(
+            rest.left > whole.height() / 2,
+            "most of `{source}` is read only as counts: {} of {} held",
+            rest.held,
+            whole.height()
+        );
+        // Read in pieces of 100 rows, the source narrows to the same rows.
+        let mut scan = SourceScan::new(source, &others_of(source))
+            .unwrap()
+            .unwrap();
+        let mut offset = 0;
+        while offset < whole.height() {
+            scan.add(&whole.slice(offset as i64, 100)).unwrap();
+            offset += 100;
+        }
+        let in_pieces = scan.finish(Some(&rest_h)).unwrap();
+        let mask = BooleanChunked::from_slice("held".into(), &in_pieces.held);
+        assert!(
+            whole.filter(&mask).unwrap().equals_missing(&rows),
+            "`{source}` rows held differ"
+        );
+        assert_eq!(in_pieces.lines.len(), rows.height());
+        assert_eq!(in_pieces.rest.left, rest.left);
+        narrowed.insert(source, rows.clone());
+        held.push((source, rows, in_pieces.rest));
+    }
+    let narrowed_g = Generated {
+        tables: narrowed,
+        births: g.births.clone(),
+        villages: g.villages.clone(),
+        truth: g.truth.clone(),
+        cfg: g.cfg.clone(),
+    };
+    let (f, nf) = (facts(&g, &g.births), facts(&narrowed_g, &g.births));
+    assert!(f.births.equals_missing(&nf.births), "births differ");
+
+    let cfg: ChecksConfig = toml::from_str("[out_of_policy_birth]\nenabled = false\n").unwrap();
+    let mut all = CheckInput::new(g.cfg.as_of, g.cfg.period)
+        .with_births(&f.births)
+        .with_stillbirths(&f.stillbirths)
+        .with_villages(g.villages.clone());
+    for (s, df) in &g.tables {
+        all = all.with_source(s, df);
+    }
+    let mut part = all.clone().with_narrowed_household(&held_h, &rest_h);
+    for (s, rows, rest) in &held {
+        part = part.with_narrowed_source(s, rows, rest);
+    }
+    let (a, b) = (
+        run_checks(&all, &cfg).expect("checks, whole records"),
+        run_checks(&part, &cfg).expect("checks, narrowed records"),
+    );
+    assert!(
+        a.discrepancies.equals_missing(&b.discrepancies),
+        "discrepancies differ"
+    );
+    assert!(
+        a.village_discrepancies
+            .equals_missing(&b.village_discrepancies),
+        "village units differ"
+    );
+    // Their own findings are among them: the narrowed records did not lose them.
+    let mut rules = BTreeSet::new();
+    let rule = strs(&b.discrepancies, "rule_id");
+    for (source, column) in [
+        ("marriage", "marriage_key"),
+        ("social_security", "social_security_key"),
+    ] {
+        for (r, k) in rule.iter().zip(strs(&b.discrepancies, column)) {
+            if let (Some(r), Some(_)) = (r, k) {
+                rules.insert((source, r.clone()));
+            }
+        }
+    }
+    for r in [
+        ("marriage", "duplicate_record"),
+        ("marriage", "invalid_value"),
+        ("social_security", "duplicate_record"),
+        ("social_security", "maternity_claim_without_delivery"),
+    ] {
+        assert!(
+            rules.contains(&(r.0, r.1.to_owned())),
+            "no {r:?}: {rules:?}"
+        );
+    }
+}

@@ -1,0 +1,387 @@
+//! The marriage and social-security records narrowed to the rows the night reads one by one
+//! (issue #14), as the household registry is ([`crate::registry`]).
+//!
+//! A province's marriage and insurance extracts hold tens of millions of rows; the night
+//! reads a few of them as rows: the records of the persons the health side names (a
+//! mother's marriage, a couple's), the maternity claims, and the rows a record-level rule
+//! may report. The others are read only as units, each at the active household village of
+//! its person: [`SourceScan`] reads a source in pieces, keeps what it decides by (a few
+//! numbers per row) and says which rows are held ([`SourceScan::finish`]); [`SourceRest`]
+//! counts the others per village, so that the rules give on the rows held what they give on
+//! the whole source.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::error::ChecksError;
+use crate::frames::{MARRIAGE, RegisteredPersons, SOCIAL_SECURITY, id_number, prepare_source};
+use crate::records::{compared_columns, id_field_checks, places, row_hashes, unique_key};
+use crate::registry::{HeldLines, HouseholdRest, Known, repeated_values, text_hash};
+
+/// The sources [`SourceScan`] narrows.
+pub const NARROWED_SOURCES: [&str; 2] = [MARRIAGE, SOCIAL_SECURITY];
+
+/// What the rules need of a narrowed source's rows not held: the rows counted per village
+/// (their person's active household village).
+#[derive(Debug)]
+pub struct SourceRest {
+    /// Per village: `__all` (rows), and per ID field that `id_number_conflict` checks, the
+    /// rows checked in it (`__<field>`).
+    counts: DataFrame,
+    /// Rows held and rows left out.
+    pub held: usize,
+    pub left: usize,
+}
+
+impl SourceRest {
+    /// The rows left out as units of a rule over every record (`village`, `__n`).
+    pub(crate) fn all_units(&self) -> PolarsResult<DataFrame> {
+        units(&self.counts, "__all")
+    }
+
+    /// The rows left out that `id_number_conflict` checks in `field` (`village`, `__n`).
+    pub(crate) fn checked_units(&self, field: &str) -> PolarsResult<DataFrame> {
+        units(&self.counts, &format!("__{field}"))
+    }
+}
+
+/// `counted` of a table of counts per village, as units (`village`, `__n`).
+pub(crate) fn units(counts: &DataFrame, counted: &str) -> PolarsResult<DataFrame> {
+    counts
+        .select([PlSmallStr::from("village"), PlSmallStr::from(counted)])?
+        .lazy()
+        .select([col("village"), col(counted).alias("__n")])
+        .collect()
+}
+
+/// What [`SourceScan::finish`] decides.
+#[derive(Debug)]
+pub struct SourceNarrowing {
+    /// Per row scanned, in scan order, whether it is held.
+    pub held: Vec<bool>,
+    /// The rows held, by file and line.
+    pub lines: HeldLines,
+    pub rest: SourceRest,
+}
+
+/// A marriage or social-security source read in pieces, in file order
+/// ([`SourceScan::add`]). A row is held when any of these holds (each what a stage reads by
+/// row):
+///
+/// - one of its persons (`woman_id`, `man_id`; `person_id`), by the ID as valid or as
+///   given, is named by the health side (the registry's `NAMING`): linkage's mothers'
+///   marriages, the couples of `registration_without_marriage`;
+/// - an ID of its persons is not in normal form, or it has no key;
+/// - ingest flagged a field (`invalid_value`), or `id_number_conflict` finds a conflict;
+/// - it is a maternity claim (`maternity_claim_without_delivery`);
+/// - it may be a copy (`duplicate_record`): its key is on another row (where a key names one
+///   record), or the fields copies are compared on hash as another row's.
+///
+/// A row left out therefore belongs to no birth and has no finding: the rules read it only
+/// as a unit at its person's village, which [`SourceRest`] counts.
+#[derive(Debug)]
+pub struct SourceScan {
+    source: &'static str,
+    /// The ID fields whose persons place a row, and whether the key names one record.
+    persons_fields: &'static [&'static str],
+    unique_key: bool,
+    named: PlHashSet<u64>,
+    /// The columns compared for copies, from the first piece.
+    compared: Option<Vec<PlSmallStr>>,
+    /// Per row, in file order: the key's hash (`0`: none; where a key names one record),
+    /// the compared fields' hash, held by its own fields, its persons' valid IDs as numbers
+    /// (`persons_fields.len()` per row, `0`: none).
+    key: Vec<u64>,
+    content: Vec<u64>,
+    own: Vec<bool>,
+    persons: Vec<u64>,
+    /// Per ID field `id_number_conflict` checks, whether each row is checked in it.
+    checked: Vec<(&'static str, Vec<bool>)>,
+    /// Per row, its file's position in `files` and its line.
+    file: Vec<u32>,
+    line: Vec<u32>,
+    files: Vec<String>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl SourceScan {
+    /// A scan of `source` (one of [`NARROWED_SOURCES`]) knowing the other canonical tables
+    /// (by source id), read before it; `None` for a source not narrowed.
+    pub fn new(
+        source: &str,
+        others: &BTreeMap<String, DataFrame>,
+    ) -> Result<Option<SourceScan>, ChecksError> {
+        let Some(&source) = NARROWED_SOURCES.iter().find(|s| **s == source) else {
+            return Ok(None);
+        };
+        let (own_village, persons_fields) = places(source);
+        debug_assert!(
+            own_village.is_none(),
+            "a narrowed source has no village field"
+        );
+        Ok(Some(SourceScan {
+            source,
+            persons_fields,
+            unique_key: unique_key(source),
+            named: Known::of(others)?.named,
+            compared: None,
+            key: Vec::new(),
+            content: Vec::new(),
+            own: Vec::new(),
+            persons: Vec::new(),
+            checked: Vec::new(),
+            file: Vec::new(),
+            line: Vec::new(),
+            files: Vec::new(),
+        }))
+    }
+
+    /// The source's id.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Rows scanned.
+    pub fn rows(&self) -> usize {
+        self.own.len()
+    }
+
+    /// Reads the next piece (canonical rows, in file order). Returns, per row of the piece,
+    /// whether it is likely held: by its own fields, or as a copy within the piece. A copy
+    /// in another piece can hold a row too: [`SourceScan::finish`] says which rows are held
+    /// in the end.
+    pub fn add(&mut self, piece: &DataFrame) -> Result<Vec<bool>, ChecksError> {
+        let source = self.source;
+        let err = ChecksError::frame(source);
+        let t = prepare_source(source, piece)?;
+        let n = t.df.height();
+        let first = self.rows();
+        let compared = compared_columns(&t);
+        match &self.compared {
+            None => self.compared = Some(compared.clone()),
+            Some(c) if *c != compared => {
+                return Err(ChecksError::Frame {
+                    table: source.to_owned(),
+                    message: "a piece has other columns than the first".to_owned(),
+                });
+            }
+            Some(_) => {}
+        }
+        self.content
+            .extend(row_hashes(&t.df, &compared).map_err(&err)?);
+        let mut exprs = vec![
+            col("__key"),
+            t.text("invalid_fields").alias("__flags"),
+            t.text("maternity_claim_date").alias("__claim"),
+            t.text(SOURCE_FILE).alias("__file"),
+            match t.has(SOURCE_LINE) {
+                true => col(SOURCE_LINE).cast(DataType::UInt64),
+                false => lit(NULL).cast(DataType::UInt64),
+            }
+            .alias("__line"),
+        ];
+        for (i, f) in self.persons_fields.iter().enumerate() {
+            exprs.push(t.valid_id(f).alias(format!("__valid{i}")));
+            exprs.push(t.text(&format!("{f}_input")).alias(format!("__input{i}")));
+        }
+        let columns = t.lazy().select(exprs).collect().map_err(&err)?;
+        let text = |c: &str| -> Result<&StringChunked, ChecksError> {
+            columns.column(c).map_err(&err)?.str().map_err(&err)
+        };
+        let (key, flags, claim, file) = (
+            text("__key")?,
+            text("__flags")?,
+            text("__claim")?,
+            text("__file")?,
+        );
+        let line = columns
+            .column("__line")
+            .map_err(&err)?
+            .u64()
+            .map_err(&err)?;
+        let ids: Vec<(&StringChunked, &StringChunked)> = (0..self.persons_fields.len())
+            .map(|i| Ok((text(&format!("__valid{i}"))?, text(&format!("__input{i}"))?)))
+            .collect::<Result<_, ChecksError>>()?;
+        let checks = id_field_checks(source, &t).map_err(&err)?;
+        if self.checked.is_empty() && first == 0 {
+            self.checked = checks.iter().map(|(f, _)| (*f, Vec::new())).collect();
+        }
+        if self.checked.len() != checks.len() {
+            return Err(ChecksError::Frame {
+                table: source.to_owned(),
+                message: "a piece has other ID fields than the first".to_owned(),
+            });
+        }
+        let conflicts: Vec<Vec<bool>> = checks.iter().map(|(_, c)| c.conflicts()).collect();
+        for ((_, all), (_, c)) in self.checked.iter_mut().zip(&checks) {
+            all.extend_from_slice(&c.checked);
+        }
+        let mut last_file: Option<(&str, u32)> = None;
+        for i in 0..n {
+            let k = key.get(i);
+            self.key.push(match (self.unique_key, k) {
+                (true, Some(k)) => text_hash(Some(k)).map_or(0, |h| h.get()),
+                _ => 0,
+            });
+            let mut held = k.is_none()
+                || flags.get(i).is_some()
+                || claim.get(i).is_some()
+                || conflicts.iter().any(|c| c[i]);
+            for (valid, input) in &ids {
+                let (v, given) = (valid.get(i), input.get(i));
+                let number = v.and_then(id_number);
+                // An ID not in normal form, or given but not valid: read by its text.
+                held |= (v.is_some() && number.is_none()) || (given.is_some() && v.is_none());
+                held |= number.is_some_and(|id| self.named.contains(&id))
+                    || given
+                        .and_then(id_number)
+                        .is_some_and(|id| self.named.contains(&id));
+                self.persons.push(number.unwrap_or(0));
+            }
+            self.own.push(held);
+            let at = match file.get(i) {
+                None => NONE,
+                Some(f) if last_file.is_some_and(|(last, _)| last == f) => {
+                    last_file.map_or(NONE, |(_, at)| at)
+                }
+                Some(f) => {
+                    let at = match self.files.iter().position(|known| known == f) {
+                        Some(at) => at as u32,
+                        None => {
+                            self.files.push(f.to_owned());
+                            (self.files.len() - 1) as u32
+                        }
+                    };
+                    last_file = Some((f, at));
+                    at
+                }
+            };
+            self.file.push(at);
+            let line = line.get(i).unwrap_or(0);
+            self.line
+                .push(u32::try_from(line).map_err(|_| ChecksError::Frame {
+                    table: source.to_owned(),
+                    message: format!("a file of more than {} lines", u32::MAX),
+                })?);
+        }
+        Ok(self.held_among(first..self.rows()))
+    }
+
+    /// Which of `rows` are held: by their own fields, or as copies among these rows.
+    fn held_among(&self, rows: std::ops::Range<usize>) -> Vec<bool> {
+        let keys = repeated_values(rows.clone().map(|i| self.key[i]).filter(|&k| k != 0));
+        let contents = repeated_values(rows.clone().map(|i| self.content[i]));
+        rows.map(|i| {
+            self.own[i]
+                || (self.key[i] != 0 && keys.contains(&self.key[i]))
+                || contents.contains(&self.content[i])
+        })
+        .collect()
+    }
+
+    /// Which rows are held, in scan order, and the others counted per village at their
+    /// persons' active household villages (`household`: the registry narrowed; `None`: a
+    /// run without one, where no person has a village).
+    pub fn finish(self, household: Option<&HouseholdRest>) -> Result<SourceNarrowing, ChecksError> {
+        match household {
+            Some(h) => self.finish_with(&h.persons),
+            None => self.finish_with(&RegisteredPersons::default()),
+        }
+    }
+
+    /// [`SourceScan::finish`] with the registry's persons.
+    pub(crate) fn finish_with(
+        self,
+        persons: &RegisteredPersons,
+    ) -> Result<SourceNarrowing, ChecksError> {
+        let started = std::time::Instant::now();
+        let err = ChecksError::frame(self.source);
+        let n = self.rows();
+        let held = self.held_among(0..n);
+        let k = self.persons_fields.len();
+        // The rows left out, per village: the first of their persons with one.
+        let mut per_village: BTreeMap<Option<&str>, (IdxSize, Vec<IdxSize>)> = BTreeMap::new();
+        for i in (0..n).filter(|&i| !held[i]) {
+            let village = self.persons[i * k..(i + 1) * k]
+                .iter()
+                .filter(|&&id| id != 0)
+                .find_map(|&id| persons.village_of_number(id));
+            let (all, checked) = per_village
+                .entry(village)
+                .or_insert_with(|| (0, vec![0; self.checked.len()]));
+            *all += 1;
+            for (c, (_, rows)) in checked.iter_mut().zip(&self.checked) {
+                *c += IdxSize::from(rows[i]);
+            }
+        }
+        let mut columns = vec![
+            Column::new(
+                "village".into(),
+                per_village.keys().copied().collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "__all".into(),
+                per_village.values().map(|(a, _)| *a).collect::<Vec<_>>(),
+            ),
+        ];
+        for (f, (field, _)) in self.checked.iter().enumerate() {
+            columns.push(Column::new(
+                format!("__{field}").into(),
+                per_village.values().map(|(_, c)| c[f]).collect::<Vec<_>>(),
+            ));
+        }
+        let counts = DataFrame::new(per_village.len(), columns).map_err(&err)?;
+        let mut by_file: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
+        for i in (0..n).filter(|&i| held[i] && self.file[i] != NONE) {
+            by_file[self.file[i] as usize].push(u64::from(self.line[i]));
+        }
+        let lines = HeldLines::of(self.files.iter().cloned().zip(by_file));
+        let kept = held.iter().filter(|h| **h).count();
+        tracing::debug!(
+            source = self.source,
+            held = kept,
+            left = n - kept,
+            seconds = started.elapsed().as_secs_f64(),
+            "source narrowed"
+        );
+        Ok(SourceNarrowing {
+            held,
+            lines,
+            rest: SourceRest {
+                counts,
+                held: kept,
+                left: n - kept,
+            },
+        })
+    }
+}
+
+/// Ingest's columns of a row's file and line.
+const SOURCE_FILE: &str = "source_file";
+const SOURCE_LINE: &str = "source_line";
+
+/// A narrowed source read whole: its rows held and what the rules need of the others.
+/// `others` are the other canonical tables (by source id), `household` the whole registry
+/// if the run has one. `None` for a source not narrowed.
+pub fn narrow_source(
+    source: &str,
+    df: &DataFrame,
+    others: &BTreeMap<String, DataFrame>,
+    household: Option<&DataFrame>,
+) -> Result<Option<(DataFrame, SourceRest)>, ChecksError> {
+    let Some(mut scan) = SourceScan::new(source, others)? else {
+        return Ok(None);
+    };
+    let err = ChecksError::frame(scan.source());
+    scan.add(df)?;
+    let persons = match household {
+        Some(h) => RegisteredPersons::of(&prepare_source(crate::frames::HOUSEHOLD, h)?)?,
+        None => RegisteredPersons::default(),
+    };
+    let SourceNarrowing { held, rest, .. } = scan.finish_with(&persons)?;
+    let mask = BooleanChunked::from_slice("__held".into(), &held);
+    let held = crate::registry::compacted(df.filter(&mask).map_err(&err)?).map_err(&err)?;
+    Ok(Some((held, rest)))
+}
