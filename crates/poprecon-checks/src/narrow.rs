@@ -70,8 +70,9 @@ pub struct SourceNarrowing {
 /// row):
 ///
 /// - one of its persons (`woman_id`, `man_id`; `person_id`), by the ID as valid or as
-///   given, is named by the health side (the registry's `NAMING`): linkage's mothers'
-///   marriages, the couples of `registration_without_marriage`;
+///   given, is named by the health side (the registry's `NAMING`) or is the mother of a
+///   registry row in linkage's window: linkage's mothers' marriages, the couples of
+///   `registration_without_marriage`;
 /// - an ID of its persons is not in normal form, or it has no key;
 /// - ingest flagged a field (`invalid_value`), or `id_number_conflict` finds a conflict;
 /// - it is a maternity claim (`maternity_claim_without_delivery`);
@@ -90,12 +91,14 @@ pub struct SourceScan {
     /// The columns compared for copies, from the first piece.
     compared: Option<Vec<PlSmallStr>>,
     /// Per row, in file order: the key's hash (`0`: none; where a key names one record),
-    /// the compared fields' hash, held by its own fields, its persons' valid IDs as numbers
-    /// (`persons_fields.len()` per row, `0`: none).
+    /// the compared fields' hash, held by its own fields, the position in `villages` of
+    /// its persons' first active household village (`NONE`: none).
     key: Vec<u64>,
     content: Vec<u64>,
     own: Vec<bool>,
-    persons: Vec<u64>,
+    village: Vec<u32>,
+    villages: Vec<String>,
+    village_at: PlHashMap<String, u32>,
     /// Per ID field `id_number_conflict` checks, whether each row is checked in it.
     checked: Vec<(&'static str, Vec<bool>)>,
     /// Per row, its file's position in `files` and its line.
@@ -108,10 +111,12 @@ const NONE: u32 = u32::MAX;
 
 impl SourceScan {
     /// A scan of `source` (one of [`NARROWED_SOURCES`]) knowing the other canonical tables
-    /// (by source id), read before it; `None` for a source not narrowed.
+    /// (by source id) and the household registry narrowed (if the run has one), read
+    /// before it; `None` for a source not narrowed.
     pub fn new(
         source: &str,
         others: &BTreeMap<String, DataFrame>,
+        household: Option<&HouseholdRest>,
     ) -> Result<Option<SourceScan>, ChecksError> {
         let Some(&source) = NARROWED_SOURCES.iter().find(|s| **s == source) else {
             return Ok(None);
@@ -121,16 +126,22 @@ impl SourceScan {
             own_village.is_none(),
             "a narrowed source has no village field"
         );
+        let mut named = Known::of(others)?.named;
+        if let Some(h) = household {
+            named.extend(&h.mothers);
+        }
         Ok(Some(SourceScan {
             source,
             persons_fields,
             unique_key: unique_key(source),
-            named: Known::of(others)?.named,
+            named,
             compared: None,
             key: Vec::new(),
             content: Vec::new(),
             own: Vec::new(),
-            persons: Vec::new(),
+            village: Vec::new(),
+            villages: Vec::new(),
+            village_at: PlHashMap::new(),
             checked: Vec::new(),
             file: Vec::new(),
             line: Vec::new(),
@@ -148,11 +159,18 @@ impl SourceScan {
         self.own.len()
     }
 
-    /// Reads the next piece (canonical rows, in file order). Returns, per row of the piece,
-    /// whether it is likely held: by its own fields, or as a copy within the piece. A copy
-    /// in another piece can hold a row too: [`SourceScan::finish`] says which rows are held
-    /// in the end.
-    pub fn add(&mut self, piece: &DataFrame) -> Result<Vec<bool>, ChecksError> {
+    /// Reads the next piece (canonical rows, in file order), its rows placed by the
+    /// persons of `household` (the registry narrowed, as for [`SourceScan::new`]). Returns,
+    /// per row of the piece, whether it is likely held: by its own fields, or as a copy
+    /// within the piece. A copy in another piece can hold a row too:
+    /// [`SourceScan::finish`] says which rows are held in the end.
+    pub fn add(
+        &mut self,
+        piece: &DataFrame,
+        household: Option<&HouseholdRest>,
+    ) -> Result<Vec<bool>, ChecksError> {
+        let none = RegisteredPersons::default();
+        let persons = household.map_or(&none, |h| &h.persons);
         let source = self.source;
         let err = ChecksError::frame(source);
         let t = prepare_source(source, piece)?;
@@ -229,6 +247,7 @@ impl SourceScan {
                 || flags.get(i).is_some()
                 || claim.get(i).is_some()
                 || conflicts.iter().any(|c| c[i]);
+            let mut village = None;
             for (valid, input) in &ids {
                 let (v, given) = (valid.get(i), input.get(i));
                 let number = v.and_then(id_number);
@@ -238,9 +257,24 @@ impl SourceScan {
                     || given
                         .and_then(id_number)
                         .is_some_and(|id| self.named.contains(&id));
-                self.persons.push(number.unwrap_or(0));
+                if village.is_none() {
+                    village = number.and_then(|id| persons.village_of_number(id));
+                }
             }
             self.own.push(held);
+            let at = match village {
+                None => NONE,
+                Some(v) => match self.village_at.get(v) {
+                    Some(&at) => at,
+                    None => {
+                        let at = self.villages.len() as u32;
+                        self.villages.push(v.to_owned());
+                        self.village_at.insert(v.to_owned(), at);
+                        at
+                    }
+                },
+            };
+            self.village.push(at);
             let at = match file.get(i) {
                 None => NONE,
                 Some(f) if last_file.is_some_and(|(last, _)| last == f) => {
@@ -281,41 +315,35 @@ impl SourceScan {
         .collect()
     }
 
-    /// Which rows are held, in scan order, and the others counted per village at their
-    /// persons' active household villages (`household`: the registry narrowed; `None`: a
-    /// run without one, where no person has a village).
-    pub fn finish(self, household: Option<&HouseholdRest>) -> Result<SourceNarrowing, ChecksError> {
-        match household {
-            Some(h) => self.finish_with(&h.persons),
-            None => self.finish_with(&RegisteredPersons::default()),
-        }
-    }
-
-    /// [`SourceScan::finish`] with the registry's persons.
-    pub(crate) fn finish_with(
-        self,
-        persons: &RegisteredPersons,
-    ) -> Result<SourceNarrowing, ChecksError> {
+    /// Which rows are held, in scan order, and the others counted per village (their
+    /// persons' first active household village).
+    pub fn finish(self) -> Result<SourceNarrowing, ChecksError> {
         let started = std::time::Instant::now();
         let err = ChecksError::frame(self.source);
         let n = self.rows();
         let held = self.held_among(0..n);
-        let k = self.persons_fields.len();
-        // The rows left out, per village: the first of their persons with one.
-        let mut per_village: BTreeMap<Option<&str>, (IdxSize, Vec<IdxSize>)> = BTreeMap::new();
+        // The rows left out, per village position (the last slot: no village), then keyed
+        // by code.
+        let slots = self.villages.len() + 1;
+        let mut all: Vec<IdxSize> = vec![0; slots];
+        let mut checked: Vec<Vec<IdxSize>> = vec![vec![0; slots]; self.checked.len()];
         for i in (0..n).filter(|&i| !held[i]) {
-            let village = self.persons[i * k..(i + 1) * k]
-                .iter()
-                .filter(|&&id| id != 0)
-                .find_map(|&id| persons.village_of_number(id));
-            let (all, checked) = per_village
-                .entry(village)
-                .or_insert_with(|| (0, vec![0; self.checked.len()]));
-            *all += 1;
-            for (c, (_, rows)) in checked.iter_mut().zip(&self.checked) {
-                *c += IdxSize::from(rows[i]);
+            let at = match self.village[i] {
+                NONE => slots - 1,
+                at => at as usize,
+            };
+            all[at] += 1;
+            for (counts, (_, rows)) in checked.iter_mut().zip(&self.checked) {
+                counts[at] += IdxSize::from(rows[i]);
             }
         }
+        let per_village: BTreeMap<Option<&str>, (IdxSize, Vec<IdxSize>)> = (0..slots)
+            .filter(|&at| all[at] > 0)
+            .map(|at| {
+                let counts = checked.iter().map(|c| c[at]).collect();
+                (self.villages.get(at).map(String::as_str), (all[at], counts))
+            })
+            .collect();
         let mut columns = vec![
             Column::new(
                 "village".into(),
@@ -363,24 +391,20 @@ const SOURCE_FILE: &str = "source_file";
 const SOURCE_LINE: &str = "source_line";
 
 /// A narrowed source read whole: its rows held and what the rules need of the others.
-/// `others` are the other canonical tables (by source id), `household` the whole registry
-/// if the run has one. `None` for a source not narrowed.
+/// `others` are the other canonical tables (by source id), `household` the registry
+/// narrowed if the run has one. `None` for a source not narrowed.
 pub fn narrow_source(
     source: &str,
     df: &DataFrame,
     others: &BTreeMap<String, DataFrame>,
-    household: Option<&DataFrame>,
+    household: Option<&HouseholdRest>,
 ) -> Result<Option<(DataFrame, SourceRest)>, ChecksError> {
-    let Some(mut scan) = SourceScan::new(source, others)? else {
+    let Some(mut scan) = SourceScan::new(source, others, household)? else {
         return Ok(None);
     };
     let err = ChecksError::frame(scan.source());
-    scan.add(df)?;
-    let persons = match household {
-        Some(h) => RegisteredPersons::of(&prepare_source(crate::frames::HOUSEHOLD, h)?)?,
-        None => RegisteredPersons::default(),
-    };
-    let SourceNarrowing { held, rest, .. } = scan.finish_with(&persons)?;
+    scan.add(df, household)?;
+    let SourceNarrowing { held, rest, .. } = scan.finish()?;
     let mask = BooleanChunked::from_slice("__held".into(), &held);
     let held = crate::registry::compacted(df.filter(&mask).map_err(&err)?).map_err(&err)?;
     Ok(Some((held, rest)))

@@ -38,6 +38,9 @@ pub struct HouseholdRest {
     /// Per own `village` of the rows not held: `__all` (rows), and per ID field that
     /// `id_number_conflict` checks, the rows checked in it (`__<field>`).
     counts: DataFrame,
+    /// The IDs (valid, and as given) of the mothers of linkage's window rows: the mothers
+    /// of births the health side may not name.
+    pub(crate) mothers: PlHashSet<u64>,
     /// Rows held and rows left out.
     pub held: usize,
     pub left: usize,
@@ -527,6 +530,7 @@ impl HouseholdScan {
             None => Known::of(sources)?,
         };
         named.extend(&self.window_mothers);
+        let mothers = std::mem::take(&mut self.window_mothers);
         let n = self.person.len();
         let held_rows = self.held_among(0..n, |id| named.contains(&id), &pupils);
 
@@ -581,6 +585,7 @@ impl HouseholdScan {
         let rest = HouseholdRest {
             persons: self.persons.finish(),
             counts,
+            mothers,
             held,
             left: n - held,
         };

@@ -300,7 +300,7 @@ impl Fx {
                 .iter()
                 .filter_map(|s| {
                     let df = tables.get(s)?;
-                    crate::narrow_source(s, df, &others_of(s), tables.get("household"))
+                    crate::narrow_source(s, df, &others_of(s), household.as_ref().map(|h| &h.1))
                         .expect("the source narrows")
                         .map(|(held, rest)| (*s, held, rest))
                 })

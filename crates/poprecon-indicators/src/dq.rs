@@ -223,13 +223,32 @@ const DQ_ORDER: [&str; 4] = ["source", "village", "metric", "field"];
 /// gives of all the rows at once. Each metric's numerator and denominator are counts and
 /// sums of rows, so a key's are the sums of its pieces' and its value their quotient.
 pub fn merge_data_quality(parts: Vec<DataFrame>) -> Result<DataFrame, IndicatorError> {
+    merge_data_quality_less(parts, Vec::new())
+}
+
+/// [`merge_data_quality`] of `parts` less `less`, whose rows are counted in `parts` too:
+/// a source measured in pieces as it is read (each row at the village [`data_quality`] gives
+/// it without births), plus its rows held measured with the births, less the same rows
+/// measured without them, is the source measured with the births. A key left with no
+/// denominator is dropped: every row [`data_quality`] gives has one.
+pub fn merge_data_quality_less(
+    parts: Vec<DataFrame>,
+    less: Vec<DataFrame>,
+) -> Result<DataFrame, IndicatorError> {
     let err = IndicatorError::frame("data_quality");
-    let parts: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
+    let mut all: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
+    all.extend(less.into_iter().map(|df| {
+        df.lazy().with_columns([
+            (lit(0i64) - col("numerator")).alias("numerator"),
+            (lit(0i64) - col("denominator")).alias("denominator"),
+        ])
+    }));
     valued(
-        concat(parts, UnionArgs::default())
+        concat(all, UnionArgs::default())
             .map_err(&err)?
             .group_by(DQ_ORDER.map(col))
-            .agg([col("numerator").sum(), col("denominator").sum()]),
+            .agg([col("numerator").sum(), col("denominator").sum()])
+            .filter(col("denominator").neq(lit(0i64))),
     )
     .collect()
     .map_err(err)

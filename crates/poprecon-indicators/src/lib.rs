@@ -56,7 +56,7 @@ pub use config::{
     AssessmentConfig, AssessmentItem, Basis, DqConfig, IndicatorConfig, IndicatorSpec, Level,
     Timeliness, Veto,
 };
-pub use dq::{data_quality, merge_data_quality};
+pub use dq::{data_quality, merge_data_quality, merge_data_quality_less};
 pub use error::IndicatorError;
 
 /// Names of the divisions, code → name: counties (6 digits), townships (9), villages (12).

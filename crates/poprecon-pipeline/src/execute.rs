@@ -92,10 +92,11 @@ pub trait Progress: Sync {
     /// the thread that calls [`execute`], while the other sources and stages go on: a
     /// caller can start writing it now. The pieces come in file and line order and make the
     /// table once [`Progress::source_ingested`] says so. A source comes whole, as one piece,
-    /// after [`Progress::source_finished`], but the household registry: its rows held
-    /// ([`RunTables::records`]) once ingest has narrowed it, or with
-    /// [`ExecuteOptions::whole_registry`] every row, in pieces as it is read ([`execute`]
-    /// never holds it whole).
+    /// after [`Progress::source_finished`], but the sources narrowed at ingest (the
+    /// household registry, the marriage and social-security records): their rows held
+    /// ([`RunTables::records`]) once ingest has narrowed them, or with
+    /// [`ExecuteOptions::whole_sources`] every row, in pieces as they are read ([`execute`]
+    /// never holds them whole).
     fn source_piece(&self, _source: &'static str, _piece: &DataFrame) {}
 
     /// Every piece of `source` was handed over, and it was read well. Called once per source
@@ -116,10 +117,11 @@ pub struct ExecuteOptions<'a> {
     /// without it).
     pub previous: Option<&'a DataFrame>,
     pub progress: &'a dyn Progress,
-    /// Hand the household registry to [`Progress::source_piece`] whole, a piece at a time as
-    /// it is read; by default only its rows held ([`RunTables::records`]), once ingest has
-    /// narrowed it.
-    pub whole_registry: bool,
+    /// Hand the sources narrowed at ingest (the household registry, the marriage and
+    /// social-security records) to [`Progress::source_piece`] whole, a piece at a time as
+    /// they are read; by default only their rows held ([`RunTables::records`]), once
+    /// ingest has narrowed them.
+    pub whole_sources: bool,
 }
 
 impl Default for ExecuteOptions<'_> {
@@ -127,7 +129,7 @@ impl Default for ExecuteOptions<'_> {
         ExecuteOptions {
             previous: None,
             progress: &NoProgress,
-            whole_registry: false,
+            whole_sources: false,
         }
     }
 }
@@ -136,7 +138,7 @@ impl std::fmt::Debug for ExecuteOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExecuteOptions")
             .field("previous", &self.previous.map(DataFrame::shape))
-            .field("whole_registry", &self.whole_registry)
+            .field("whole_sources", &self.whole_sources)
             .finish_non_exhaustive()
     }
 }
@@ -146,10 +148,11 @@ impl std::fmt::Debug for ExecuteOptions<'_> {
 pub struct RunTables {
     /// Per source, in plan order: rows read, accepted, quarantined, unknown codes, files.
     pub ingest: Vec<SourceStats>,
-    /// Each source's canonical table, by source id (`sources/<id>.parquet`), but the
-    /// household registry's: only its rows the later stages read one by one
-    /// (`poprecon_checks::narrow_household`; every row of a record key held, in file order).
-    /// With [`ExecuteOptions::whole_registry`], the whole table is what
+    /// Each source's canonical table, by source id (`sources/<id>.parquet`), but those
+    /// narrowed at ingest: only their rows the later stages read one by one (the household
+    /// registry's by `poprecon_checks::HouseholdScan`, the marriage and social-security
+    /// records' by `poprecon_checks::SourceScan`; in file order). With
+    /// [`ExecuteOptions::whole_sources`], the whole tables are what
     /// [`Progress::source_piece`] hands over.
     pub records: BTreeMap<String, DataFrame>,
     /// Each source's quarantined rows, in plan order (`quarantine/<id>.parquet`).
@@ -212,40 +215,74 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         townships: &plan.divisions.townships,
         villages: &plan.divisions.villages,
     };
-    let household = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
-        // The household registry is read last, in pieces, each scanned and measured as it
-        // comes and its likely rows kept (`Registry`), knowing the other sources.
-        let mut registry = Registry::new(plan, divisions);
-        let streamed = registry_plan(plan).map(|sp| Streamed {
-            source: sp.source.id(),
-            reader: &mut registry,
-            hand_over: opts.whole_registry,
-        });
+    let narrowed = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
+        // The household registry, then the marriage and insurance records, are read last,
+        // in pieces, each scanned and measured as it comes and its likely rows kept
+        // (`Narrowed`), knowing the sources read before them: the records' rows are placed
+        // by the registry's persons.
+        let registry = std::cell::OnceCell::new();
+        let mut readers: Vec<Narrowed<'_>> = narrowed_plans(plan)
+            .map(|sp| Narrowed::new(plan, sp, divisions, &registry))
+            .collect();
+        // A registry read from workbooks comes whole, after the others: the records are
+        // then read whole too, and scanned after it.
+        let streamable = |r: &Narrowed<'_>| {
+            r.source == HOUSEHOLD || registry_plan(plan).is_none_or(|sp| !read_apart(sp))
+        };
+        let streamed = readers
+            .iter_mut()
+            .filter(|r| streamable(r))
+            .map(|r| Streamed {
+                source: r.source,
+                hand_over: opts.whole_sources,
+                reader: r,
+            })
+            .collect();
         let read = ingest_sources(plan, opts.progress, streamed)?;
         for output in read {
             ingest.push(output.stats);
             quarantine.push((output.source, output.quarantine));
             records.insert(output.source.to_owned(), output.records);
         }
-        let household = match registry_plan(plan) {
-            Some(sp) => {
-                // A registry read whole (from workbooks) is scanned as one piece.
-                if let Some(whole) = records.remove(HOUSEHOLD)
-                    && whole.height() > 0
-                {
-                    registry.begin(&records)?;
-                    registry.piece(&whole)?;
+        // A source read whole is scanned as one piece.
+        for reader in &mut readers {
+            let whole = records.remove(reader.source);
+            if reader.done.is_none() {
+                reader.begin(&records)?;
+                if let Some(whole) = whole.filter(|w| w.height() > 0) {
+                    reader.piece(&whole)?;
                 }
-                let (held, narrowed) = registry.finish(plan, sp, &records)?;
-                if !opts.whole_registry {
-                    opts.progress.source_piece(HOUSEHOLD, &held);
-                    opts.progress.source_ingested(HOUSEHOLD);
-                }
-                records.insert(HOUSEHOLD.to_owned(), held);
-                Some(narrowed)
+                reader.end()?;
             }
-            None => None,
-        };
+        }
+        let mut narrowed = NarrowedSources::default();
+        let mut held = Vec::new();
+        for reader in readers {
+            let source = reader.source;
+            match reader.done.expect("every narrowed source is finished") {
+                Done::Household { rows, quality } => {
+                    held.push((source, rows));
+                    narrowed.quality.push((source, quality));
+                }
+                Done::Source {
+                    rows,
+                    rest,
+                    quality,
+                } => {
+                    held.push((source, rows));
+                    narrowed.quality.push((source, quality));
+                    narrowed.sources.push((source, rest));
+                }
+            }
+        }
+        narrowed.household = registry.into_inner();
+        for (source, rows) in held {
+            if !opts.whole_sources {
+                opts.progress.source_piece(source, &rows);
+                opts.progress.source_ingested(source);
+            }
+            records.insert(source.to_owned(), rows);
+        }
         // What the later stages hold of each source (`-vv`): rows and bytes, no values.
         for (source, df) in &records {
             tracing::debug!(
@@ -256,7 +293,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             );
         }
         let rows = ingest.iter().map(|s: &SourceStats| s.read).sum();
-        Ok((household, rows))
+        Ok((narrowed, rows))
     })?;
 
     let input = poprecon_link::LinkInput::from_tables(
@@ -298,8 +335,11 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             for (id, df) in &records {
                 input = input.with_source(id, df);
             }
-            if let Some(h) = &household {
-                input = input.with_narrowed_household(&records[HOUSEHOLD], &h.rest);
+            if let Some(rest) = &narrowed.household {
+                input = input.with_narrowed_household(&records[HOUSEHOLD], rest);
+            }
+            for (source, rest) in &narrowed.sources {
+                input = input.with_narrowed_source(source, &records[*source], rest);
             }
             let checked = poprecon_checks::run_checks(&input, &plan.rules)?;
             let current = poprecon_checks::apply_lifecycle(
@@ -313,10 +353,10 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
 
     let (indicators, assessment, data_quality, indicator_births) =
         run_stage(&mut stages, opts.progress, Stage::Measure, || {
-            // The household registry's data quality was measured on all its rows at ingest.
+            // The narrowed sources' data quality was measured on all their rows at ingest.
             let mut others = records.clone();
-            if household.is_some() {
-                others.remove(HOUSEHOLD);
+            for (source, _) in &narrowed.quality {
+                others.remove(*source);
             }
             let input = poprecon_indicators::IndicatorInput {
                 births: &linked.births,
@@ -338,9 +378,34 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             timed("assessment", started);
             let started = Instant::now();
             let mut quality = poprecon_indicators::data_quality(&input, &plan.indicators)?;
-            if let Some(h) = &household {
-                quality =
-                    poprecon_indicators::merge_data_quality(vec![quality, h.quality.clone()])?;
+            if !narrowed.quality.is_empty() {
+                // Measured at ingest without births: the rows held move to their births'
+                // villages (marriage records have no village of their own).
+                let mut parts = vec![quality];
+                let mut less = Vec::new();
+                for (source, measured) in &narrowed.quality {
+                    parts.push(measured.clone());
+                    if *source == HOUSEHOLD {
+                        // The registry's rows are at their own village.
+                        continue;
+                    }
+                    let only = BTreeMap::from([((*source).to_owned(), records[*source].clone())]);
+                    let with = poprecon_indicators::IndicatorInput {
+                        sources: &only,
+                        ..input
+                    };
+                    parts.push(poprecon_indicators::data_quality(&with, &plan.indicators)?);
+                    let empty = DataFrame::empty();
+                    let without = poprecon_indicators::IndicatorInput {
+                        births: &empty,
+                        ..with
+                    };
+                    less.push(poprecon_indicators::data_quality(
+                        &without,
+                        &plan.indicators,
+                    )?);
+                }
+                quality = poprecon_indicators::merge_data_quality_less(parts, less)?;
             }
             timed("data_quality", started);
             let started = Instant::now();
@@ -368,12 +433,24 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
 
 const HOUSEHOLD: &str = poprecon_model::SourceId::Household.id();
 
-/// The household registry as the later stages read it: its rows that linkage, the rules
-/// and the report read one by one, with what the rules need of the others and its data
-/// quality, measured on every row.
-struct NarrowedHousehold {
-    rest: poprecon_checks::HouseholdRest,
-    quality: DataFrame,
+/// The sources narrowed at ingest as the later stages read them: beside their rows held (in
+/// `records`), what the rules need of the others and their data quality, measured on every
+/// row as they were read (without births).
+#[derive(Default)]
+struct NarrowedSources {
+    household: Option<poprecon_checks::HouseholdRest>,
+    sources: Vec<(&'static str, poprecon_checks::SourceRest)>,
+    quality: Vec<(&'static str, DataFrame)>,
+}
+
+/// The plan's sources narrowed at ingest, in the order they are read: the household
+/// registry, then the marriage and social-security records
+/// (`poprecon_checks::NARROWED_SOURCES`), placed by the registry's persons.
+fn narrowed_plans(plan: &Plan) -> impl Iterator<Item = &SourcePlan> {
+    let order = [HOUSEHOLD]
+        .into_iter()
+        .chain(poprecon_checks::NARROWED_SOURCES.iter().copied());
+    order.filter_map(|id| plan.sources.iter().find(|sp| sp.source.id() == id))
 }
 
 /// The plan's household registry, if it has one.
@@ -381,163 +458,211 @@ fn registry_plan(plan: &Plan) -> Option<&SourcePlan> {
     plan.sources.iter().find(|sp| sp.source.id() == HOUSEHOLD)
 }
 
-/// The household registry as ingest hands it over, a piece at a time: each piece scanned
-/// (`poprecon_checks::HouseholdScan`), measured (data quality) and its likely rows kept, so
-/// that a registry of millions of rows is never whole in memory. [`Registry::finish`]
-/// keeps the rows held of those, and reads the registry's files again for the rows held
-/// that a later piece revealed (a household, a mother or an ID across pieces).
-struct Registry<'p> {
+/// Whether [`ingest_sources`] reads `sp` apart, whole: from workbooks alone.
+fn read_apart(sp: &SourcePlan) -> bool {
+    !sp.files.is_empty() && sp.files.iter().all(|f| f.format.is_workbook())
+}
+
+/// How a narrowed source is scanned.
+enum Scan {
+    Household(poprecon_checks::HouseholdScan),
+    /// Made once the sources read before are known ([`PieceReader::begin`]).
+    Source(Option<poprecon_checks::SourceScan>),
+}
+
+/// A narrowed source's rows held, in file order, with what the rules need of the others
+/// and its data quality (every row, without births).
+enum Done {
+    Household {
+        rows: DataFrame,
+        quality: DataFrame,
+    },
+    Source {
+        rows: DataFrame,
+        rest: poprecon_checks::SourceRest,
+        quality: DataFrame,
+    },
+}
+
+/// A source as ingest hands it over, a piece at a time: each piece scanned
+/// (`poprecon_checks::HouseholdScan`, `poprecon_checks::SourceScan`), measured (data
+/// quality) and its likely rows kept, so that millions of rows are never whole in memory.
+/// Its end keeps the rows held of those, and reads the source's files again for the rows
+/// held that a later piece revealed (a household, a mother, an ID or a copy across pieces).
+/// The registry's end leaves what the rules need of its other rows in `registry`, where the
+/// records read after it find its persons.
+struct Narrowed<'p> {
+    source: &'static str,
     plan: &'p Plan,
+    sp: &'p SourcePlan,
     divisions: poprecon_indicators::Divisions<'p>,
-    scan: Option<poprecon_checks::HouseholdScan>,
+    registry: &'p std::cell::OnceCell<poprecon_checks::HouseholdRest>,
+    scan: Scan,
+    /// The sources read before (the registry's scan reads them as it ends).
+    others: BTreeMap<String, DataFrame>,
     quality: Vec<DataFrame>,
     /// The rows of each piece likely held, with text buffers of their own.
     likely: Vec<DataFrame>,
+    done: Option<Done>,
 }
 
-impl<'p> Registry<'p> {
-    fn new(plan: &'p Plan, divisions: poprecon_indicators::Divisions<'p>) -> Self {
-        let window = poprecon_link::birth_window(plan.period, &plan.linkage);
-        Registry {
+impl<'p> Narrowed<'p> {
+    fn new(
+        plan: &'p Plan,
+        sp: &'p SourcePlan,
+        divisions: poprecon_indicators::Divisions<'p>,
+        registry: &'p std::cell::OnceCell<poprecon_checks::HouseholdRest>,
+    ) -> Self {
+        let source = sp.source.id();
+        let scan = if source == HOUSEHOLD {
+            let window = poprecon_link::birth_window(plan.period, &plan.linkage);
+            Scan::Household(poprecon_checks::HouseholdScan::new(window))
+        } else {
+            Scan::Source(None)
+        };
+        Narrowed {
+            source,
             plan,
+            sp,
             divisions,
-            scan: Some(poprecon_checks::HouseholdScan::new(window)),
+            registry,
+            scan,
+            others: BTreeMap::new(),
             quality: Vec::new(),
             likely: Vec::new(),
+            done: None,
         }
-    }
-
-    /// The rows held (`poprecon_checks::HouseholdScan::finish`, given the other sources'
-    /// `records`) in file order, and what the rules need of the others.
-    fn finish(
-        self,
-        plan: &Plan,
-        sp: &SourcePlan,
-        records: &BTreeMap<String, DataFrame>,
-    ) -> Result<(DataFrame, NarrowedHousehold), StageError> {
-        let started = Instant::now();
-        let scan = self.scan.expect("the scan is finished once");
-        let scanned = scan.rows();
-        let narrowing = scan.finish(records)?;
-        let quality = poprecon_indicators::merge_data_quality(self.quality)?;
-        // Lines as ingest names the files in `source_file`, each file a set of lines.
-        let paths: Vec<String> = sp
-            .files
-            .iter()
-            .map(|f| f.path.display().to_string())
-            .collect();
-        let held = LineSet::of(paths.iter().map(|p| narrowing.lines.of_file(p)));
-        // The likely rows that are held.
-        let mut kept = Vec::new();
-        let mut found = LineSet::of(paths.iter().map(|_| &[][..]));
-        for piece in self.likely {
-            let (files, lines) = file_lines(&piece, &paths).map_err(frame_err)?;
-            let mask: BooleanChunked = files
-                .iter()
-                .zip(&lines)
-                .map(|(&f, &l)| {
-                    let hit = held.holds(f, l);
-                    if hit {
-                        found.insert(f, l);
-                    }
-                    hit
-                })
-                .collect();
-            kept.push(piece.filter(&mask).map_err(frame_err)?);
-        }
-        // The rows held that no piece thought likely, read again (without progress: their
-        // rows were counted once).
-        let missing = held.len() - found.len();
-        if missing > 0 {
-            let keep = |file: usize, line: u64| held.holds(file, line) && !found.holds(file, line);
-            let again = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
-                keep: Some(&keep),
-                ..plan.ingest_config(sp)
-            })?
-            .records;
-            kept.push(poprecon_checks::compacted(again).map_err(frame_err)?);
-        }
-        let mut held_rows = match kept.len() {
-            // A registry of no rows: its (empty) table.
-            0 => {
-                poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
-                    keep: Some(&|_, _| false),
-                    ..plan.ingest_config(sp)
-                })?
-                .records
-            }
-            _ => {
-                let mut it = kept.into_iter();
-                let mut df = it.next().expect("one piece at least");
-                for piece in it {
-                    df.vstack_mut_owned(piece).map_err(frame_err)?;
-                }
-                df
-            }
-        };
-        if missing > 0 {
-            // In file order, as the registry's rows are everywhere else.
-            let (files, lines) = file_lines(&held_rows, &paths).map_err(frame_err)?;
-            let mut order: Vec<usize> = (0..held_rows.height()).collect();
-            order.sort_by_key(|&i| (files[i], lines[i]));
-            let order: Vec<IdxSize> = order.into_iter().map(|i| i as IdxSize).collect();
-            held_rows = held_rows
-                .take(&IdxCa::from_vec("order".into(), order))
-                .map_err(frame_err)?;
-        }
-        held_rows.rechunk_mut_par();
-        if held_rows.height() != narrowing.rest.held {
-            return Err(StageError::Ingest(poprecon_ingest::IngestError::Frame {
-                source_id: HOUSEHOLD,
-                message: format!(
-                    "the registry changed while it was read: {} rows held, {} read",
-                    narrowing.rest.held,
-                    held_rows.height()
-                ),
-            }));
-        }
-        tracing::debug!(
-            scanned,
-            held = held_rows.height(),
-            read_again = missing,
-            seconds = started.elapsed().as_secs_f64(),
-            "household rows held"
-        );
-        Ok((
-            held_rows,
-            NarrowedHousehold {
-                rest: narrowing.rest,
-                quality,
-            },
-        ))
     }
 }
 
-/// A frame error of the household registry, as an ingest error.
-fn frame_err(e: PolarsError) -> StageError {
+/// The rows of `sp` at `lines` (`expected` of them), in file order: those of the `likely`
+/// pieces, and the others read again from the source's files (without progress: their rows
+/// were counted once).
+fn held_rows(
+    plan: &Plan,
+    sp: &SourcePlan,
+    likely: Vec<DataFrame>,
+    lines: &poprecon_checks::HeldLines,
+    expected: usize,
+) -> Result<DataFrame, StageError> {
+    let source = sp.source.id();
+    let err = |e: PolarsError| frame_err(source, e);
+    // Lines as ingest names the files in `source_file`, each file a set of lines.
+    let paths: Vec<String> = sp
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let held = LineSet::of(paths.iter().map(|p| lines.of_file(p)));
+    // The likely rows that are held.
+    let mut kept = Vec::new();
+    let mut found = LineSet::of(paths.iter().map(|_| &[][..]));
+    for piece in likely {
+        let (files, lines) = file_lines(&piece, &paths).map_err(err)?;
+        let mask: BooleanChunked = files
+            .iter()
+            .zip(&lines)
+            .map(|(&f, &l)| {
+                let hit = held.holds(f, l);
+                if hit {
+                    found.insert(f, l);
+                }
+                hit
+            })
+            .collect();
+        kept.push(piece.filter(&mask).map_err(err)?);
+    }
+    // The rows held that no piece thought likely, read again.
+    let missing = held.len() - found.len();
+    if missing > 0 {
+        let keep = |file: usize, line: u64| held.holds(file, line) && !found.holds(file, line);
+        let again = poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
+            keep: Some(&keep),
+            ..plan.ingest_config(sp)
+        })?
+        .records;
+        kept.push(poprecon_checks::compacted(again).map_err(err)?);
+    }
+    let mut rows = match kept.len() {
+        // A source of no rows: its (empty) table.
+        0 => {
+            poprecon_ingest::ingest(&poprecon_ingest::IngestConfig {
+                keep: Some(&|_, _| false),
+                ..plan.ingest_config(sp)
+            })?
+            .records
+        }
+        _ => {
+            let mut it = kept.into_iter();
+            let mut df = it.next().expect("one piece at least");
+            for piece in it {
+                df.vstack_mut_owned(piece).map_err(err)?;
+            }
+            df
+        }
+    };
+    if missing > 0 {
+        // In file order, as the source's rows are everywhere else.
+        let (files, lines) = file_lines(&rows, &paths).map_err(err)?;
+        let mut order: Vec<usize> = (0..rows.height()).collect();
+        order.sort_by_key(|&i| (files[i], lines[i]));
+        let order: Vec<IdxSize> = order.into_iter().map(|i| i as IdxSize).collect();
+        rows = rows
+            .take(&IdxCa::from_vec("order".into(), order))
+            .map_err(err)?;
+    }
+    rows.rechunk_mut_par();
+    if rows.height() != expected {
+        return Err(StageError::Ingest(poprecon_ingest::IngestError::Frame {
+            source_id: source,
+            message: format!(
+                "the source changed while it was read: {expected} rows held, {} read",
+                rows.height()
+            ),
+        }));
+    }
+    tracing::debug!(source, read_again = missing, "rows gathered");
+    Ok(rows)
+}
+
+/// A frame error of `source`, as an ingest error.
+fn frame_err(source: &'static str, e: PolarsError) -> StageError {
     StageError::Ingest(poprecon_ingest::IngestError::Frame {
-        source_id: HOUSEHOLD,
+        source_id: source,
         message: e.to_string(),
     })
 }
 
-impl PieceReader for Registry<'_> {
+impl PieceReader for Narrowed<'_> {
     fn begin(&mut self, others: &BTreeMap<String, DataFrame>) -> Result<(), StageError> {
-        let scan = self.scan.take().expect("the scan begins once");
-        self.scan = Some(scan.knowing(others)?);
+        match &mut self.scan {
+            Scan::Household(scan) => {
+                let fresh = poprecon_checks::HouseholdScan::new((0, 0));
+                let scan = std::mem::replace(scan, fresh);
+                self.scan = Scan::Household(scan.knowing(others)?);
+                self.others = others.clone();
+            }
+            Scan::Source(scan) => {
+                *scan = poprecon_checks::SourceScan::new(self.source, others, self.registry.get())?;
+            }
+        }
         Ok(())
     }
 
     fn piece(&mut self, piece: &DataFrame) -> Result<(), StageError> {
-        let scan = self.scan.as_mut().expect("the scan is not finished");
-        let likely = scan.add(piece)?;
+        let source = self.source;
+        let likely = match &mut self.scan {
+            Scan::Household(scan) => scan.add(piece)?,
+            Scan::Source(Some(scan)) => scan.add(piece, self.registry.get())?,
+            Scan::Source(None) => unreachable!("a source's scan begins before its pieces"),
+        };
         let mask = BooleanChunked::from_slice("likely".into(), &likely);
-        let likely = piece.filter(&mask).map_err(frame_err)?;
+        let likely = piece.filter(&mask).map_err(|e| frame_err(source, e))?;
         self.likely
-            .push(poprecon_checks::compacted(likely).map_err(frame_err)?);
+            .push(poprecon_checks::compacted(likely).map_err(|e| frame_err(source, e))?);
 
         let empty = DataFrame::empty();
-        let only = BTreeMap::from([(HOUSEHOLD.to_owned(), piece.clone())]);
+        let only = BTreeMap::from([(source.to_owned(), piece.clone())]);
         self.quality.push(poprecon_indicators::data_quality(
             &poprecon_indicators::IndicatorInput {
                 births: &empty,
@@ -550,6 +675,65 @@ impl PieceReader for Registry<'_> {
             },
             &self.plan.indicators,
         )?);
+        Ok(())
+    }
+
+    /// The rows held (`poprecon_checks::HouseholdScan::finish`,
+    /// `poprecon_checks::SourceScan::finish`), gathered in file order.
+    fn end(&mut self) -> Result<(), StageError> {
+        let started = Instant::now();
+        let scan = std::mem::replace(&mut self.scan, Scan::Source(None));
+        let likely = std::mem::take(&mut self.likely);
+        let quality = poprecon_indicators::merge_data_quality(std::mem::take(&mut self.quality))?;
+        let (scanned, done) = match scan {
+            Scan::Household(scan) => {
+                let scanned = scan.rows();
+                let narrowing = scan.finish(&std::mem::take(&mut self.others))?;
+                let rows = held_rows(
+                    self.plan,
+                    self.sp,
+                    likely,
+                    &narrowing.lines,
+                    narrowing.rest.held,
+                )?;
+                // Set once: a registry ends once.
+                let _ = self.registry.set(narrowing.rest);
+                (scanned, Done::Household { rows, quality })
+            }
+            Scan::Source(Some(scan)) => {
+                let scanned = scan.rows();
+                let narrowing = scan.finish()?;
+                let rows = held_rows(
+                    self.plan,
+                    self.sp,
+                    likely,
+                    &narrowing.lines,
+                    narrowing.rest.held,
+                )?;
+                let rest = narrowing.rest;
+                (
+                    scanned,
+                    Done::Source {
+                        rows,
+                        rest,
+                        quality,
+                    },
+                )
+            }
+            // No scan was begun (the read failed before): nothing is held.
+            Scan::Source(None) => return Ok(()),
+        };
+        let held = match &done {
+            Done::Household { rows, .. } | Done::Source { rows, .. } => rows.height(),
+        };
+        tracing::debug!(
+            source = self.source,
+            scanned,
+            held,
+            seconds = started.elapsed().as_secs_f64(),
+            "rows held"
+        );
+        self.done = Some(done);
         Ok(())
     }
 }
@@ -627,6 +811,12 @@ pub trait PieceReader {
 
     /// The next piece of the source's canonical table, in file and line order.
     fn piece(&mut self, piece: &DataFrame) -> Result<(), StageError>;
+
+    /// After the last piece, once the source was read well (before the next source
+    /// begins).
+    fn end(&mut self) -> Result<(), StageError> {
+        Ok(())
+    }
 }
 
 /// A source [`ingest_sources`] reads after every other and hands over in pieces as it reads
@@ -648,9 +838,10 @@ impl std::fmt::Debug for Streamed<'_> {
     }
 }
 
-/// Reads every source of the plan; the outputs come back in plan order. `streamed`, if
-/// given, is read after every other source, in pieces, its reader told the others first
-/// (unless it is read from workbooks alone: then it comes whole, in its turn).
+/// Reads every source of the plan; the outputs come back in plan order. The `streamed`
+/// sources are read after every other source, in the order given, each in pieces, its
+/// reader told the sources read before it first (unless it is read from workbooks alone:
+/// then it comes whole, in its turn).
 ///
 /// A source read only from workbooks is read on a thread of its own while the others are
 /// ingested one after another: calamine reads a
@@ -662,7 +853,7 @@ impl std::fmt::Debug for Streamed<'_> {
 pub fn ingest_sources(
     plan: &Plan,
     progress: &dyn Progress,
-    streamed: Option<Streamed<'_>>,
+    mut streamed: Vec<Streamed<'_>>,
 ) -> Result<Vec<SourceOutput>, StageError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     type Read = (usize, Result<SourceOutput, StageError>);
@@ -697,11 +888,7 @@ pub fn ingest_sources(
         } else {
             drop(send);
         }
-        let hand_over = |id: &str| {
-            streamed
-                .as_ref()
-                .is_none_or(|s| s.source != id || s.hand_over)
-        };
+        let hand_over = |id: &str| streamed.iter().all(|s| s.source != id || s.hand_over);
         let report = |(i, result): &Read| {
             let id = plan.sources[*i].source.id();
             progress.source_started(id);
@@ -729,7 +916,7 @@ pub fn ingest_sources(
                 break;
             }
             let id = sp.source.id();
-            if streamed.as_ref().is_some_and(|s| s.source == id) {
+            if streamed.iter().any(|s| s.source == id) {
                 continue;
             }
             let result = ingest_source_with(plan, sp, progress, None);
@@ -748,11 +935,15 @@ pub fn ingest_sources(
             outputs[done.0] = Some(done.1);
         }
     });
-    if let Some(streamed) = streamed
-        && !failed.load(Ordering::Relaxed)
-        && let Some(i) = (0..plan.sources.len())
+    for streamed in &mut streamed {
+        if failed.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some(i) = (0..plan.sources.len())
             .find(|&i| plan.sources[i].source.id() == streamed.source && !apart.contains(&i))
-    {
+        else {
+            continue;
+        };
         let others: BTreeMap<String, DataFrame> = outputs
             .iter()
             .flatten()
@@ -770,6 +961,7 @@ pub fn ingest_sources(
                 streamed.reader.piece(piece)
             };
             let output = ingest_source_with(plan, &plan.sources[i], progress, Some(&mut sink))?;
+            streamed.reader.end()?;
             if hand_over {
                 if pieces == 0 {
                     // A source of no rows still has its (empty) table.
@@ -779,6 +971,9 @@ pub fn ingest_sources(
             }
             Ok(output)
         });
+        if result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
         outputs[i] = Some(result);
     }
     outputs.into_iter().flatten().collect()

@@ -629,16 +629,28 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
     // Rows that only copies can hold, added at the end (pieces of 100 rows apart from their
     // originals): a marriage entered again under a new number, insurance rows entered
     // twice, and a maternity claim of a woman no one else names (the rule fires on it).
-    for source in NARROWED_SOURCES {
-        let whole = g.tables[source].clone();
-        let others: BTreeMap<String, DataFrame> = g
-            .tables
+    let window = poprecon_link::birth_window(g.cfg.period, &poprecon_link::LinkConfig::default());
+    let others_of = |g: &Generated, source: &str| -> BTreeMap<String, DataFrame> {
+        g.tables
             .iter()
             .filter(|(s, _)| **s != source)
             .map(|(s, df)| ((*s).to_owned(), df.clone()))
+            .collect()
+    };
+    let (held_h, rest_h) =
+        narrow_household(&g.tables["household"], &others_of(&g, "household"), window).unwrap();
+    for source in NARROWED_SOURCES {
+        let whole = g.tables[source].clone();
+        let others = others_of(&g, source);
+        let mut scan = SourceScan::new(source, &others, Some(&rest_h))
+            .unwrap()
+            .unwrap();
+        let left: Vec<bool> = scan
+            .add(&whole, Some(&rest_h))
+            .unwrap()
+            .iter()
+            .map(|h| !h)
             .collect();
-        let mut scan = SourceScan::new(source, &others).unwrap().unwrap();
-        let left: Vec<bool> = scan.add(&whole).unwrap().iter().map(|h| !h).collect();
         let left = whole
             .filter(&BooleanChunked::from_slice("left".into(), &left))
             .unwrap();
@@ -688,29 +700,14 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
             .vstack_mut(&extra)
             .unwrap();
     }
-    let window = poprecon_link::birth_window(g.cfg.period, &poprecon_link::LinkConfig::default());
-    let others_of = |source: &str| -> BTreeMap<String, DataFrame> {
-        g.tables
-            .iter()
-            .filter(|(s, _)| **s != source)
-            .map(|(s, df)| ((*s).to_owned(), df.clone()))
-            .collect()
-    };
-    let (held_h, rest_h) =
-        narrow_household(&g.tables["household"], &others_of("household"), window).unwrap();
     let mut narrowed = g.tables.clone();
     narrowed.insert("household", held_h.clone());
     let mut held = Vec::new();
     for source in NARROWED_SOURCES {
         let whole = &g.tables[source];
-        let (rows, rest) = narrow_source(
-            source,
-            whole,
-            &others_of(source),
-            Some(&g.tables["household"]),
-        )
-        .unwrap()
-        .expect("a narrowed source");
+        let (rows, rest) = narrow_source(source, whole, &others_of(&g, source), Some(&rest_h))
+            .unwrap()
+            .expect("a narrowed source");
         assert_eq!(rest.held, rows.height());
         assert_eq!(rest.held + rest.left, whole.height());
         assert!(
@@ -720,15 +717,16 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
             whole.height()
         );
         // Read in pieces of 100 rows, the source narrows to the same rows.
-        let mut scan = SourceScan::new(source, &others_of(source))
+        let mut scan = SourceScan::new(source, &others_of(&g, source), Some(&rest_h))
             .unwrap()
             .unwrap();
         let mut offset = 0;
         while offset < whole.height() {
-            scan.add(&whole.slice(offset as i64, 100)).unwrap();
+            scan.add(&whole.slice(offset as i64, 100), Some(&rest_h))
+                .unwrap();
             offset += 100;
         }
-        let in_pieces = scan.finish(Some(&rest_h)).unwrap();
+        let in_pieces = scan.finish().unwrap();
         let mask = BooleanChunked::from_slice("held".into(), &in_pieces.held);
         assert!(
             whole.filter(&mask).unwrap().equals_missing(&rows),

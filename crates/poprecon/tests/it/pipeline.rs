@@ -250,15 +250,13 @@ fn the_executor_returns_the_tables_the_run_writes() {
         ("assessment.parquet".into(), &t.assessment),
         ("data_quality.parquet".into(), &t.data_quality),
     ];
-    // The household registry comes back narrowed to the rows the later stages read one by
-    // one (every row of a key held, in file order), and so it is written.
+    // The household registry, the marriage and the social-security records come back
+    // narrowed to the rows the later stages read one by one (in file order), and so they
+    // are written.
     for (id, df) in &t.records {
         tables.push((format!("sources/{id}.parquet"), df));
     }
-    let held = &t.records["household"];
-    let accepted = t.ingest.iter().find(|s| s.source == "household").unwrap();
-    assert!((held.height() as u64) < accepted.accepted);
-    // With `--keep-sources`, the file has every accepted row; the rows held among them.
+    // With `--keep-sources`, their files have every accepted row; the rows held among them.
     ok(&poprecon(
         &[
             "run",
@@ -269,20 +267,29 @@ fn the_executor_returns_the_tables_the_run_writes() {
         ],
         dir.path(),
     ));
-    let household = read(&dir.path().join("kept/latest/sources/household.parquet"))
-        .drop_many(["run_id", "as_of"]);
-    assert_eq!(household.height() as u64, accepted.accepted);
-    let keys = held
-        .column("record_key")
-        .unwrap()
-        .as_materialized_series()
-        .clone();
-    let written_held = household
-        .lazy()
-        .filter(col("record_key").is_in(lit(keys).implode(false), false))
-        .collect()
-        .unwrap();
-    assert!(written_held.equals_missing(held), "the household rows held");
+    for id in ["household", "marriage", "social_security"] {
+        let held = &t.records[id];
+        let accepted = t.ingest.iter().find(|s| s.source == id).unwrap();
+        assert!((held.height() as u64) < accepted.accepted, "{id}");
+        let kept = read(&dir.path().join(format!("kept/latest/sources/{id}.parquet")))
+            .drop_many(["run_id", "as_of"]);
+        assert_eq!(kept.height() as u64, accepted.accepted, "{id}");
+        let lines = held
+            .clone()
+            .lazy()
+            .select([col("source_file"), col("source_line")]);
+        let written_held = kept
+            .lazy()
+            .join(
+                lines,
+                [col("source_file"), col("source_line")],
+                [col("source_file"), col("source_line")],
+                JoinArgs::new(JoinType::Semi),
+            )
+            .collect()
+            .unwrap();
+        assert!(written_held.equals_missing(held), "the {id} rows held");
+    }
     for (id, df) in &t.quarantine {
         tables.push((format!("quarantine/{id}.parquet"), df));
     }
@@ -337,7 +344,7 @@ fn the_executor_reports_one_source_at_a_time_in_plan_order() {
     let opts = poprecon_pipeline::ExecuteOptions {
         previous: None,
         progress: &recorder,
-        whole_registry: false,
+        whole_sources: false,
     };
     let t = poprecon_pipeline::execute(&plan, &opts).unwrap_or_else(|e| panic!("{e}"));
     let planned: Vec<&str> = plan.sources.iter().map(|sp| sp.source.id()).collect();
