@@ -131,7 +131,6 @@ struct Cand {
     levels: Levels,
     det: bool,
     weight: f64,
-    weights: [f64; N_FIELDS],
     date_gap: Option<i32>,
     identified: bool,
     /// A reviewer's `must_link`: linked first, whatever its weight.
@@ -188,34 +187,32 @@ pub(crate) fn run(
         ctx.cfg.em_prior_pairs,
         ctx.cfg.em_max_iterations,
     );
+    // Only the candidates that can be linked or contested are kept (`eligible`): the others
+    // take no part in the assignment, and a province's blocks give tens of millions.
+    let candidates = pairs.len();
+    let forced: HashSet<(u32, u32)> = forced.into_iter().collect();
     let cands: Vec<Cand> = pairs
-        .par_iter()
-        .zip(compared.par_iter())
-        .map(|(&(e, r), (levels, det, gap))| {
-            let (weight, weights) = model.score(levels, ctx.rec(src, r), ctx.tf);
-            Cand {
+        .into_par_iter()
+        .zip(compared.into_par_iter())
+        .filter_map(|((e, r), (levels, det, gap))| {
+            let (weight, _) = model.score(&levels, ctx.rec(src, r), ctx.tf);
+            let c = Cand {
                 e,
                 r,
-                levels: *levels,
-                det: *det,
+                levels,
+                det,
                 weight,
-                weights,
-                date_gap: *gap,
-                identified: identifies(levels),
-                forced: false,
-            }
+                date_gap: gap,
+                identified: identifies(&levels),
+                forced: forced.contains(&(e, r)),
+            };
+            eligible(ctx.cfg, &c, 1).then_some(c)
         })
         .collect();
-    let mut cands = cands;
-    if !forced.is_empty() {
-        let forced: HashSet<(u32, u32)> = forced.into_iter().collect();
-        for c in &mut cands {
-            c.forced = forced.contains(&(c.e, c.r));
-        }
-    }
-    let linked = assign(ctx, ents, src, recs.len(), &cands, conflicts);
+    let linked = assign(ctx, ents, src, recs.len(), &cands, &model, conflicts);
     tracing::debug!(
-        candidates = cands.len(),
+        candidates,
+        eligible = cands.len(),
         linked = linked.iter().filter(|l| **l).count(),
         em_iterations = model.em_iterations,
         "stage done"
@@ -224,7 +221,23 @@ pub(crate) fn run(
     StageReport {
         src,
         model: Some(model),
-        candidates: cands.len(),
+        candidates,
+    }
+}
+
+/// Whether a candidate can be linked in `round`: deterministic or forced in the first; in
+/// the second also a probabilistic pair at or above the threshold that identifies, within
+/// the largest date gap.
+fn eligible(cfg: &LinkConfig, c: &Cand, round: usize) -> bool {
+    match round {
+        0 => c.det || c.forced,
+        _ => {
+            c.det
+                || c.forced
+                || (c.weight >= cfg.match_threshold
+                    && c.identified
+                    && c.date_gap.is_none_or(|g| g <= cfg.max_date_gap_days))
+        }
     }
 }
 
@@ -545,20 +558,12 @@ fn assign(
     src: Src,
     n_recs: usize,
     cands: &[Cand],
+    model: &model::Model,
     conflicts: &mut Vec<Conflict>,
 ) -> Vec<bool> {
     let cfg = ctx.cfg;
     let eps = cfg.tie_epsilon;
-    let eligible = |c: &Cand, round: usize| match round {
-        0 => c.det || c.forced,
-        _ => {
-            c.det
-                || c.forced
-                || (c.weight >= cfg.match_threshold
-                    && c.identified
-                    && c.date_gap.is_none_or(|g| g <= cfg.max_date_gap_days))
-        }
-    };
+    let eligible = |c: &Cand, round: usize| eligible(cfg, c, round);
     let mut by_e: Vec<Vec<usize>> = vec![Vec::new(); ents.len()];
     let mut by_r: Vec<Vec<usize>> = vec![Vec::new(); n_recs];
     for (i, c) in cands.iter().enumerate() {
@@ -677,7 +682,8 @@ fn assign(
             },
             weight: Some(c.weight),
             levels: c.levels,
-            weights: c.weights,
+            // Per field, as the weight was scored (the same sums, again).
+            weights: model.score(&c.levels, ctx.rec(src, c.r), ctx.tf).1,
         });
         linked[c.r as usize] = true;
     }

@@ -660,6 +660,18 @@ impl PieceReader for Narrowed<'_> {
         let likely = piece.filter(&mask).map_err(|e| frame_err(source, e))?;
         self.likely
             .push(poprecon_checks::compacted(likely).map_err(|e| frame_err(source, e))?);
+        // What the scan keeps so far (`-vv`): rows and bytes, no values.
+        tracing::debug!(
+            source,
+            rows = piece.height(),
+            likely_rows = self.likely.iter().map(DataFrame::height).sum::<usize>(),
+            likely_bytes = self
+                .likely
+                .iter()
+                .map(DataFrame::estimated_size)
+                .sum::<usize>(),
+            "piece scanned"
+        );
 
         let empty = DataFrame::empty();
         let only = BTreeMap::from([(source.to_owned(), piece.clone())]);
