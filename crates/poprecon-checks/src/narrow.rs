@@ -126,7 +126,9 @@ impl SourceScan {
             own_village.is_none(),
             "a narrowed source has no village field"
         );
-        let mut named = Known::of(others)?.named;
+        // Without a registry, every vaccinated child's IDs name a person.
+        let window = household.map_or((i32::MIN, i32::MAX), |h| h.window);
+        let mut named = Known::of(others, window)?.named;
         if let Some(h) = household {
             named.extend(&h.mothers);
         }

@@ -41,6 +41,8 @@ pub struct HouseholdRest {
     /// The IDs (valid, and as given) of the mothers of linkage's window rows: the mothers
     /// of births the health side may not name.
     pub(crate) mothers: PlHashSet<u64>,
+    /// Linkage's window (days since 1970, both ends in).
+    pub(crate) window: (i32, i32),
     /// Rows held and rows left out.
     pub held: usize,
     pub left: usize,
@@ -75,8 +77,8 @@ impl HouseholdRest {
 ///   (`duplicate_record` compares the rows of one key, and a record of several rows stays
 ///   whole), or its `mother_id` is not in normal form;
 /// - ingest flagged a field (`invalid_value`), or `id_number_conflict` finds a conflict in it;
-/// - its name is that of a pupil without a valid ID (the rule's match by name, sex and birth
-///   date).
+/// - its name, sex and birth date are those of a pupil without a valid ID (the rule's
+///   match).
 ///
 /// A row left out therefore belongs to no birth, is the only row of its key and has no
 /// finding: the rules read it only as a unit at its own village and as a registered person,
@@ -110,8 +112,9 @@ pub struct HouseholdScan {
     /// Per row, in file order: valid `person_id` and `mother_id` as numbers.
     person: Vec<Option<NonZeroU64>>,
     mother: Vec<Option<NonZeroU64>>,
-    /// Hashes of `household_no` and `name` (`None`: empty). Names only when the other
-    /// sources are not known while scanning: else a pupil's namesake is settled at once.
+    /// Hashes of `household_no`, and of `name`, `sex` and `birth_date` (`None`: empty). The
+    /// latter only when the other sources are not known while scanning: else a pupil's
+    /// namesake is settled at once.
     household: Vec<Option<NonZeroU64>>,
     name: Vec<Option<NonZeroU64>>,
     /// Held by the row's own fields alone: in the window, a key that is not its valid ID,
@@ -194,8 +197,10 @@ impl HeldLines {
 }
 
 /// What the other sources tell of the registry's rows: whom the health side names (the
-/// ID as valid or as given, `NAMING`), and the names of pupils without a valid ID (the
-/// rule matches them by name, sex and birth date), as hashes.
+/// ID as valid or as given, `NAMING`; of vaccination records, only those of children born
+/// in linkage's window or of no birth date: the others are read as units, placed by the
+/// persons' lookup, never by a registry row), and the pupils without a valid ID (the rule
+/// matches them by name, sex and birth date), as hashes of those three.
 #[derive(Debug, Default)]
 pub(crate) struct Known {
     pub(crate) named: PlHashSet<u64>,
@@ -203,12 +208,32 @@ pub(crate) struct Known {
 }
 
 impl Known {
-    pub(crate) fn of(sources: &BTreeMap<String, DataFrame>) -> Result<Known, ChecksError> {
+    pub(crate) fn of(
+        sources: &BTreeMap<String, DataFrame>,
+        window: (i32, i32),
+    ) -> Result<Known, ChecksError> {
         let err = ChecksError::frame(HOUSEHOLD);
         let mut named = PlHashSet::new();
         for (source, fields) in NAMING {
             let Some(df) = sources.get(source) else {
                 continue;
+            };
+            // A vaccinated child born outside the window links to no birth.
+            let rows: Option<BooleanChunked> = match (source, df.column("birth_date")) {
+                (VACCINATION, Ok(birth)) => {
+                    let days = birth
+                        .cast(&DataType::Date)
+                        .and_then(|c| c.cast(&DataType::Int32))
+                        .map_err(&err)?;
+                    Some(
+                        days.i32()
+                            .map_err(&err)?
+                            .iter()
+                            .map(|d| d.is_none_or(|d| (window.0..=window.1).contains(&d)))
+                            .collect(),
+                    )
+                }
+                _ => None,
             };
             for f in fields
                 .iter()
@@ -216,32 +241,57 @@ impl Known {
             {
                 let Ok(c) = df.column(&f) else { continue };
                 let c = c.cast(&DataType::String).map_err(&err)?;
-                named.extend(
-                    c.str()
-                        .map_err(&err)?
-                        .iter()
-                        .filter_map(|id| id.and_then(id_number)),
-                );
+                let ids = c.str().map_err(&err)?;
+                match &rows {
+                    Some(rows) => named.extend(
+                        ids.iter()
+                            .zip(rows.iter())
+                            .filter(|(_, keep)| keep.unwrap_or(true))
+                            .filter_map(|(id, _)| id.and_then(id_number)),
+                    ),
+                    None => named.extend(ids.iter().filter_map(|id| id.and_then(id_number))),
+                }
             }
         }
         let mut pupils = PlHashSet::new();
-        if let Some(s) = sources.get(SCHOOL)
-            && let Ok(names) = s.column("name")
-        {
-            let names = names.cast(&DataType::String).map_err(&err)?;
-            let ids = match s.column("person_id") {
-                Ok(c) => Some(c.cast(&DataType::String).map_err(&err)?),
-                Err(_) => None,
-            };
-            let ids = ids.as_ref().map(|c| c.str()).transpose().map_err(&err)?;
-            for (i, nm) in names.str().map_err(&err)?.iter().enumerate() {
-                if ids.is_none_or(|ids| ids.get(i).is_none()) {
-                    pupils.extend(text_hash(nm));
+        if let Some(s) = sources.get(SCHOOL) {
+            let t = prepare_source(SCHOOL, s)?;
+            let rows = t
+                .lazy()
+                .select([
+                    t.valid_id("person_id").alias("__pid"),
+                    t.text("name").alias("__n"),
+                    t.int("sex").alias("__s"),
+                    t.days("birth_date").alias("__b"),
+                ])
+                .collect()
+                .map_err(&err)?;
+            let column = |c: &str| rows.column(c).map_err(&err);
+            let (pid, name) = (
+                column("__pid")?.str().map_err(&err)?,
+                column("__n")?.str().map_err(&err)?,
+            );
+            let (sex, birth) = (
+                column("__s")?.i32().map_err(&err)?,
+                column("__b")?.i32().map_err(&err)?,
+            );
+            for i in 0..rows.height() {
+                if pid.get(i).is_none() {
+                    pupils.extend(person_hash(name.get(i), sex.get(i), birth.get(i)));
                 }
             }
         }
         Ok(Known { named, pupils })
     }
+}
+
+/// A hash of a person's name, sex and birth date (the same in every run), `None` unless
+/// all three are given: what the pupils without an ID are matched by.
+fn person_hash(name: Option<&str>, sex: Option<i32>, birth: Option<i32>) -> Option<NonZeroU64> {
+    use std::hash::BuildHasher;
+    let h = polars::polars_utils::aliases::PlFixedStateQuality::default()
+        .hash_one((name?, sex?, birth?));
+    Some(NonZeroU64::new(h).unwrap_or(NonZeroU64::MIN))
 }
 
 /// The values that occur more than once (found by sorting: cheaper than counting in a map).
@@ -291,7 +341,7 @@ impl HouseholdScan {
     /// read, so that [`HouseholdScan::add`] can say which rows of each piece are likely
     /// held; [`HouseholdScan::finish`] then reads them from here.
     pub fn knowing(mut self, sources: &BTreeMap<String, DataFrame>) -> Result<Self, ChecksError> {
-        self.known = Some(Known::of(sources)?);
+        self.known = Some(Known::of(sources, self.window)?);
         Ok(self)
     }
 
@@ -320,6 +370,7 @@ impl HouseholdScan {
                 col("__key"),
                 t.text("household_no").alias("household_no"),
                 t.text("name").alias("name"),
+                t.int("sex").alias("sex"),
                 t.text("invalid_fields").alias("invalid_fields"),
                 t.days("birth_date").alias("birth_date"),
                 match has("village") {
@@ -360,6 +411,7 @@ impl HouseholdScan {
             .i32()
             .map_err(&err)?;
         let line = columns.column("line").map_err(&err)?.u64().map_err(&err)?;
+        let sex = columns.column("sex").map_err(&err)?.i32().map_err(&err)?;
         let pid: Vec<Option<u64>> = person.iter().map(|id| id.and_then(id_number)).collect();
         self.persons.add(&t, Some(&pid))?;
         let checks = id_field_checks(HOUSEHOLD, &t).map_err(&err)?;
@@ -398,7 +450,7 @@ impl HouseholdScan {
             }
             let own_key = matches!((key.get(i), person.get(i), pid[i]),
                 (Some(k), Some(p), Some(_)) if k == p);
-            let name = text_hash(name.get(i));
+            let name = person_hash(name.get(i), sex.get(i), birth.get(i));
             let known = match &self.known {
                 Some(known) => {
                     let named = |id: Option<u64>| id.is_some_and(|id| known.named.contains(&id));
@@ -527,7 +579,7 @@ impl HouseholdScan {
         // rows, her children's and her household's are read.
         let Known { mut named, pupils } = match self.known.take() {
             Some(known) => known,
-            None => Known::of(sources)?,
+            None => Known::of(sources, self.window)?,
         };
         named.extend(&self.window_mothers);
         let mothers = std::mem::take(&mut self.window_mothers);
@@ -586,6 +638,7 @@ impl HouseholdScan {
             persons: self.persons.finish(),
             counts,
             mothers,
+            window: self.window,
             held,
             left: n - held,
         };
