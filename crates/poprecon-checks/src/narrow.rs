@@ -69,13 +69,13 @@ pub struct SourceNarrowing {
 /// ([`SourceScan::add`]). A row is held when any of these holds (each what a stage reads by
 /// row):
 ///
-/// - one of its persons (`woman_id`, `man_id`; `person_id`), by the ID as valid or as
-///   given, is named by the health side (the registry's `NAMING`) or is the mother of a
-///   registry row in linkage's window: linkage's mothers' marriages, the couples of
+/// - marriage: one of its persons (`woman_id`, `man_id`), by the ID as valid or as given,
+///   is named by the health side (the registry's `NAMING`) or is the mother of a registry
+///   row in linkage's window: linkage's mothers' marriages, the couples of
 ///   `registration_without_marriage`;
 /// - an ID of its persons is not in normal form, or it has no key;
 /// - ingest flagged a field (`invalid_value`), or `id_number_conflict` finds a conflict;
-/// - it is a maternity claim (`maternity_claim_without_delivery`);
+/// - social security: it is a maternity claim (`maternity_claim_without_delivery`);
 /// - it may be a copy (`duplicate_record`): its key is on another row (where a key names one
 ///   record), or the fields copies are compared on hash as another row's.
 ///
@@ -87,7 +87,9 @@ pub struct SourceScan {
     /// The ID fields whose persons place a row, and whether the key names one record.
     persons_fields: &'static [&'static str],
     unique_key: bool,
-    named: PlHashSet<u64>,
+    /// Whom the health side names (marriage records only: no stage reads an insurance
+    /// record by its person, but the maternity rule, which reads every claim).
+    named: Option<PlHashSet<u64>>,
     /// The columns compared for copies, from the first piece.
     compared: Option<Vec<PlSmallStr>>,
     /// Per row, in file order: the key's hash (`0`: none; where a key names one record),
@@ -128,10 +130,16 @@ impl SourceScan {
         );
         // Without a registry, every vaccinated child's IDs name a person.
         let window = household.map_or((i32::MIN, i32::MAX), |h| h.window);
-        let mut named = Known::of(others, window)?.named;
-        if let Some(h) = household {
-            named.extend(&h.mothers);
-        }
+        let named = match source {
+            MARRIAGE => {
+                let mut named = Known::of(others, window)?.named;
+                if let Some(h) = household {
+                    named.extend(&h.mothers);
+                }
+                Some(named)
+            }
+            _ => None,
+        };
         Ok(Some(SourceScan {
             source,
             persons_fields,
@@ -255,10 +263,12 @@ impl SourceScan {
                 let number = v.and_then(id_number);
                 // An ID not in normal form, or given but not valid: read by its text.
                 held |= (v.is_some() && number.is_none()) || (given.is_some() && v.is_none());
-                held |= number.is_some_and(|id| self.named.contains(&id))
-                    || given
-                        .and_then(id_number)
-                        .is_some_and(|id| self.named.contains(&id));
+                if let Some(named) = &self.named {
+                    held |= number.is_some_and(|id| named.contains(&id))
+                        || given
+                            .and_then(id_number)
+                            .is_some_and(|id| named.contains(&id));
+                }
                 if village.is_none() {
                     village = number.and_then(|id| persons.village_of_number(id));
                 }
