@@ -315,16 +315,24 @@ impl RegisteredPersons {
         .copied()
     }
 
-    /// The active household village of the person whose ID in normal form is `n`
-    /// ([`id_number`]).
-    pub(crate) fn village_of_number(&self, n: u64) -> Option<&str> {
-        let at = self
-            .numbers
+    fn position_of_number(&self, n: u64) -> Option<u32> {
+        self.numbers
             .get((n % self.numbers.len().max(1) as u64) as usize)
             .and_then(|shard| shard.get(&n))
             .copied()
-            .filter(|&at| at != NO_VILLAGE)?;
+    }
+
+    /// The active household village of the person whose ID in normal form is `n`
+    /// ([`id_number`]).
+    pub(crate) fn village_of_number(&self, n: u64) -> Option<&str> {
+        let at = self.position_of_number(n).filter(|&at| at != NO_VILLAGE)?;
         Some(self.villages[at as usize].as_str())
+    }
+
+    /// Whether the person whose ID in normal form is `n` has a household row of any
+    /// status.
+    pub(crate) fn registered_number(&self, n: u64) -> bool {
+        self.position_of_number(n).is_some()
     }
 
     /// The person's active household village.

@@ -68,7 +68,10 @@ pub use decisions::{
 };
 pub use error::ChecksError;
 pub use lifecycle::apply_lifecycle;
-pub use narrow::{NARROWED_SOURCES, SourceNarrowing, SourceRest, SourceScan, narrow_source};
+pub use narrow::{
+    NARROWED_AFTER_REGISTRY, NARROWED_SOURCES, SourceNarrowing, SourceRest, SourceScan,
+    narrow_source,
+};
 pub use output::{DISCREPANCY_COLUMNS, VILLAGE_COLUMNS};
 pub use registry::{
     HeldLines, HouseholdRest, HouseholdScan, Narrowing, compacted, narrow_household,

@@ -1,26 +1,35 @@
-//! The marriage and social-security records narrowed to the rows the night reads one by one
-//! (issue #14), as the household registry is ([`crate::registry`]).
+//! The school, marriage and social-security records narrowed to the rows the night reads one
+//! by one (issue #14), as the household registry is ([`crate::registry`]).
 //!
-//! A province's marriage and insurance extracts hold tens of millions of rows; the night
-//! reads a few of them as rows: the records of the persons the health side names (a
-//! mother's marriage, a couple's), the maternity claims, and the rows a record-level rule
-//! may report. The others are read only as units, each at the active household village of
-//! its person: [`SourceScan`] reads a source in pieces, keeps what it decides by (a few
-//! numbers per row) and says which rows are held ([`SourceScan::finish`]); [`SourceRest`]
-//! counts the others per village, so that the rules give on the rows held what they give on
-//! the whole source.
+//! A province's school, marriage and insurance extracts hold tens of millions of rows; the
+//! night reads a few of them as rows: the records of the persons the health side names (a
+//! mother's marriage, a couple's), the maternity claims, the pupils without an ID or without
+//! a household row, and the rows a record-level rule may report. The others are read only
+//! as units, each at the active household village of its person: [`SourceScan`] reads a
+//! source in pieces, keeps what it decides by (a few numbers per row) and says which rows
+//! are held ([`SourceScan::finish`]); [`SourceRest`] counts the others per village, so that
+//! the rules give on the rows held what they give on the whole source.
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
 use crate::error::ChecksError;
-use crate::frames::{MARRIAGE, RegisteredPersons, SOCIAL_SECURITY, id_number, prepare_source};
+use crate::frames::{
+    MARRIAGE, RegisteredPersons, SCHOOL, SOCIAL_SECURITY, id_number, prepare_source,
+};
 use crate::records::{compared_columns, id_field_checks, places, row_hashes, unique_key};
 use crate::registry::{HeldLines, HouseholdRest, Known, repeated_values, text_hash};
 
-/// The sources [`SourceScan`] narrows.
-pub const NARROWED_SOURCES: [&str; 2] = [MARRIAGE, SOCIAL_SECURITY];
+/// The sources [`SourceScan`] narrows: the school records (scanned before the household
+/// registry, whose scan reads their pupils without an ID, and decided after it: a pupil
+/// with no household row is reported), the marriage and social-security records (read
+/// after it, their rows placed by its persons).
+pub const NARROWED_SOURCES: [&str; 3] = [SCHOOL, MARRIAGE, SOCIAL_SECURITY];
+
+/// Of [`NARROWED_SOURCES`], those whose pieces are placed by the registry's persons as they
+/// are read: read after the household registry.
+pub const NARROWED_AFTER_REGISTRY: [&str; 2] = [MARRIAGE, SOCIAL_SECURITY];
 
 /// What the rules need of a narrowed source's rows not held: the rows counted per village
 /// (their person's active household village).
@@ -76,11 +85,14 @@ pub struct SourceNarrowing {
 /// - an ID of its persons is not in normal form, or it has no key;
 /// - ingest flagged a field (`invalid_value`), or `id_number_conflict` finds a conflict;
 /// - social security: it is a maternity claim (`maternity_claim_without_delivery`);
+/// - school: its pupil has no valid ID (matched by the number or by name, sex and birth
+///   date), or has no household row (`student_without_household_registration`);
 /// - it may be a copy (`duplicate_record`): its key is on another row (where a key names one
 ///   record), or the fields copies are compared on hash as another row's.
 ///
 /// A row left out therefore belongs to no birth and has no finding: the rules read it only
-/// as a unit at its person's village, which [`SourceRest`] counts.
+/// as a unit at its person's village, which [`SourceRest`] counts. A school's pieces are
+/// scanned before the registry is read: [`SourceScan::finish`] decides and places them.
 #[derive(Debug)]
 pub struct SourceScan {
     source: &'static str,
@@ -92,6 +104,9 @@ pub struct SourceScan {
     named: Option<PlHashSet<u64>>,
     /// The columns compared for copies, from the first piece.
     compared: Option<Vec<PlSmallStr>>,
+    /// School records: per row, the pupil's valid ID as a number (`0`: none), decided and
+    /// placed once the registry is read.
+    pupil: Vec<u64>,
     /// Per row, in file order: the key's hash (`0`: none; where a key names one record),
     /// the compared fields' hash, held by its own fields, the position in `villages` of
     /// its persons' first active household village (`NONE`: none).
@@ -146,6 +161,7 @@ impl SourceScan {
             unique_key: unique_key(source),
             named,
             compared: None,
+            pupil: Vec::new(),
             key: Vec::new(),
             content: Vec::new(),
             own: Vec::new(),
@@ -272,6 +288,11 @@ impl SourceScan {
                 if village.is_none() {
                     village = number.and_then(|id| persons.village_of_number(id));
                 }
+                if source == SCHOOL {
+                    // Matched by the student number or by name, sex and birth date.
+                    held |= number.is_none();
+                    self.pupil.push(number.unwrap_or(0));
+                }
             }
             self.own.push(held);
             let at = match village {
@@ -328,11 +349,40 @@ impl SourceScan {
     }
 
     /// Which rows are held, in scan order, and the others counted per village (their
-    /// persons' first active household village).
-    pub fn finish(self) -> Result<SourceNarrowing, ChecksError> {
+    /// persons' first active household village). `household`: the registry narrowed, if
+    /// the run has one (a school's pupils are looked up in it here; the other sources'
+    /// rows were placed as they were read).
+    pub fn finish(
+        mut self,
+        household: Option<&HouseholdRest>,
+    ) -> Result<SourceNarrowing, ChecksError> {
         let started = std::time::Instant::now();
         let err = ChecksError::frame(self.source);
         let n = self.rows();
+        if self.source == SCHOOL {
+            let none = RegisteredPersons::default();
+            let persons = household.map_or(&none, |h| &h.persons);
+            for i in 0..n {
+                let pupil = self.pupil[i];
+                if pupil == 0 {
+                    continue;
+                }
+                // A pupil with no household row of any status: the rule fires.
+                self.own[i] |= !persons.registered_number(pupil);
+                if let Some(v) = persons.village_of_number(pupil) {
+                    let at = match self.village_at.get(v) {
+                        Some(&at) => at,
+                        None => {
+                            let at = self.villages.len() as u32;
+                            self.villages.push(v.to_owned());
+                            self.village_at.insert(v.to_owned(), at);
+                            at
+                        }
+                    };
+                    self.village[i] = at;
+                }
+            }
+        }
         let held = self.held_among(0..n);
         // The rows left out, per village position (the last slot: no village), then keyed
         // by code.
@@ -416,7 +466,7 @@ pub fn narrow_source(
     };
     let err = ChecksError::frame(scan.source());
     scan.add(df, household)?;
-    let SourceNarrowing { held, rest, .. } = scan.finish()?;
+    let SourceNarrowing { held, rest, .. } = scan.finish(household)?;
     let mask = BooleanChunked::from_slice("__held".into(), &held);
     let held = crate::registry::compacted(df.filter(&mask).map_err(&err)?).map_err(&err)?;
     Ok(Some((held, rest)))

@@ -484,6 +484,18 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Result<Fo
     let rows = units
         .clone()
         .anti_join(registered, col("__key"), col("__reg"));
+    // With the school records narrowed, the records left out are units too (one row each).
+    let mut all = record_units(units);
+    if let Some(rest) = ctx.input.source_rests.get(SCHOOL) {
+        all = concat(
+            [
+                count_per_village(all),
+                rest.all_units().map_err(&err)?.lazy(),
+            ],
+            UnionArgs::default(),
+        )
+        .map_err(&err)?;
+    }
     Ok(Some((
         record_rows(
             RuleId::StudentWithoutHouseholdRegistration,
@@ -493,7 +505,7 @@ pub(crate) fn student_without_household_registration(ctx: &Ctx<'_>) -> Result<Fo
             null(DataType::String),
             vec![],
         ),
-        record_units(units),
+        all,
     )))
 }
 

@@ -274,10 +274,11 @@ impl Fx {
             input = input.with_decisions(d);
         }
         let checked = run_checks(&input, cfg);
-        // Every fixture with a household registry, marriage or social-security records is run
-        // a second time as the night runs it: the registry narrowed (`narrow_household`), the
-        // marriage and insurance records too (`narrow_source`), the births stage and the rules
-        // on the rows held. Both must give the same tables (or both fail).
+        // Every fixture with a household registry, school, marriage or social-security records
+        // is run a second time as the night runs it: the registry narrowed
+        // (`narrow_household`), the school, marriage and insurance records too
+        // (`narrow_source`), the births stage and the rules on the rows held. Both must give
+        // the same tables (or both fail).
         let narrowable = tables.contains_key("household")
             || crate::NARROWED_SOURCES
                 .iter()

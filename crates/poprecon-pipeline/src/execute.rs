@@ -93,7 +93,8 @@ pub trait Progress: Sync {
     /// caller can start writing it now. The pieces come in file and line order and make the
     /// table once [`Progress::source_ingested`] says so. A source comes whole, as one piece,
     /// after [`Progress::source_finished`], but the sources narrowed at ingest (the
-    /// household registry, the marriage and social-security records): their rows held
+    /// household registry, the school, marriage and social-security records): their rows
+    /// held
     /// ([`RunTables::records`]) once ingest has narrowed them, or with
     /// [`ExecuteOptions::whole_sources`] every row, in pieces as they are read ([`execute`]
     /// never holds them whole).
@@ -117,8 +118,8 @@ pub struct ExecuteOptions<'a> {
     /// without it).
     pub previous: Option<&'a DataFrame>,
     pub progress: &'a dyn Progress,
-    /// Hand the sources narrowed at ingest (the household registry, the marriage and
-    /// social-security records) to [`Progress::source_piece`] whole, a piece at a time as
+    /// Hand the sources narrowed at ingest (the household registry, the school, marriage
+    /// and social-security records) to [`Progress::source_piece`] whole, a piece at a time as
     /// they are read; by default only their rows held ([`RunTables::records`]), once
     /// ingest has narrowed them.
     pub whole_sources: bool,
@@ -150,8 +151,8 @@ pub struct RunTables {
     pub ingest: Vec<SourceStats>,
     /// Each source's canonical table, by source id (`sources/<id>.parquet`), but those
     /// narrowed at ingest: only their rows the later stages read one by one (the household
-    /// registry's by `poprecon_checks::HouseholdScan`, the marriage and social-security
-    /// records' by `poprecon_checks::SourceScan`; in file order). With
+    /// registry's by `poprecon_checks::HouseholdScan`, the school, marriage and
+    /// social-security records' by `poprecon_checks::SourceScan`; in file order). With
     /// [`ExecuteOptions::whole_sources`], the whole tables are what
     /// [`Progress::source_piece`] hands over.
     pub records: BTreeMap<String, DataFrame>,
@@ -216,18 +217,20 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         villages: &plan.divisions.villages,
     };
     let narrowed = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
-        // The household registry, then the marriage and insurance records, are read last,
-        // in pieces, each scanned and measured as it comes and its likely rows kept
-        // (`Narrowed`), knowing the sources read before them: the records' rows are placed
-        // by the registry's persons.
+        // The school records, the household registry, then the marriage and insurance
+        // records are read last, in pieces, each scanned and measured as it comes and its
+        // likely rows kept (`Narrowed`), knowing the sources read before them: the
+        // registry's scan reads the pupils without an ID, the school and the other records
+        // are placed by the registry's persons.
         let registry = std::cell::OnceCell::new();
         let mut readers: Vec<Narrowed<'_>> = narrowed_plans(plan)
             .map(|sp| Narrowed::new(plan, sp, divisions, &registry))
             .collect();
-        // A registry read from workbooks comes whole, after the others: the records are
-        // then read whole too, and scanned after it.
+        // A registry read from workbooks comes whole, after the others: the records placed
+        // by its persons are then read whole too, and scanned after it.
         let streamable = |r: &Narrowed<'_>| {
-            r.source == HOUSEHOLD || registry_plan(plan).is_none_or(|sp| !read_apart(sp))
+            !poprecon_checks::NARROWED_AFTER_REGISTRY.contains(&r.source)
+                || registry_plan(plan).is_none_or(|sp| !read_apart(sp))
         };
         let streamed = readers
             .iter_mut()
@@ -244,15 +247,23 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             quarantine.push((output.source, output.quarantine));
             records.insert(output.source.to_owned(), output.records);
         }
-        // A source read whole is scanned as one piece.
+        // A source read whole is scanned as one piece, in the readers' order.
         for reader in &mut readers {
-            let whole = records.remove(reader.source);
-            if reader.done.is_none() {
+            if !reader.ended {
+                let whole = records.remove(reader.source);
                 reader.begin(&records)?;
                 if let Some(whole) = whole.filter(|w| w.height() > 0) {
                     reader.piece(&whole)?;
                 }
-                reader.end()?;
+                if let Some(rows) = reader.end()? {
+                    records.insert(reader.source.to_owned(), rows);
+                }
+            }
+        }
+        // The school records, decided once the registry is read.
+        for reader in &mut readers {
+            if reader.done.is_none() {
+                reader.finish()?;
             }
         }
         let mut narrowed = NarrowedSources::default();
@@ -432,6 +443,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
 }
 
 const HOUSEHOLD: &str = poprecon_model::SourceId::Household.id();
+const SCHOOL: &str = poprecon_model::SourceId::School.id();
 
 /// The sources narrowed at ingest as the later stages read them: beside their rows held (in
 /// `records`), what the rules need of the others and their data quality, measured on every
@@ -443,13 +455,17 @@ struct NarrowedSources {
     quality: Vec<(&'static str, DataFrame)>,
 }
 
-/// The plan's sources narrowed at ingest, in the order they are read: the household
-/// registry, then the marriage and social-security records
-/// (`poprecon_checks::NARROWED_SOURCES`), placed by the registry's persons.
+/// The plan's sources narrowed at ingest, in the order they are read: the school records
+/// (whose pupils without an ID the registry's scan reads), the household registry, then the
+/// marriage and social-security records (`poprecon_checks::NARROWED_AFTER_REGISTRY`),
+/// placed by the registry's persons as they are read.
 fn narrowed_plans(plan: &Plan) -> impl Iterator<Item = &SourcePlan> {
-    let order = [HOUSEHOLD]
+    let before = poprecon_checks::NARROWED_SOURCES
         .into_iter()
-        .chain(poprecon_checks::NARROWED_SOURCES.iter().copied());
+        .filter(|s| !poprecon_checks::NARROWED_AFTER_REGISTRY.contains(s));
+    let order = before
+        .chain([HOUSEHOLD])
+        .chain(poprecon_checks::NARROWED_AFTER_REGISTRY);
     order.filter_map(|id| plan.sources.iter().find(|sp| sp.source.id() == id))
 }
 
@@ -503,6 +519,8 @@ struct Narrowed<'p> {
     quality: Vec<DataFrame>,
     /// The rows of each piece likely held, with text buffers of their own.
     likely: Vec<DataFrame>,
+    /// Whether its last piece was read ([`PieceReader::end`]).
+    ended: bool,
     done: Option<Done>,
 }
 
@@ -530,6 +548,7 @@ impl<'p> Narrowed<'p> {
             others: BTreeMap::new(),
             quality: Vec::new(),
             likely: Vec::new(),
+            ended: false,
             done: None,
         }
     }
@@ -690,9 +709,33 @@ impl PieceReader for Narrowed<'_> {
         Ok(())
     }
 
+    /// The rows held, gathered in file order ([`Narrowed::finish`]); a school's rows likely
+    /// held for now (the registry's scan reads its pupils without an ID): it is decided
+    /// once the registry is read.
+    fn end(&mut self) -> Result<Option<DataFrame>, StageError> {
+        self.ended = true;
+        if self.source == SCHOOL {
+            let mut likely = self.likely.iter();
+            let Some(first) = likely.next() else {
+                return Ok(None);
+            };
+            let mut rows = first.clone();
+            for piece in likely {
+                rows.vstack_mut(piece).map_err(|e| frame_err(SCHOOL, e))?;
+            }
+            return Ok(Some(rows));
+        }
+        self.finish()?;
+        Ok(self.done.as_ref().map(|done| match done {
+            Done::Household { rows, .. } | Done::Source { rows, .. } => rows.clone(),
+        }))
+    }
+}
+
+impl Narrowed<'_> {
     /// The rows held (`poprecon_checks::HouseholdScan::finish`,
     /// `poprecon_checks::SourceScan::finish`), gathered in file order.
-    fn end(&mut self) -> Result<(), StageError> {
+    fn finish(&mut self) -> Result<(), StageError> {
         let started = Instant::now();
         let scan = std::mem::replace(&mut self.scan, Scan::Source(None));
         let likely = std::mem::take(&mut self.likely);
@@ -714,7 +757,7 @@ impl PieceReader for Narrowed<'_> {
             }
             Scan::Source(Some(scan)) => {
                 let scanned = scan.rows();
-                let narrowing = scan.finish()?;
+                let narrowing = scan.finish(self.registry.get())?;
                 let rows = held_rows(
                     self.plan,
                     self.sp,
@@ -825,9 +868,10 @@ pub trait PieceReader {
     fn piece(&mut self, piece: &DataFrame) -> Result<(), StageError>;
 
     /// After the last piece, once the source was read well (before the next source
-    /// begins).
-    fn end(&mut self) -> Result<(), StageError> {
-        Ok(())
+    /// begins): the source's rows as the sources read after it see them (its output's
+    /// `records`), if the reader keeps any.
+    fn end(&mut self) -> Result<Option<DataFrame>, StageError> {
+        Ok(None)
     }
 }
 
@@ -973,7 +1017,10 @@ pub fn ingest_sources(
                 streamed.reader.piece(piece)
             };
             let output = ingest_source_with(plan, &plan.sources[i], progress, Some(&mut sink))?;
-            streamed.reader.end()?;
+            let mut output = output;
+            if let Some(rows) = streamed.reader.end()? {
+                output.records = rows;
+            }
             if hand_over {
                 if pieces == 0 {
                     // A source of no rows still has its (empty) table.

@@ -90,9 +90,9 @@ pub enum Command {
         /// Language of `report.html`: `zh` (default) or `en`.
         #[arg(long, default_value = "zh")]
         lang: poprecon_report::Lang,
-        /// Write every accepted row of the household registry, the marriage and the
-        /// social-security records to `sources/<id>.parquet` (default: only the rows the
-        /// night reads one by one; the extracts themselves are the input, by path and
+        /// Write every accepted row of the household registry, the school, the marriage and
+        /// the social-security records to `sources/<id>.parquet` (default: only the rows
+        /// the night reads one by one; the extracts themselves are the input, by path and
         /// sha256 in the manifest).
         #[arg(long)]
         keep_sources: bool,

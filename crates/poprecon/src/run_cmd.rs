@@ -97,8 +97,8 @@ pub struct RunOptions {
     /// `--run-id`: the run's id instead of the time-based one.
     pub run_id: Option<String>,
     pub lang: poprecon_report::Lang,
-    /// `--keep-sources`: `sources/household.parquet`, `marriage.parquet` and
-    /// `social_security.parquet` hold every accepted row, not only the rows held.
+    /// `--keep-sources`: `sources/household.parquet`, `school.parquet`, `marriage.parquet`
+    /// and `social_security.parquet` hold every accepted row, not only the rows held.
     pub keep_sources: bool,
     /// Failures and pauses injected by the tests (none unless built with the
     /// `fault-injection` feature).

@@ -618,12 +618,12 @@ fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
     );
 }
 
-/// The marriage and social-security records narrowed to the rows the night reads one by one
+/// The school, marriage and social-security records narrowed to the rows the night reads one by one
 /// (`narrow_source`, and `SourceScan` over pieces) give the births stage and every rule what
 /// the whole records give, beside the narrowed registry as the night runs them: the same
 /// births, the same discrepancies, the same units per village.
 #[test]
-fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
+fn narrowed_school_marriage_and_insurance_records_give_what_the_whole_ones_give() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = generate(Scale::Village, 12, high_mess(), dir.path());
     // Rows that only copies can hold, added at the end (pieces of 100 rows apart from their
@@ -642,11 +642,12 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
     for source in NARROWED_SOURCES {
         let whole = g.tables[source].clone();
         let others = others_of(&g, source);
-        let mut scan = SourceScan::new(source, &others, Some(&rest_h))
+        let household = (source != "school").then_some(&rest_h);
+        let mut scan = SourceScan::new(source, &others, household)
             .unwrap()
             .unwrap();
         let left: Vec<bool> = scan
-            .add(&whole, Some(&rest_h))
+            .add(&whole, household)
             .unwrap()
             .iter()
             .map(|h| !h)
@@ -660,7 +661,15 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
             left.height()
         );
         let mut extra = left.slice(3, 2);
-        if source == "marriage" {
+        if source == "school" {
+            // Pupils entered again under new numbers.
+            let renumbered: Vec<String> = (0..2).map(|i| format!("COPY{i}")).collect();
+            for c in ["student_no", "record_key"] {
+                extra
+                    .with_column(Column::new(c.into(), renumbered.clone()))
+                    .unwrap();
+            }
+        } else if source == "marriage" {
             let renumbered: Vec<String> = (0..2).map(|i| format!("COPY{i}")).collect();
             for c in ["record_id", "record_key"] {
                 extra
@@ -717,16 +726,18 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
             whole.height()
         );
         // Read in pieces of 100 rows, the source narrows to the same rows.
-        let mut scan = SourceScan::new(source, &others_of(&g, source), Some(&rest_h))
+        // A school's pieces are scanned before the registry is read.
+        let household = (source != "school").then_some(&rest_h);
+        let mut scan = SourceScan::new(source, &others_of(&g, source), household)
             .unwrap()
             .unwrap();
         let mut offset = 0;
         while offset < whole.height() {
-            scan.add(&whole.slice(offset as i64, 100), Some(&rest_h))
+            scan.add(&whole.slice(offset as i64, 100), household)
                 .unwrap();
             offset += 100;
         }
-        let in_pieces = scan.finish().unwrap();
+        let in_pieces = scan.finish(Some(&rest_h)).unwrap();
         let mask = BooleanChunked::from_slice("held".into(), &in_pieces.held);
         assert!(
             whole.filter(&mask).unwrap().equals_missing(&rows),
@@ -778,6 +789,7 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
     for (source, column) in [
         ("marriage", "marriage_key"),
         ("social_security", "social_security_key"),
+        ("school", "school_key"),
     ] {
         for (r, k) in rule.iter().zip(strs(&b.discrepancies, column)) {
             if let (Some(r), Some(_)) = (r, k) {
@@ -790,6 +802,9 @@ fn narrowed_marriage_and_insurance_records_give_what_the_whole_ones_give() {
         ("marriage", "invalid_value"),
         ("social_security", "duplicate_record"),
         ("social_security", "maternity_claim_without_delivery"),
+        ("school", "duplicate_record"),
+        ("school", "student_without_household_registration"),
+        ("school", "id_number_conflict"),
     ] {
         assert!(
             rules.contains(&(r.0, r.1.to_owned())),

@@ -250,7 +250,7 @@ fn the_executor_returns_the_tables_the_run_writes() {
         ("assessment.parquet".into(), &t.assessment),
         ("data_quality.parquet".into(), &t.data_quality),
     ];
-    // The household registry, the marriage and the social-security records come back
+    // The household registry, the school, marriage and social-security records come back
     // narrowed to the rows the later stages read one by one (in file order), and so they
     // are written.
     for (id, df) in &t.records {
@@ -267,7 +267,7 @@ fn the_executor_returns_the_tables_the_run_writes() {
         ],
         dir.path(),
     ));
-    for id in ["household", "marriage", "social_security"] {
+    for id in ["household", "school", "marriage", "social_security"] {
         let held = &t.records[id];
         let accepted = t.ingest.iter().find(|s| s.source == id).unwrap();
         assert!((held.height() as u64) < accepted.accepted, "{id}");
