@@ -11,7 +11,10 @@
 //! registry (as before, and as a caller without the narrowing has them).
 //!
 //! `household_scan_in_pieces` times the narrowing as the night runs it since session 9
-//! (`HouseholdScan` over pieces of the registry, the other sources known).
+//! (`HouseholdScan` over pieces of the registry, the other sources known);
+//! `narrow_sources` the school, marriage and social-security records narrowed
+//! (`narrow_source`, session 10) and `synthetic_<scale>_all_narrowed` the rules on the rows
+//! held of all four, as the night runs them since.
 //!
 //! Run: `cargo bench -p poprecon-benches --bench checks`. `POPRECON_BENCH_SCALE` picks
 //! another scale (`village`, `county`, `city`).
@@ -94,6 +97,42 @@ fn bench_checks(c: &mut Criterion) {
     group.bench_function("household_scan_in_pieces", |b| b.iter(|| black_box(scan())));
     group.bench_function(format!("synthetic_{}_narrowed", d.scale), |b| {
         b.iter(|| run_checks(black_box(&narrowed), &d.plan.rules).expect("the checks run"))
+    });
+    // Since session 10 the school, marriage and social-security records are narrowed too
+    // (`SourceScan`; the night scans them in pieces): the rules on the rows held of all four.
+    let narrow_sources = || {
+        poprecon_checks::NARROWED_SOURCES
+            .iter()
+            .map(|s| {
+                let mut others = d.tables.clone();
+                others.remove(*s);
+                let (held, rest) =
+                    poprecon_checks::narrow_source(s, &d.tables[*s], &others, Some(&rest))
+                        .expect("the source narrows")
+                        .expect("a narrowed source");
+                (*s, held, rest)
+            })
+            .collect::<Vec<_>>()
+    };
+    let sources = narrow_sources();
+    let mut all_narrowed = narrowed.clone();
+    for (s, held, rest) in &sources {
+        eprintln!(
+            "{s}: {} of {} rows held",
+            held.height(),
+            d.tables[*s].height()
+        );
+        all_narrowed = all_narrowed.with_narrowed_source(s, held, rest);
+    }
+    let same = run_checks(&all_narrowed, &d.plan.rules).expect("the checks run");
+    assert!(same.discrepancies.equals_missing(&checked.discrepancies));
+    assert!(
+        same.village_discrepancies
+            .equals_missing(&checked.village_discrepancies)
+    );
+    group.bench_function("narrow_sources", |b| b.iter(|| black_box(narrow_sources())));
+    group.bench_function(format!("synthetic_{}_all_narrowed", d.scale), |b| {
+        b.iter(|| run_checks(black_box(&all_narrowed), &d.plan.rules).expect("the checks run"))
     });
     group.finish();
 }
