@@ -19,7 +19,7 @@ use crate::frames::{
     MARRIAGE, RegisteredPersons, SCHOOL, SOCIAL_SECURITY, id_number, prepare_source,
 };
 use crate::records::{compared_columns, id_field_checks, places, row_hashes, unique_key};
-use crate::registry::{HeldLines, HouseholdRest, Known, repeated_values, text_hash};
+use crate::registry::{HeldLines, HouseholdRest, Known, RowPlaces, repeated_values, text_hash};
 
 /// The sources [`SourceScan`] narrows: the school records (scanned before the household
 /// registry, whose scan reads their pupils without an ID, and decided after it: a pupil
@@ -108,23 +108,15 @@ pub struct SourceScan {
     /// placed once the registry is read.
     pupil: Vec<u64>,
     /// Per row, in file order: the key's hash (`0`: none; where a key names one record),
-    /// the compared fields' hash, held by its own fields, the position in `villages` of
-    /// its persons' first active household village (`NONE`: none).
+    /// the compared fields' hash, held by its own fields.
     key: Vec<u64>,
     content: Vec<u64>,
     own: Vec<bool>,
-    village: Vec<u32>,
-    villages: Vec<String>,
-    village_at: PlHashMap<String, u32>,
+    /// Per row, its persons' first active household village, its file and its line.
+    places: RowPlaces,
     /// Per ID field `id_number_conflict` checks, whether each row is checked in it.
     checked: Vec<(&'static str, Vec<bool>)>,
-    /// Per row, its file's position in `files` and its line.
-    file: Vec<u32>,
-    line: Vec<u32>,
-    files: Vec<String>,
 }
-
-const NONE: u32 = u32::MAX;
 
 impl SourceScan {
     /// A scan of `source` (one of [`NARROWED_SOURCES`]) knowing the other canonical tables
@@ -165,13 +157,8 @@ impl SourceScan {
             key: Vec::new(),
             content: Vec::new(),
             own: Vec::new(),
-            village: Vec::new(),
-            villages: Vec::new(),
-            village_at: PlHashMap::new(),
+            places: RowPlaces::default(),
             checked: Vec::new(),
-            file: Vec::new(),
-            line: Vec::new(),
-            files: Vec::new(),
         }))
     }
 
@@ -262,7 +249,6 @@ impl SourceScan {
         for ((_, all), (_, c)) in self.checked.iter_mut().zip(&checks) {
             all.extend_from_slice(&c.checked);
         }
-        let mut last_file: Option<(&str, u32)> = None;
         for i in 0..n {
             let k = key.get(i);
             self.key.push(match (self.unique_key, k) {
@@ -295,43 +281,8 @@ impl SourceScan {
                 }
             }
             self.own.push(held);
-            let at = match village {
-                None => NONE,
-                Some(v) => match self.village_at.get(v) {
-                    Some(&at) => at,
-                    None => {
-                        let at = self.villages.len() as u32;
-                        self.villages.push(v.to_owned());
-                        self.village_at.insert(v.to_owned(), at);
-                        at
-                    }
-                },
-            };
-            self.village.push(at);
-            let at = match file.get(i) {
-                None => NONE,
-                Some(f) if last_file.is_some_and(|(last, _)| last == f) => {
-                    last_file.map_or(NONE, |(_, at)| at)
-                }
-                Some(f) => {
-                    let at = match self.files.iter().position(|known| known == f) {
-                        Some(at) => at as u32,
-                        None => {
-                            self.files.push(f.to_owned());
-                            (self.files.len() - 1) as u32
-                        }
-                    };
-                    last_file = Some((f, at));
-                    at
-                }
-            };
-            self.file.push(at);
-            let line = line.get(i).unwrap_or(0);
-            self.line
-                .push(u32::try_from(line).map_err(|_| ChecksError::Frame {
-                    table: source.to_owned(),
-                    message: format!("a file of more than {} lines", u32::MAX),
-                })?);
+            let at = self.places.village_at(village);
+            self.places.push(at, file.get(i), line.get(i), source)?;
         }
         Ok(self.held_among(first..self.rows()))
     }
@@ -370,64 +321,18 @@ impl SourceScan {
                 // A pupil with no household row of any status: the rule fires.
                 self.own[i] |= !persons.registered_number(pupil);
                 if let Some(v) = persons.village_of_number(pupil) {
-                    let at = match self.village_at.get(v) {
-                        Some(&at) => at,
-                        None => {
-                            let at = self.villages.len() as u32;
-                            self.villages.push(v.to_owned());
-                            self.village_at.insert(v.to_owned(), at);
-                            at
-                        }
-                    };
-                    self.village[i] = at;
+                    let at = self.places.village_at(Some(v));
+                    self.places.place(i, at);
                 }
             }
         }
         let held = self.held_among(0..n);
-        // The rows left out, per village position (the last slot: no village), then keyed
-        // by code.
-        let slots = self.villages.len() + 1;
-        let mut all: Vec<IdxSize> = vec![0; slots];
-        let mut checked: Vec<Vec<IdxSize>> = vec![vec![0; slots]; self.checked.len()];
-        for i in (0..n).filter(|&i| !held[i]) {
-            let at = match self.village[i] {
-                NONE => slots - 1,
-                at => at as usize,
-            };
-            all[at] += 1;
-            for (counts, (_, rows)) in checked.iter_mut().zip(&self.checked) {
-                counts[at] += IdxSize::from(rows[i]);
-            }
-        }
-        let per_village: BTreeMap<Option<&str>, (IdxSize, Vec<IdxSize>)> = (0..slots)
-            .filter(|&at| all[at] > 0)
-            .map(|at| {
-                let counts = checked.iter().map(|c| c[at]).collect();
-                (self.villages.get(at).map(String::as_str), (all[at], counts))
-            })
-            .collect();
-        let mut columns = vec![
-            Column::new(
-                "village".into(),
-                per_village.keys().copied().collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "__all".into(),
-                per_village.values().map(|(a, _)| *a).collect::<Vec<_>>(),
-            ),
-        ];
-        for (f, (field, _)) in self.checked.iter().enumerate() {
-            columns.push(Column::new(
-                format!("__{field}").into(),
-                per_village.values().map(|(_, c)| c[f]).collect::<Vec<_>>(),
-            ));
-        }
-        let counts = DataFrame::new(per_village.len(), columns).map_err(&err)?;
-        let mut by_file: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
-        for i in (0..n).filter(|&i| held[i] && self.file[i] != NONE) {
-            by_file[self.file[i] as usize].push(u64::from(self.line[i]));
-        }
-        let lines = HeldLines::of(self.files.iter().cloned().zip(by_file));
+        // The rows left out, per village.
+        let counts = self
+            .places
+            .rest_counts(&held, &self.checked)
+            .map_err(&err)?;
+        let lines = self.places.held_lines(&held);
         let kept = held.iter().filter(|h| **h).count();
         tracing::debug!(
             source = self.source,

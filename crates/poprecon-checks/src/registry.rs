@@ -121,16 +121,10 @@ pub struct HouseholdScan {
     /// a `mother_id` not in normal form, a flag or an ID conflict; and, the other sources
     /// known, a person or mother they name, or a pupil's namesake.
     held: Vec<bool>,
-    /// Per row, its village's position in `villages` (`NONE`: empty).
-    village: Vec<u32>,
-    villages: Vec<String>,
-    village_at: PlHashMap<String, u32>,
+    /// Per row, its own village, its file and its line.
+    places: RowPlaces,
     /// Per ID field `id_number_conflict` checks, whether each row is checked in it.
     checked: Vec<(&'static str, Vec<bool>)>,
-    /// Per row, its file's position in `files` and its line.
-    file: Vec<u32>,
-    line: Vec<u32>,
-    files: Vec<String>,
     /// The IDs (valid, and as given) of the mothers of the window's rows.
     window_mothers: PlHashSet<u64>,
     persons: PersonsBuilder,
@@ -139,7 +133,8 @@ pub struct HouseholdScan {
     known: Option<Known>,
 }
 
-const NONE: u32 = u32::MAX;
+/// No village, no file.
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// Ingest's columns of a row's file and line (`poprecon_ingest::SOURCE_FILE`,
 /// `SOURCE_LINE`).
@@ -193,6 +188,144 @@ impl HeldLines {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// What a scan keeps to place each row and to find it again: its village's position, its
+/// file's position and its line, in scan order.
+#[derive(Debug, Default)]
+pub(crate) struct RowPlaces {
+    village: Vec<u32>,
+    villages: Vec<String>,
+    village_at: PlHashMap<String, u32>,
+    file: Vec<u32>,
+    line: Vec<u32>,
+    files: Vec<String>,
+    /// The last village and file seen (a source runs village by village, file by file).
+    last_village: Option<u32>,
+    last_file: Option<u32>,
+}
+
+impl RowPlaces {
+    /// The position of `village` (`NONE`: none), a new one for a village not seen yet.
+    pub(crate) fn village_at(&mut self, village: Option<&str>) -> u32 {
+        let Some(v) = village else { return NONE };
+        if let Some(last) = self.last_village
+            && self.villages[last as usize] == v
+        {
+            return last;
+        }
+        let at = match self.village_at.get(v) {
+            Some(&at) => at,
+            None => {
+                let at = self.villages.len() as u32;
+                self.villages.push(v.to_owned());
+                self.village_at.insert(v.to_owned(), at);
+                at
+            }
+        };
+        self.last_village = Some(at);
+        at
+    }
+
+    /// The next row: its village's position ([`RowPlaces::village_at`]), its file and line
+    /// (ingest's `source_file` and `source_line`) in `table`.
+    pub(crate) fn push(
+        &mut self,
+        village: u32,
+        file: Option<&str>,
+        line: Option<u64>,
+        table: &str,
+    ) -> Result<(), ChecksError> {
+        self.village.push(village);
+        let at = match file {
+            None => NONE,
+            Some(f) => match self.last_file {
+                Some(last) if self.files[last as usize] == f => last,
+                _ => {
+                    let at = match self.files.iter().position(|known| known == f) {
+                        Some(at) => at as u32,
+                        None => {
+                            self.files.push(f.to_owned());
+                            (self.files.len() - 1) as u32
+                        }
+                    };
+                    self.last_file = Some(at);
+                    at
+                }
+            },
+        };
+        self.file.push(at);
+        let line = line.unwrap_or(0);
+        self.line
+            .push(u32::try_from(line).map_err(|_| ChecksError::Frame {
+                table: table.to_owned(),
+                message: format!("a file of more than {} lines", u32::MAX),
+            })?);
+        Ok(())
+    }
+
+    /// Places row `i` at `village` (a position of [`RowPlaces::village_at`]).
+    pub(crate) fn place(&mut self, i: usize, village: u32) {
+        self.village[i] = village;
+    }
+
+    /// The rows not `held`, counted per village: `village` (ordered by code, no village
+    /// first), `__all` (rows), and per ID field in `checked` the rows checked in it
+    /// (`__<field>`).
+    pub(crate) fn rest_counts(
+        &self,
+        held: &[bool],
+        checked: &[(&'static str, Vec<bool>)],
+    ) -> PolarsResult<DataFrame> {
+        // Counted per village position (the last slot: no village), then keyed by code.
+        let slots = self.villages.len() + 1;
+        let slot = |i: usize| match self.village[i] {
+            NONE => slots - 1,
+            at => at as usize,
+        };
+        let mut all: Vec<IdxSize> = vec![0; slots];
+        let mut counted: Vec<Vec<IdxSize>> = vec![vec![0; slots]; checked.len()];
+        for i in (0..held.len()).filter(|&i| !held[i]) {
+            let at = slot(i);
+            all[at] += 1;
+            for (counts, (_, rows)) in counted.iter_mut().zip(checked) {
+                counts[at] += IdxSize::from(rows[i]);
+            }
+        }
+        let per_village: BTreeMap<Option<&str>, usize> = (0..slots)
+            .filter(|&at| all[at] > 0)
+            .map(|at| (self.villages.get(at).map(String::as_str), at))
+            .collect();
+        let mut columns = vec![
+            Column::new(
+                "village".into(),
+                per_village.keys().copied().collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "__all".into(),
+                per_village.values().map(|&at| all[at]).collect::<Vec<_>>(),
+            ),
+        ];
+        for ((field, _), counts) in checked.iter().zip(&counted) {
+            columns.push(Column::new(
+                format!("__{field}").into(),
+                per_village
+                    .values()
+                    .map(|&at| counts[at])
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        DataFrame::new(per_village.len(), columns)
+    }
+
+    /// The `held` rows' lines, file by file.
+    pub(crate) fn held_lines(&self, held: &[bool]) -> HeldLines {
+        let mut by_file: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
+        for i in (0..held.len()).filter(|&i| held[i] && self.file[i] != NONE) {
+            by_file[self.file[i] as usize].push(u64::from(self.line[i]));
+        }
+        HeldLines::of(self.files.iter().cloned().zip(by_file))
     }
 }
 
@@ -324,13 +457,8 @@ impl HouseholdScan {
             household: Vec::new(),
             name: Vec::new(),
             held: Vec::new(),
-            village: Vec::new(),
-            villages: Vec::new(),
-            village_at: PlHashMap::new(),
+            places: RowPlaces::default(),
             checked: Vec::new(),
-            file: Vec::new(),
-            line: Vec::new(),
-            files: Vec::new(),
             window_mothers: PlHashSet::new(),
             persons: PersonsBuilder::default(),
             known: None,
@@ -436,8 +564,6 @@ impl HouseholdScan {
         }
         let window = self.window;
         let first = self.person.len();
-        let mut last_village: Option<(&str, u32)> = None;
-        let mut last_file: Option<(&str, u32)> = None;
         for i in 0..n {
             let in_window = birth
                 .get(i)
@@ -472,51 +598,8 @@ impl HouseholdScan {
             self.person.push(pid[i].and_then(NonZeroU64::new));
             self.mother.push(mid.and_then(NonZeroU64::new));
             self.household.push(text_hash(household_no.get(i)));
-            // A registry runs village by village, and file by file: the last one first.
-            let at = match village.get(i) {
-                None => NONE,
-                Some(v) if last_village.is_some_and(|(last, _)| last == v) => {
-                    last_village.map_or(NONE, |(_, at)| at)
-                }
-                Some(v) => {
-                    let at = match self.village_at.get(v) {
-                        Some(&at) => at,
-                        None => {
-                            let at = self.villages.len() as u32;
-                            self.villages.push(v.to_owned());
-                            self.village_at.insert(v.to_owned(), at);
-                            at
-                        }
-                    };
-                    last_village = Some((v, at));
-                    at
-                }
-            };
-            self.village.push(at);
-            let at = match file.get(i) {
-                None => NONE,
-                Some(f) if last_file.is_some_and(|(last, _)| last == f) => {
-                    last_file.map_or(NONE, |(_, at)| at)
-                }
-                Some(f) => {
-                    let at = match self.files.iter().position(|known| known == f) {
-                        Some(at) => at as u32,
-                        None => {
-                            self.files.push(f.to_owned());
-                            (self.files.len() - 1) as u32
-                        }
-                    };
-                    last_file = Some((f, at));
-                    at
-                }
-            };
-            self.file.push(at);
-            let line = line.get(i).unwrap_or(0);
-            self.line
-                .push(u32::try_from(line).map_err(|_| ChecksError::Frame {
-                    table: HOUSEHOLD.to_owned(),
-                    message: format!("a registry file of more than {} lines", u32::MAX),
-                })?);
+            let at = self.places.village_at(village.get(i));
+            self.places.push(at, file.get(i), line.get(i), HOUSEHOLD)?;
         }
         Ok(self.likely_held(first))
     }
@@ -588,51 +671,11 @@ impl HouseholdScan {
 
         // The rows left out, counted per own village (their attribution: they belong to
         // no birth, and the registry's rows are placed by their own village).
-        // Counted per village position (the last slot: no village), then keyed by code.
-        let slots = self.villages.len() + 1;
-        let slot = |i: usize| match self.village[i] {
-            NONE => slots - 1,
-            at => at as usize,
-        };
-        let mut all: Vec<IdxSize> = vec![0; slots];
-        let mut checked: Vec<Vec<IdxSize>> = vec![vec![0; slots]; self.checked.len()];
-        for i in (0..n).filter(|&i| !held_rows[i]) {
-            let at = slot(i);
-            all[at] += 1;
-            for (counts, (_, rows)) in checked.iter_mut().zip(&self.checked) {
-                counts[at] += IdxSize::from(rows[i]);
-            }
-        }
-        let per_village: BTreeMap<Option<&str>, usize> = (0..slots)
-            .filter(|&at| all[at] > 0)
-            .map(|at| (self.villages.get(at).map(String::as_str), at))
-            .collect();
-        let mut columns = vec![
-            Column::new(
-                "village".into(),
-                per_village.keys().copied().collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "__all".into(),
-                per_village.values().map(|&at| all[at]).collect::<Vec<_>>(),
-            ),
-        ];
-        for ((field, _), counts) in self.checked.iter().zip(&checked) {
-            columns.push(Column::new(
-                format!("__{field}").into(),
-                per_village
-                    .values()
-                    .map(|&at| counts[at])
-                    .collect::<Vec<_>>(),
-            ));
-        }
-        let counts = DataFrame::new(per_village.len(), columns).map_err(&err)?;
-        // The lines held, file by file.
-        let mut by_file: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
-        for i in (0..n).filter(|&i| held_rows[i] && self.file[i] != NONE) {
-            by_file[self.file[i] as usize].push(u64::from(self.line[i]));
-        }
-        let lines = HeldLines::of(self.files.iter().cloned().zip(by_file));
+        let counts = self
+            .places
+            .rest_counts(&held_rows, &self.checked)
+            .map_err(&err)?;
+        let lines = self.places.held_lines(&held_rows);
         let held = held_rows.iter().filter(|h| **h).count();
         let rest = HouseholdRest {
             persons: self.persons.finish(),

@@ -486,6 +486,12 @@ enum Scan {
     Source(Option<poprecon_checks::SourceScan>),
 }
 
+/// What the rules need of a narrowed source's rows left out.
+enum Rest {
+    Registry(poprecon_checks::HouseholdRest),
+    Source(poprecon_checks::SourceRest),
+}
+
 /// A narrowed source's rows held, in file order, with what the rules need of the others
 /// and its data quality (every row, without births).
 enum Done {
@@ -740,43 +746,36 @@ impl Narrowed<'_> {
         let scan = std::mem::replace(&mut self.scan, Scan::Source(None));
         let likely = std::mem::take(&mut self.likely);
         let quality = poprecon_indicators::merge_data_quality(std::mem::take(&mut self.quality))?;
-        let (scanned, done) = match scan {
+        let (scanned, lines, rest) = match scan {
             Scan::Household(scan) => {
                 let scanned = scan.rows();
                 let narrowing = scan.finish(&std::mem::take(&mut self.others))?;
-                let rows = held_rows(
-                    self.plan,
-                    self.sp,
-                    likely,
-                    &narrowing.lines,
-                    narrowing.rest.held,
-                )?;
-                // Set once: a registry ends once.
-                let _ = self.registry.set(narrowing.rest);
-                (scanned, Done::Household { rows, quality })
+                (scanned, narrowing.lines, Rest::Registry(narrowing.rest))
             }
             Scan::Source(Some(scan)) => {
                 let scanned = scan.rows();
                 let narrowing = scan.finish(self.registry.get())?;
-                let rows = held_rows(
-                    self.plan,
-                    self.sp,
-                    likely,
-                    &narrowing.lines,
-                    narrowing.rest.held,
-                )?;
-                let rest = narrowing.rest;
-                (
-                    scanned,
-                    Done::Source {
-                        rows,
-                        rest,
-                        quality,
-                    },
-                )
+                (scanned, narrowing.lines, Rest::Source(narrowing.rest))
             }
             // No scan was begun (the read failed before): nothing is held.
             Scan::Source(None) => return Ok(()),
+        };
+        let expected = match &rest {
+            Rest::Registry(registry) => registry.held,
+            Rest::Source(source) => source.held,
+        };
+        let rows = held_rows(self.plan, self.sp, likely, &lines, expected)?;
+        let done = match rest {
+            Rest::Registry(registry) => {
+                // Set once: a registry ends once.
+                let _ = self.registry.set(registry);
+                Done::Household { rows, quality }
+            }
+            Rest::Source(rest) => Done::Source {
+                rows,
+                rest,
+                quality,
+            },
         };
         let held = match &done {
             Done::Household { rows, .. } | Done::Source { rows, .. } => rows.height(),

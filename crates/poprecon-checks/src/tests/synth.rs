@@ -529,13 +529,7 @@ fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
 
     let mut narrowed = g.tables.clone();
     narrowed.insert("household", held.clone());
-    let narrowed_g = Generated {
-        tables: narrowed,
-        births: g.births.clone(),
-        villages: g.villages.clone(),
-        truth: g.truth.clone(),
-        cfg: g.cfg.clone(),
-    };
+    let narrowed_g = with_tables(&g, narrowed);
     let (f, nf) = (facts(&g, &g.births), facts(&narrowed_g, &g.births));
     assert!(f.births.equals_missing(&nf.births), "births differ");
     assert!(
@@ -544,39 +538,16 @@ fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
     );
 
     let cfg: ChecksConfig = toml::from_str("[out_of_policy_birth]\nenabled = false\n").unwrap();
-    let mut all = CheckInput::new(g.cfg.as_of, g.cfg.period)
-        .with_births(&f.births)
-        .with_stillbirths(&f.stillbirths)
-        .with_villages(g.villages.clone());
-    for (s, df) in &g.tables {
-        all = all.with_source(s, df);
-    }
+    let all = whole_input(&g, &f);
     let part = all.clone().with_narrowed_household(&held, &rest);
     let (a, b) = (
         run_checks(&all, &cfg).expect("checks, whole registry"),
         run_checks(&part, &cfg).expect("checks, narrowed registry"),
     );
     assert!(a.discrepancies.height() > 0);
-    assert!(
-        a.discrepancies.equals_missing(&b.discrepancies),
-        "discrepancies differ"
-    );
-    assert!(
-        a.village_discrepancies
-            .equals_missing(&b.village_discrepancies),
-        "village units differ"
-    );
+    assert_same_checks(&a, &b);
     // The registry's own findings are among them: the narrowed one did not lose them.
-    let mut rules = BTreeSet::new();
-    let (rule, key) = (
-        strs(&b.discrepancies, "rule_id"),
-        strs(&b.discrepancies, "household_key"),
-    );
-    for (r, k) in rule.iter().zip(&key) {
-        if let (Some(r), Some(_)) = (r, k) {
-            rules.insert(r.as_str());
-        }
-    }
+    let rules = rules_on(&b, "household_key");
     for r in ["invalid_value", "id_number_conflict", "duplicate_record"] {
         assert!(rules.contains(r), "no household `{r}`: {rules:?}");
     }
@@ -611,11 +582,7 @@ fn a_narrowed_household_registry_gives_what_the_whole_one_gives() {
     assert!(!narrowing.lines.holds("elsewhere.csv", 2));
     let part = all.with_narrowed_household(&pieces_held, &narrowing.rest);
     let c = run_checks(&part, &cfg).expect("checks, registry read in pieces");
-    assert!(a.discrepancies.equals_missing(&c.discrepancies));
-    assert!(
-        a.village_discrepancies
-            .equals_missing(&c.village_discrepancies)
-    );
+    assert_same_checks(&a, &c);
 }
 
 /// The school, marriage and social-security records narrowed to the rows the night reads one by one
@@ -748,24 +715,12 @@ fn narrowed_school_marriage_and_insurance_records_give_what_the_whole_ones_give(
         narrowed.insert(source, rows.clone());
         held.push((source, rows, in_pieces.rest));
     }
-    let narrowed_g = Generated {
-        tables: narrowed,
-        births: g.births.clone(),
-        villages: g.villages.clone(),
-        truth: g.truth.clone(),
-        cfg: g.cfg.clone(),
-    };
+    let narrowed_g = with_tables(&g, narrowed);
     let (f, nf) = (facts(&g, &g.births), facts(&narrowed_g, &g.births));
     assert!(f.births.equals_missing(&nf.births), "births differ");
 
     let cfg: ChecksConfig = toml::from_str("[out_of_policy_birth]\nenabled = false\n").unwrap();
-    let mut all = CheckInput::new(g.cfg.as_of, g.cfg.period)
-        .with_births(&f.births)
-        .with_stillbirths(&f.stillbirths)
-        .with_villages(g.villages.clone());
-    for (s, df) in &g.tables {
-        all = all.with_source(s, df);
-    }
+    let all = whole_input(&g, &f);
     let mut part = all.clone().with_narrowed_household(&held_h, &rest_h);
     for (s, rows, rest) in &held {
         part = part.with_narrowed_source(s, rows, rest);
@@ -774,6 +729,37 @@ fn narrowed_school_marriage_and_insurance_records_give_what_the_whole_ones_give(
         run_checks(&all, &cfg).expect("checks, whole records"),
         run_checks(&part, &cfg).expect("checks, narrowed records"),
     );
+    assert_same_checks(&a, &b);
+    // Their own findings are among them: the narrowed records did not lose them.
+    for (column, rule) in [
+        ("marriage_key", "duplicate_record"),
+        ("marriage_key", "invalid_value"),
+        ("social_security_key", "duplicate_record"),
+        ("social_security_key", "maternity_claim_without_delivery"),
+        ("school_key", "duplicate_record"),
+        ("school_key", "student_without_household_registration"),
+        ("school_key", "id_number_conflict"),
+    ] {
+        let rules = rules_on(&b, column);
+        assert!(rules.contains(rule), "no `{rule}` on {column}: {rules:?}");
+    }
+}
+
+/// The checks over the whole sources of `g` with the births stage's `f` (the truth has no
+/// policy category: that rule is off), as the narrowed runs are compared with.
+fn whole_input<'a>(g: &'a Generated, f: &'a poprecon_link::BirthFacts) -> CheckInput<'a> {
+    let mut all = CheckInput::new(g.cfg.as_of, g.cfg.period)
+        .with_births(&f.births)
+        .with_stillbirths(&f.stillbirths)
+        .with_villages(g.villages.clone());
+    for (s, df) in &g.tables {
+        all = all.with_source(s, df);
+    }
+    all
+}
+
+/// `a` and `b` give the same discrepancies and the same units per village.
+fn assert_same_checks(a: &Checked, b: &Checked) {
     assert!(
         a.discrepancies.equals_missing(&b.discrepancies),
         "discrepancies differ"
@@ -783,32 +769,24 @@ fn narrowed_school_marriage_and_insurance_records_give_what_the_whole_ones_give(
             .equals_missing(&b.village_discrepancies),
         "village units differ"
     );
-    // Their own findings are among them: the narrowed records did not lose them.
-    let mut rules = BTreeSet::new();
-    let rule = strs(&b.discrepancies, "rule_id");
-    for (source, column) in [
-        ("marriage", "marriage_key"),
-        ("social_security", "social_security_key"),
-        ("school", "school_key"),
-    ] {
-        for (r, k) in rule.iter().zip(strs(&b.discrepancies, column)) {
-            if let (Some(r), Some(_)) = (r, k) {
-                rules.insert((source, r.clone()));
-            }
-        }
-    }
-    for r in [
-        ("marriage", "duplicate_record"),
-        ("marriage", "invalid_value"),
-        ("social_security", "duplicate_record"),
-        ("social_security", "maternity_claim_without_delivery"),
-        ("school", "duplicate_record"),
-        ("school", "student_without_household_registration"),
-        ("school", "id_number_conflict"),
-    ] {
-        assert!(
-            rules.contains(&(r.0, r.1.to_owned())),
-            "no {r:?}: {rules:?}"
-        );
+}
+
+/// The rules with a discrepancy on a record of the source whose key column is `column`.
+fn rules_on(checked: &Checked, column: &str) -> BTreeSet<String> {
+    strs(&checked.discrepancies, "rule_id")
+        .into_iter()
+        .zip(strs(&checked.discrepancies, column))
+        .filter_map(|(r, k)| k.and(r))
+        .collect()
+}
+
+/// `g` with other source tables.
+fn with_tables(g: &Generated, tables: BTreeMap<&'static str, DataFrame>) -> Generated {
+    Generated {
+        tables,
+        births: g.births.clone(),
+        villages: g.villages.clone(),
+        truth: g.truth.clone(),
+        cfg: g.cfg.clone(),
     }
 }
