@@ -224,7 +224,12 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         // are placed by the registry's persons.
         let registry = std::cell::OnceCell::new();
         let mut readers: Vec<Narrowed<'_>> = narrowed_plans(plan)
-            .map(|sp| Narrowed::new(plan, sp, divisions, &registry))
+            .map(|sp| {
+                // Unless every row was handed over as read, the rows held are, as soon as
+                // they are known (the caller writes them while the next source is read).
+                let hand_over = (!opts.whole_sources).then_some(opts.progress);
+                Narrowed::new(plan, sp, divisions, &registry, hand_over)
+            })
             .collect();
         // A registry read from workbooks comes whole, after the others: the records placed
         // by its persons are then read whole too, and scanned after it.
@@ -288,10 +293,6 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         }
         narrowed.household = registry.into_inner();
         for (source, rows) in held {
-            if !opts.whole_sources {
-                opts.progress.source_piece(source, &rows);
-                opts.progress.source_ingested(source);
-            }
             records.insert(source.to_owned(), rows);
         }
         // What the later stages hold of each source (`-vv`): rows and bytes, no values.
@@ -519,6 +520,8 @@ struct Narrowed<'p> {
     sp: &'p SourcePlan,
     divisions: poprecon_indicators::Divisions<'p>,
     registry: &'p std::cell::OnceCell<poprecon_checks::HouseholdRest>,
+    /// Told the rows held once they are known ([`Progress::source_piece`]).
+    hand_over: Option<&'p dyn Progress>,
     scan: Scan,
     /// The sources read before (the registry's scan reads them as it ends).
     others: BTreeMap<String, DataFrame>,
@@ -536,6 +539,7 @@ impl<'p> Narrowed<'p> {
         sp: &'p SourcePlan,
         divisions: poprecon_indicators::Divisions<'p>,
         registry: &'p std::cell::OnceCell<poprecon_checks::HouseholdRest>,
+        hand_over: Option<&'p dyn Progress>,
     ) -> Self {
         let source = sp.source.id();
         let scan = if source == HOUSEHOLD {
@@ -550,6 +554,7 @@ impl<'p> Narrowed<'p> {
             sp,
             divisions,
             registry,
+            hand_over,
             scan,
             others: BTreeMap::new(),
             quality: Vec::new(),
@@ -787,6 +792,11 @@ impl Narrowed<'_> {
             seconds = started.elapsed().as_secs_f64(),
             "rows held"
         );
+        if let Some(progress) = self.hand_over {
+            let (Done::Household { rows, .. } | Done::Source { rows, .. }) = &done;
+            progress.source_piece(self.source, rows);
+            progress.source_ingested(self.source);
+        }
         self.done = Some(done);
         Ok(())
     }
