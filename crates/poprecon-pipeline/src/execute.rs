@@ -885,7 +885,8 @@ pub trait PieceReader {
 }
 
 /// A source [`ingest_sources`] reads after every other and hands over in pieces as it reads
-/// them (to `reader`) instead of holding it: its output's `records` has no rows.
+/// them (to `reader`) instead of holding it: its output's `records` are the rows its
+/// reader keeps ([`PieceReader::end`]), none if it keeps none.
 pub struct Streamed<'a> {
     pub source: &'static str,
     pub reader: &'a mut dyn PieceReader,

@@ -444,7 +444,8 @@ fn source_file(id: &str) -> String {
 }
 
 /// Writes the canonical sources on a thread of its own, in the order ingest hands them over
-/// ([`SourceWriter::write`], a piece at a time: the household registry as it is read), while
+/// ([`SourceWriter::write`], a piece at a time: with `--keep-sources`, the narrowed sources
+/// as they are read; without, their rows held once known), while
 /// the rest of the night goes on. A failed write sets `stop`, which the write stage reads
 /// before each of its files; dropping the writer stops it after the piece it is writing and
 /// waits for it.
