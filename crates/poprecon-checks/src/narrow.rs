@@ -18,8 +18,10 @@ use crate::error::ChecksError;
 use crate::frames::{
     MARRIAGE, RegisteredPersons, SCHOOL, SOCIAL_SECURITY, id_number, prepare_source,
 };
-use crate::records::{compared_columns, id_field_checks, places, row_hashes, unique_key};
-use crate::registry::{HeldLines, HouseholdRest, Known, RowPlaces, repeated_values, text_hash};
+use crate::records::{compared_columns, places, row_hashes, unique_key};
+use crate::registry::{
+    HeldLines, HouseholdRest, Known, RowPlaces, add_checked, repeated_values, text_hash,
+};
 
 /// The sources [`SourceScan`] narrows: the school records (scanned before the household
 /// registry, whose scan reads their pupils without an ID, and decided after it: a pupil
@@ -235,20 +237,7 @@ impl SourceScan {
         let ids: Vec<(&StringChunked, &StringChunked)> = (0..self.persons_fields.len())
             .map(|i| Ok((text(&format!("__valid{i}"))?, text(&format!("__input{i}"))?)))
             .collect::<Result<_, ChecksError>>()?;
-        let checks = id_field_checks(source, &t).map_err(&err)?;
-        if self.checked.is_empty() && first == 0 {
-            self.checked = checks.iter().map(|(f, _)| (*f, Vec::new())).collect();
-        }
-        if self.checked.len() != checks.len() {
-            return Err(ChecksError::Frame {
-                table: source.to_owned(),
-                message: "a piece has other ID fields than the first".to_owned(),
-            });
-        }
-        let conflicts: Vec<Vec<bool>> = checks.iter().map(|(_, c)| c.conflicts()).collect();
-        for ((_, all), (_, c)) in self.checked.iter_mut().zip(&checks) {
-            all.extend_from_slice(&c.checked);
-        }
+        let conflicts = add_checked(&mut self.checked, first == 0, source, &t)?;
         for i in 0..n {
             let k = key.get(i);
             self.key.push(match (self.unique_key, k) {

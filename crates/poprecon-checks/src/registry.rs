@@ -17,7 +17,7 @@ use polars::prelude::*;
 use crate::error::ChecksError;
 use crate::frames::{
     CERTIFICATE, DELIVERY, HOUSEHOLD, PRENATAL, PersonsBuilder, REGISTRATION, RegisteredPersons,
-    SCHOOL, VACCINATION, id_number, prepare_source,
+    SCHOOL, Table, VACCINATION, id_number, prepare_source,
 };
 use crate::records::id_field_checks;
 
@@ -329,6 +329,32 @@ impl RowPlaces {
     }
 }
 
+/// The next piece's `id_number_conflict` checks of `t` (a piece of `source`): each ID
+/// field's rows checked appended to `checked` (its fields set by the first piece, `first`),
+/// and per field the rows in conflict returned.
+pub(crate) fn add_checked(
+    checked: &mut Vec<(&'static str, Vec<bool>)>,
+    first: bool,
+    source: &str,
+    t: &Table,
+) -> Result<Vec<Vec<bool>>, ChecksError> {
+    let checks = id_field_checks(source, t).map_err(ChecksError::frame(source))?;
+    if first {
+        *checked = checks.iter().map(|(f, _)| (*f, Vec::new())).collect();
+    }
+    if checked.len() != checks.len() || checked.iter().zip(&checks).any(|((a, _), (b, _))| a != b) {
+        return Err(ChecksError::Frame {
+            table: source.to_owned(),
+            message: "a piece has other ID fields than the first".to_owned(),
+        });
+    }
+    let conflicts = checks.iter().map(|(_, c)| c.conflicts()).collect();
+    for ((_, all), (_, c)) in checked.iter_mut().zip(&checks) {
+        all.extend_from_slice(&c.checked);
+    }
+    Ok(conflicts)
+}
+
 /// What the other sources tell of the registry's rows: whom the health side names (the
 /// ID as valid or as given, `NAMING`; of vaccination records, only those of children born
 /// in linkage's window or of no birth date: the others are read as units, placed by the
@@ -542,26 +568,7 @@ impl HouseholdScan {
         let sex = columns.column("sex").map_err(&err)?.i32().map_err(&err)?;
         let pid: Vec<Option<u64>> = person.iter().map(|id| id.and_then(id_number)).collect();
         self.persons.add(&t, Some(&pid))?;
-        let checks = id_field_checks(HOUSEHOLD, &t).map_err(&err)?;
-        if self.checked.is_empty() && self.person.is_empty() {
-            self.checked = checks.iter().map(|(f, _)| (*f, Vec::new())).collect();
-        }
-        if self.checked.len() != checks.len()
-            || self
-                .checked
-                .iter()
-                .zip(&checks)
-                .any(|((a, _), (b, _))| a != b)
-        {
-            return Err(ChecksError::Frame {
-                table: HOUSEHOLD.to_owned(),
-                message: "a piece of the registry has other ID fields than the first".to_owned(),
-            });
-        }
-        let conflicts: Vec<Vec<bool>> = checks.iter().map(|(_, c)| c.conflicts()).collect();
-        for ((_, all), (_, c)) in self.checked.iter_mut().zip(&checks) {
-            all.extend_from_slice(&c.checked);
-        }
+        let conflicts = add_checked(&mut self.checked, self.person.is_empty(), HOUSEHOLD, &t)?;
         let window = self.window;
         let first = self.person.len();
         for i in 0..n {

@@ -955,23 +955,8 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
     .expect("linkage runs");
     let run = |births: &DataFrame, tables: &BTreeMap<String, DataFrame>| {
         let f = staged(births, tables, plan.period);
-        compute(
-            &IndicatorInput {
-                births: &f.births,
-                stillbirths: Some(&f.stillbirths),
-                sources: tables,
-                as_of: plan.as_of,
-                period: plan.period,
-                jurisdiction: &plan.jurisdiction,
-                divisions: Divisions {
-                    counties: &plan.divisions.counties,
-                    townships: &plan.divisions.townships,
-                    villages: &plan.divisions.villages,
-                },
-            },
-            &IndicatorConfig::default(),
-        )
-        .expect("indicators compute")
+        compute(&plan_input(&plan, &f, tables), &IndicatorConfig::default())
+            .expect("indicators compute")
     };
     let truth = read_parquet(&dir.join("truth").join("births.parquet"));
     let want = truth_indicators(&truth, &tables, plan.as_of, &plan.jurisdiction);
@@ -1057,19 +1042,7 @@ fn the_synthetic_village_gives_its_truth_rolls_up_and_ignores_row_order() {
             (0..3).map(move |k| BTreeMap::from([(id.clone(), t.slice(k * third, third as usize))]))
         })
         .collect();
-    let input = |sources| IndicatorInput {
-        births: &linked_facts.births,
-        stillbirths: Some(&linked_facts.stillbirths),
-        sources,
-        as_of: plan.as_of,
-        period: plan.period,
-        jurisdiction: &plan.jurisdiction,
-        divisions: Divisions {
-            counties: &plan.divisions.counties,
-            townships: &plan.divisions.townships,
-            villages: &plan.divisions.villages,
-        },
-    };
+    let input = |sources| plan_input(&plan, &linked_facts, sources);
     let drill = drill_through(&input(&tables), &IndicatorConfig::default()).expect("drill-through");
     let in_num = drill
         .clone()
@@ -1149,6 +1122,28 @@ fn unknown_codes_roll_up_only_to_known_areas() {
 }
 
 /// The births stage over `births` and the source tables, as the night runs it.
+/// The indicators' input of a pipeline's plan: its dates, jurisdiction and divisions, with
+/// the births stage's `facts` and the canonical `sources`.
+fn plan_input<'a>(
+    plan: &'a poprecon_pipeline::Plan,
+    facts: &'a poprecon_link::BirthFacts,
+    sources: &'a BTreeMap<String, DataFrame>,
+) -> IndicatorInput<'a> {
+    IndicatorInput {
+        births: &facts.births,
+        stillbirths: Some(&facts.stillbirths),
+        sources,
+        as_of: plan.as_of,
+        period: plan.period,
+        jurisdiction: &plan.jurisdiction,
+        divisions: Divisions {
+            counties: &plan.divisions.counties,
+            townships: &plan.divisions.townships,
+            villages: &plan.divisions.villages,
+        },
+    }
+}
+
 fn staged(
     births: &DataFrame,
     tables: &BTreeMap<String, DataFrame>,

@@ -94,8 +94,7 @@ pub trait Progress: Sync {
     /// table once [`Progress::source_ingested`] says so. A source comes whole, as one piece,
     /// after [`Progress::source_finished`], but the sources narrowed at ingest (the
     /// household registry, the school, marriage and social-security records): their rows
-    /// held
-    /// ([`RunTables::records`]) once ingest has narrowed them, or with
+    /// held ([`RunTables::records`]) once ingest has narrowed them, or with
     /// [`ExecuteOptions::whole_sources`] every row, in pieces as they are read ([`execute`]
     /// never holds them whole).
     fn source_piece(&self, _source: &'static str, _piece: &DataFrame) {}
@@ -272,29 +271,16 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             }
         }
         let mut narrowed = NarrowedSources::default();
-        let mut held = Vec::new();
         for reader in readers {
             let source = reader.source;
-            match reader.done.expect("every narrowed source is finished") {
-                Done::Household { rows, quality } => {
-                    held.push((source, rows));
-                    narrowed.quality.push((source, quality));
-                }
-                Done::Source {
-                    rows,
-                    rest,
-                    quality,
-                } => {
-                    held.push((source, rows));
-                    narrowed.quality.push((source, quality));
-                    narrowed.sources.push((source, rest));
-                }
+            let done = reader.done.expect("every narrowed source is finished");
+            narrowed.quality.push((source, done.quality));
+            if let Some(rest) = done.rest {
+                narrowed.sources.push((source, rest));
             }
+            records.insert(source.to_owned(), done.rows);
         }
         narrowed.household = registry.into_inner();
-        for (source, rows) in held {
-            records.insert(source.to_owned(), rows);
-        }
         // What the later stages hold of each source (`-vv`): rows and bytes, no values.
         for (source, df) in &records {
             tracing::debug!(
@@ -487,24 +473,13 @@ enum Scan {
     Source(Option<poprecon_checks::SourceScan>),
 }
 
-/// What the rules need of a narrowed source's rows left out.
-enum Rest {
-    Registry(poprecon_checks::HouseholdRest),
-    Source(poprecon_checks::SourceRest),
-}
-
-/// A narrowed source's rows held, in file order, with what the rules need of the others
-/// and its data quality (every row, without births).
-enum Done {
-    Household {
-        rows: DataFrame,
-        quality: DataFrame,
-    },
-    Source {
-        rows: DataFrame,
-        rest: poprecon_checks::SourceRest,
-        quality: DataFrame,
-    },
+/// A narrowed source's rows held, in file order, with its data quality (every row, without
+/// births) and what the rules need of its other rows (the registry's are in
+/// [`Narrowed::registry`]).
+struct Done {
+    rows: DataFrame,
+    quality: DataFrame,
+    rest: Option<poprecon_checks::SourceRest>,
 }
 
 /// A source as ingest hands it over, a piece at a time: each piece scanned
@@ -737,9 +712,7 @@ impl PieceReader for Narrowed<'_> {
             return Ok(Some(rows));
         }
         self.finish()?;
-        Ok(self.done.as_ref().map(|done| match done {
-            Done::Household { rows, .. } | Done::Source { rows, .. } => rows.clone(),
-        }))
+        Ok(self.done.as_ref().map(|done| done.rows.clone()))
     }
 }
 
@@ -751,53 +724,41 @@ impl Narrowed<'_> {
         let scan = std::mem::replace(&mut self.scan, Scan::Source(None));
         let likely = std::mem::take(&mut self.likely);
         let quality = poprecon_indicators::merge_data_quality(std::mem::take(&mut self.quality))?;
-        let (scanned, lines, rest) = match scan {
+        let (scanned, lines, expected, rest) = match scan {
             Scan::Household(scan) => {
                 let scanned = scan.rows();
                 let narrowing = scan.finish(&std::mem::take(&mut self.others))?;
-                (scanned, narrowing.lines, Rest::Registry(narrowing.rest))
+                let held = narrowing.rest.held;
+                // Set once: a registry ends once.
+                let _ = self.registry.set(narrowing.rest);
+                (scanned, narrowing.lines, held, None)
             }
             Scan::Source(Some(scan)) => {
                 let scanned = scan.rows();
                 let narrowing = scan.finish(self.registry.get())?;
-                (scanned, narrowing.lines, Rest::Source(narrowing.rest))
+                let held = narrowing.rest.held;
+                (scanned, narrowing.lines, held, Some(narrowing.rest))
             }
             // No scan was begun (the read failed before): nothing is held.
             Scan::Source(None) => return Ok(()),
         };
-        let expected = match &rest {
-            Rest::Registry(registry) => registry.held,
-            Rest::Source(source) => source.held,
-        };
         let rows = held_rows(self.plan, self.sp, likely, &lines, expected)?;
-        let done = match rest {
-            Rest::Registry(registry) => {
-                // Set once: a registry ends once.
-                let _ = self.registry.set(registry);
-                Done::Household { rows, quality }
-            }
-            Rest::Source(rest) => Done::Source {
-                rows,
-                rest,
-                quality,
-            },
-        };
-        let held = match &done {
-            Done::Household { rows, .. } | Done::Source { rows, .. } => rows.height(),
-        };
         tracing::debug!(
             source = self.source,
             scanned,
-            held,
+            held = rows.height(),
             seconds = started.elapsed().as_secs_f64(),
             "rows held"
         );
         if let Some(progress) = self.hand_over {
-            let (Done::Household { rows, .. } | Done::Source { rows, .. }) = &done;
-            progress.source_piece(self.source, rows);
+            progress.source_piece(self.source, &rows);
             progress.source_ingested(self.source);
         }
-        self.done = Some(done);
+        self.done = Some(Done {
+            rows,
+            quality,
+            rest,
+        });
         Ok(())
     }
 }
