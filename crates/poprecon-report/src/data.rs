@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use serde_json::{Map, Value as Json, json};
 
-use crate::{Audience, ReportError, ReportInput, column_values, frame_json, labels, object};
+use crate::{
+    Audience, Node, ReportError, ReportInput, Rows, column_values, frame_json, labels, object,
+};
 
-pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
+pub(crate) fn build(input: &ReportInput<'_>) -> Result<Node, ReportError> {
     let a = input.audience;
     // The mismatch list and its records (the sources' rows gathered: the longest part) are
     // made on a thread of their own while the other members are.
@@ -32,8 +34,8 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
     });
     let (dis, recs, detailed) = mismatches?;
     let mut members = members?;
-    members.insert(3, ("dis", dis));
-    members.insert(4, ("recs", recs));
+    members.push(("dis", dis));
+    members.push(("recs", recs.into()));
     let named = |list: &[(String, String, String)]| -> Json {
         list.iter()
             .map(|(id, zh, en)| {
@@ -46,8 +48,8 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
             })
             .collect()
     };
-    // The small members by `json!`; the large ones moved in (`json!` would copy them).
-    let mut page = json!({
+    // The small members by `json!`; the large ones as they are (`json!` would copy them).
+    let page = json!({
         "lang": input.lang.code(),
         "audience": a.code(),
         "labels": labels::all(input.lang),
@@ -70,17 +72,25 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Result<Json, ReportError> {
         },
         "targets": input.targets.iter().map(|(i, t, f)| json!([i, t, f])).collect::<Vec<_>>(),
     });
-    if let Some(map) = page.as_object_mut() {
-        map.extend(members.into_iter().map(|(k, v)| (k.to_owned(), v)));
-    }
-    Ok(page)
+    let Json::Object(small) = page else {
+        unreachable!("`json!` of an object is an object")
+    };
+    Ok(Node::members(
+        small
+            .into_iter()
+            .map(|(k, v)| (k, Node::Json(v)))
+            .chain(members.into_iter().map(|(k, v)| (k.to_owned(), v))),
+    ))
 }
 
-/// Every member of the page data but the mismatch list and its records, in page order.
-fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Json)>, ReportError> {
+/// Every member of the page data but the mismatch list and its records.
+fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Node)>, ReportError> {
     let a = input.audience;
-    let table = |name: &str, df: Option<&DataFrame>| -> Result<Json, ReportError> {
-        df.map_or(Ok(Json::Null), |df| frame_json(name, df, a))
+    let table = |name: &str, df: Option<&DataFrame>| -> Result<Node, ReportError> {
+        df.map_or(
+            Ok(Json::Null.into()),
+            |df| Ok(Rows::of(name, df, a)?.into()),
+        )
     };
     Ok(vec![
         (
@@ -118,14 +128,14 @@ fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Json)>, R
             "village_discrepancies",
             table("village_discrepancies", input.village_discrepancies)?,
         ),
-        ("link_hist", link_histogram(input.links)?),
+        ("link_hist", link_histogram(input.links)?.into()),
         ("link_model", table("link_model", input.link_model)?),
         ("linkage", table("linkage", input.linkage)?),
         ("ambiguous", table("ambiguous", input.ambiguous)?),
         ("ingest", table("ingest", input.ingest)?),
         ("changes", table("changes", input.changes)?),
         ("quality", quality(input.quality, a)?),
-        ("quarantine", quarantine(input)?),
+        ("quarantine", quarantine(input)?.into()),
     ])
 }
 
@@ -135,15 +145,17 @@ fn select(
     df: Option<&DataFrame>,
     columns: &[&str],
     a: Audience,
-) -> Result<Json, ReportError> {
-    let Some(df) = df else { return Ok(Json::Null) };
+) -> Result<Node, ReportError> {
+    let Some(df) = df else {
+        return Ok(Json::Null.into());
+    };
     let keep: Vec<&str> = columns
         .iter()
         .copied()
         .filter(|c| df.column(c).is_ok())
         .collect();
     let sub = df.select(keep).map_err(ReportError::table(name))?;
-    frame_json(name, &sub, a)
+    Ok(Rows::of(name, &sub, a)?.into())
 }
 
 fn strings(df: &DataFrame, c: &str) -> PolarsResult<Vec<Option<String>>> {
@@ -210,9 +222,9 @@ struct LinkInfo {
 /// Returns the discrepancies as a table with a `recs` column (for each detailed row, the
 /// `[source, row]` of each involved record in `recs`), the records per source (canonical
 /// fields, file and line, and the record's link), and how many rows are detailed.
-fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportError> {
+fn discrepancies(input: &ReportInput<'_>) -> Result<(Node, Json, usize), ReportError> {
     let Some(df) = input.discrepancies else {
-        return Ok((Json::Null, Json::Null, 0));
+        return Ok((Json::Null.into(), Json::Null, 0));
     };
     let a = input.audience;
     let err = ReportError::table("discrepancies");
@@ -225,31 +237,24 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
                 .map(|s| (c.to_string(), s.to_owned()))
         })
         .collect();
-    let severity = if df.column("severity").is_ok() {
-        strings(df, "severity").map_err(&err)?
-    } else {
-        vec![None; n]
+    // Ranks and keys read from the columns, no owned string per row (2.2 M in a province).
+    let rank = |c: &str, rank: fn(Option<&str>) -> u8| -> PolarsResult<Vec<u8>> {
+        Ok(match df.column(c) {
+            Ok(_) => str_column(df, c)?.iter().map(rank).collect(),
+            Err(_) => vec![rank(None); n],
+        })
     };
-    let status = if df.column("status").is_ok() {
-        strings(df, "status").map_err(&err)?
-    } else {
-        vec![None; n]
-    };
+    let severity = rank("severity", severity_rank).map_err(&err)?;
+    let status = rank("status", status_rank).map_err(&err)?;
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| {
-        (
-            severity_rank(severity[i].as_deref()),
-            status_rank(status[i].as_deref()),
-            i,
-        )
-    });
+    order.sort_by_key(|&i| (severity[i], status[i], i));
     let mut detailed = vec![false; n];
     for &i in order.iter().take(input.limits.detail_discrepancies) {
         detailed[i] = true;
     }
-    let keys: Vec<Vec<Option<String>>> = key_columns
+    let keys: Vec<StringChunked> = key_columns
         .iter()
-        .map(|(c, _)| strings(df, c))
+        .map(|(c, _)| Ok(str_column(df, c)?.rechunk().into_owned()))
         .collect::<PolarsResult<_>>()
         .map_err(&err)?;
 
@@ -257,7 +262,7 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
     let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (k, (_, source)) in key_columns.iter().enumerate() {
         for i in (0..n).filter(|&i| detailed[i]) {
-            if let Some(key) = &keys[k][i] {
+            if let Some(key) = keys[k].get(i) {
                 wanted.entry(source.as_str()).or_default().push(key);
             }
         }
@@ -358,7 +363,6 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
         source_index += 1;
     }
 
-    let mut dis = frame_json("discrepancies", df, a)?;
     let mut count = 0;
     let source_names: Vec<&str> = {
         let mut v: Vec<(usize, &str)> = recs
@@ -376,8 +380,8 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
             count += 1;
             let mut r = Vec::new();
             for (k, (_, source)) in key_columns.iter().enumerate() {
-                if let Some(key) = &keys[k][i]
-                    && let Some(&(s, row)) = row_of.get(&(source.as_str(), key.as_str()))
+                if let Some(key) = keys[k].get(i)
+                    && let Some(&(s, row)) = row_of.get(&(source.as_str(), key))
                 {
                     r.push(json!([s, row]));
                 }
@@ -385,18 +389,10 @@ fn discrepancies(input: &ReportInput<'_>) -> Result<(Json, Json, usize), ReportE
             Json::Array(r)
         })
         .collect();
-    if let Some(columns) = dis["columns"].as_array_mut() {
-        columns.push(Json::from("recs"));
-    }
-    if let Some(rows) = dis["rows"].as_array_mut() {
-        for (row, r) in rows.iter_mut().zip(refs) {
-            if let Some(row) = row.as_array_mut() {
-                row.push(r);
-            }
-        }
-    }
+    let mut dis = Rows::of("discrepancies", df, a)?;
+    dis.push_column("recs", refs);
     Ok((
-        dis,
+        dis.into(),
         object([
             ("sources", Json::from(source_names)),
             ("tables", Json::Object(recs)),
@@ -501,9 +497,9 @@ fn link_infos<'w>(
 /// sex and village), each basis's village index per birth, and per `indicator|basis` one
 /// character per birth: `.` not counted, `d` in the denominator only, `b` in both, `n` in
 /// the numerator only (letters: a run of digit codes could read as an ID).
-fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
+fn drill(input: &ReportInput<'_>) -> Result<Node, ReportError> {
     let Some(ib) = input.indicator_births else {
-        return Ok(Json::Null);
+        return Ok(Json::Null.into());
     };
     let err = ReportError::table("indicator_births");
     // Borrowed from the columns (900 k rows in a city): no owned string per cell.
@@ -517,35 +513,69 @@ fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
     let birth: Vec<Option<&str>> = birth.iter().collect();
     let num = bools(ib, "in_numerator").map_err(&err)?;
     let den = bools(ib, "in_denominator").map_err(&err)?;
-    let mut ids: Vec<&str> = birth.iter().flatten().copied().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, b)| (*b, i)).collect();
-    let mut villages: Vec<&str> = area.iter().flatten().copied().collect();
-    villages.sort_unstable();
-    villages.dedup();
-    let vindex: HashMap<&str, usize> = villages.iter().enumerate().map(|(i, v)| (*v, i)).collect();
-    let mut cells: HashMap<(&str, &str), Vec<u8>> = HashMap::new();
-    let mut by_basis: HashMap<&str, Vec<i64>> = HashMap::new();
+    // Each value once, then sorted: sorting the 15 M rows of a province first compared
+    // strings for seconds.
+    fn distinct<'a>(values: &[Option<&'a str>]) -> Vec<&'a str> {
+        let mut v: Vec<&str> = values
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<PlHashSet<&str>>()
+            .into_iter()
+            .collect();
+        v.sort_unstable();
+        v
+    }
+    let ids = distinct(&birth);
+    let index: PlHashMap<&str, usize> = ids.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+    let villages = distinct(&area);
+    let vindex: PlHashMap<&str, usize> =
+        villages.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    // The table comes grouped by indicator and basis (15 M rows in a province): the cell
+    // and basis of the row before are kept at hand, so most rows look up only their birth.
+    let mut cells: PlHashMap<(&str, &str), Vec<u8>> = PlHashMap::new();
+    let mut by_basis: PlHashMap<&str, Vec<i64>> = PlHashMap::new();
+    let mut at: Cell<'_> = None;
+    type Cell<'a> = Option<((&'a str, &'a str), Vec<u8>, Vec<i64>)>;
+    fn put_back<'a>(
+        at: Cell<'a>,
+        cells: &mut PlHashMap<(&'a str, &'a str), Vec<u8>>,
+        by_basis: &mut PlHashMap<&'a str, Vec<i64>>,
+    ) {
+        if let Some((key, cell, village)) = at {
+            cells.insert(key, cell);
+            by_basis.insert(key.1, village);
+        }
+    }
     for i in 0..ib.height() {
         let (Some(ind), Some(basis), Some(b)) = (ind[i], basis[i], birth[i]) else {
             continue;
         };
+        if at.as_ref().is_none_or(|(key, _, _)| *key != (ind, basis)) {
+            put_back(at.take(), &mut cells, &mut by_basis);
+            let cell = cells
+                .remove(&(ind, basis))
+                .unwrap_or_else(|| vec![b'.'; ids.len()]);
+            let village = by_basis
+                .remove(basis)
+                .unwrap_or_else(|| vec![-1; ids.len()]);
+            at = Some(((ind, basis), cell, village));
+        }
+        let Some((_, cell, village)) = at.as_mut() else {
+            unreachable!("set above")
+        };
         let bi = index[b];
-        let code = match (num[i], den[i]) {
+        cell[bi] = match (num[i], den[i]) {
             (true, true) => b'b',
             (false, true) => b'd',
             (true, false) => b'n',
             (false, false) => b'.',
         };
-        cells
-            .entry((ind, basis))
-            .or_insert_with(|| vec![b'.'; ids.len()])[bi] = code;
-        let v = by_basis.entry(basis).or_insert_with(|| vec![-1; ids.len()]);
         if let Some(a) = area[i] {
-            v[bi] = vindex[a] as i64;
+            village[bi] = vindex[a] as i64;
         }
     }
+    put_back(at, &mut cells, &mut by_basis);
     // Keyed `indicator|basis` and `basis`, in key order, as the page reads them.
     let cells: BTreeMap<String, Vec<u8>> = cells
         .into_iter()
@@ -585,34 +615,38 @@ fn drill(input: &ReportInput<'_>) -> Result<Json, ReportError> {
                 .sort(["birth_id"], SortMultipleOptions::default())
                 .collect()
                 .map_err(&berr)?;
-            frame_json("births", &sub, input.audience)?
+            Node::from(Rows::of("births", &sub, input.audience)?)
         }
         _ => {
             let a = input.audience;
-            json!({
+            Node::from(json!({
                 "columns": ["birth_id"],
                 "rows": ids.iter().map(|b| json!([a.text(b)])).collect::<Vec<_>>(),
-            })
+            }))
         }
     };
-    Ok(object([
-        ("births", births),
-        ("villages", Json::from(villages)),
+    Ok(Node::members([
+        ("births".to_owned(), births),
+        ("villages".to_owned(), Json::from(villages).into()),
         (
-            "village",
-            by_basis
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), Json::from(v)))
-                .collect::<Map<_, _>>()
-                .into(),
+            "village".to_owned(),
+            Json::from(
+                by_basis
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), Json::from(v)))
+                    .collect::<Map<_, _>>(),
+            )
+            .into(),
         ),
         (
-            "cells",
-            cells
-                .into_iter()
-                .map(|(k, v)| (k, Json::from(String::from_utf8(v).unwrap_or_default())))
-                .collect::<Map<_, _>>()
-                .into(),
+            "cells".to_owned(),
+            Json::from(
+                cells
+                    .into_iter()
+                    .map(|(k, v)| (k, Json::from(String::from_utf8(v).unwrap_or_default())))
+                    .collect::<Map<_, _>>(),
+            )
+            .into(),
         ),
     ]))
 }
@@ -664,13 +698,15 @@ fn link_histogram(links: Option<&DataFrame>) -> Result<Json, ReportError> {
 
 /// Data quality: jurisdiction-wide per source, metric and field, and per source, village and
 /// metric (fields summed).
-fn quality(q: Option<&DataFrame>, a: Audience) -> Result<Json, ReportError> {
-    let Some(q) = q else { return Ok(Json::Null) };
+fn quality(q: Option<&DataFrame>, a: Audience) -> Result<Node, ReportError> {
+    let Some(q) = q else {
+        return Ok(Json::Null.into());
+    };
     let has = |c: &str| q.column(c).is_ok();
     if !(has("source") && has("metric") && has("numerator") && has("denominator")) {
-        return Ok(object([
-            ("summary", frame_json("quality", q, a)?),
-            ("villages", Json::Null),
+        return Ok(Node::members([
+            ("summary".to_owned(), Rows::of("quality", q, a)?.into()),
+            ("villages".to_owned(), Json::Null.into()),
         ]));
     }
     let err = ReportError::table("data_quality");
@@ -715,11 +751,17 @@ fn quality(q: Option<&DataFrame>, a: Audience) -> Result<Json, ReportError> {
     } else {
         None
     };
-    Ok(object([
-        ("summary", frame_json("data_quality", &summary, a)?),
+    Ok(Node::members([
         (
-            "villages",
-            villages.map_or(Ok(Json::Null), |v| frame_json("data_quality", &v, a))?,
+            "summary".to_owned(),
+            Rows::of("data_quality", &summary, a)?.into(),
+        ),
+        (
+            "villages".to_owned(),
+            match villages {
+                Some(v) => Rows::of("data_quality", &v, a)?.into(),
+                None => Json::Null.into(),
+            },
         ),
     ]))
 }

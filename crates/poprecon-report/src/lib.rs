@@ -177,35 +177,11 @@ pub struct ReportInput<'a> {
 }
 
 /// A table as JSON: column names and rows of values (numbers, strings, null), strings as
-/// `audience` may see them.
+/// `audience` may see them. The page's own tables are [`Rows`], written as they are
+/// serialised; this builds the same JSON as a value.
 pub fn frame_json(table: &str, df: &DataFrame, audience: Audience) -> Result<Json, ReportError> {
-    let columns: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    let cols: Vec<Vec<Json>> = df
-        .columns()
-        .iter()
-        .map(|c| column_values(c.as_materialized_series(), audience))
-        .collect::<PolarsResult<_>>()
-        .map_err(ReportError::table(table))?;
-    // Columns to rows, moving each value once.
-    let mut cols: Vec<std::vec::IntoIter<Json>> = cols.into_iter().map(Vec::into_iter).collect();
-    let rows: Vec<Json> = (0..df.height())
-        .map(|_| {
-            Json::Array(
-                cols.iter_mut()
-                    .map(|c| c.next().unwrap_or(Json::Null))
-                    .collect(),
-            )
-        })
-        .collect();
-    // Built by moving: `json!` would serialise the rows again (a deep copy of every value).
-    Ok(object([
-        ("columns", Json::from(columns)),
-        ("rows", Json::Array(rows)),
-    ]))
+    let rows = Rows::of(table, df, audience)?;
+    Ok(serde_json::to_value(&rows).expect("a table always serialises"))
 }
 
 /// A JSON object of the given members, moved in (`json!` copies every embedded `Value`).
@@ -218,49 +194,201 @@ pub(crate) fn object<const N: usize>(members: [(&str, Json); N]) -> Json {
     )
 }
 
-/// The values of one column as JSON, strings through [`Audience::text`]. An integer long
-/// enough to be an ID (a spreadsheet's doing) is a string, masked like one.
-pub(crate) fn column_values(s: &Series, audience: Audience) -> PolarsResult<Vec<Json>> {
-    Ok(match s.dtype() {
-        dt if dt.is_integer() => s
-            .cast(&DataType::Int64)?
-            .i64()?
+/// A table as the page reads it, `{"columns": [...], "rows": [[...], ...]}`, each value
+/// read from its column as it is serialised: no JSON value is built per cell (a province's
+/// 2.2 M discrepancies of 25 columns would be 55 M of them, several GiB).
+///
+/// Values: integers as numbers, but one long enough to be an ID (a spreadsheet's doing) as
+/// a string, masked like one; floats rounded to six decimals, null when not finite;
+/// booleans; anything else as its text through [`Audience::text`].
+pub(crate) struct Rows {
+    columns: Vec<String>,
+    cells: Vec<Cells>,
+    height: usize,
+    audience: Audience,
+}
+
+/// One column's values, in one chunk.
+enum Cells {
+    Int(Int64Chunked),
+    Float(Float64Chunked),
+    Bool(BooleanChunked),
+    Text(StringChunked),
+    /// Values made by the report itself (the mismatch list's `recs`).
+    Json(Vec<Json>),
+}
+
+impl Cells {
+    fn of(s: &Series) -> PolarsResult<Cells> {
+        Ok(match s.dtype() {
+            dt if dt.is_integer() => {
+                Cells::Int(s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+            }
+            dt if dt.is_float() => {
+                Cells::Float(s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+            }
+            DataType::Boolean => Cells::Bool(s.bool()?.rechunk().into_owned()),
+            _ => Cells::Text(s.cast(&DataType::String)?.str()?.rechunk().into_owned()),
+        })
+    }
+}
+
+impl Rows {
+    pub(crate) fn of(table: &str, df: &DataFrame, audience: Audience) -> Result<Rows, ReportError> {
+        let cells = df
+            .columns()
             .iter()
-            .map(|v| match v {
-                None => Json::Null,
+            .map(|c| Cells::of(c.as_materialized_series()))
+            .collect::<PolarsResult<_>>()
+            .map_err(ReportError::table(table))?;
+        Ok(Rows {
+            columns: df
+                .get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            cells,
+            height: df.height(),
+            audience,
+        })
+    }
+
+    /// Adds a column of values made by the report, one per row.
+    pub(crate) fn push_column(&mut self, name: &str, values: Vec<Json>) {
+        debug_assert_eq!(values.len(), self.height);
+        self.columns.push(name.to_owned());
+        self.cells.push(Cells::Json(values));
+    }
+}
+
+impl serde::Serialize for Rows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("columns", &self.columns)?;
+        m.serialize_entry("rows", &RowList(self))?;
+        m.end()
+    }
+}
+
+struct RowList<'a>(&'a Rows);
+
+impl serde::Serialize for RowList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = s.serialize_seq(Some(self.0.height))?;
+        for i in 0..self.0.height {
+            seq.serialize_element(&Row(self.0, i))?;
+        }
+        seq.end()
+    }
+}
+
+struct Row<'a>(&'a Rows, usize);
+
+impl serde::Serialize for Row<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let Row(rows, i) = *self;
+        let mut seq = s.serialize_seq(Some(rows.cells.len()))?;
+        for cells in &rows.cells {
+            seq.serialize_element(&Cell(cells, i, rows.audience))?;
+        }
+        seq.end()
+    }
+}
+
+struct Cell<'a>(&'a Cells, usize, Audience);
+
+impl serde::Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Cell(cells, i, audience) = *self;
+        match cells {
+            Cells::Int(c) => match c.get(i) {
+                None => s.serialize_unit(),
                 Some(x) if x.unsigned_abs() >= 100_000_000_000_000 => {
-                    Json::from(audience.text(&x.to_string()).into_owned())
+                    s.serialize_str(&audience.text(&x.to_string()))
                 }
-                Some(x) => Json::from(x),
-            })
-            .collect(),
-        dt if dt.is_float() => s
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| {
-                v.filter(|x| x.is_finite())
-                    .map_or(Json::Null, |x| Json::from((x * 1e6).round() / 1e6))
-            })
-            .collect(),
-        DataType::Boolean => s
-            .bool()?
-            .iter()
-            .map(|v| v.map_or(Json::Null, Json::from))
-            .collect(),
-        _ => s
-            .cast(&DataType::String)?
-            .str()?
-            .iter()
-            .map(|v| v.map_or(Json::Null, |t| Json::from(audience.text(t).into_owned())))
-            .collect(),
-    })
+                Some(x) => s.serialize_i64(x),
+            },
+            Cells::Float(c) => match c.get(i).filter(|x| x.is_finite()) {
+                None => s.serialize_unit(),
+                Some(x) => s.serialize_f64((x * 1e6).round() / 1e6),
+            },
+            Cells::Bool(c) => match c.get(i) {
+                None => s.serialize_unit(),
+                Some(b) => s.serialize_bool(b),
+            },
+            Cells::Text(c) => match c.get(i) {
+                None => s.serialize_unit(),
+                Some(t) => s.serialize_str(&audience.text(t)),
+            },
+            Cells::Json(v) => serde::Serialize::serialize(&v[i], s),
+        }
+    }
+}
+
+/// The values of one column as JSON, strings through [`Audience::text`], as [`Rows`]
+/// writes them.
+pub(crate) fn column_values(s: &Series, audience: Audience) -> PolarsResult<Vec<Json>> {
+    let cells = Cells::of(s)?;
+    Ok((0..s.len())
+        .map(|i| {
+            serde_json::to_value(Cell(&cells, i, audience)).expect("a value always serialises")
+        })
+        .collect())
+}
+
+/// The page data: JSON values, tables written as they are serialised, and objects of them
+/// (members in key order, as a JSON object's are).
+pub(crate) enum Node {
+    Json(Json),
+    Rows(Rows),
+    Members(Vec<(String, Node)>),
+}
+
+impl Node {
+    /// An object of the given members, put in key order.
+    pub(crate) fn members(members: impl IntoIterator<Item = (String, Node)>) -> Node {
+        let mut members: Vec<(String, Node)> = members.into_iter().collect();
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        Node::Members(members)
+    }
+}
+
+impl From<Json> for Node {
+    fn from(j: Json) -> Node {
+        Node::Json(j)
+    }
+}
+
+impl From<Rows> for Node {
+    fn from(r: Rows) -> Node {
+        Node::Rows(r)
+    }
+}
+
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        match self {
+            Node::Json(j) => serde::Serialize::serialize(j, s),
+            Node::Rows(r) => serde::Serialize::serialize(r, s),
+            Node::Members(members) => {
+                let mut m = s.serialize_map(Some(members.len()))?;
+                for (k, v) in members {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+    }
 }
 
 /// JSON made safe inside a `<script>` element: `<`, `>`, `&` and the line separators are
 /// escaped, so `</script>` in the data cannot close the element.
-fn script_json(value: &Json) -> String {
-    let s = value.to_string();
+fn script_json(value: &impl serde::Serialize) -> String {
+    let s = serde_json::to_string(value).expect("the page data always serialises");
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -292,15 +420,16 @@ pub fn escape_html(s: &str) -> String {
 }
 
 /// Everything the page embeds as data, before it is encoded: every string in it is as the
-/// audience may see it.
+/// audience may see it. [`render`] writes the same data without building this value (it
+/// serialises the tables from their columns); this is for tests and inspection.
 pub fn page_data(input: &ReportInput<'_>) -> Result<Json, ReportError> {
-    data::build(input)
+    Ok(serde_json::to_value(data::build(input)?).expect("the page data always serialises"))
 }
 
 /// Renders the report.
 pub fn render(input: &ReportInput<'_>) -> Result<String, ReportError> {
     let started = std::time::Instant::now();
-    let data = page_data(input)?;
+    let data = data::build(input)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "report data");
     let started = std::time::Instant::now();
     let (json_bytes, compressed) = json_gzip(&data);
@@ -345,7 +474,7 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, ReportError> {
 ///
 /// Level 3: on a city's 100 MB of JSON, 0.38 s and 11.4 MB against level 6's 1.15 s and
 /// 10.1 MB (zlib-rs, measured for issue #14); the page reads every level alike.
-fn json_gzip(data: &Json) -> (usize, Vec<u8>) {
+fn json_gzip(data: &impl serde::Serialize) -> (usize, Vec<u8>) {
     /// Sends what is written in pieces of `PIECE` bytes.
     struct Pieces {
         piece: Vec<u8>,
@@ -384,7 +513,7 @@ fn json_gzip(data: &Json) -> (usize, Vec<u8>) {
             piece: Vec::with_capacity(2 * PIECE),
             send,
         };
-        serde_json::to_writer(&mut pieces, data).expect("a JSON value always serialises");
+        serde_json::to_writer(&mut pieces, data).expect("the page data always serialises");
         let Pieces { piece, send } = pieces;
         if !piece.is_empty() {
             send.send(piece)

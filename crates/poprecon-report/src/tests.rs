@@ -82,6 +82,58 @@ fn frames_become_json_tables() {
     assert_eq!(j["rows"][0][3], 12.0);
 }
 
+/// Every kind of value, as the page's tables are written from their columns (no JSON value
+/// per cell): the exact text, for the analyst and for the data team.
+#[test]
+fn tables_are_written_from_their_columns_value_by_value() {
+    let df = df!(
+        "n" => [Some(3i64), None, Some(340302199001010027), Some(-7)],
+        "f" => [Some(0.1234567f64), Some(f64::NAN), None, Some(f64::INFINITY)],
+        "b" => [Some(true), None, Some(false), Some(true)],
+        "s" => [Some("母亲 340302199001010027"), None, Some("a\"b</script>"), Some("")],
+        "d" => [Some(20089i32), None, Some(0), Some(1)],
+    )
+    .unwrap()
+    .lazy()
+    .with_column(col("d").cast(DataType::Date))
+    .collect()
+    .unwrap();
+    let mut rows = Rows::of("t", &df, Audience::Analyst).unwrap();
+    rows.push_column(
+        "recs",
+        vec![
+            Json::Null,
+            serde_json::json!([[0, 1]]),
+            Json::Null,
+            Json::Null,
+        ],
+    );
+    let masked = poprecon_model::mask_ids("340302199001010027");
+    assert_ne!(masked, "340302199001010027");
+    assert_eq!(
+        serde_json::to_string(&rows).unwrap(),
+        format!(
+            concat!(
+                r#"{{"columns":["n","f","b","s","d","recs"],"rows":["#,
+                r#"[3,0.123457,true,"母亲 {m}","2025-01-01",null],"#,
+                r#"[null,null,null,null,null,[[0,1]]],"#,
+                r#"["{m}",null,false,"a\"b</script>","1970-01-01",null],"#,
+                r#"[-7,null,true,"","1970-01-02",null]]}}"#
+            ),
+            m = masked
+        )
+    );
+    // The same table as a value (`frame_json`) reads alike, and the data team sees IDs.
+    let clear = Rows::of("t", &df, Audience::DataTeam).unwrap();
+    let value = serde_json::to_value(&clear).unwrap();
+    assert_eq!(value["rows"][0][3], "母亲 340302199001010027");
+    assert_eq!(value["rows"][2][0], "340302199001010027");
+    assert_eq!(
+        frame_json("t", &df, Audience::Analyst).unwrap()["rows"][2][0],
+        Json::from(masked.into_owned())
+    );
+}
+
 #[test]
 fn the_chart_library_is_inlined_whole_and_cannot_close_its_element() {
     assert!(
