@@ -39,11 +39,14 @@ pub(crate) struct Pace {
 }
 
 /// Two Parquet parts at a time, one per core, so that a registry of millions of rows is
-/// decoded half a million rows at a time; sixteen CSV slices of 4 MiB.
+/// decoded half a million rows at a time; four CSV slices of 4 MiB, two per core: a city's
+/// 64 MB marriage file comes in four pieces, each scanned by its caller while the next is
+/// parsed (one piece of sixteen slices left the caller's scan alone at the end: 1.59 s for
+/// the file against 1.19 s in four).
 const PACE: Pace = Pace {
     parquet_rows: 2 * PARQUET_PART_ROWS,
     csv_slice_bytes: 4 << 20,
-    csv_slices: 16,
+    csv_slices: 4,
 };
 
 /// Column of every canonical table: the input file a row came from.
@@ -171,7 +174,7 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
 
 /// [`ingest`], handing the canonical table to `sink` in pieces as they are made, in file
 /// and line order, instead of holding it: a Parquet file is read a span of row groups at a
-/// time (`PACE`: at least two parts' rows), a quote-free CSV file sixteen slices at a time,
+/// time (`PACE`: at least two parts' rows), a quote-free CSV file four slices at a time,
 /// so that a registry of millions of rows is never whole in memory. Workbooks, and CSV files with
 /// quotes, are handed over a file at a time. The output's `records` has the canonical
 /// columns and no rows; its counts are those of every piece, checked for conservation.
@@ -547,7 +550,7 @@ fn ingest_file(
                 let slices = read::split_body(&text, nl + 1, 2, pace.csv_slice_bytes);
                 let delimiter = char::from(file.delimiter);
                 // A few slices per core at a time, handed on before the next ones.
-                for round in slices.chunks(pace.csv_slices) {
+                let parse = |round: &[(usize, usize, u64)]| -> Vec<ChunkOut> {
                     let parsed: Vec<Vec<ChunkOut>> = round
                         .par_iter()
                         .map(|&(start, end, line)| {
@@ -562,7 +565,28 @@ fn ingest_file(
                             out
                         })
                         .collect();
-                    emit(parsed.into_iter().flatten().collect())?;
+                    parsed.into_iter().flatten().collect()
+                };
+                // Each round is parsed (on the pool) while the one before is handed on
+                // here, as a Parquet file's spans are: the caller's work on a piece (a
+                // narrowed source's scan) does not hold the cores idle.
+                let mut rounds = slices.chunks(pace.csv_slices);
+                let mut ready = rounds.next().map(parse);
+                for round in rounds {
+                    let done = ready.take().expect("the round before was parsed");
+                    let (next, emitted) = std::thread::scope(|scope| {
+                        let next = scope.spawn(|| parse(round));
+                        let emitted = emit(done);
+                        let next = next
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                        (next, emitted)
+                    });
+                    emitted?;
+                    ready = Some(next);
+                }
+                if let Some(done) = ready {
+                    emit(done)?;
                 }
                 tracing::debug!(seconds = t.elapsed().as_secs_f64(), "parsed and processed");
                 return finish_file(cfg, file, encoding.as_str(), &header, &mapping, &counted);
