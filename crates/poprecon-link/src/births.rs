@@ -63,6 +63,7 @@ pub(crate) fn build(
     mothers: &HashMap<String, Vec<MotherRow>>,
     cfg: &LinkConfig,
 ) -> Result<Vec<Birth>, LinkError> {
+    let started = std::time::Instant::now();
     let (start, end) = (epoch_days(input.period.0), epoch_days(input.period.1));
     let mut births: Vec<Birth> = Vec::new();
     for (e, ent) in ents.iter().enumerate() {
@@ -116,13 +117,25 @@ pub(crate) fn build(
     let mut ids: Vec<String> = births.iter().filter_map(|b| b.mother_id.clone()).collect();
     ids.sort();
     ids.dedup();
+    // Each step's seconds at `-vv` (a province's births take seconds each).
+    let step = |name: &'static str| {
+        tracing::debug!(
+            step = name,
+            seconds = started.elapsed().as_secs_f64(),
+            "births step done"
+        );
+    };
+    step("events");
     mother_records(&mut births, input, &ids, cfg)?;
+    step("mother_records");
     for b in &mut births {
         let rows = b.mother_id.as_ref().and_then(|m| mothers.get(m));
         b.floating = !rows.is_some_and(|rows| rows.iter().any(|r| r.active));
     }
     attribute(ctx, ents, &mut births, mothers, cfg);
+    step("attribute");
     birth_orders(ctx, ents, &mut births, input, mothers, cfg)?;
+    step("birth_orders");
     for b in &mut births {
         let (limit, category) = policy(b.order, b.date, cfg);
         b.limit = limit;
