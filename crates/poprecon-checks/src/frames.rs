@@ -252,13 +252,98 @@ impl<'a> Ctx<'a> {
 /// bytes each and are hashed once per run, not once per source and ID field in a join.
 #[derive(Debug, Default)]
 pub(crate) struct RegisteredPersons {
-    /// The IDs in normal form, as numbers, in shards by the number's remainder (each shard
-    /// built on a thread of its own).
-    numbers: Vec<PlHashMap<u64, u32>>,
+    /// The IDs in normal form, as numbers ([`NumberTable`]).
+    numbers: NumberTable,
     /// IDs not in normal form (none from ingest; a table built by hand may hold them).
     others: PlHashMap<String, u32>,
-    /// The villages, each once; the maps hold positions in it.
+    /// The villages, each once; the table holds positions in it.
     villages: Vec<String>,
+}
+
+/// A fixed set of numbers, each with a value: built once from all its pairs, looked up by
+/// number. The numbers are held mixed (a bijection, so no two collide), sorted, with a
+/// directory by the mix's top bits: 16 bytes a number and 1 more for the directory, where
+/// a hash map of the province's 60 M persons took ~2.3 GB in two shards grown by doubling;
+/// a lookup reads the directory and one run of about four entries.
+#[derive(Debug, Default)]
+pub(crate) struct NumberTable {
+    /// (mixed number, value), sorted by the mixed number, each number once.
+    entries: Vec<(u64, u32)>,
+    /// Per directory slot (the mix's top `bits` bits), where its run of entries starts;
+    /// one more at the end.
+    start: Vec<u32>,
+    bits: u32,
+}
+
+/// splitmix64's finaliser: a bijection of `u64` that spreads resident IDs (which share
+/// their leading digits) over the whole range.
+pub(crate) fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl NumberTable {
+    /// The table of `pairs` (mixed number, value); a number given more than once gets the
+    /// values of its pairs folded by `keep`, which must not depend on their order.
+    pub(crate) fn build(mut pairs: Vec<(u64, u32)>, keep: impl Fn(&mut u32, u32)) -> NumberTable {
+        use rayon::slice::ParallelSliceMut as _;
+        // Unstable, in place (no second buffer of the province's 60 M pairs): `keep` must
+        // not depend on the order of a number's values.
+        pairs.par_sort_unstable_by_key(|p| p.0);
+        let mut kept = 0;
+        for i in 0..pairs.len() {
+            if kept > 0 && pairs[kept - 1].0 == pairs[i].0 {
+                let value = pairs[i].1;
+                keep(&mut pairs[kept - 1].1, value);
+            } else {
+                pairs[kept] = pairs[i];
+                kept += 1;
+            }
+        }
+        pairs.truncate(kept);
+        let entries = pairs;
+        // About four entries per slot.
+        let bits = (entries.len() / 4)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let slots = 1usize << bits;
+        let mut start = Vec::with_capacity(slots + 1);
+        let mut at = 0usize;
+        for slot in 0..slots {
+            start.push(at as u32);
+            while at < entries.len() && slot_of(entries[at].0, bits) == slot {
+                at += 1;
+            }
+        }
+        start.push(at as u32);
+        NumberTable {
+            entries,
+            start,
+            bits,
+        }
+    }
+
+    pub(crate) fn get(&self, n: u64) -> Option<u32> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mixed = mix(n);
+        let slot = slot_of(mixed, self.bits);
+        let run = &self.entries[self.start[slot] as usize..self.start[slot + 1] as usize];
+        run.iter().find(|e| e.0 == mixed).map(|e| e.1)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// The directory slot of a mixed number: its top `bits` bits.
+fn slot_of(mixed: u64, bits: u32) -> usize {
+    mixed.checked_shr(64 - bits).unwrap_or(0) as usize
 }
 
 /// The position of a person registered with no active household row (with a village).
@@ -306,20 +391,13 @@ impl RegisteredPersons {
 
     fn position(&self, id: &str) -> Option<u32> {
         match id_number(id) {
-            Some(n) => self
-                .numbers
-                .get((n % self.numbers.len().max(1) as u64) as usize)
-                .and_then(|shard| shard.get(&n)),
-            None => self.others.get(id),
+            Some(n) => self.numbers.get(n),
+            None => self.others.get(id).copied(),
         }
-        .copied()
     }
 
     fn position_of_number(&self, n: u64) -> Option<u32> {
-        self.numbers
-            .get((n % self.numbers.len().max(1) as u64) as usize)
-            .and_then(|shard| shard.get(&n))
-            .copied()
+        self.numbers.get(n)
     }
 
     /// The active household village of the person whose ID in normal form is `n`
@@ -349,25 +427,21 @@ impl RegisteredPersons {
 
 /// [`RegisteredPersons`] made of a registry read in pieces ([`PersonsBuilder::add`], in any
 /// order): what [`RegisteredPersons::of`] makes of the pieces as one table.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct PersonsBuilder {
-    /// The IDs in normal form, as numbers, in shards by the number's remainder (each shard
-    /// filled on a thread of its own).
-    numbers: Vec<PlHashMap<u64, u32>>,
+    /// Per piece, each row's (mixed ID number, village position); the table is built from
+    /// them all at [`PersonsBuilder::finish`].
+    pieces: Vec<Vec<(u64, u32)>>,
     others: PlHashMap<String, u32>,
     villages: Vec<String>,
     positions: PlHashMap<String, u32>,
 }
 
-impl Default for PersonsBuilder {
-    fn default() -> Self {
-        let shards = std::thread::available_parallelism().map_or(1, usize::from);
-        PersonsBuilder {
-            numbers: (0..shards).map(|_| PlHashMap::new()).collect(),
-            others: PlHashMap::new(),
-            villages: Vec::new(),
-            positions: PlHashMap::new(),
-        }
+/// Keeps the smallest village code where a person has several active rows.
+fn keep_smallest(villages: &[String], held: &mut u32, at: u32) {
+    if at != NO_VILLAGE && (*held == NO_VILLAGE || villages[at as usize] < villages[*held as usize])
+    {
+        *held = at;
     }
 }
 
@@ -396,86 +470,55 @@ impl PersonsBuilder {
             column("__a_village")?.str().map_err(&err)?,
             column("__a_active")?.bool().map_err(&err)?,
         );
-        // The piece's new villages first (a few thousand in all), each at a position; then
-        // the persons, each shard of numbers on a thread of its own reading every row and
-        // keeping its own.
-        for (village, active) in villages_of.iter().zip(active.iter()) {
-            if let (Some(village), Some(true)) = (village, active)
-                && !self.positions.contains_key(village)
-            {
-                self.positions
-                    .insert(village.to_owned(), self.villages.len() as u32);
-                self.villages.push(village.to_owned());
+        let mut pairs = Vec::with_capacity(pids.len());
+        for (((row, pid), village), active) in pids
+            .iter()
+            .enumerate()
+            .zip(villages_of.iter())
+            .zip(active.iter())
+        {
+            let at = match (village, active) {
+                (Some(village), Some(true)) => match self.positions.get(village) {
+                    Some(&at) => at,
+                    None => {
+                        let at = self.villages.len() as u32;
+                        self.positions.insert(village.to_owned(), at);
+                        self.villages.push(village.to_owned());
+                        at
+                    }
+                },
+                _ => NO_VILLAGE,
+            };
+            let Some(pid) = pid else { continue };
+            let number = match given {
+                Some(given) => given[row],
+                None => id_number(pid),
+            };
+            match number {
+                Some(n) => pairs.push((mix(n), at)),
+                None => {
+                    let held = match self.others.get_mut(pid) {
+                        Some(held) => held,
+                        None => self.others.entry(pid.to_owned()).or_insert(NO_VILLAGE),
+                    };
+                    keep_smallest(&self.villages, held, at);
+                }
             }
         }
-        let (positions, villages) = (&self.positions, &self.villages);
-        let at_of = |village: Option<&str>, active: Option<bool>| match (village, active) {
-            (Some(village), Some(true)) => positions[village],
-            _ => NO_VILLAGE,
-        };
-        // The smallest code where a person has several active rows.
-        let keep = |held: &mut u32, at: u32| {
-            if at != NO_VILLAGE
-                && (*held == NO_VILLAGE || villages[at as usize] < villages[*held as usize])
-            {
-                *held = at;
-            }
-        };
-        let shards = self.numbers.len() as u64;
-        let rows = || {
-            pids.iter()
-                .enumerate()
-                .zip(villages_of.iter())
-                .zip(active.iter())
-        };
-        // The few IDs not in normal form, in the first shard.
-        let mut others = Some(&mut self.others);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = self
-                .numbers
-                .iter_mut()
-                .enumerate()
-                .map(|(shard, numbers)| {
-                    let mut others = if shard == 0 { others.take() } else { None };
-                    let shard = shard as u64;
-                    scope.spawn(move || {
-                        numbers.reserve(pids.len() / shards as usize + 1);
-                        for (((row, pid), village), active) in rows() {
-                            let Some(pid) = pid else { continue };
-                            let number = match given {
-                                Some(given) => given[row],
-                                None => id_number(pid),
-                            };
-                            match (number, &mut others) {
-                                (Some(n), _) if n % shards == shard => {
-                                    let held = numbers.entry(n).or_insert(NO_VILLAGE);
-                                    keep(held, at_of(village, active));
-                                }
-                                (None, Some(others)) => {
-                                    let held = match others.get_mut(pid) {
-                                        Some(held) => held,
-                                        None => others.entry(pid.to_owned()).or_insert(NO_VILLAGE),
-                                    };
-                                    keep(held, at_of(village, active));
-                                }
-                                _ => {}
-                            }
-                        }
-                    })
-                })
-                .collect();
-            for w in workers {
-                w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            }
-        });
+        self.pieces.push(pairs);
         Ok(())
     }
 
     pub(crate) fn finish(self) -> RegisteredPersons {
+        let mut pairs = Vec::with_capacity(self.pieces.iter().map(Vec::len).sum());
+        for piece in self.pieces {
+            pairs.extend(piece);
+        }
+        let villages = self.villages;
         RegisteredPersons {
-            numbers: self.numbers,
+            numbers: NumberTable::build(pairs, |held, at| keep_smallest(&villages, held, at)),
             others: self.others,
-            villages: self.villages,
+            villages,
         }
     }
 }
@@ -535,7 +578,7 @@ impl Ctx<'_> {
             None => RegisteredPersons::default(),
         };
         tracing::debug!(
-            persons = built.numbers.iter().map(PlHashMap::len).sum::<usize>() + built.others.len(),
+            persons = built.numbers.len() + built.others.len(),
             seconds = started.elapsed().as_secs_f64(),
             "active household villages"
         );

@@ -2239,3 +2239,34 @@ fn a_reviewer_decision_suppresses_its_discrepancy_and_shows_as_decided() {
         [2]
     );
 }
+
+/// The persons' number table: every number found with its folded value, none that was not
+/// given, for sizes around the directory's steps (empty, one slot, many), with repeats.
+#[test]
+fn the_number_table_finds_every_number_given_and_no_other() {
+    use frames::{NumberTable, mix};
+    assert_eq!(NumberTable::build(Vec::new(), |_, _| {}).get(7), None);
+    for n in [1usize, 3, 4, 5, 17, 1_000, 40_000] {
+        // Numbers as resident IDs come: a shared head, a few digits apart; each given
+        // twice, with two values, folded to the smaller.
+        let numbers: Vec<u64> = (0..n as u64)
+            .map(|i| 340_302_199_001_010_000 + 7 * i)
+            .collect();
+        let mut pairs: Vec<(u64, u32)> = Vec::new();
+        for (i, &x) in numbers.iter().enumerate() {
+            pairs.push((mix(x), i as u32 + 10));
+            if i % 3 == 0 {
+                pairs.push((mix(x), i as u32));
+            }
+        }
+        pairs.reverse();
+        let table = NumberTable::build(pairs, |held, v| *held = (*held).min(v));
+        for (i, &x) in numbers.iter().enumerate() {
+            let want = if i % 3 == 0 { i as u32 } else { i as u32 + 10 };
+            assert_eq!(table.get(x), Some(want), "{n} numbers, the {i}th");
+            assert_eq!(table.get(x + 1), None, "{n} numbers, beside the {i}th");
+        }
+        assert_eq!(table.get(0), None);
+        assert_eq!(table.get(u64::MAX), None);
+    }
+}
