@@ -247,9 +247,10 @@ impl<'a> Ctx<'a> {
 }
 
 /// Every person registered in the household registry (any row with a valid `person_id`),
-/// with the village of their active household row, as a hash lookup: a resident ID in
-/// normal form is held as a number, so that the registry's millions of persons take a few
-/// bytes each and are hashed once per run, not once per source and ID field in a join.
+/// with the village of their active household row, as a lookup: a resident ID in normal
+/// form is held as a number in one table built once ([`NumberTable`]), so that the
+/// registry's millions of persons take 17 bytes each and are looked up once per row, not
+/// joined once per source and ID field.
 #[derive(Debug, Default)]
 pub(crate) struct RegisteredPersons {
     /// The IDs in normal form, as numbers ([`NumberTable`]).
