@@ -172,6 +172,21 @@ pub fn ingest(cfg: &IngestConfig<'_>) -> Result<SourceOutput, IngestError> {
     Ok(output)
 }
 
+/// `next` made on a thread of its own (its work on the pool) while `hand_on` runs on this
+/// one, both results returned: a file's next span or round of slices is read while the one
+/// before is handed on, so that the caller's work on a piece does not hold the cores idle.
+/// A panic in `next` is resumed here.
+fn beside<T: Send, R>(next: impl FnOnce() -> T + Send, hand_on: impl FnOnce() -> R) -> (T, R) {
+    std::thread::scope(|scope| {
+        let next = scope.spawn(next);
+        let done = hand_on();
+        let next = next
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (next, done)
+    })
+}
+
 /// [`ingest`], handing the canonical table to `sink` in pieces as they are made, in file
 /// and line order, instead of holding it: a Parquet file is read a span of row groups at a
 /// time (`PACE`: at least two parts' rows), a quote-free CSV file four slices at a time,
@@ -574,14 +589,7 @@ fn ingest_file(
                 let mut ready = rounds.next().map(parse);
                 for round in rounds {
                     let done = ready.take().expect("the round before was parsed");
-                    let (next, emitted) = std::thread::scope(|scope| {
-                        let next = scope.spawn(|| parse(round));
-                        let emitted = emit(done);
-                        let next = next
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                        (next, emitted)
-                    });
+                    let (next, emitted) = beside(|| parse(round), || emit(done));
                     emitted?;
                     ready = Some(next);
                 }
@@ -697,17 +705,13 @@ fn ingest_file(
             for span in spans {
                 let (done, n_fast) = ready;
                 fields_as_columns += n_fast;
-                let (next, emitted) = std::thread::scope(|scope| {
-                    let next = scope.spawn(|| {
+                let (next, emitted) = beside(
+                    || {
                         read::ParquetTable::read_span(file, span, PARQUET_PART_ROWS, keep_here)
                             .map(&process)
-                    });
-                    let emitted = emit(done);
-                    let next = next
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    (next, emitted)
-                });
+                    },
+                    || emit(done),
+                );
                 emitted?;
                 ready = next?;
             }
