@@ -2,7 +2,7 @@
 //! mother-level records (§8.3), village (§8.11), floating flag (§8.8), birth order (§8.9)
 //! and policy category (§8.10).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
@@ -283,7 +283,7 @@ fn birth_orders(
     ids.sort();
     ids.dedup();
     // Households where the mother is the head or the head's spouse.
-    let mut own_households: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut own_households: PlHashMap<&str, Vec<String>> = PlHashMap::default();
     for m in &ids {
         for r in mothers.get(m).into_iter().flatten() {
             if r.active
@@ -301,8 +301,8 @@ fn birth_orders(
     households.sort();
     households.dedup();
     let rows = mothers::child_rows(input.household, &ids, &households)?;
-    let mut by_mother: HashMap<&str, Vec<&ChildRow>> = HashMap::new();
-    let mut by_household: HashMap<&str, Vec<&ChildRow>> = HashMap::new();
+    let mut by_mother: PlHashMap<&str, Vec<&ChildRow>> = PlHashMap::default();
+    let mut by_household: PlHashMap<&str, Vec<&ChildRow>> = PlHashMap::default();
     for r in &rows {
         if let Some(m) = &r.mother_id {
             by_mother.entry(m.as_str()).or_default().push(r);
@@ -314,7 +314,7 @@ fn birth_orders(
         }
     }
     // The household records of each (mother, birth date): the birth and its co-births.
-    let mut this_birth: HashMap<(&str, i32), HashSet<&str>> = HashMap::new();
+    let mut this_birth: PlHashMap<(&str, i32), PlHashSet<&str>> = PlHashMap::default();
     for b in births.iter() {
         let (Some(m), Some(h)) = (&b.mother_id, ents[b.entity as usize].members[2]) else {
             continue;
@@ -326,14 +326,14 @@ fn birth_orders(
     }
     // Co-births without a delivery's `birth_seq` are ranked by birth time (the earlier
     // minute first; without a time, after those with one), then birth id.
-    let mut co_births: HashMap<(&str, i32), Vec<usize>> = HashMap::new();
+    let mut co_births: PlHashMap<(&str, i32), Vec<usize>> = PlHashMap::default();
     for &i in &local {
         let b = &births[i];
         if let Some(m) = &b.mother_id {
             co_births.entry((m.as_str(), b.date)).or_default().push(i);
         }
     }
-    let mut time_rank: HashMap<usize, i32> = HashMap::new();
+    let mut time_rank: PlHashMap<usize, i32> = PlHashMap::default();
     for group in co_births.values_mut().filter(|g| g.len() > 1) {
         group.sort_by(|&a, &b| {
             let key = |i: usize| (births[i].time_ms.is_none(), births[i].time_ms);
@@ -385,6 +385,8 @@ fn birth_orders(
             .max(1);
         orders.push((i, earlier.len() as i32 + rank));
     }
+    // The maps borrow the births' mother IDs.
+    drop((this_birth, co_births));
     for (i, o) in orders {
         births[i].order = Some(o);
     }

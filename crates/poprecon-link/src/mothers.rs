@@ -210,7 +210,7 @@ pub(crate) fn child_rows(
             deceased: status[i].as_deref() == Some("deceased"),
         });
     }
-    out.sort_by(|a, b| key_order(&a.key, &b.key));
+    // In the registry's order: birth order counts a mother's children, whatever their order.
     Ok(out)
 }
 
