@@ -401,13 +401,7 @@ fn facts(g: &Generated, births: &DataFrame) -> poprecon_link::BirthFacts {
 
 fn measure(g: &Generated) -> (BTreeMap<&'static str, Score>, Checked) {
     let f = facts(g, &g.births);
-    let mut input = CheckInput::new(g.cfg.as_of, g.cfg.period)
-        .with_births(&f.births)
-        .with_stillbirths(&f.stillbirths)
-        .with_villages(g.villages.clone());
-    for (s, df) in &g.tables {
-        input = input.with_source(s, df);
-    }
+    let input = whole_input(g, &f);
     // The truth has no policy category (linkage computes it).
     let cfg: ChecksConfig = toml::from_str("[out_of_policy_birth]\nenabled = false\n").unwrap();
     let checked = run_checks(&input, &cfg).expect("checks");
