@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::ChecksError;
@@ -105,11 +106,13 @@ pub(crate) fn select_output(lf: LazyFrame, present: &[String]) -> LazyFrame {
 
 /// The stable id of a discrepancy.
 fn discrepancy_id(material: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(material.as_bytes());
     let mut id = String::with_capacity(17);
     id.push('D');
     for b in &digest[..8] {
-        id.push_str(&format!("{b:02x}"));
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 15)]));
     }
     id
 }
@@ -121,6 +124,7 @@ pub(crate) fn assemble(
     as_of: NaiveDate,
 ) -> Result<(DataFrame, Units), ChecksError> {
     let err = ChecksError::frame("discrepancies");
+    let started = std::time::Instant::now();
     let row_cols: Vec<String> = ["rule_id", "severity", "village", "birth_id"]
         .into_iter()
         .map(str::to_owned)
@@ -188,16 +192,27 @@ pub(crate) fn assemble(
         )
         .collect()
         .map_err(&err)?;
+    tracing::debug!(
+        rows = df.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        "rules' rows collected"
+    );
+    let started = std::time::Instant::now();
+    // Hashed on the pool: a province has millions of rows.
     let ids: StringChunked = df
         .column("__material")
         .and_then(|c| {
             c.str().map(|ca| {
-                ca.iter()
+                let material: Vec<Option<&str>> = ca.iter().collect();
+                let ids: Vec<Option<String>> = material
+                    .par_iter()
                     .map(|m| m.map(discrepancy_id))
-                    .collect::<StringChunked>()
+                    .collect();
+                StringChunked::from_iter(ids)
             })
         })
         .map_err(&err)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "ids made");
     df.with_column(
         ids.with_name("discrepancy_id".into())
             .into_series()
@@ -206,6 +221,7 @@ pub(crate) fn assemble(
     .map_err(&err)?;
     let mut present: Vec<String> = row_cols;
     present.push("discrepancy_id".to_owned());
+    let started = std::time::Instant::now();
     let out = select_output(
         df.lazy()
             .sort(
@@ -231,6 +247,11 @@ pub(crate) fn assemble(
     .with_column(queued())
     .collect()
     .map_err(&err)?;
+    tracing::debug!(
+        rows = out.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        "sorted, one row per id"
+    );
     let frame = concat(units, union).map_err(&err)?;
     Ok((out, Units { rules, frame }))
 }

@@ -93,11 +93,14 @@ pub fn data_quality(
                 return lit(0i64);
             }
             let flags = col("invalid_fields").fill_null(lit(""));
+            // A flag `field:reason` first or after a `;` (no text made per row).
             let hit = match field {
-                None => flags.str().len_chars().gt(lit(0u32)),
-                Some(f) => concat_str([lit(";"), flags], "", false)
+                None => flags.str().len_bytes().gt(lit(0u32)),
+                Some(f) => flags
+                    .clone()
                     .str()
-                    .contains_literal(lit(format!(";{f}:"))),
+                    .starts_with(lit(format!("{f}:")))
+                    .or(flags.str().contains_literal(lit(format!(";{f}:")))),
             };
             hit.cast(DataType::Int64).sum()
         };
