@@ -204,10 +204,8 @@ pub(crate) fn assemble(
         .and_then(|c| {
             c.str().map(|ca| {
                 let material: Vec<Option<&str>> = ca.iter().collect();
-                let ids: Vec<Option<String>> = material
-                    .par_iter()
-                    .map(|m| m.map(discrepancy_id))
-                    .collect();
+                let ids: Vec<Option<String>> =
+                    material.par_iter().map(|m| m.map(discrepancy_id)).collect();
                 StringChunked::from_iter(ids)
             })
         })

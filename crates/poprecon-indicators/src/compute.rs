@@ -277,6 +277,16 @@ pub(crate) fn membership_frame(
     input: &IndicatorInput<'_>,
     cfg: &IndicatorConfig,
 ) -> Result<LazyFrame, IndicatorError> {
+    concat(membership_parts(input, cfg)?, UnionArgs::default()).map_err(err("births"))
+}
+
+/// [`membership_frame`] in parts, one per indicator, basis and unit (births, stillbirths'
+/// deliveries), each of one `indicator_id` and one `basis`: what is counted per part is
+/// never the whole frame at once (a province's is 15 M rows).
+pub(crate) fn membership_parts(
+    input: &IndicatorInput<'_>,
+    cfg: &IndicatorConfig,
+) -> Result<Vec<LazyFrame>, IndicatorError> {
     let resolved = cfg.resolved()?;
     let facts = facts(input, cfg)?.cache();
     let stillbirths = stillbirths(input, cfg)?.map(LazyFrame::cache);
@@ -364,7 +374,7 @@ pub(crate) fn membership_frame(
             "name at least one indicator",
         ));
     }
-    concat(parts, UnionArgs::default()).map_err(err("births"))
+    Ok(parts)
 }
 
 /// Names of the areas, code → name.
@@ -411,7 +421,7 @@ pub(crate) fn names_frame(
 /// births without a village included. A village code the table does not know keeps its
 /// own village row (domain.md §8.11).
 pub(crate) fn counts(
-    members: LazyFrame,
+    members: Vec<LazyFrame>,
     input: &IndicatorInput<'_>,
 ) -> Result<LazyFrame, IndicatorError> {
     let jurisdiction = input.jurisdiction;
@@ -423,19 +433,34 @@ pub(crate) fn counts(
         .implode(false)
     };
     let sum = |c: &str| col(c).cast(DataType::Int64).sum().alias(c);
-    let village = members
+    // Each part (one indicator and basis) counted on its own, then the counts put together.
+    let per_part = members
+        .into_iter()
+        .map(|part| {
+            part.group_by([col("basis"), col("indicator_id"), col("area_code")])
+                .agg([
+                    sum("in_numerator").alias("numerator"),
+                    sum("in_denominator").alias("denominator"),
+                    col("in_numerator_strict")
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias("numerator_strict"),
+                    col("in_numerator_loose")
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias("numerator_loose"),
+                ])
+        })
+        .collect::<Vec<_>>();
+    // A stillbirths' part and its births' part share their groups: added up once more.
+    let village = concat(per_part, UnionArgs::default())
+        .map_err(err("indicators"))?
         .group_by([col("basis"), col("indicator_id"), col("area_code")])
         .agg([
-            sum("in_numerator").alias("numerator"),
-            sum("in_denominator").alias("denominator"),
-            col("in_numerator_strict")
-                .cast(DataType::Int64)
-                .sum()
-                .alias("numerator_strict"),
-            col("in_numerator_loose")
-                .cast(DataType::Int64)
-                .sum()
-                .alias("numerator_loose"),
+            col("numerator").sum(),
+            col("denominator").sum(),
+            col("numerator_strict").sum(),
+            col("numerator_loose").sum(),
         ])
         .cache();
     let mut levels = Vec::new();

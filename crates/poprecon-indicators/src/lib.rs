@@ -100,7 +100,7 @@ pub fn compute(
     cfg: &IndicatorConfig,
 ) -> Result<DataFrame, IndicatorError> {
     let _span = tracing::info_span!("indicators").entered();
-    let members = compute::membership_frame(input, cfg)?;
+    let members = compute::membership_parts(input, cfg)?;
     let counts = compute::counts(members, input)?;
     let names = compute::names_frame(input, cfg)?;
     let df = compute::finish(counts, names, cfg.low_n)?;
@@ -140,7 +140,7 @@ pub fn drill_through(
     );
     let started = std::time::Instant::now();
     let sorted = order::sorted(
-        &rows,
+        rows,
         &[
             "indicator_id",
             "basis",

@@ -69,9 +69,10 @@ fn ranked(df: &DataFrame, name: &str) -> PolarsResult<Ranked> {
     })
 }
 
-/// The rows' packed keys (each column's rank in its bits, the first column highest), with
-/// their row numbers, sorted: the row number breaks no tie but its own.
-fn order<K>(keys: &[Ranked], n: usize) -> Vec<IdxSize>
+/// The row numbers in the order of the rows' packed keys (each column's rank in its bits,
+/// the first column highest); the row number breaks no tie but its own. The ranks are
+/// dropped once packed.
+fn order<K>(keys: Vec<Ranked>, n: usize) -> Vec<IdxSize>
 where
     K: Ord + Send + Copy + From<u32> + std::ops::Shl<u32, Output = K> + std::ops::BitOr<Output = K>,
 {
@@ -84,28 +85,37 @@ where
             (k, i as IdxSize)
         })
         .collect();
+    drop(keys);
     keyed.par_sort_unstable();
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// `df`'s rows in the order of the `by` columns: ascending, nulls first, text by its bytes,
-/// as polars' default sort; rows of equal keys keep their order.
-pub(crate) fn sorted(df: &DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
+/// as polars' default sort; rows of equal keys keep their order. Each column of `df` is
+/// dropped once its rows are taken, so that the table is not held twice.
+pub(crate) fn sorted(df: DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
     let keys = by
         .par_iter()
-        .map(|name| ranked(df, name))
+        .map(|name| ranked(&df, name))
         .collect::<PolarsResult<Vec<Ranked>>>()?;
     let bits: u32 = keys.iter().map(|k| k.bits).sum();
+    let n = df.height();
     let order = match bits {
-        0..=64 => order::<u64>(&keys, df.height()),
-        65..=128 => order::<u128>(&keys, df.height()),
+        0..=64 => order::<u64>(keys, n),
+        65..=128 => order::<u128>(keys, n),
         _ => {
             drop(keys);
             let by: Vec<PlSmallStr> = by.iter().map(|b| PlSmallStr::from(*b)).collect();
             return df.sort(by, SortMultipleOptions::default().with_maintain_order(true));
         }
     };
-    df.take(&IdxCa::from_vec("order".into(), order))
+    let order = IdxCa::from_vec("order".into(), order);
+    let columns = df
+        .into_columns()
+        .into_par_iter()
+        .map(|c| c.take(&order))
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(n, columns)
 }
 
 #[cfg(test)]
@@ -196,7 +206,7 @@ mod tests {
             let df = frame(30_000, columns, distinct, seed as u64 + 1);
             let bits: u32 = by.iter().map(|b| ranked(&df, b).expect("ranks").bits).sum();
             assert!(path.contains(&bits), "{by:?}: {bits} bits of ranks");
-            let ours = sorted(&df, by).expect("sorted");
+            let ours = sorted(df.clone(), by).expect("sorted");
             assert!(
                 ours.equals_missing(&by_polars(&df, by)),
                 "{by:?} ({bits} bits of ranks)"
@@ -220,7 +230,7 @@ mod tests {
         assert_eq!(r.bits, 2);
         let empty = rank(std::iter::empty::<Option<i64>>(), 0);
         assert_eq!((empty.ranks.len(), empty.bits), (0, 0));
-        let sorted = sorted(&DataFrame::empty(), &[]).expect("an empty frame");
+        let sorted = sorted(DataFrame::empty(), &[]).expect("an empty frame");
         assert_eq!(sorted.height(), 0);
     }
 }
