@@ -42,7 +42,7 @@ mod compute;
 mod config;
 mod dq;
 mod error;
-mod order;
+pub mod order;
 #[cfg(test)]
 mod tests;
 

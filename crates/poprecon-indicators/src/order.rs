@@ -18,11 +18,12 @@ struct Ranked {
     bits: u32,
 }
 
-/// Ranks of `values` (in row order) in the order of their distinct values, nulls first.
+/// Ranks of `values` (in row order) in the order of their distinct values, nulls first,
+/// and the distinct values in order (the value of rank `r` is `distinct[r - 1]`).
 fn rank<T: Hash + Eq + Ord + Copy + Sync>(
     values: impl Iterator<Item = Option<T>>,
     n: usize,
-) -> Ranked {
+) -> (Ranked, Vec<T>) {
     let mut seen: PlHashMap<T, u32> = PlHashMap::default();
     let mut distinct: Vec<T> = Vec::new();
     let mut ranks = Vec::with_capacity(n);
@@ -53,10 +54,18 @@ fn rank<T: Hash + Eq + Ord + Copy + Sync>(
     ranks
         .par_iter_mut()
         .for_each(|id| *id = rank_of[*id as usize]);
-    Ranked {
-        ranks,
-        bits: u32::BITS - (distinct.len() as u32).leading_zeros(),
-    }
+    let bits = u32::BITS - (distinct.len() as u32).leading_zeros();
+    let in_order = by_value.iter().map(|&id| distinct[id as usize]).collect();
+    (Ranked { ranks, bits }, in_order)
+}
+
+/// Each row's rank among the distinct values of a text column (0 for null, then 1, 2, … in
+/// the values' byte order), and those values in order: the value of rank `r` is
+/// `values[r - 1]`. One hash lookup per row (none where a row repeats the row before): an
+/// index of each row's value without a map from text to index per row.
+pub fn text_ranks(column: &StringChunked) -> (Vec<u32>, Vec<&str>) {
+    let (ranked, values) = rank(column.iter(), column.len());
+    (ranked.ranks, values)
 }
 
 /// A column's ranks: text compared by its bytes, any other type as 64-bit integers (dates,
@@ -64,8 +73,8 @@ fn rank<T: Hash + Eq + Ord + Copy + Sync>(
 fn ranked(df: &DataFrame, name: &str) -> PolarsResult<Ranked> {
     let c = df.column(name)?.as_materialized_series();
     Ok(match c.dtype() {
-        DataType::String => rank(c.str()?.iter(), c.len()),
-        _ => rank(c.cast(&DataType::Int64)?.i64()?.iter(), c.len()),
+        DataType::String => rank(c.str()?.iter(), c.len()).0,
+        _ => rank(c.cast(&DataType::Int64)?.i64()?.iter(), c.len()).0,
     })
 }
 
@@ -93,7 +102,7 @@ where
 /// `df`'s rows in the order of the `by` columns: ascending, nulls first, text by its bytes,
 /// as polars' default sort; rows of equal keys keep their order. Each column of `df` is
 /// dropped once its rows are taken, so that the table is not held twice.
-pub(crate) fn sorted(df: DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
+pub fn sorted(df: DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
     let keys = by
         .par_iter()
         .map(|name| ranked(&df, name))
@@ -225,11 +234,17 @@ mod tests {
             None,
             Some("a"),
         ];
-        let r = rank(values.into_iter(), values.len());
+        let (r, in_order) = rank(values.into_iter(), values.len());
         assert_eq!(r.ranks, [2, 0, 1, 2, 3, 0, 1]);
         assert_eq!(r.bits, 2);
-        let empty = rank(std::iter::empty::<Option<i64>>(), 0);
-        assert_eq!((empty.ranks.len(), empty.bits), (0, 0));
+        assert_eq!(in_order, ["a", "b", "c"]);
+        let column: StringChunked = values.into_iter().collect();
+        assert_eq!(
+            text_ranks(&column),
+            (vec![2, 0, 1, 2, 3, 0, 1], vec!["a", "b", "c"])
+        );
+        let (empty, none) = rank(std::iter::empty::<Option<i64>>(), 0);
+        assert_eq!((empty.ranks.len(), empty.bits, none.len()), (0, 0, 0));
         let sorted = sorted(DataFrame::empty(), &[]).expect("an empty frame");
         assert_eq!(sorted.height(), 0);
     }

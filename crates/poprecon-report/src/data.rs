@@ -2,6 +2,7 @@
 //! as the audience may see it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use polars::prelude::*;
 use serde_json::{Map, Value as Json, json};
@@ -92,6 +93,19 @@ fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Node)>, R
             |df| Ok(Rows::of(name, df, a)?.into()),
         )
     };
+    // Each member's seconds (`-vv`).
+    let timed = |member: &'static str, made: Result<Node, ReportError>, started: Instant| {
+        tracing::debug!(
+            member,
+            seconds = started.elapsed().as_secs_f64(),
+            "report member"
+        );
+        made.map(|node| (member, node))
+    };
+    let started = Instant::now();
+    let drill = timed("drill", drill(input), started)?;
+    let started = Instant::now();
+    let quality = timed("quality", quality(input.quality, a), started)?;
     Ok(vec![
         (
             "indicators",
@@ -123,7 +137,7 @@ fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Node)>, R
                 a,
             )?,
         ),
-        ("drill", drill(input)?),
+        drill,
         (
             "village_discrepancies",
             table("village_discrepancies", input.village_discrepancies)?,
@@ -134,7 +148,7 @@ fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Node)>, R
         ("ambiguous", table("ambiguous", input.ambiguous)?),
         ("ingest", table("ingest", input.ingest)?),
         ("changes", table("changes", input.changes)?),
-        ("quality", quality(input.quality, a)?),
+        quality,
         ("quarantine", quarantine(input)?.into()),
     ])
 }
@@ -507,32 +521,17 @@ fn drill(input: &ReportInput<'_>) -> Result<Node, ReportError> {
         ["indicator_id", "basis", "area_code", "birth_id"].map(|c| str_column(ib, c).map_err(&err));
     let [ind, basis, area, birth] = columns;
     let (ind, basis, area, birth) = (ind?, basis?, area?, birth?);
-    let ind: Vec<Option<&str>> = ind.iter().collect();
-    let basis: Vec<Option<&str>> = basis.iter().collect();
-    let area: Vec<Option<&str>> = area.iter().collect();
-    let birth: Vec<Option<&str>> = birth.iter().collect();
     let num = bools(ib, "in_numerator").map_err(&err)?;
     let den = bools(ib, "in_denominator").map_err(&err)?;
-    // Each value once, then sorted: sorting the 15 M rows of a province first compared
-    // strings for seconds.
-    fn distinct<'a>(values: &[Option<&'a str>]) -> Vec<&'a str> {
-        let mut v: Vec<&str> = values
-            .iter()
-            .flatten()
-            .copied()
-            .collect::<PlHashSet<&str>>()
-            .into_iter()
-            .collect();
-        v.sort_unstable();
-        v
-    }
-    let ids = distinct(&birth);
-    let index: PlHashMap<&str, usize> = ids.iter().enumerate().map(|(i, b)| (*b, i)).collect();
-    let villages = distinct(&area);
-    let vindex: PlHashMap<&str, usize> =
-        villages.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    // Each row's birth and village as its index among the distinct values in order (one
+    // hash lookup per row, none where the village repeats the row before): no map from
+    // text to index per row of a province's 15 M.
+    let ((birth_rank, ids), (area_rank, villages)) = rayon::join(
+        || poprecon_indicators::order::text_ranks(&birth),
+        || poprecon_indicators::order::text_ranks(&area),
+    );
     // The table comes grouped by indicator and basis (15 M rows in a province): the cell
-    // and basis of the row before are kept at hand, so most rows look up only their birth.
+    // and basis of the row before are kept at hand.
     let mut cells: PlHashMap<(&str, &str), Vec<u8>> = PlHashMap::new();
     let mut by_basis: PlHashMap<&str, Vec<i64>> = PlHashMap::new();
     let mut at: Cell<'_> = None;
@@ -547,8 +546,8 @@ fn drill(input: &ReportInput<'_>) -> Result<Node, ReportError> {
             by_basis.insert(key.1, village);
         }
     }
-    for i in 0..ib.height() {
-        let (Some(ind), Some(basis), Some(b)) = (ind[i], basis[i], birth[i]) else {
+    for (i, (ind, basis)) in ind.iter().zip(basis.iter()).enumerate() {
+        let (Some(ind), Some(basis), Some(bi)) = (ind, basis, birth_rank[i].checked_sub(1)) else {
             continue;
         };
         if at.as_ref().is_none_or(|(key, _, _)| *key != (ind, basis)) {
@@ -564,15 +563,15 @@ fn drill(input: &ReportInput<'_>) -> Result<Node, ReportError> {
         let Some((_, cell, village)) = at.as_mut() else {
             unreachable!("set above")
         };
-        let bi = index[b];
+        let bi = bi as usize;
         cell[bi] = match (num[i], den[i]) {
             (true, true) => b'b',
             (false, true) => b'd',
             (true, false) => b'n',
             (false, false) => b'.',
         };
-        if let Some(a) = area[i] {
-            village[bi] = vindex[a] as i64;
+        if let Some(a) = area_rank[i].checked_sub(1) {
+            village[bi] = i64::from(a);
         }
     }
     put_back(at, &mut cells, &mut by_basis);
