@@ -215,7 +215,7 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
         townships: &plan.divisions.townships,
         villages: &plan.divisions.villages,
     };
-    let narrowed = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
+    let mut narrowed = run_stage(&mut stages, opts.progress, Stage::Ingest, || {
         // The school records, the household registry, then the marriage and insurance
         // records are read last, in pieces, each scanned and measured as it comes and its
         // likely rows kept (`Narrowed`), knowing the sources read before them: the
@@ -348,6 +348,11 @@ pub fn execute(plan: &Plan, opts: &ExecuteOptions<'_>) -> Result<RunTables, Exec
             let rows = current.height() as u64;
             Ok(((current, checked.village_discrepancies), rows))
         })?;
+
+    // What the rules needed of the narrowed sources' other rows (the registry's persons: a
+    // province's 60 M, ~1 GB) is not needed past them.
+    drop(narrowed.household.take());
+    narrowed.sources.clear();
 
     let (indicators, assessment, data_quality, indicator_births) =
         run_stage(&mut stages, opts.progress, Stage::Measure, || {
