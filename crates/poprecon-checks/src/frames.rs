@@ -404,14 +404,14 @@ impl RegisteredPersons {
     /// The active household village of the person whose ID in normal form is `n`
     /// ([`id_number`]).
     pub(crate) fn village_of_number(&self, n: u64) -> Option<&str> {
-        let at = self.position_of_number(n).filter(|&at| at != NO_VILLAGE)?;
-        Some(self.villages[at as usize].as_str())
+        self.registration_of_number(n).flatten()
     }
 
-    /// Whether the person whose ID in normal form is `n` has a household row of any
-    /// status.
-    pub(crate) fn registered_number(&self, n: u64) -> bool {
-        self.position_of_number(n).is_some()
+    /// Whether the person whose ID in normal form is `n` has a household row of any status
+    /// (`Some`), with their active household village if any: one lookup for both.
+    pub(crate) fn registration_of_number(&self, n: u64) -> Option<Option<&str>> {
+        let at = self.position_of_number(n)?;
+        Some((at != NO_VILLAGE).then(|| self.villages[at as usize].as_str()))
     }
 
     /// The person's active household village.

@@ -308,8 +308,9 @@ impl SourceScan {
                     continue;
                 }
                 // A pupil with no household row of any status: the rule fires.
-                self.own[i] |= !persons.registered_number(pupil);
-                if let Some(v) = persons.village_of_number(pupil) {
+                let registration = persons.registration_of_number(pupil);
+                self.own[i] |= registration.is_none();
+                if let Some(v) = registration.flatten() {
                     let at = self.places.village_at(Some(v));
                     self.places.place(i, at);
                 }

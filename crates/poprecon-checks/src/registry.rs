@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::ChecksError;
 use crate::frames::{
@@ -454,11 +455,12 @@ fn person_hash(name: Option<&str>, sex: Option<i32>, birth: Option<i32>) -> Opti
 }
 
 /// The values that occur more than once (found by sorting: cheaper than counting in a map).
-pub(crate) fn repeated_values<T: Ord + Copy + std::hash::Hash>(
+pub(crate) fn repeated_values<T: Ord + Copy + std::hash::Hash + Send>(
     values: impl Iterator<Item = T>,
 ) -> PlHashSet<T> {
     let mut sorted: Vec<T> = values.collect();
-    sorted.sort_unstable();
+    // On the pool: a province's registry gives 60 M IDs.
+    sorted.par_sort_unstable();
     sorted
         .windows(2)
         .filter(|w| w[0] == w[1])
@@ -630,30 +632,35 @@ impl HouseholdScan {
     fn held_among(
         &self,
         rows: std::ops::Range<usize>,
-        named: impl Fn(u64) -> bool,
+        named: impl Fn(u64) -> bool + Sync,
         pupils: &PlHashSet<NonZeroU64>,
     ) -> Vec<bool> {
         let is_named = |id: &Option<NonZeroU64>| id.is_some_and(|id| named(id.get()));
         let households: PlHashSet<NonZeroU64> = rows
             .clone()
+            .into_par_iter()
             .filter(|&i| is_named(&self.person[i]))
             .filter_map(|i| self.household[i])
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect();
         let shared = repeated_values(rows.clone().filter_map(|i| self.person[i]));
-        rows.map(|i| {
-            self.held[i]
-                || self.person[i].is_some_and(|p| shared.contains(&p))
-                || is_named(&self.person[i])
-                || is_named(&self.mother[i])
-                || self.household[i].is_some_and(|h| households.contains(&h))
-                || self
-                    .name
-                    .get(i)
-                    .copied()
-                    .flatten()
-                    .is_some_and(|nm| pupils.contains(&nm))
-        })
-        .collect()
+        // Each row's tests on the pool, in row order.
+        rows.into_par_iter()
+            .map(|i| {
+                self.held[i]
+                    || self.person[i].is_some_and(|p| shared.contains(&p))
+                    || is_named(&self.person[i])
+                    || is_named(&self.mother[i])
+                    || self.household[i].is_some_and(|h| households.contains(&h))
+                    || self
+                        .name
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|nm| pupils.contains(&nm))
+            })
+            .collect()
     }
 
     /// Which rows are held, in scan order, and what the rules need of the others: what
