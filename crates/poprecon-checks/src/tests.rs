@@ -2137,6 +2137,32 @@ fn two_nights_new_open_resolved() {
 }
 
 #[test]
+fn no_decision_leaves_the_table_as_no_decisions_file_does() {
+    // `run_checks` skips matching when the decisions are empty: applying none must give the
+    // table the checks assembled, column for column.
+    let fx = night();
+    let cfg = only(&[
+        RuleId::DeliveryWithoutCertificate,
+        RuleId::LatePrenatalBooking,
+    ]);
+    let without = fx.run_with(&cfg, None);
+    assert!(
+        without.discrepancies.height() > 0,
+        "the fixture has discrepancies"
+    );
+    let none = Decisions::default();
+    let applied = apply_decisions(&without.discrepancies, &none).unwrap();
+    assert!(applied.equals_missing(&without.discrepancies));
+    assert_eq!(applied.schema(), without.discrepancies.schema());
+    let with_none = fx.run_with(&cfg, Some(&none));
+    assert!(
+        with_none
+            .discrepancies
+            .equals_missing(&without.discrepancies)
+    );
+}
+
+#[test]
 fn a_reviewer_decision_suppresses_its_discrepancy_and_shows_as_decided() {
     let fx = night();
     let cfg = only(&[
