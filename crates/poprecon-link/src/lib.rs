@@ -297,14 +297,25 @@ pub fn link_with_decisions(
     tracing::info!(births = births.len(), entities = ents.len(), "linked");
     let dups: Vec<_> = parts.iter().flat_map(|p| p.dups.iter().cloned()).collect();
     let frame = |table: &'static str| LinkError::frame(table);
-    Ok(LinkOutput {
-        births: births::frame(&ctx, &ents, &births, input.jurisdiction).map_err(frame("births"))?,
-        links: output::links(&ctx, &ents, &births).map_err(frame("links"))?,
+    // The births' table beside the others (a province's 0.6 M births, 1.6 M links).
+    let started = std::time::Instant::now();
+    let (births_frame, links) = rayon::join(
+        || births::frame(&ctx, &ents, &births, input.jurisdiction),
+        || output::links(&ctx, &ents, &births),
+    );
+    let out = LinkOutput {
+        births: births_frame.map_err(frame("births"))?,
+        links: links.map_err(frame("links"))?,
         ambiguous: output::ambiguous(&ctx, &ents, &births, &conflicts)
             .map_err(frame("ambiguous"))?,
         duplicates: output::duplicates(&dups).map_err(frame("duplicates"))?,
         diagnostics: output::diagnostics(&ents, &births).map_err(frame("diagnostics"))?,
         model: output::model(&reports).map_err(frame("model"))?,
         decisions: constraints.frame().map_err(frame("decisions"))?,
-    })
+    };
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "link tables made"
+    );
+    Ok(out)
 }
