@@ -93,8 +93,10 @@ fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Node)>, R
             |df| Ok(Rows::of(name, df, a)?.into()),
         )
     };
-    // Each member's seconds (`-vv`).
-    let timed = |member: &'static str, made: Result<Node, ReportError>, started: Instant| {
+    // The longest members, made with their seconds (`-vv`).
+    let timed = |member: &'static str, make: &dyn Fn() -> Result<Node, ReportError>| {
+        let started = Instant::now();
+        let made = make();
         tracing::debug!(
             member,
             seconds = started.elapsed().as_secs_f64(),
@@ -102,10 +104,8 @@ fn other_members(input: &ReportInput<'_>) -> Result<Vec<(&'static str, Node)>, R
         );
         made.map(|node| (member, node))
     };
-    let started = Instant::now();
-    let drill = timed("drill", drill(input), started)?;
-    let started = Instant::now();
-    let quality = timed("quality", quality(input.quality, a), started)?;
+    let drill = timed("drill", &|| drill(input))?;
+    let quality = timed("quality", &|| quality(input.quality, a))?;
     Ok(vec![
         (
             "indicators",
