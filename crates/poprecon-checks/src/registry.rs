@@ -713,26 +713,11 @@ impl HouseholdScan {
     }
 }
 
-/// `df` with its text columns' bytes copied into buffers of their own. A filtered text
-/// column keeps the buffers of the column it was filtered from (polars' filter copies the
-/// views, not the bytes): the rows held would otherwise keep every long text of the whole
-/// registry (IDs, household numbers, file paths) resident for the rest of the night.
+/// `df` with its text columns' bytes copied into buffers of their own, each long value once
+/// per column (`poprecon_ingest::shared_text`). A filtered text column keeps the buffers of
+/// the column it was filtered from (polars' filter copies the views, not the bytes): the
+/// rows held would otherwise keep every long text of the whole registry (IDs, household
+/// numbers, file paths) resident for the rest of the night.
 pub fn compacted(df: DataFrame) -> PolarsResult<DataFrame> {
-    let height = df.height();
-    let columns = df
-        .into_columns()
-        .into_iter()
-        .map(|c| {
-            if c.dtype() != &DataType::String {
-                return Ok(c);
-            }
-            let ca = c.str()?;
-            let own = StringChunked::from_chunk_iter(
-                ca.name().clone(),
-                ca.downcast_iter().map(|a| a.clone().gc()),
-            );
-            Ok(own.into_column())
-        })
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    DataFrame::new(height, columns)
+    poprecon_ingest::shared_text(df)
 }

@@ -31,6 +31,7 @@ pub mod read;
 pub mod schema;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use std::path::Path;
 
@@ -46,6 +47,7 @@ pub use schema::{
     CodeExtensions, CodeMap, CodeTable, FieldKind, FieldSpec, Source, aliases, code_key, field,
     vocab,
 };
+pub use text::{shared_text, text_bytes};
 
 use polars::prelude::*;
 

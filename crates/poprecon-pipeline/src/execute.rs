@@ -621,7 +621,8 @@ fn held_rows(
             .take(&IdxCa::from_vec("order".into(), order))
             .map_err(err)?;
     }
-    rows.rechunk_mut_par();
+    // One chunk per column, each long text once across the pieces.
+    let rows = poprecon_ingest::shared_text(rows).map_err(err)?;
     if rows.height() != expected {
         return Err(StageError::Ingest(poprecon_ingest::IngestError::Frame {
             source_id: source,
