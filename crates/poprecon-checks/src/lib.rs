@@ -73,9 +73,7 @@ pub use narrow::{
     narrow_source,
 };
 pub use output::{DISCREPANCY_COLUMNS, VILLAGE_COLUMNS};
-pub use registry::{
-    HeldLines, HouseholdRest, HouseholdScan, Narrowing, compacted, narrow_household,
-};
+pub use registry::{HeldLines, HouseholdRest, HouseholdScan, Narrowing, narrow_household};
 
 /// What the checks read. Build it with [`CheckInput::new`] and the `with_*` methods.
 #[derive(Debug, Clone)]

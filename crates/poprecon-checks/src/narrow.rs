@@ -363,6 +363,6 @@ pub fn narrow_source(
     scan.add(df, household)?;
     let SourceNarrowing { held, rest, .. } = scan.finish(household)?;
     let mask = BooleanChunked::from_slice("__held".into(), &held);
-    let held = crate::registry::compacted(df.filter(&mask).map_err(&err)?).map_err(&err)?;
+    let held = poprecon_ingest::shared_text(df.filter(&mask).map_err(&err)?).map_err(&err)?;
     Ok(Some((held, rest)))
 }

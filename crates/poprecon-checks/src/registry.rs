@@ -96,7 +96,8 @@ pub fn narrow_household(
     scan.add(household)?;
     let Narrowing { held, rest, .. } = scan.finish(sources)?;
     let held_mask = BooleanChunked::from_slice("__held".into(), &held);
-    let held = compacted(household.filter(&held_mask).map_err(&err)?).map_err(&err)?;
+    let held =
+        poprecon_ingest::shared_text(household.filter(&held_mask).map_err(&err)?).map_err(&err)?;
     Ok((held, rest))
 }
 
@@ -711,13 +712,4 @@ impl HouseholdScan {
             rest,
         })
     }
-}
-
-/// `df` with its text columns' bytes copied into buffers of their own, each long value once
-/// per column (`poprecon_ingest::shared_text`). A filtered text column keeps the buffers of
-/// the column it was filtered from (polars' filter copies the views, not the bytes): the
-/// rows held would otherwise keep every long text of the whole registry (IDs, household
-/// numbers, file paths) resident for the rest of the night.
-pub fn compacted(df: DataFrame) -> PolarsResult<DataFrame> {
-    poprecon_ingest::shared_text(df)
 }

@@ -6,6 +6,10 @@
 //! the file's path on each row. [`shared_text`] rebuilds each text column as one chunk whose
 //! views point to one copy of each long value, so that a province's vaccination records
 //! (7.9 M rows) hold their IDs once per child, not once per dose. The values are unchanged.
+//!
+//! It is also how rows kept from a filter are made a table of their own: polars' filter
+//! copies the views, not the bytes, so the rows of the registry held would otherwise keep
+//! every long text of the whole registry (IDs, household numbers, file paths) resident.
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, MutableBinaryViewArray, Utf8ViewArray, View};

@@ -591,7 +591,7 @@ fn held_rows(
             ..plan.ingest_config(sp)
         })?
         .records;
-        kept.push(poprecon_checks::compacted(again).map_err(err)?);
+        kept.push(again);
     }
     let mut rows = match kept.len() {
         // A source of no rows: its (empty) table.
@@ -670,7 +670,7 @@ impl PieceReader for Narrowed<'_> {
         let mask = BooleanChunked::from_slice("likely".into(), &likely);
         let likely = piece.filter(&mask).map_err(|e| frame_err(source, e))?;
         self.likely
-            .push(poprecon_checks::compacted(likely).map_err(|e| frame_err(source, e))?);
+            .push(poprecon_ingest::shared_text(likely).map_err(|e| frame_err(source, e))?);
         // What the scan keeps so far (`-vv`): rows and bytes, no values.
         tracing::debug!(
             source,
